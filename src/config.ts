@@ -1,0 +1,128 @@
+import { resolve } from 'node:path';
+import { cpuQuota } from './cpu-quota.ts';
+
+/** Execution providers the service knows how to ask onnxruntime-node for, in the user's order of preference. */
+export const KNOWN_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
+export type ProviderName = (typeof KNOWN_PROVIDERS)[number];
+
+export type EncoderKind = 'image' | 'text';
+
+export interface BatchingConfig {
+  /** Largest batch sent to a worker. */
+  maxBatchSize: number;
+  /** How long the first item of a batch may wait for company. */
+  maxDelayMs: number;
+  /** Items (images or texts) waiting at most; past it requests get 503. */
+  maxQueue: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: string;
+  modelDirs: string[];
+  promptSetsFile: string | undefined;
+  executionProviders: ProviderName[];
+  /** Worker threads per model encoder, each with its own ONNX session. */
+  workersPerEncoder: number;
+  /** onnxruntime intra-op threads per session. */
+  intraOpThreads: number;
+  batching: Record<EncoderKind, BatchingConfig>;
+  /** Per-request deadline: past it the request gets 504 instead of running late. */
+  requestTimeoutMs: number;
+  /** A worker that holds a batch longer than this is considered hung and replaced. */
+  workerTimeoutMs: number;
+  textCacheBytes: number;
+  shutdownGraceMs: number;
+  limits: {
+    bodyBytes: number;
+    textsPerRequest: number;
+    charsPerText: number;
+    imagesPerRequest: number;
+    /** labels x templates in one classify request. */
+    promptsPerClassify: number;
+    /** Decoded pixels (width x height) per image; sharp refuses larger inputs before decoding them. */
+    imagePixels: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function providers(env: Env): ProviderName[] {
+  const names = list(env, 'EXECUTION_PROVIDERS', ['cpu']).map((s) => s.toLowerCase());
+  for (const name of names) {
+    if (!(KNOWN_PROVIDERS as readonly string[]).includes(name)) {
+      throw new ConfigError(`EXECUTION_PROVIDERS: unknown provider "${name}" (known: ${KNOWN_PROVIDERS.join(', ')})`);
+    }
+  }
+  return names as ProviderName[];
+}
+
+/**
+ * Reads the whole configuration from the environment once, validating every value, so a typo fails at start
+ * with a message that names the variable instead of surfacing later as odd behaviour. Defaults are sized from
+ * the CPU quota the process really has.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const cpus = cpuQuota();
+  const workersPerEncoder = integer(env, 'WORKERS_PER_ENCODER', 1, 1, 64);
+  const config: Config = {
+    host: env.HOST ?? '0.0.0.0',
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    logLevel: env.LOG_LEVEL ?? 'info',
+    modelDirs: list(env, 'MODEL_DIRS', ['models/demo']).map((dir) => resolve(cwd, dir)),
+    promptSetsFile: env.PROMPT_SETS ? resolve(cwd, env.PROMPT_SETS) : undefined,
+    executionProviders: providers(env),
+    workersPerEncoder,
+    intraOpThreads: integer(env, 'INTRA_OP_THREADS', Math.max(1, Math.floor(cpus / workersPerEncoder)), 1, 256),
+    batching: {
+      image: {
+        maxBatchSize: integer(env, 'IMAGE_MAX_BATCH_SIZE', 16, 1, 1024),
+        maxDelayMs: integer(env, 'IMAGE_MAX_DELAY_MS', 5, 0, 10_000),
+        maxQueue: integer(env, 'IMAGE_MAX_QUEUE', 256, 1, 1_000_000),
+      },
+      text: {
+        maxBatchSize: integer(env, 'TEXT_MAX_BATCH_SIZE', 64, 1, 1024),
+        maxDelayMs: integer(env, 'TEXT_MAX_DELAY_MS', 2, 0, 10_000),
+        maxQueue: integer(env, 'TEXT_MAX_QUEUE', 4096, 1, 1_000_000),
+      },
+    },
+    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1),
+    workerTimeoutMs: integer(env, 'WORKER_TIMEOUT_MS', 60_000, 100),
+    textCacheBytes: integer(env, 'TEXT_CACHE_BYTES', 64 * 1024 * 1024, 0),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
+    limits: {
+      bodyBytes: integer(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
+      textsPerRequest: integer(env, 'MAX_TEXTS_PER_REQUEST', 128, 1),
+      charsPerText: integer(env, 'MAX_CHARS_PER_TEXT', 4096, 1),
+      imagesPerRequest: integer(env, 'MAX_IMAGES_PER_REQUEST', 16, 1),
+      promptsPerClassify: integer(env, 'MAX_PROMPTS_PER_CLASSIFY', 1024, 1),
+      imagePixels: integer(env, 'MAX_IMAGE_PIXELS', 64 * 1024 * 1024, 1),
+    },
+  };
+  if (config.modelDirs.length === 0) throw new ConfigError('MODEL_DIRS names no directory');
+  return config;
+}

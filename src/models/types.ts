@@ -1,0 +1,78 @@
+/**
+ * The seam between the HTTP layer and the model/engine side. Routes only see these types; everything behind
+ * them (workers, batching, tokenizer, cache, prompt sets) is the registry's business.
+ */
+
+/** Per-request controls passed down to the batcher. */
+export interface RequestOptions {
+  /** Aborted when the client disconnects: queued work for it is dropped before it runs. */
+  signal?: AbortSignal;
+  /** Epoch milliseconds after which the caller gets 504 instead of a late answer. */
+  deadline?: number;
+}
+
+/** A class in a zero-shot problem: the label returned, and the text put into the templates. */
+export interface LabelSpec {
+  name: string;
+  text: string;
+}
+
+export interface Prediction {
+  label: string;
+  /** softmax over the labels of logit_scale x cosine. */
+  probability: number;
+  /** cosine similarity of the L2-normalized embeddings. */
+  similarity: number;
+}
+
+export interface PromptSetInfo {
+  name: string;
+  /** sha256 (hex, 16 chars) of the set's content and the model sha256. */
+  version: string;
+  model: string;
+  labels: string[];
+  templates: string[];
+  description?: string;
+  /** 'model' for a model directory's prompt_sets.json, 'service' for the PROMPT_SETS file. */
+  source: 'model' | 'service';
+}
+
+export interface ModelInfo {
+  id: string;
+  sha256: string;
+  embed_dim: number;
+  image_size: number;
+  context_length: number;
+  logit_scale: number;
+  providers: { image: string; text: string };
+  intended_use: string;
+  default: boolean;
+}
+
+export interface ImageTensorSpec {
+  size: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+export interface ServedModel {
+  readonly id: string;
+  /** The model sha256 as models/README.md defines it. */
+  readonly sha256: string;
+  readonly embedDim: number;
+  readonly logitScale: number;
+  /** What the image decoder needs to build the model's input tensor. */
+  readonly imageSpec: ImageTensorSpec;
+  info(): ModelInfo;
+  /** `pixels`: one CHW float32 tensor (3 x S x S) per image, already normalized. Returns L2-normalized embeddings. */
+  embedImages(pixels: Float32Array[], options?: RequestOptions): Promise<Float32Array[]>;
+  /** Cleans, tokenizes, embeds (through the text cache); returns L2-normalized embeddings in input order. */
+  embedTexts(texts: string[], options?: RequestOptions): Promise<Float32Array[]>;
+  /** Classes from inline labels and templates (the paper's template ensemble), through the same cache. */
+  classEmbeddings(labels: LabelSpec[], templates: string[], options?: RequestOptions): Promise<Float32Array[]>;
+  /** A prompt set with its class embeddings computed at start; undefined when this model has no such set. */
+  promptSet(name: string): { info: PromptSetInfo; labels: LabelSpec[]; classEmbeddings: Float32Array[] } | undefined;
+  promptSets(): PromptSetInfo[];
+  /** Predictions sorted by probability, descending, cut to topK when given. */
+  classify(imageEmbedding: Float32Array, classEmbeddings: Float32Array[], labels: LabelSpec[], topK?: number): Prediction[];
+}
