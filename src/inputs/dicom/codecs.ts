@@ -1,0 +1,94 @@
+import { createRequire } from 'node:module';
+import type * as DcmjsCodecs from 'dcmjs-codecs';
+import { undecodable } from '../../errors.ts';
+import type { ImageDescription } from './parse.ts';
+
+// dcmjs-codecs is a CommonJS bundle around one WebAssembly module (IJG libjpeg 8/12/16-bit, CharLS, OpenJPEG,
+// OpenJPH and an RLE decoder); it is loaded lazily so that the HTTP thread never pays for it.
+const require = createRequire(import.meta.url);
+let codecs: typeof DcmjsCodecs | undefined;
+let ready: Promise<typeof DcmjsCodecs> | undefined;
+
+export function loadCodecs(): Promise<typeof DcmjsCodecs> {
+  ready ??= (async () => {
+    const module = require('dcmjs-codecs') as typeof DcmjsCodecs;
+    // Codec chatter would go to stdout without the service's logger; errors surface as exceptions instead.
+    module.log.setLevel('silent');
+    await module.NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false });
+    codecs = module;
+    return module;
+  })();
+  return ready;
+}
+
+function resetCodecs(): void {
+  try {
+    codecs?.NativeCodecs.release();
+  } finally {
+    codecs = undefined;
+    ready = undefined;
+  }
+}
+
+export interface DecodedFrame {
+  /** Samples in host (little endian) order, interleaved unless planarConfiguration says otherwise. */
+  bytes: Uint8Array;
+  photometric: string;
+  planarConfiguration: number;
+}
+
+/** Decodes one encapsulated frame. Codec output is checked for size: a short buffer is a corrupt stream. */
+export function decodeFrame(d: ImageDescription): DecodedFrame {
+  if (d.encoding.kind !== 'encapsulated') throw new Error('decodeFrame called for native pixel data');
+  if (!codecs) throw new Error('codecs not loaded: await loadCodecs() first');
+  const { Context, NativeCodecs } = codecs;
+  const context = new Context({
+    width: d.columns,
+    height: d.rows,
+    bitsAllocated: d.bitsAllocated,
+    bitsStored: d.bitsStored,
+    samplesPerPixel: d.samplesPerPixel,
+    pixelRepresentation: d.signed ? 1 : 0,
+    planarConfiguration: d.planarConfiguration,
+    photometricInterpretation: d.photometric,
+    encodedBuffer: d.frameBytes,
+  });
+  let out;
+  try {
+    switch (d.encoding.codec) {
+      case 'rle':
+        out = NativeCodecs.decodeRle(context);
+        break;
+      case 'jpeg':
+        out = NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: true });
+        break;
+      case 'jpeg-ls':
+        out = NativeCodecs.decodeJpegLs(context);
+        break;
+      case 'jpeg2000':
+        out = NativeCodecs.decodeJpeg2000(context);
+        break;
+      case 'htj2k':
+        out = NativeCodecs.decodeHtJpeg2000(context);
+        break;
+    }
+  } catch (error) {
+    if (error instanceof Error && error.name === 'RuntimeError') {
+      // A trap can leave the module's heap half-used: start from a fresh instance for the next frame.
+      resetCodecs();
+      throw undecodable(`DICOM ${d.encoding.codec} frame cannot be decoded: corrupt or truncated codestream (the codec aborted)`);
+    }
+    const reason = error instanceof Error ? error.message.trim() : String(error);
+    throw undecodable(`DICOM ${d.encoding.codec} frame cannot be decoded: ${reason}`);
+  }
+  const bytes = out.getDecodedBuffer();
+  const expected = d.rows * d.columns * d.samplesPerPixel * (d.bitsAllocated / 8);
+  if (!bytes || bytes.length < expected) {
+    throw undecodable(`DICOM ${d.encoding.codec} frame decoded to ${bytes?.length ?? 0} bytes, expected ${expected}`);
+  }
+  return {
+    bytes: bytes.subarray(0, expected),
+    photometric: out.getPhotometricInterpretation() ?? d.photometric,
+    planarConfiguration: out.getPlanarConfiguration() ?? d.planarConfiguration,
+  };
+}
