@@ -1,0 +1,48 @@
+import type { FeedTensor } from './protocol.ts';
+
+export interface ImageFeedSpec {
+  input: string;
+  size: number;
+}
+
+export interface TextFeedSpec {
+  inputIds: string;
+  attentionMask: string;
+  padId: number;
+  contextLength: number;
+}
+
+/** Stacks per-image CHW tensors into one [n, 3, S, S] batch (the one copy on the way to the worker). */
+export function imageFeeds(spec: ImageFeedSpec, images: Float32Array[]): FeedTensor[] {
+  const plane = 3 * spec.size * spec.size;
+  const data = new Float32Array(images.length * plane);
+  images.forEach((image, i) => {
+    if (image.length !== plane) throw new Error(`image tensor has ${image.length} values, expected ${plane}`);
+    data.set(image, i * plane);
+  });
+  return [{ name: spec.input, type: 'float32', data, dims: [images.length, 3, spec.size, spec.size] }];
+}
+
+/** Longest text of the batch rounded up to a multiple of 8: padding costs compute, never 256 when not needed. */
+export function paddedLength(longest: number, contextLength: number): number {
+  return Math.min(Math.max(8, Math.ceil(longest / 8) * 8), Math.max(contextLength, longest));
+}
+
+/** Pads token id lists to the batch's padded length: ids + `attention_mask` (1 for tokens, 0 for padding). */
+export function textFeeds(spec: TextFeedSpec, texts: number[][]): FeedTensor[] {
+  const longest = texts.reduce((m, ids) => Math.max(m, ids.length), 0);
+  const seq = paddedLength(longest, spec.contextLength);
+  const ids = new BigInt64Array(texts.length * seq).fill(BigInt(spec.padId));
+  const mask = new BigInt64Array(texts.length * seq);
+  texts.forEach((text, row) => {
+    for (let j = 0; j < text.length; j++) {
+      ids[row * seq + j] = BigInt(text[j]!);
+      mask[row * seq + j] = 1n;
+    }
+  });
+  const dims = [texts.length, seq];
+  return [
+    { name: spec.inputIds, type: 'int64', data: ids, dims },
+    { name: spec.attentionMask, type: 'int64', data: mask, dims },
+  ];
+}

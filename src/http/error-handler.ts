@@ -1,0 +1,74 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { CancelledError, ServiceError } from '../errors.ts';
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+/** Codes for Fastify's and @fastify/multipart's own 4xx errors, so they read like the service's. */
+const FRAMEWORK_CODES: Record<string, { status: number; code: string; message?: string }> = {
+  FST_ERR_VALIDATION: { status: 400, code: 'bad_request' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'too_large', message: 'the request body is larger than MAX_BODY_BYTES allows' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'the JSON body is empty' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
+  FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'unsupported_media_type', message: 'the request has no Content-Type' },
+  FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'too_large', message: 'a file part is larger than MAX_BODY_BYTES allows' },
+  FST_FILES_LIMIT: { status: 413, code: 'too_many_images', message: 'too many file parts' },
+  FST_FIELDS_LIMIT: { status: 413, code: 'too_large', message: 'too many form fields' },
+  FST_PARTS_LIMIT: { status: 413, code: 'too_large', message: 'too many multipart parts' },
+  FST_PROTO_VIOLATION: { status: 400, code: 'bad_request', message: 'a form field name is not allowed' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'unsupported_media_type', message: 'the request is not multipart' },
+  FST_INVALID_JSON_FIELD_ERROR: { status: 400, code: 'bad_request' },
+};
+
+/** busboy reports a malformed multipart body with a plain Error; these are the client's fault, not ours. */
+const MALFORMED_MULTIPART = /^(Unexpected end of (form|multipart data)|Malformed part header|Multipart: Boundary not found|Part terminated early)/i;
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** Maps any error to the service's status, code and message; never exposes internals for a 5xx. */
+export function describeError(err: unknown): { status: number; code: string; message: string; retryAfter?: number } {
+  if (err instanceof ServiceError) {
+    return { status: err.statusCode, code: err.code, message: err.message, ...(err.retryAfterSeconds === undefined ? {} : { retryAfter: err.retryAfterSeconds }) };
+  }
+  const fe = err as Partial<FastifyError> & { message?: string };
+  const known = typeof fe.code === 'string' ? FRAMEWORK_CODES[fe.code] : undefined;
+  if (known !== undefined) return { status: known.status, code: known.code, message: known.message ?? fe.message ?? known.code };
+  if (err instanceof SyntaxError || fe.statusCode === 400) return { status: 400, code: 'bad_request', message: fe.message ?? 'bad request' };
+  if (typeof fe.message === 'string' && MALFORMED_MULTIPART.test(fe.message)) return { status: 400, code: 'bad_request', message: `malformed multipart body: ${fe.message}` };
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return { status: fe.statusCode, code: 'bad_request', message: fe.message ?? 'bad request' };
+  }
+  return { status: 500, code: 'internal_error', message: 'internal error' };
+}
+
+/**
+ * The one place errors become responses: `{"error": {"code", "message"}}` with the right status. Client
+ * errors are logged at info without the request's content; a client that went away gets nothing.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof CancelledError) {
+      request.log.info({ reason: 'client_gone' }, 'client disconnected before the result was ready');
+      // 499 (nginx's "client closed request") only reaches the logs and metrics: the socket is gone.
+      return reply.code(499).send(errorBody('client_closed_request', err.message));
+    }
+    const { status, code, message, retryAfter } = describeError(err);
+    if (status >= 500 && status !== 503 && status !== 504) {
+      request.log.error({ err }, 'request failed');
+    } else {
+      request.log.info({ status, code, errMessage: message }, 'request refused');
+    }
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+    return reply.code(status).send(errorBody(code, message));
+  });
+
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    return reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+  });
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { parse } from 'yaml';
+
+/** openapi.yaml at the repository root: the same relative path from src/http/ and from dist/http/. */
+export const OPENAPI_PATH = new URL('../../openapi.yaml', import.meta.url);
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const COMPONENT_REF = '#/components/schemas/';
+
+/** OpenAPI refs (`#/components/schemas/X`) become refs to the schema registered with `$id: X`. */
+function rewriteRefs(node: Json): Json {
+  if (Array.isArray(node)) return node.map(rewriteRefs);
+  if (node === null || typeof node !== 'object') return node;
+  const out: { [key: string]: Json } = {};
+  for (const [key, value] of Object.entries(node)) {
+    out[key] = key === '$ref' && typeof value === 'string' && value.startsWith(COMPONENT_REF) ? `${value.slice(COMPONENT_REF.length)}#` : rewriteRefs(value);
+  }
+  return out;
+}
+
+let cached: Record<string, { [key: string]: Json }> | undefined;
+
+/** The component schemas of openapi.yaml, read once per process, with refs rewritten for Fastify/Ajv. */
+export function apiSchemas(): Record<string, { [key: string]: Json }> {
+  if (cached === undefined) {
+    const doc = parse(readFileSync(OPENAPI_PATH, 'utf8')) as { components?: { schemas?: Record<string, Json> } };
+    const schemas = doc.components?.schemas;
+    if (schemas === undefined) throw new Error(`${OPENAPI_PATH.pathname} has no components.schemas`);
+    cached = {};
+    for (const [name, schema] of Object.entries(schemas)) {
+      cached[name] = { $id: name, ...(rewriteRefs(schema) as { [key: string]: Json }) };
+    }
+  }
+  return cached;
+}
+
+/**
+ * Registers every component schema so routes validate (and serialize) with exactly the schemas the API
+ * document publishes; a route refers to one as `{ $ref: 'Name#' }`.
+ */
+export function registerApiSchemas(app: FastifyInstance): void {
+  for (const schema of Object.values(apiSchemas())) app.addSchema(schema);
+}
+
+/** A route-schema reference to a component of openapi.yaml. */
+export const ref = (name: string): { $ref: string } => {
+  if (!(name in apiSchemas())) throw new Error(`openapi.yaml has no component schema "${name}"`);
+  return { $ref: `${name}#` };
+};

@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  // Streamed: real encoders are hundreds of megabytes.
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Recomputes every listed file's sha256; rejects naming the first missing or mismatching file. */
+export async function verifyFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [name, expected] of Object.entries(files).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    let actual: string;
+    try {
+      actual = await sha256File(join(dir, name));
+    } catch (err) {
+      throw new Error(`file check failed: ${name} is listed in model.json but cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+    }
+    if (actual !== expected) {
+      throw new Error(`file check failed: ${name} has sha256 ${actual}, model.json says ${expected}`);
+    }
+  }
+}
+
+/** The model sha256 (models/README.md): sha256 of the `sha256sum` listing of `files`, sorted by name. */
+export function modelSha256(files: Record<string, string>): string {
+  const names = Object.keys(files).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256').update(names.map((name) => `${files[name]}  ${name}\n`).join('')).digest('hex');
+}

@@ -1,0 +1,75 @@
+import type { LabelSpec, Prediction } from '../models/types.ts';
+
+/** Scales a vector to unit L2 norm in place; a zero vector stays zero rather than turning into NaNs. */
+export function l2normalize(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (const x of v) sum += x * x;
+  const norm = Math.sqrt(sum);
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] = v[i]! / norm;
+  return v;
+}
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
+}
+
+/** Cosine of two raw vectors (neither needs to be normalized). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+/**
+ * The paper's template ensemble: the class embedding is the re-normalized mean of its L2-normalized template
+ * embeddings.
+ */
+export function ensemble(templateEmbeddings: Float32Array[]): Float32Array {
+  const dim = templateEmbeddings[0]?.length ?? 0;
+  const mean = new Float32Array(dim);
+  for (const e of templateEmbeddings) {
+    let sum = 0;
+    for (const x of e) sum += x * x;
+    const norm = Math.sqrt(sum) || 1;
+    for (let i = 0; i < dim; i++) mean[i] = mean[i]! + e[i]! / norm;
+  }
+  return l2normalize(mean);
+}
+
+/** The prompt of one label and template: `{}` replaced by the label's text. */
+export function fillTemplate(template: string, label: LabelSpec): string {
+  return template.replaceAll('{}', label.text);
+}
+
+/**
+ * Zero-shot scores: probability = softmax over the labels of logitScale x cosine (both embeddings are unit
+ * vectors), sorted by probability descending and cut to topK. Probabilities are relative to the labels given.
+ */
+export function classify(
+  imageEmbedding: Float32Array,
+  classEmbeddings: Float32Array[],
+  labels: LabelSpec[],
+  logitScale: number,
+  topK?: number,
+): Prediction[] {
+  if (classEmbeddings.length !== labels.length) throw new Error(`${classEmbeddings.length} class embeddings for ${labels.length} labels`);
+  const similarities = classEmbeddings.map((c) => dot(imageEmbedding, c));
+  const logits = similarities.map((s) => logitScale * s);
+  const max = Math.max(...logits);
+  const exps = logits.map((l) => Math.exp(l - max));
+  const total = exps.reduce((a, b) => a + b, 0);
+  const predictions = labels.map((label, i) => ({ label: label.name, probability: exps[i]! / total, similarity: similarities[i]! }));
+  // Stable sort: equal probabilities keep the caller's label order.
+  predictions.sort((a, b) => b.probability - a.probability);
+  return topK === undefined ? predictions : predictions.slice(0, Math.max(0, topK));
+}

@@ -1,0 +1,108 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { Config } from '../../src/config.ts';
+import type { ModelProvider } from '../../src/http/state.ts';
+import type { ImagePreprocessing } from '../../src/inputs/image.ts';
+import type { ModelInfo, Prediction, PromptSetInfo } from '../../src/models/types.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { ModelRegistry } from '../../src/models/registry.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const DEMO = join(ROOT, 'models/demo');
+
+/** A test configuration: the demo model, one small worker per encoder, plus any overrides. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', LOG_LEVEL: 'silent', ...env }, ROOT);
+}
+
+/** A PROMPT_SETS file in a fresh temp dir with the six synthetic modalities. */
+export function writePromptSets(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'unimed-http-'));
+  const file = join(dir, 'prompt_sets.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      prompt_sets: {
+        modality: {
+          labels: ['xray', 'ct', 'mri', 'ultrasound', 'histopathology', { name: 'fundus', text: 'retinal fundus' }],
+          templates: ['a {} image.', 'a medical {} scan.'],
+          description: 'imaging modality',
+        },
+      },
+    }),
+  );
+  return file;
+}
+
+export interface Served {
+  url: string;
+  registry: ModelRegistry;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export async function loadRegistry(config: Config, metrics = new Metrics({ defaultMetrics: false })): Promise<ModelRegistry> {
+  return ModelRegistry.load(config, { logger: pino({ level: 'silent' }), metrics });
+}
+
+/** A real listening app on 127.0.0.1:0 (registry optional: without one it is "starting"). */
+export async function listen(config: Config, registry: ModelProvider | undefined, metrics: Metrics) {
+  const app = await buildApp({ config, metrics, logger: pino({ level: 'silent' }), ...(registry === undefined ? {} : { registry }) });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url: address };
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+export interface EmbedBody {
+  model: string;
+  dim: number;
+  embeddings: number[][];
+  preprocessing: ImagePreprocessing[];
+}
+export interface ClassifyBody {
+  model: string;
+  prompt_set?: { name: string; version: string };
+  predictions: Prediction[];
+  preprocessing: ImagePreprocessing;
+}
+export interface ModelsBody {
+  default: string;
+  models: ModelInfo[];
+}
+export interface PromptSetsBody {
+  prompt_sets: PromptSetInfo[];
+}
+
+/** The response body as the API document says it is shaped (the tests then check the values). */
+export async function json<T = ErrorBody>(res: Response): Promise<T> {
+  return (await res.json()) as T;
+}
+
+/** Polls `check` until it returns a value other than undefined, at most `timeoutMs`. */
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}

@@ -1,0 +1,182 @@
+// The image transform: geometry as torchvision computes it, formats, limits and colour handling (real sharp).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import t from 'tap';
+import type { Test } from 'tap';
+import { ServiceError } from '../src/errors.ts';
+import { sniffImageFormat } from '../src/inputs/format.ts';
+import { decodeImage, roundHalfEven, transformGeometry } from '../src/inputs/image.ts';
+import type { ImageTensorSpec } from '../src/models/types.ts';
+import { DEMO } from './helpers/http.ts';
+
+const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
+const STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+const spec = (size: number): ImageTensorSpec => ({ size, mean: MEAN, std: STD });
+const limits = { imagePixels: 10_000_000 };
+
+/** A deterministic RGB test pattern (gradients + a checker), as raw bytes. */
+function pattern(width: number, height: number): Buffer {
+  const buf = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      buf[i] = (x * 255) / Math.max(1, width - 1);
+      buf[i + 1] = (y * 255) / Math.max(1, height - 1);
+      buf[i + 2] = ((x >> 3) + (y >> 3)) % 2 === 0 ? 40 : 220;
+    }
+  }
+  return buf;
+}
+const encode = (raw: Buffer, width: number, height: number, channels: 1 | 3 | 4 = 3) => sharp(raw, { raw: { width, height, channels } });
+
+async function rejects(t: Test, p: Promise<unknown>, status: number, code?: string) {
+  try {
+    await p;
+    t.fail(`expected ${status}`);
+  } catch (err) {
+    t.ok(err instanceof ServiceError, String(err));
+    t.equal((err as ServiceError).statusCode, status, (err as Error).message);
+    if (code !== undefined) t.equal((err as ServiceError).code, code);
+  }
+}
+
+t.test('roundHalfEven is Python round()', (t) => {
+  t.plan(1);
+  t.same([0.5, 1.5, 2.5, 3.5, -0.5, 2.4, 2.6, 7].map(roundHalfEven), [0, 2, 2, 4, -0, 2, 3, 7]);
+});
+
+t.test('geometry: torchvision Resize(S) + CenterCrop(S)', (t) => {
+  t.plan(7);
+  t.same(transformGeometry(300, 200, 224), { resize: { width: 336, height: 224 }, crop: { left: 56, top: 0, width: 224, height: 224 }, size: 224 });
+  t.same(transformGeometry(200, 300, 224).resize, { width: 224, height: 336 });
+  // long side truncated: 224 * 333 / 200 = 372.96 -> 372; crop left (372 - 224) / 2 = 74
+  t.same(transformGeometry(333, 200, 224), { resize: { width: 372, height: 224 }, crop: { left: 74, top: 0, width: 224, height: 224 }, size: 224 });
+  // shorter side already S: no resize, odd excess rounds half to even ((225 - 224) / 2 = 0.5 -> 0; 3 / 2 = 1.5 -> 2)
+  t.same(transformGeometry(225, 224, 224), { resize: null, crop: { left: 0, top: 0, width: 224, height: 224 }, size: 224 });
+  t.same(transformGeometry(224, 227, 224).crop, { left: 0, top: 2, width: 224, height: 224 });
+  t.same(transformGeometry(112, 112, 112).resize, null);
+  t.same(transformGeometry(50, 40, 112).resize, { width: 140, height: 112 }, 'upscaling too');
+});
+
+t.test('an S x S image: the tensor is exactly (x / 255 - mean) / std in float32, CHW', async (t) => {
+  const raw = pattern(16, 16);
+  const png = await encode(raw, 16, 16).png().toBuffer();
+  const { pixels, preprocessing } = await decodeImage(png, spec(16), limits);
+  t.equal(pixels.length, 3 * 16 * 16);
+  t.same(preprocessing.transform, { resize: null, crop: { left: 0, top: 0, width: 16, height: 16 }, size: 16 });
+  let mismatches = 0;
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < 256; i++) {
+      const expected = Math.fround(Math.fround(Math.fround(raw[i * 3 + c]! / 255) - Math.fround(MEAN[c]!)) / Math.fround(STD[c]!));
+      if (pixels[c * 256 + i] !== expected) mismatches++;
+    }
+  }
+  t.equal(mismatches, 0);
+});
+
+t.test('resize and crop: 30x20 -> 24x16 then the centre 16x16', async (t) => {
+  const png = await encode(pattern(30, 20), 30, 20).png().toBuffer();
+  const { pixels, preprocessing } = await decodeImage(png, spec(16), limits);
+  t.same(preprocessing.transform, { resize: { width: 24, height: 16 }, crop: { left: 4, top: 0, width: 16, height: 16 }, size: 16 });
+  t.same(preprocessing.source, { format: 'png', width: 30, height: 20, channels: 3, bit_depth: 8, has_alpha: false, pages: 1 });
+  // Red rises with x: the crop keeps the middle, so the left column is well above 0 and the right below 255.
+  const red = (x: number, y: number) => pixels[y * 16 + x]! * STD[0] + MEAN[0];
+  t.ok(red(0, 8) > 0.1 && red(15, 8) < 0.9, 'centre crop of the horizontal gradient');
+});
+
+t.test('golden_exact.png decodes without resize; golden_resized.png is resized and cropped', async (t) => {
+  const model = JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as { image: ImageTensorSpec };
+  const s: ImageTensorSpec = { size: model.image.size, mean: model.image.mean, std: model.image.std };
+  const exact = await decodeImage(readFileSync(join(DEMO, 'golden_exact.png')), s, limits);
+  t.equal(exact.preprocessing.transform.resize, null);
+  const resized = await decodeImage(readFileSync(join(DEMO, 'golden_resized.png')), s, limits);
+  t.not(resized.preprocessing.transform.resize, null);
+  t.equal(resized.pixels.length, 3 * s.size * s.size);
+});
+
+t.test('colour: grey is expanded, alpha dropped without compositing, palettes expanded', async (t) => {
+  const raw = pattern(20, 20);
+  const rgb = await decodeImage(await encode(raw, 20, 20).png().toBuffer(), spec(20), limits);
+
+  const grey = Buffer.alloc(400);
+  for (let i = 0; i < 400; i++) grey[i] = raw[i * 3]!;
+  const g = await decodeImage(await encode(grey, 20, 20, 1).toColourspace('b-w').png().toBuffer(), spec(20), limits);
+  t.equal(g.preprocessing.source.channels, 1);
+  for (let c = 0; c < 3; c++) {
+    const v = (g.pixels[c * 400 + 37]! * STD[c]! + MEAN[c]!) * 255;
+    t.ok(Math.abs(v - grey[37]!) < 1e-3, `grey value replicated into channel ${c}`);
+  }
+
+  const rgba = Buffer.alloc(20 * 20 * 4);
+  for (let i = 0; i < 400; i++) {
+    raw.copy(rgba, i * 4, i * 3, i * 3 + 3);
+    rgba[i * 4 + 3] = i % 2 === 0 ? 0 : 128; // transparent or half: colours must survive untouched
+  }
+  const a = await decodeImage(await encode(rgba, 20, 20, 4).png().toBuffer(), spec(20), limits);
+  t.equal(a.preprocessing.source.has_alpha, true);
+  t.same(Array.from(a.pixels), Array.from(rgb.pixels), 'alpha dropped, RGB kept as is');
+
+  const palette = await encode(raw, 20, 20).png({ palette: true, colours: 256, dither: 0 }).toBuffer();
+  const p = await decodeImage(palette, spec(20), limits);
+  t.equal(p.pixels.length, 3 * 400);
+});
+
+t.test('formats: JPEG, WebP, TIFF decode; multi-page TIFF uses page 0; EXIF orientation ignored', async (t) => {
+  const raw = pattern(24, 24);
+  for (const [format, buf] of [
+    ['jpeg', await encode(raw, 24, 24).jpeg({ quality: 95 }).toBuffer()],
+    ['webp', await encode(raw, 24, 24).webp({ lossless: true }).toBuffer()],
+    ['tiff', await encode(raw, 24, 24).tiff().toBuffer()],
+  ] as const) {
+    const d = await decodeImage(buf, spec(24), limits);
+    t.equal(d.preprocessing.source.format, format);
+  }
+  const lossless = await decodeImage(await encode(raw, 24, 24).webp({ lossless: true }).toBuffer(), spec(24), limits);
+  const png = await decodeImage(await encode(raw, 24, 24).png().toBuffer(), spec(24), limits);
+  t.same(Array.from(lossless.pixels), Array.from(png.pixels), 'lossless WebP == PNG');
+
+  // Two pages stacked vertically (24 x 48) written as a 2-page TIFF; page 0 is the top half.
+  const pages = Buffer.concat([raw, Buffer.alloc(24 * 24 * 3, 255)]);
+  const tiff = await sharp(pages, { raw: { width: 24, height: 48, channels: 3, pageHeight: 24 } as never }).tiff({ compression: 'lzw' }).toBuffer();
+  const multi = await decodeImage(tiff, spec(24), limits);
+  t.equal(multi.preprocessing.source.pages, 2);
+  t.same(Array.from(multi.pixels), Array.from(png.pixels), 'page 0 only');
+
+  const rotated = await encode(raw, 24, 24).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+  const plain = await encode(raw, 24, 24).jpeg({ quality: 95 }).toBuffer();
+  t.same(Array.from((await decodeImage(rotated, spec(24), limits)).pixels), Array.from((await decodeImage(plain, spec(24), limits)).pixels), 'no EXIF rotation');
+});
+
+t.test('16-bit input is scaled to 8 bits (not clipped)', async (t) => {
+  const png16 = await sharp(Buffer.alloc(8 * 8 * 3 * 2, 0x80), { raw: { width: 8, height: 8, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer()
+    .catch(() => undefined);
+  if (png16 === undefined) {
+    t.comment('this sharp build cannot write 16-bit PNG');
+    return;
+  }
+  const d = await decodeImage(png16, spec(8), limits);
+  t.equal(d.preprocessing.source.bit_depth, 16);
+  t.ok(d.pixels.every((v) => Number.isFinite(v)));
+});
+
+t.test('refusals: 415 for other formats, 422 for damaged content, 413 past the pixel limit', async (t) => {
+  const png = await encode(pattern(40, 30), 40, 30).png().toBuffer();
+  const gif = await encode(pattern(8, 8), 8, 8).gif().toBuffer();
+  t.same(sniffImageFormat(gif), { kind: 'unsupported', name: 'GIF' });
+  await rejects(t, decodeImage(gif, spec(16), limits), 415, 'unsupported_media_type');
+  await rejects(t, decodeImage(Buffer.from('%PDF-1.4 ...'), spec(16), limits), 415);
+  const dicom = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(16)]);
+  await rejects(t, decodeImage(dicom, spec(16), limits), 415);
+  await rejects(t, decodeImage(Buffer.from('hello world'), spec(16), limits), 422, 'undecodable');
+  await rejects(t, decodeImage(Buffer.alloc(0), spec(16), limits), 422);
+  await rejects(t, decodeImage(png.subarray(0, png.length - 30), spec(16), limits), 422, 'undecodable');
+  const jpeg = await encode(pattern(64, 64), 64, 64).jpeg().toBuffer();
+  await rejects(t, decodeImage(jpeg.subarray(0, jpeg.length / 2), spec(16), limits), 422, 'undecodable');
+  await rejects(t, decodeImage(png, spec(16), { imagePixels: 40 * 30 - 1 }), 413, 'image_too_large');
+  const ok = await decodeImage(png, spec(16), { imagePixels: 40 * 30 });
+  t.equal(ok.preprocessing.source.width, 40, 'exactly at the limit is fine');
+});
