@@ -10,6 +10,7 @@ import { inferenceRoutes } from './http/routes/inference.ts';
 import { modelRoutes } from './http/routes/models.ts';
 import { registerApiSchemas } from './http/schemas.ts';
 import { ServiceState } from './http/state.ts';
+import { closeDecoderPool, configureDecoderPool } from './inputs/dicom/index.ts';
 import type { ModelProvider } from './http/state.ts';
 import { Metrics } from './metrics.ts';
 
@@ -28,15 +29,16 @@ export interface AppOptions {
   registry?: ModelProvider;
 }
 
-/** Request logs carry who and what, never bodies, query strings, texts or image bytes. */
-export function createLogger(level: string): Logger {
-  return pino({
+/** Request logs carry who and what, never bodies, query strings, texts or image bytes (`destination`: tests capture it). */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options = {
     level,
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
-  });
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 /** Builds the service's Fastify instance without listening, so tests can inject or listen on port 0. */
@@ -61,6 +63,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   app.decorate('unimed', state);
+  // The decoder pool is process-wide; its threads are created on first use and end with the app.
+  configureDecoderPool({ threads: config.decoderThreads });
+  app.addHook('onClose', async () => {
+    await closeDecoderPool();
+  });
 
   registerApiSchemas(app);
   installErrorHandling(app);

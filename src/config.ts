@@ -33,6 +33,8 @@ export interface Config {
   /** A worker that holds a batch longer than this is considered hung and replaced. */
   workerTimeoutMs: number;
   textCacheBytes: number;
+  /** Threads that parse, decode and window DICOM and wide PNG/TIFF, off the HTTP thread. */
+  decoderThreads: number;
   shutdownGraceMs: number;
   limits: {
     bodyBytes: number;
@@ -113,6 +115,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1),
     workerTimeoutMs: integer(env, 'WORKER_TIMEOUT_MS', 60_000, 100),
     textCacheBytes: integer(env, 'TEXT_CACHE_BYTES', 64 * 1024 * 1024, 0),
+    decoderThreads: integer(env, 'DECODER_THREADS', Math.max(1, Math.min(2, Math.floor(cpus))), 1, 64),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
     limits: {
       bodyBytes: integer(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),

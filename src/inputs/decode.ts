@@ -169,7 +169,7 @@ export async function prepareImage(bytes: Buffer, size: number, limits: InputLim
   } catch (err) {
     throw asImageTooLarge(err);
   }
-  const { view, transform } = await viewForModel(decoded.rgb, decoded.width, decoded.height, size);
+  const { view, transform } = await viewForModel(decoded.rgb, decoded.width, decoded.height, size, limits);
   return { view, preprocessing: { source: decoded.source, ...decoded.extra, transform } };
 }
 

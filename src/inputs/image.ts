@@ -182,10 +182,24 @@ export async function readRgb(bytes: Buffer, limits: { imagePixels: number }, op
  * Step 2 of the reference transform on 8-bit RGB: shorter side to S with bicubic (as PIL Image.BICUBIC) and the
  * centre S x S crop. The result is what the model sees before normalization (what /preview returns).
  */
-export async function viewForModel(rgb: Buffer, width: number, height: number, size: number): Promise<{ view: Buffer; transform: ImagePreprocessing['transform'] }> {
+export async function viewForModel(
+  rgb: Buffer,
+  width: number,
+  height: number,
+  size: number,
+  limits: { imagePixels: number },
+): Promise<{ view: Buffer; transform: ImagePreprocessing['transform'] }> {
   const transform = transformGeometry(width, height, size);
   const { crop } = transform;
   if (transform.resize === null) return { view: cropRgb(rgb, width, crop), transform };
+  // The whole image is resized before the crop (as the reference does), so a thin strip (1 x 100000) would
+  // grow to gigabytes: the resized image is held to the same pixel limit as a decoded one.
+  if (transform.resize.width * transform.resize.height > limits.imagePixels) {
+    throw tooLarge(
+      `resizing this ${width}x${height} image so that its shorter side is ${size} would make ${transform.resize.width}x${transform.resize.height} pixels, more than the ${limits.imagePixels} MAX_IMAGE_PIXELS allows`,
+      'image_too_large',
+    );
+  }
   const resized = await sharp(rgb, { raw: { width, height, channels: 3 }, limitInputPixels: false })
     .resize(transform.resize.width, transform.resize.height, { kernel: 'cubic', fit: 'fill', fastShrinkOnLoad: false })
     .raw()
@@ -205,7 +219,7 @@ export async function viewForModel(rgb: Buffer, width: number, height: number, s
  */
 export async function decodeImage(bytes: Buffer, spec: ImageTensorSpec, limits: { imagePixels: number }, options: { page?: number } = {}): Promise<DecodedImage> {
   const { rgb, width, height, source } = await readRgb(bytes, limits, options);
-  const { view, transform } = await viewForModel(rgb, width, height, spec.size);
+  const { view, transform } = await viewForModel(rgb, width, height, spec.size, limits);
   return { pixels: normalizeToChw(view, spec.size, spec), preprocessing: { source, transform } };
 }
 

@@ -119,10 +119,10 @@ export function classifyRoute(app: FastifyInstance, { state, config }: Inference
         const body = request.body as (ClassifyOptions & { image?: string }) | undefined;
         if (body === undefined || typeof body.image !== 'string') throw badRequest('send multipart with an "image" part, or JSON {"image": base64, ...}');
         refuseQueryImageOptions(request, 'JSON');
-        const { options: imageParams, rest } = splitImageOptions(body as ClassifyOptions & { image: string } & Record<string, unknown>);
-        const { image: text, ...classifyOptions } = rest;
+        const { options: imageParams, rest } = splitImageOptions(body as Record<string, unknown>);
+        const { image: _image, ...classifyOptions } = rest;
         rendering = imageOptions(imageParams, 'property');
-        image = base64Image(text, 'image');
+        image = base64Image(body.image, 'image');
         options = classifyOptions;
       }
 

@@ -3,10 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
 import { ServiceError } from '../../errors.ts';
 import type { Metrics } from '../../metrics.ts';
+import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
 import { IMAGE_MEDIA_TYPES } from '../../inputs/format.ts';
 import type { ServiceState } from '../state.ts';
 import { classifyRoute } from './classify.ts';
 import { embedImageRoute, embedTextRoute } from './embed.ts';
+import { previewRoute } from './preview.ts';
 
 export interface InferenceDeps {
   state: ServiceState;
@@ -22,9 +24,9 @@ export function inferenceRoutes(deps: InferenceDeps) {
   return async function inference(app: FastifyInstance): Promise<void> {
     const { state, config, metrics } = deps;
 
-    // Inference takes JSON, multipart or (for /embed/image) an image; plain text is nobody's format here.
+    // Inference takes JSON, multipart or (for /embed/image and /preview) an image or DICOM body; plain text is nobody's format here.
     app.removeContentTypeParser('text/plain');
-    app.addContentTypeParser(Object.keys(IMAGE_MEDIA_TYPES), { parseAs: 'buffer', bodyLimit: config.limits.bodyBytes }, (_request, body, done) => {
+    app.addContentTypeParser([...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE], { parseAs: 'buffer', bodyLimit: config.limits.bodyBytes }, (_request, body, done) => {
       done(null, body);
     });
     await app.register(multipart, {
@@ -48,5 +50,6 @@ export function inferenceRoutes(deps: InferenceDeps) {
     embedTextRoute(app, deps);
     embedImageRoute(app, deps);
     classifyRoute(app, deps);
+    previewRoute(app, deps);
   };
 }
