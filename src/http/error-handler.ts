@@ -49,7 +49,7 @@ export function describeError(err: unknown): { status: number; code: string; mes
 
 /**
  * The one place errors become responses: `{"error": {"code", "message"}}` with the right status. Client
- * errors are logged at info without the request's content; a client that went away gets nothing.
+ * errors are logged at info with status and code only; a client that went away gets nothing.
  */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
@@ -62,7 +62,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (status >= 500 && status !== 503 && status !== 504) {
       request.log.error({ err }, 'request failed');
     } else {
-      request.log.info({ status, code, errMessage: message }, 'request refused');
+      // The message stays out of the log: parser errors quote the body (JSON.parse shows a snippet) and
+      // decoder errors may name DICOM attribute values, either of which may be patient data.
+      request.log.info({ status, code }, 'request refused');
     }
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return reply.code(status).send(errorBody(code, message));
