@@ -27,6 +27,8 @@ export interface Config {
   workersPerEncoder: number;
   /** onnxruntime intra-op threads per session. */
   intraOpThreads: number;
+  /** Whether idle intra-op threads spin (onnxruntime's default) instead of yielding their core to decoding and HTTP. */
+  ortSpinning: boolean;
   batching: Record<EncoderKind, BatchingConfig>;
   /** Per-request deadline: past it the request gets 504 instead of running late. */
   requestTimeoutMs: number;
@@ -56,6 +58,9 @@ export class ConfigError extends Error {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** Measured with `npm run bench` (README "Performance"). */
+const DEFAULT_ORT_SPINNING = 0;
 
 function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
@@ -100,6 +105,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     executionProviders: providers(env),
     workersPerEncoder,
     intraOpThreads: integer(env, 'INTRA_OP_THREADS', Math.max(1, Math.floor(cpus / workersPerEncoder)), 1, 256),
+    ortSpinning: integer(env, 'ORT_SPINNING', DEFAULT_ORT_SPINNING, 0, 1) === 1,
     batching: {
       image: {
         maxBatchSize: integer(env, 'IMAGE_MAX_BATCH_SIZE', 16, 1, 1024),

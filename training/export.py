@@ -2,6 +2,10 @@
 
     python3 -m training.export --checkpoint CKPT --vocab VOCAB.txt --out DIR [--id NAME]
         [--prompt-sets FILE] [--model-card FILE] [--evaluation FILE.json] [--intended-use TEXT]
+        [--quantize int8 [--reduce-range]]
+
+--quantize int8 rewrites both encoders with dynamic int8 quantization (training/quantize.py); golden.json stays
+the fp32 PyTorch reference and model.json `golden` carries tolerances measured on the int8 graphs.
 """
 
 import argparse
@@ -157,7 +161,7 @@ may differ slightly from PIL's bicubic filter (tolerance in `model.json` `golden
 
 
 def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_card=None, evaluation=None,
-           intended_use=None):
+           intended_use=None, quantize=None, reduce_range=False):
     os.makedirs(out_dir, exist_ok=True)
     model = load_model(checkpoint)
     cfg = model.cfg
@@ -189,6 +193,13 @@ def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_ca
     with open(os.path.join(out_dir, "golden.json"), "w", encoding="utf-8") as f:
         json.dump(golden, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
+    tolerances, quantization = dict(TOLERANCES), None
+    if quantize == "int8":
+        from .quantize import quantize_dir
+
+        tolerances, quantization = quantize_dir(out_dir, TOLERANCES, s, reduce_range)
+    elif quantize is not None:
+        raise SystemExit(f"unknown quantization {quantize!r} (known: int8)")
 
     if prompt_sets:
         with open(prompt_sets, encoding="utf-8") as f:
@@ -217,7 +228,7 @@ def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_ca
                  "context_length": CONTEXT_LENGTH, "pad_id": tok.pad_id, "cls_id": tok.cls_id,
                  "sep_id": tok.sep_id, "unk_id": tok.unk_id},
         "files": files,
-        "golden": {"file": "golden.json", **TOLERANCES},
+        "golden": {"file": "golden.json", **tolerances},
         "provenance": {"checkpoint_sha256": ckpt_sha, "exporter": f"training.export {__version__}",
                        "torch": torch.__version__.split("+")[0], "onnx": onnx_version, "opset": OPSET,
                        "exported_at": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -230,6 +241,8 @@ def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_ca
                                   "max_positions": cfg.text.max_positions}},
         "intended_use": intended_use or DEFAULT_INTENDED_USE,
     }
+    if quantization:
+        manifest["quantization"] = quantization
     if evaluation:
         manifest["evaluation"] = evaluation
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
@@ -254,13 +267,17 @@ def main(argv=None):
     p.add_argument("--model-card", default=None, help="MODEL_CARD.md to use instead of the generated one")
     p.add_argument("--evaluation", default=None, help="JSON file put into model.json as 'evaluation'")
     p.add_argument("--intended-use", default=None)
+    p.add_argument("--quantize", default=None, choices=["int8"], help="dynamic int8 quantization of both encoders")
+    p.add_argument("--reduce-range", action="store_true",
+                   help="7-bit weights (for x86 CPUs without VNNI, whose u8 x s8 kernels can saturate)")
     a = p.parse_args(argv)
     evaluation = None
     if a.evaluation:
         with open(a.evaluation, encoding="utf-8") as f:
             evaluation = json.load(f)
     torch.manual_seed(0)
-    m = export(a.checkpoint, a.vocab, a.out, a.id, a.prompt_sets, a.model_card, evaluation, a.intended_use)
+    m = export(a.checkpoint, a.vocab, a.out, a.id, a.prompt_sets, a.model_card, evaluation, a.intended_use,
+               a.quantize, a.reduce_range)
     print(f"wrote {a.out}: id={m['id']} embed_dim={m['embed_dim']} model sha256={model_sha256(m['files'])}",
           file=sys.stderr)
     return 0

@@ -18,6 +18,8 @@ export interface WorkerSetup {
   /** onnxruntime execution provider names, in order of preference. */
   providers: string[];
   intraOpThreads: number;
+  /** onnxruntime's session.intra_op.allow_spinning. */
+  spinning: boolean;
   outputName: string;
   /** One dummy batch run before the worker reports ready, so the first request does not pay for it. */
   warmup: FeedTensor[];

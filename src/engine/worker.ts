@@ -39,6 +39,7 @@ function sessionOptions(provider: string): ort.InferenceSession.SessionOptions {
     intraOpNumThreads: setup.intraOpThreads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: setup.spinning ? '1' : '0' } } },
   };
 }
 

@@ -92,7 +92,7 @@ export class LoadedModel implements ServedModel {
         size: config.workersPerEncoder,
         timeoutMs: config.workerTimeoutMs,
         logger,
-        setup: { modelPath: join(dir, file), encoder, providers: config.executionProviders, intraOpThreads: config.intraOpThreads, outputName, warmup },
+        setup: { modelPath: join(dir, file), encoder, providers: config.executionProviders, intraOpThreads: config.intraOpThreads, spinning: config.ortSpinning, outputName, warmup },
         onProvider: () => {
           if (this.#publishedProvider !== undefined) this.#publishInfo();
         },

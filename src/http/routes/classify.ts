@@ -41,9 +41,13 @@ function optionsFromForm(form: Awaited<ReturnType<typeof readForm>>): Record<str
   return options;
 }
 
+// One object for the life of the process: Fastify caches compiled validators by schema identity, so a fresh
+// object per request would compile (and keep) a new Ajv validator every time.
+const CLASSIFY_OPTIONS_SCHEMA = ref('ClassifyOptions');
+
 function validateOptions(request: FastifyRequest, options: Record<string, unknown>): ClassifyOptions {
   // The JSON form is validated by the route schema; the form fields go through the same component schema.
-  const validate = request.compileValidationSchema(ref('ClassifyOptions'));
+  const validate = request.compileValidationSchema(CLASSIFY_OPTIONS_SCHEMA);
   if (!validate(options)) {
     const first = validate.errors?.[0];
     throw badRequest(first === undefined ? 'invalid form fields' : `form${first.instancePath} ${first.message ?? 'is invalid'}`);

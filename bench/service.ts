@@ -1,0 +1,96 @@
+/** Starts the service under test as a child process (`node src/server.ts`) and reads its metrics and memory. */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface RunningService {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Resident set size of the whole service process (worker threads included), bytes. */
+  rssBytes(): number;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** VmRSS from /proc (Linux); falls back to the service's own process_resident_memory_bytes elsewhere. */
+function procRss(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export async function startService(options: { root: string; env: Record<string, string>; logFile: string; readyTimeoutMs: number }): Promise<RunningService> {
+  const port = await freePort();
+  const log = createWriteStream(options.logFile);
+  const child = spawn(process.execPath, ['src/server.ts'], {
+    cwd: options.root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let exited: number | null | undefined;
+  const exitPromise = new Promise<void>((resolve) => child.once('exit', (code) => ((exited = code), resolve())));
+  const url = `http://127.0.0.1:${port}`;
+  const until = Date.now() + options.readyTimeoutMs;
+  for (;;) {
+    if (exited !== undefined) throw new Error(`the service exited with code ${exited} while loading; see ${options.logFile}`);
+    if (Date.now() > until) {
+      child.kill('SIGKILL');
+      throw new Error(`the service was not ready within ${options.readyTimeoutMs} ms; see ${options.logFile}`);
+    }
+    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ready) break;
+    await sleep(250);
+  }
+  const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
+  return {
+    url,
+    pid: child.pid!,
+    child,
+    rssBytes: () => procRss(child.pid!),
+    metrics,
+    stop: async () => {
+      if (exited === undefined) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exitPromise;
+      clearTimeout(timer);
+      log.end();
+    },
+  };
+}
+
+/** Value of a Prometheus sample: `name` or `name{...}` whose labels contain every given label. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const labelText = m[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) return Number(m[3]);
+  }
+  return undefined;
+}
+
+/** The execution provider label of unimed_model_info (what the service really uses). */
+export function servedProvider(text: string): string {
+  const m = /^unimed_model_info\{[^}]*provider="([^"]+)"[^}]*\}\s+1/m.exec(text);
+  return m?.[1] ?? 'unknown';
+}
