@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /**
  * The service's Prometheus metric families, on a registry of their own so that several app instances (tests)
  * never share counters. Label names are fixed here; callers only supply values.
@@ -82,6 +84,11 @@ export class Metrics {
   });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client names these three gauges with a counter's `_total` suffix, which `promtool check metrics`
+      // rejects; the per-type gauges `nodejs_active_handles` / `_requests` / `_resources` carry the same data.
+      for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.registry.removeSingleMetric(name);
+    }
   }
 }
