@@ -26,6 +26,9 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Keep equal to the flags in package.json's `start` and `dev` scripts and docker/Dockerfile's CMD. */
+export const SERVICE_NODE_FLAGS = ['--max-semi-space-size=16'];
+
 /** VmRSS from /proc (Linux); falls back to the service's own process_resident_memory_bytes elsewhere. */
 function procRss(pid: number): number {
   try {
@@ -39,7 +42,8 @@ function procRss(pid: number): number {
 export async function startService(options: { root: string; env: Record<string, string>; logFile: string; readyTimeoutMs: number }): Promise<RunningService> {
   const port = await freePort();
   const log = createWriteStream(options.logFile);
-  const child = spawn(process.execPath, ['src/server.ts'], {
+  // Started with the node flags of `npm start` / `npm run dev` (package.json), so memory is measured as deployed.
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, 'src/server.ts'], {
     cwd: options.root,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
