@@ -76,10 +76,10 @@ export async function readHighBitDepth(
     throw sharpError(error);
   }
   const { width, height, channels } = raw.info;
-  const result = await decoderPool().run({
-    kind: 'raw',
-    raw: { data: new Uint8Array(raw.data), width, height, channels, depth },
-  });
+  // sharp's buffer may be a view into a shared pool: copy it once into a buffer of its own and transfer that,
+  // rather than letting postMessage clone it a second time.
+  const samples = new Uint8Array(raw.data);
+  const result = await decoderPool().run({ kind: 'raw', raw: { data: samples, width, height, channels, depth } }, [samples.buffer]);
   const { data, window } = unwrap<Extract<typeof result, { kind: 'raw' }>>(result, 'raw');
   return {
     width,
