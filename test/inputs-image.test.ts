@@ -2,11 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import type { Sharp } from 'sharp';
 import t from 'tap';
 import type { Test } from 'tap';
 import { ServiceError } from '../src/errors.ts';
 import { sniffImageFormat } from '../src/inputs/format.ts';
-import { decodeImage, roundHalfEven, transformGeometry } from '../src/inputs/image.ts';
+import { decodeImage, readModelView, readRgb, roundHalfEven, transformGeometry, viewForModel } from '../src/inputs/image.ts';
 import type { ImageTensorSpec } from '../src/models/types.ts';
 import { DEMO } from './helpers/http.ts';
 
@@ -120,6 +121,28 @@ t.test('colour: grey is expanded, alpha dropped without compositing, palettes ex
   const palette = await encode(raw, 20, 20).png({ palette: true, colours: 256, dither: 0 }).toBuffer();
   const p = await decodeImage(palette, spec(20), limits);
   t.equal(p.pixels.length, 3 * 400);
+});
+
+t.test('decode, resize and crop in one sharp pipeline give the same bytes as decoding to RGB first', async (t) => {
+  // The one-pass path (RGB or grey 8-bit without alpha) must not differ from the two-step one by a single level;
+  // JPEG is the case to watch: from a 4x reduction sharp would shrink it while decoding unless told not to.
+  const cases: [string, number, number, (s: Sharp) => Sharp][] = [
+    ['jpeg', 640, 480, (s) => s.jpeg({ quality: 90 })],
+    ['jpeg', 2000, 1500, (s) => s.jpeg({ quality: 90 })],
+    ['grey jpeg', 640, 480, (s) => s.toColourspace('b-w').jpeg()],
+    ['png', 300, 200, (s) => s.png()],
+    ['grey png', 113, 500, (s) => s.toColourspace('b-w').png()],
+    ['webp', 640, 480, (s) => s.webp({ quality: 80 })],
+    ['jpeg, no resize', 112, 130, (s) => s.jpeg()],
+  ];
+  for (const [name, width, height, format] of cases) {
+    const bytes = await format(encode(pattern(width, height), width, height)).toBuffer();
+    const { rgb } = await readRgb(bytes, limits);
+    const twoStep = await viewForModel(rgb, width, height, 112, limits);
+    const onePass = await readModelView(bytes, 112, limits);
+    t.same(onePass.transform, twoStep.transform, `${name} ${width}x${height}: same geometry`);
+    t.ok(onePass.view.equals(twoStep.view), `${name} ${width}x${height}: identical bytes`);
+  }
 });
 
 t.test('formats: JPEG, WebP, TIFF decode; multi-page TIFF uses page 0; EXIF orientation ignored', async (t) => {

@@ -10,7 +10,7 @@ import { isDicom, renderDicom } from './dicom/index.ts';
 import type { DicomRecord, WindowPreset, WindowRecord } from './dicom/index.ts';
 import { sniffImageFormat } from './format.ts';
 import { readHighBitDepth } from './high-bit-depth.ts';
-import { normalizeToChw, readRgb, viewForModel } from './image.ts';
+import { normalizeToChw, readModelView, viewForModel } from './image.ts';
 import type { DecodedImage, ImagePreprocessing, RgbImage, WindowUsed } from './image.ts';
 
 /** The request's rendering parameters; they apply to every image of the request, each where it means something. */
@@ -143,18 +143,15 @@ async function readWide(bytes: Buffer, options: ImageOptions, limits: InputLimit
 }
 
 /**
- * Reads one request image to 8-bit RGB: DICOM when it has the Part 10 preamble or was declared
- * `application/dicom` (a bare data set has no preamble), else PNG/JPEG/TIFF/WebP by content.
+ * Reads a wide-sample reader's input (DICOM when it has the Part 10 preamble or was declared `application/dicom`,
+ * since a bare data set has no preamble; PNG/TIFF with samples wider than 8 bits) to 8-bit RGB, or resolves to
+ * undefined for an ordinary image, which sharp reads at 8 bits as the reference does.
  */
-async function readInput(bytes: Buffer, options: ImageOptions, limits: InputLimits, declaredDicom: boolean): Promise<Decoded> {
+async function readWindowed(bytes: Buffer, options: ImageOptions, limits: InputLimits, declaredDicom: boolean): Promise<Decoded | undefined> {
   if (declaredDicom || isDicom(bytes)) return readDicom(bytes, options, limits);
   const sniffed = sniffImageFormat(bytes);
-  if (sniffed.kind === 'supported' && (sniffed.format === 'png' || sniffed.format === 'tiff')) {
-    const wide = await readWide(bytes, options, limits);
-    if (wide !== undefined) return wide;
-  }
-  const plain = await readRgb(bytes, limits, options.page === undefined ? {} : { page: options.page });
-  return { ...plain, extra: {} };
+  if (sniffed.kind === 'supported' && (sniffed.format === 'png' || sniffed.format === 'tiff')) return readWide(bytes, options, limits);
+  return undefined;
 }
 
 /**
@@ -163,11 +160,15 @@ async function readInput(bytes: Buffer, options: ImageOptions, limits: InputLimi
  * decoding), 415 (format or transfer syntax not supported), 422 (undecodable).
  */
 export async function prepareImage(bytes: Buffer, size: number, limits: InputLimits, options: ImageOptions = {}, declaredDicom = false): Promise<PreparedImage> {
-  let decoded: Decoded;
+  let decoded: Decoded | undefined;
   try {
-    decoded = await readInput(bytes, options, limits, declaredDicom);
+    decoded = await readWindowed(bytes, options, limits, declaredDicom);
   } catch (err) {
     throw asImageTooLarge(err);
+  }
+  if (decoded === undefined) {
+    const { view, source, transform } = await readModelView(bytes, size, limits, options.page === undefined ? {} : { page: options.page });
+    return { view, preprocessing: { source, transform } };
   }
   const { view, transform } = await viewForModel(decoded.rgb, decoded.width, decoded.height, size, limits);
   return { view, preprocessing: { source: decoded.source, ...decoded.extra, transform } };
