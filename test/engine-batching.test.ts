@@ -77,6 +77,23 @@ t.test('padding invariance: a short text alone and in a batch padded for a 256-t
   t.same(mixed, [[lone[0]![0]!, 256, 256]], 'in one batch with two 256-token texts, sorted by length');
 });
 
+t.test('input buffers come back from the worker and are reused; what they held before never leaks', async (t) => {
+  // The batches above left buffers that held eight images and 256-token texts (attention mask all ones).
+  t.ok(debug.buffersKept('image') > 0, `image buffers kept: ${debug.buffersKept('image')}`);
+  t.ok(debug.buffersKept('text') > 0, `text buffers kept: ${debug.buffersKept('text')}`);
+  const target = image(1);
+  const [first] = await model.embedImages([target]);
+  await model.embedImages(Array.from({ length: 8 }, (_, i) => image(100 + i)));
+  const [again] = await model.embedImages([target]);
+  t.equal(maxAbsDiff(first!, again!), 0, 'an image alone in a buffer that held 8 others: identical');
+
+  const short = 'a chest x-ray';
+  const [alone] = await model.embedTexts([short]);
+  await model.embedTexts([Array.from({ length: 300 }, () => 'effusion').join(' ')]);
+  const [after] = await model.embedTexts([short]);
+  t.equal(maxAbsDiff(alone!, after!), 0, 'a short text in buffers that held a 256-token text: identical (mask and ids rewritten)');
+});
+
 t.test('queued texts are grouped by length; the oldest always goes first', async (t) => {
   const short = (i: number): string => `short ${i}`;
   const long = (i: number): string => `${Array.from({ length: 40 }, () => 'lesion').join(' ')} ${i}`;

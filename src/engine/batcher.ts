@@ -3,12 +3,14 @@ import type { BatchingConfig, EncoderKind } from '../config.ts';
 import { CancelledError, deadlineExceeded, unavailable } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RequestOptions } from '../models/types.ts';
+import { BufferRecycler } from './buffer-recycler.ts';
+import type { AllocateBuffer } from './feeds.ts';
 import type { RunResult } from './inference-worker.ts';
 import type { WorkerPool } from './pool.ts';
 import type { FeedTensor } from './protocol.ts';
 
-/** Turns one batch of payloads into the encoder's input tensors. */
-export type FeedBuilder<P> = (payloads: P[]) => FeedTensor[];
+/** Turns one batch of payloads into the encoder's input tensors, in buffers from `allocate`. */
+export type FeedBuilder<P> = (payloads: P[], allocate: AllocateBuffer) => FeedTensor[];
 
 export interface BatcherOptions<P> {
   model: string;
@@ -54,6 +56,7 @@ export class Batcher<P> {
   readonly #o: BatcherOptions<P>;
   readonly #labels: { model: string; encoder: EncoderKind };
   #queue: Item<P>[] = [];
+  readonly #buffers: BufferRecycler;
   #timer: NodeJS.Timeout | undefined;
   #inflight = 0;
   #closing = false;
@@ -67,6 +70,8 @@ export class Batcher<P> {
   constructor(options: BatcherOptions<P>) {
     this.#o = options;
     this.#labels = { model: options.model, encoder: options.encoder };
+    // Enough for every worker's batch (up to two input tensors each) plus the one being built.
+    this.#buffers = new BufferRecycler(2 * (options.pool.size + 1));
     options.pool.onAvailable(() => this.#schedule());
     this.#setDepth();
   }
@@ -83,6 +88,11 @@ export class Batcher<P> {
 
   get inflight(): number {
     return this.#inflight;
+  }
+
+  /** Input buffers back from the workers, waiting to be reused. */
+  get buffersKept(): number {
+    return this.#buffers.kept;
   }
 
   /** Embeds the payloads (raw model outputs, one row per payload, in order). */
@@ -223,12 +233,13 @@ export class Batcher<P> {
     // one. Building the feeds may throw (a malformed payload): that fails this batch, never the process.
     let run: Promise<RunResult>;
     try {
-      run = this.#o.pool.run(worker, this.#o.buildFeeds(batch.map((item) => item.payload)));
+      run = this.#o.pool.run(worker, this.#o.buildFeeds(batch.map((item) => item.payload), (bytes) => this.#buffers.take(bytes)));
     } catch (err) {
       run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     run.then(
       (result): void => {
+        this.#buffers.give(result.inputs);
         const dim = this.#o.dim;
         if (result.data.length !== batch.length * dim) {
           throw unavailable(`the ${this.#o.encoder} encoder returned ${result.data.length} values for ${batch.length} x ${dim}`, 'inference_failed');

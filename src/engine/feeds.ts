@@ -1,5 +1,10 @@
 import type { FeedTensor } from './protocol.ts';
 
+/** Where feed builders get their buffers: a recycled one (arbitrary contents) or a new one, of at least `bytes`. */
+export type AllocateBuffer = (bytes: number) => ArrayBuffer;
+
+const allocateNew: AllocateBuffer = (bytes) => new ArrayBuffer(bytes);
+
 export interface ImageFeedSpec {
   input: string;
   size: number;
@@ -13,9 +18,10 @@ export interface TextFeedSpec {
 }
 
 /** Stacks per-image CHW tensors into one [n, 3, S, S] batch (the one copy on the way to the worker). */
-export function imageFeeds(spec: ImageFeedSpec, images: Float32Array[]): FeedTensor[] {
+export function imageFeeds(spec: ImageFeedSpec, images: Float32Array[], allocate = allocateNew): FeedTensor[] {
   const plane = 3 * spec.size * spec.size;
-  const data = new Float32Array(images.length * plane);
+  const length = images.length * plane;
+  const data = new Float32Array(allocate(length * Float32Array.BYTES_PER_ELEMENT), 0, length);
   images.forEach((image, i) => {
     if (image.length !== plane) throw new Error(`image tensor has ${image.length} values, expected ${plane}`);
     data.set(image, i * plane);
@@ -29,11 +35,12 @@ export function paddedLength(longest: number, contextLength: number): number {
 }
 
 /** Pads token id lists to the batch's padded length: ids + `attention_mask` (1 for tokens, 0 for padding). */
-export function textFeeds(spec: TextFeedSpec, texts: number[][]): FeedTensor[] {
+export function textFeeds(spec: TextFeedSpec, texts: number[][], allocate = allocateNew): FeedTensor[] {
   const longest = texts.reduce((m, ids) => Math.max(m, ids.length), 0);
   const seq = paddedLength(longest, spec.contextLength);
-  const ids = new BigInt64Array(texts.length * seq).fill(BigInt(spec.padId));
-  const mask = new BigInt64Array(texts.length * seq);
+  const length = texts.length * seq;
+  const ids = new BigInt64Array(allocate(length * BigInt64Array.BYTES_PER_ELEMENT), 0, length).fill(BigInt(spec.padId));
+  const mask = new BigInt64Array(allocate(length * BigInt64Array.BYTES_PER_ELEMENT), 0, length).fill(0n);
   texts.forEach((text, row) => {
     for (let j = 0; j < text.length; j++) {
       ids[row * seq + j] = BigInt(text[j]!);

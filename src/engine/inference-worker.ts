@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { unavailable } from '../errors.ts';
 import type { ServiceError } from '../errors.ts';
+import { distinctBuffers } from './protocol.ts';
 import type { FeedTensor, FromWorker, ProviderAttempt, ToWorker, WorkerSetup } from './protocol.ts';
 
 // Tests and `npm run dev` run the sources, `npm start` runs the build: pick the entry that sits next to us.
@@ -10,6 +11,8 @@ export interface RunResult {
   data: Float32Array;
   dims: number[];
   seconds: number;
+  /** The buffers of the feeds, back from the worker and free to be reused. */
+  inputs: ArrayBuffer[];
 }
 
 export interface StartInfo {
@@ -100,7 +103,7 @@ export class InferenceWorker {
       }, this.#timeoutMs);
       this.#pending = { id, resolve, reject, timer };
       const message: ToWorker = { type: 'run', id, feeds };
-      this.worker.postMessage(message, feeds.map((f) => f.data.buffer as ArrayBuffer));
+      this.worker.postMessage(message, distinctBuffers(feeds));
     });
   }
 
@@ -121,7 +124,7 @@ export class InferenceWorker {
     clearTimeout(pending.timer);
     this.#pending = undefined;
     if (message.type === 'result') {
-      pending.resolve({ data: message.data, dims: message.dims, seconds: message.seconds });
+      pending.resolve({ data: message.data, dims: message.dims, seconds: message.seconds, inputs: message.inputs });
     } else {
       pending.reject(unavailable(`inference failed: ${message.error}`, 'inference_failed'));
     }

@@ -30,6 +30,11 @@ export interface ProviderAttempt {
   error: string;
 }
 
+/** The feeds' buffers, each once (a transfer list must not name one twice). */
+export function distinctBuffers(feeds: FeedTensor[]): ArrayBuffer[] {
+  return [...new Set(feeds.map((f) => f.data.buffer as ArrayBuffer))];
+}
+
 export type ToWorker =
   | { type: 'run'; id: number; feeds: FeedTensor[] }
   /** Test hook: blocks the worker's thread for `ms`, so that the next batch is held by a busy worker. */
@@ -38,5 +43,6 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; provider: string; attempts: ProviderAttempt[] }
   | { type: 'start-failed'; attempts: ProviderAttempt[]; error: string }
-  | { type: 'result'; id: number; data: Float32Array; dims: number[]; seconds: number }
+  /** `inputs`: the feeds' buffers, handed back for the next batch (src/engine/buffer-recycler.ts). */
+  | { type: 'result'; id: number; data: Float32Array; dims: number[]; seconds: number; inputs: ArrayBuffer[] }
   | { type: 'run-failed'; id: number; error: string };

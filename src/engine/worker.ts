@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { createSessionWithFallback } from './providers.ts';
+import { distinctBuffers } from './protocol.ts';
 import type { FeedTensor, FromWorker, ProviderAttempt, ToWorker, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
@@ -72,7 +73,9 @@ port.on('message', (message: ToWorker) => {
   const started = performance.now();
   run(session, message.feeds).then(
     ({ data, dims }) => {
-      post({ type: 'result', id: message.id, data, dims, seconds: (performance.now() - started) / 1000 }, [data.buffer as ArrayBuffer]);
+      const output = data.buffer as ArrayBuffer;
+      const inputs = distinctBuffers(message.feeds).filter((buffer) => buffer !== output);
+      post({ type: 'result', id: message.id, data, dims, seconds: (performance.now() - started) / 1000, inputs }, [output, ...inputs]);
     },
     (err: unknown) => {
       post({ type: 'run-failed', id: message.id, error: err instanceof Error ? err.message : String(err) });

@@ -50,6 +50,8 @@ export interface EngineDebug {
   retryAfterSeconds(encoder: EncoderKind): number;
   /** Calls `listener` with the cost (token count for texts, 1 for images) of each item of every batch dispatched. */
   onBatch(encoder: EncoderKind, listener: (costs: number[]) => void): () => void;
+  /** Input buffers that came back from the workers and wait to be reused (src/engine/buffer-recycler.ts). */
+  buffersKept(encoder: EncoderKind): number;
 }
 
 /** A model that is verified, warmed and serving: the engine behind one ServedModel. */
@@ -103,11 +105,11 @@ export class LoadedModel implements ServedModel {
     };
     this.#image = new Batcher<Float32Array>({
       model: this.id, encoder: 'image', config: config.batching.image, pool: this.#pools.image, metrics, dim: this.embedDim,
-      buildFeeds: (images) => imageFeeds(imageSpec, images),
+      buildFeeds: (images, allocate) => imageFeeds(imageSpec, images, allocate),
     });
     this.#text = new Batcher<number[]>({
       model: this.id, encoder: 'text', config: config.batching.text, pool: this.#pools.text, metrics, dim: this.embedDim,
-      buildFeeds: (ids) => textFeeds(textSpec, ids),
+      buildFeeds: (ids, allocate) => textFeeds(textSpec, ids, allocate),
       cost: (ids) => ids.length,
     });
   }
@@ -326,6 +328,7 @@ export class LoadedModel implements ServedModel {
     inflight: (encoder) => this.#batcher(encoder).inflight,
     retryAfterSeconds: (encoder) => this.#batcher(encoder).retryAfterSeconds(),
     onBatch: (encoder, listener) => this.#batcher(encoder).onBatch(listener),
+    buffersKept: (encoder) => this.#batcher(encoder).buffersKept,
   };
 
   #batcher(encoder: EncoderKind): Batcher<Float32Array> | Batcher<number[]> {
