@@ -21,7 +21,7 @@ import { BENCH_PROMPT_SET, makePrompts, writeBenchJpeg } from './inputs.ts';
 import type { LimitArgs, LimitResult } from './limit.ts';
 import type { Scenario, ScenarioResult } from './load.ts';
 import { metricValue, servedProvider, startService } from './service.ts';
-import type { RunningService } from './service.ts';
+import type { MemoryMaps, RunningService } from './service.ts';
 import { round, summarize } from './stats.ts';
 import type { LatencySummary } from './stats.ts';
 
@@ -299,16 +299,21 @@ async function main(): Promise<void> {
         const provider = servedProvider(await svc.metrics());
         const base = { name: 'demo classify', kind: 'classify' as const, imageFile: jpeg, promptSet: 'modality', concurrency: 16, warmupMs: 0, durationMs: 3_600_000 };
         const rssStart = svc.rssBytes();
+        const mapsStart = svc.memoryMaps();
         const first = await load.run({ ...base, baseUrl: svc.url, maxRequests: P.rss[0]! });
         const rss1 = svc.rssBytes();
+        const maps1 = svc.memoryMaps();
         const second = await load.run({ ...base, baseUrl: svc.url, maxRequests: P.rss[1]! - P.rss[0]! });
         const rss2 = svc.rssBytes();
+        const maps2 = svc.memoryMaps();
         results.rss = {
           provider,
           afterStartMiB: round(rssStart / 2 ** 20, 1),
           [`after${P.rss[0]}MiB`]: round(rss1 / 2 ** 20, 1),
           [`after${P.rss[1]}MiB`]: round(rss2 / 2 ** 20, 1),
           ratio: round(rss2 / rss1, 3),
+          // Where the resident memory is, at start / after the first / after all requests (MiB).
+          ...(mapsStart && maps1 && maps2 ? { mapsMiB: { start: mapsStart, [`after${P.rss[0]}`]: maps1, [`after${P.rss[1]}`]: maps2 } } : {}),
           errors: first.errors + second.errors,
           throughput: round(second.throughput, 1),
           latencyMs: roundSummary(summarize(second.latenciesMs)),
@@ -338,7 +343,7 @@ async function main(): Promise<void> {
   writeFileSync(join(RESULTS, 'summary.md'), md);
   if (publish) {
     mkdirSync(join(ROOT, 'bench', 'charts'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md.replaceAll('](./', '](./charts/'));
+    writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md.replaceAll('](./', '](./charts/').replaceAll('](../TUNING.md)', '](./TUNING.md)'));
     for (const f of ['throughput.svg', 'latency.svg']) if (existsSync(join(RESULTS, f))) copyFileSync(join(RESULTS, f), join(ROOT, 'bench', 'charts', f));
   }
   process.stdout.write('\nTarget ratios (measured in this run):\n');
@@ -430,12 +435,18 @@ function summaryMarkdown(results: Record<string, unknown>, ratios: Ratio[], limi
   }
   const rss = results.rss as Record<string, unknown> | undefined;
   if (rss) {
-    lines.push('', '## Memory (demo model, /classify at concurrency 16)', '', `${Object.entries(rss).filter(([k]) => k.endsWith('MiB')).map(([k, v]) => `${k.replace('MiB', '')}: ${String(v as number)} MiB`).join(', ')}; ratio ${String(rss.ratio)}; errors ${String(rss.errors)}; provider ${String(rss.provider)}.`);
+    lines.push('', '## Memory (demo model, /classify at concurrency 16)', '', `${Object.entries(rss).filter(([k, v]) => k.endsWith('MiB') && typeof v === 'number').map(([k, v]) => `${k.replace('MiB', '')}: ${String(v as number)} MiB`).join(', ')}; ratio ${String(rss.ratio)}; errors ${String(rss.errors)}; provider ${String(rss.provider)}.`);
+    const maps = rss.mapsMiB as Record<string, MemoryMaps> | undefined;
+    if (maps) {
+      lines.push('', 'Resident memory by mapping (`/proc/PID/smaps`), MiB:', '', '| when | main malloc arena `[heap]` | anonymous (V8 heaps, thread arenas) | files |', '| --- | --- | --- | --- |');
+      for (const [when, m] of Object.entries(maps)) lines.push(`| ${when} | ${m.mainArena} | ${m.anonymous} | ${m.files} |`);
+    }
   }
   const q = results.int8Quantization as { quantization?: { golden_cosine_to_fp32?: Record<string, number> }; golden?: Record<string, unknown> } | undefined;
   if (q?.quantization?.golden_cosine_to_fp32) {
     lines.push('', '## int8 variant', '', `Golden cosine to fp32 (reference evaluator): ${Object.entries(q.quantization.golden_cosine_to_fp32).map(([k, v]) => `${k} ${v}`).join(', ')}. Tolerances in its model.json: ${JSON.stringify(q.golden)}.`);
   }
+  lines.push('', 'How the defaults were chosen (tuning runs, the memory investigation, int8 on the demo model): [TUNING.md](../TUNING.md).');
   return `${lines.join('\n')}\n`;
 }
 

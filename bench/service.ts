@@ -11,6 +11,7 @@ export interface RunningService {
   child: ChildProcess;
   /** Resident set size of the whole service process (worker threads included), bytes. */
   rssBytes(): number;
+  memoryMaps(): MemoryMaps | undefined;
   metrics(): Promise<string>;
   stop(): Promise<void>;
 }
@@ -37,6 +38,39 @@ function procRss(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** Resident memory of a process by kind of mapping, MiB (Linux /proc/PID/smaps; undefined elsewhere). */
+export interface MemoryMaps {
+  /** glibc's main malloc arena (`[heap]`): what the HTTP thread mallocs, Node buffers included. */
+  mainArena: number;
+  /** Anonymous mappings: V8 heaps of every isolate, other threads' malloc arenas, large mmap'd blocks. */
+  anonymous: number;
+  /** Mapped files: the node binary, shared libraries, onnxruntime. */
+  files: number;
+}
+
+export function memoryMaps(pid: number): MemoryMaps | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const kib = { mainArena: 0, anonymous: 0, files: 0 };
+  let kind: keyof MemoryMaps = 'anonymous';
+  for (const line of text.split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1] ?? '';
+      kind = name === '[heap]' ? 'mainArena' : name.startsWith('/') ? 'files' : 'anonymous';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kib[kind] += Number(rss[1]);
+  }
+  const mib = (v: number): number => Math.round((v / 1024) * 10) / 10;
+  return { mainArena: mib(kib.mainArena), anonymous: mib(kib.anonymous), files: mib(kib.files) };
 }
 
 export async function startService(options: { root: string; env: Record<string, string>; logFile: string; readyTimeoutMs: number }): Promise<RunningService> {
@@ -70,6 +104,7 @@ export async function startService(options: { root: string; env: Record<string, 
     pid: child.pid!,
     child,
     rssBytes: () => procRss(child.pid!),
+    memoryMaps: () => memoryMaps(child.pid!),
     metrics,
     stop: async () => {
       if (exited === undefined) child.kill('SIGTERM');
