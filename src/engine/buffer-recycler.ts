@@ -4,7 +4,7 @@
  * Without it every batch allocated a fresh buffer on the HTTP thread (up to 16 x 3 x 224 x 224 floats, 9.6 MB)
  * that became garbage in the worker's isolate, which collects rarely because it allocates little JavaScript
  * itself: megabytes of dead batches stayed in glibc's main arena, whose high-water mark then set the process's
- * RSS. A handful of buffers, reused, keeps that memory constant (bench/RESULTS.md "Memory").
+ * RSS. A handful of buffers, reused, keeps that memory constant (bench/TUNING.md, "Memory").
  */
 export class BufferRecycler {
   readonly #maxKept: number;
