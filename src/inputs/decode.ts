@@ -3,8 +3,7 @@
  * viewer would), PNG/TIFF with samples wider than 8 bits (read at full depth and windowed), and everything else
  * (sharp at 8 bits, as the reference) — and all three then share one model transform (image.ts).
  */
-import sharp from 'sharp';
-import { ServiceError, undecodable } from '../errors.ts';
+import { ServiceError } from '../errors.ts';
 import type { ImageTensorSpec } from '../models/types.ts';
 import { isDicom, renderDicom } from './dicom/index.ts';
 import type { DicomRecord, WindowPreset, WindowRecord } from './dicom/index.ts';
@@ -116,13 +115,6 @@ async function readDicom(bytes: Buffer, options: ImageOptions, limits: InputLimi
 async function readWide(bytes: Buffer, options: ImageOptions, limits: InputLimits): Promise<Decoded | undefined> {
   const wide = await readHighBitDepth(bytes, { page: options.page ?? 0 }, limits);
   if (wide === undefined) return undefined;
-  // The windowed result has no alpha and three channels; the record describes the file as it came.
-  let meta: { channels: number; hasAlpha: boolean };
-  try {
-    meta = await sharp(bytes, { limitInputPixels: limits.imagePixels }).metadata();
-  } catch (err) {
-    throw undecodable(`the image could not be read: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-  }
   const { record } = wide;
   return {
     rgb: wide.data,
@@ -132,9 +124,9 @@ async function readWide(bytes: Buffer, options: ImageOptions, limits: InputLimit
       format: record.format === 'png' ? 'png' : 'tiff',
       width: wide.width,
       height: wide.height,
-      channels: meta.channels,
+      channels: record.channels,
       bit_depth: record.bitDepth,
-      has_alpha: meta.hasAlpha,
+      has_alpha: record.hasAlpha,
       pages: record.pages,
       ...(record.page === 0 ? {} : { page: record.page }),
     },

@@ -10,6 +10,9 @@ export interface HighBitDepthRecord {
   bitDepth: number;
   page: number;
   pages: number;
+  /** Bands in the file, alpha included, and whether one is alpha: the file as it came, not the windowed RGB. */
+  channels: number;
+  hasAlpha: boolean;
   window: WindowRecord;
 }
 
@@ -86,6 +89,6 @@ export async function readHighBitDepth(
     height,
     channels: 3,
     data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    record: { format: metadata.format ?? 'unknown', bitDepth: BITS[depth], page, pages, window },
+    record: { format: metadata.format ?? 'unknown', bitDepth: BITS[depth], page, pages, channels: metadata.channels, hasAlpha: metadata.hasAlpha, window },
   };
 }
