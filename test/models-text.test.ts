@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { paddedLength, textFeeds } from '../src/engine/feeds.ts';
 import { cleanText, htmlUnescape } from '../src/models/clean.ts';
 import { TextEmbeddingCache } from '../src/models/text-cache.ts';
-import { TextTokenizer } from '../src/models/tokenizer.ts';
+import { cutToPieceBudget, TextTokenizer } from '../src/models/tokenizer.ts';
 import { DEMO_DIR, PYTHON, REPO_ROOT } from './helpers/engine-fixtures.ts';
 
 const manifest = JSON.parse(readFileSync(join(DEMO_DIR, 'model.json'), 'utf8')) as {
@@ -89,6 +91,76 @@ t.test('truncation keeps [CLS], the first context_length - 2 pieces and [SEP]', 
   t.same(ids.slice(1, -1), pieces.slice(0, spec.contextLength - 2));
   t.same(tokenizer.encode('').ids, [spec.clsId, spec.sepId]);
   t.end();
+});
+
+// Words and characters that stress the cut: vocabulary words, punctuation (ASCII and Unicode), symbols that are
+// not punctuation, characters the normalizer deletes or decomposes away (U+FEFF, U+200B, Mn marks, private
+// use), CJK (split per character), final sigma, a word over 100 characters (one [UNK]) and separators.
+const CUT_ALPHABET = [
+  'chest', 'x-ray', 'pneumonia', 'ct', 'mri', 'of', 'the', 'ultrasound', 'fundus', 'unknownword', 'ab##c',
+  '.', ',', '!', '(', ')', '$', '+', '~', '\u00bf', '\u2014', '\u00a9', '\u00b0', '\u00a8', '\u1fed', '\u00e9', 'e\u0301',
+  '\ufeff', '\u200b', '\u0301', '\u0301\u0302', '\ue000', '\u4e2d\u6587', '\u{20000}', '\u039f\u0394\u039f\u03a3', '\u03a3',
+  'x'.repeat(120), ' ', ' ', ' ', '\u00a0', '\u3000', '\t', '\n', '\u2028',
+];
+
+function randomText(seed: number, words: number): string {
+  let state = seed;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648);
+  let out = '';
+  for (let i = 0; i < words; i++) {
+    out += CUT_ALPHABET[next() % CUT_ALPHABET.length]!;
+    if (next() % 3 === 0) out += ' ';
+  }
+  return out;
+}
+
+t.test('the text is cut before tokenizing, to a prefix that yields the same ids as the whole text', (t) => {
+  const budget = spec.contextLength - 2;
+  let cut = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const cleaned = cleanText(randomText(seed, 40 + (seed % 7) * 120));
+    const whole = tokenizer.pieces(cleaned);
+    const expected = [spec.clsId, ...whole.slice(0, budget), spec.sepId];
+    const prefix = cutToPieceBudget(cleaned, budget);
+    if (prefix.length < cleaned.length) cut++;
+    t.ok(cleaned.startsWith(prefix), `seed ${seed}: a prefix`);
+    t.same(tokenizer.encodeCleaned(cleaned), expected, `seed ${seed}: same ids as the uncut text`);
+  }
+  t.ok(cut >= 100, `the cut applied to ${cut} of 300 texts`);
+  t.end();
+});
+
+t.test('the cut is exact where every word is one piece: words the normalizer deletes and U+FEFF inside a word', (t) => {
+  const budget = spec.contextLength - 2;
+  const uncut = (cleaned: string) => [spec.clsId, ...tokenizer.pieces(cleaned).slice(0, budget), spec.sepId];
+  // U+FEFF is deleted by the normalizer, so it joins "abnor" and "mality" into one word: no place to cut.
+  const joined = cleanText(`${'ct '.repeat(budget - 1)}abnor\ufeffmality tail`);
+  t.same(tokenizer.encodeCleaned(joined), uncut(joined), 'U+FEFF is not a word boundary');
+  // Words made only of characters the normalizer deletes yield no piece and must not be counted as one.
+  for (const vanishing of ['\u0301', '\u200b', '\ue000', '\u0301\u200b']) {
+    const text = cleanText(`${'mri '.repeat(budget - 3)}${`${vanishing} `.repeat(4)}ct mri scan of the chest`);
+    t.same(tokenizer.encodeCleaned(text), uncut(text), `a word of only U+${vanishing.codePointAt(0)!.toString(16)} yields no piece`);
+  }
+  t.end();
+});
+
+t.test('a text of megabytes is cut to a few hundred words before the tokenizer sees it', (t) => {
+  const huge = cleanText('chest x-ray of the lungs, '.repeat(200_000));
+  const prefix = cutToPieceBudget(huge, spec.contextLength - 2);
+  t.ok(huge.length > 5_000_000);
+  t.ok(prefix.length < 2_000, `cut to ${prefix.length} characters`);
+  t.same(tokenizer.encodeCleaned(huge), tokenizer.encodeCleaned(prefix));
+  t.equal(tokenizer.encodeCleaned(huge).length, spec.contextLength);
+  t.end();
+});
+
+t.test('a tokenizer.json outside the contract (not BertNormalizer/BertPreTokenizer/WordPiece) is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'unimed-tok-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const json = JSON.parse(readFileSync(join(DEMO_DIR, manifest.text.tokenizer), 'utf8')) as Record<string, unknown>;
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ ...json, pre_tokenizer: { type: 'Whitespace' } }));
+  await copyFile(join(DEMO_DIR, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+  await t.rejects(TextTokenizer.load(dir, 'tokenizer.json', spec), /pre_tokenizer must be BertPreTokenizer/);
 });
 
 t.test('cleaning steps', (t) => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parsePromptSets, promptSetVersion } from '../src/zeroshot/prompt-sets.ts';
-import { classify, ensemble } from '../src/zeroshot/scoring.ts';
+import { classify, ensemble, fillTemplate } from '../src/zeroshot/scoring.ts';
 import { DEMO_DIR, PYTHON, REPO_ROOT, copyDemo, counter, loadRegistry, maxAbsDiff } from './helpers/engine-fixtures.ts';
 
 const scratch = await mkdtemp(join(tmpdir(), 'unimed-prompts-'));
@@ -72,9 +72,17 @@ t.test('the version is a hash of the content and the model sha256: it changes wh
   t.end();
 });
 
+t.test('a template is filled once, with the label text taken literally', (t) => {
+  t.equal(fillTemplate('a {} image.', { name: 'x', text: 'chest x-ray' }), 'a chest x-ray image.');
+  // String.replace would read "$&" in the replacement as "the matched text" and put "{}" back.
+  t.equal(fillTemplate('a {} image.', { name: 'x', text: "$& $' $$" }), "a $& $' $$ image.");
+  t.end();
+});
+
 t.test('invalid prompt sets are refused with the file and the set named', async (t) => {
   t.throws(() => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'b'], templates: ['no placeholder'] } } }, 'f.yaml', 'service'), /f\.yaml: prompt set "bad" template 0 must be a string containing "\{\}"/);
   t.throws(() => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'a'], templates: ['{}'] } } }, 'f.yaml', 'service'), /duplicate label/);
+  t.throws(() => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'b'], templates: ['{} or {}'] } } }, 'f.yaml', 'service'), /template 0 must be a string containing "\{\}" exactly once/);
   t.throws(() => parsePromptSets({ sets: {} }, 'f.yaml', 'service'), /"prompt_sets" must be an object/);
   const broken = join(scratch, 'broken.yaml');
   await writeFile(broken, 'prompt_sets: [unclosed');

@@ -20,6 +20,49 @@ function alignWithRustNormalizer(text: string): string {
   return text.replace(UNASSIGNED, '').replace(ASTRAL_CJK, ' $& ');
 }
 
+// What BertPreTokenizer splits off as one piece each (the library's own definition); whitespace that still
+// separates words after BertNormalizer (which deletes U+FEFF and other format characters instead); characters
+// that no normalization step removes (controls, private use, unassigned and Mn marks can vanish; these cannot).
+const BERT_PUNCTUATION = /[\p{P}\u0021-\u002F\u003A-\u0040\u005B-\u0060\u007B-\u007E]/u;
+const WORD_SEPARATOR = /[\t\n\r\u2028\u2029\p{Zs}]/u;
+const SURVIVES_NORMALIZATION = /[\p{L}\p{N}\p{S}]/u;
+
+/**
+ * The shortest whitespace-ended prefix of a cleaned text that is sure to yield at least `pieces` word pieces,
+ * or the whole text. Words are tokenized independently, each punctuation mark is one piece and every other
+ * run holding a character that survives normalization is at least one, so the prefix's first `pieces` pieces
+ * are the whole text's: truncation gives the same ids, and a text of megabytes costs a few hundred words.
+ */
+export function cutToPieceBudget(cleaned: string, pieces: number): string {
+  if (cleaned.length <= pieces) return cleaned;
+  let sure = 0;
+  let runCounted = false;
+  let index = 0;
+  for (const char of cleaned) {
+    if (WORD_SEPARATOR.test(char)) {
+      if (sure >= pieces) return cleaned.slice(0, index);
+      runCounted = false;
+    } else if (BERT_PUNCTUATION.test(char)) {
+      sure++;
+      runCounted = false;
+    } else if (!runCounted && SURVIVES_NORMALIZATION.test(char)) {
+      sure++;
+      runCounted = true;
+    }
+    index += char.length;
+  }
+  return cleaned;
+}
+
+/** The tokenizer.json layout models/README.md fixes; cutToPieceBudget relies on exactly these steps. */
+function checkContractLayout(json: Record<string, unknown>, file: string): void {
+  const type = (key: string): unknown => (json[key] as { type?: unknown } | null | undefined)?.type;
+  const expected = { normalizer: 'BertNormalizer', pre_tokenizer: 'BertPreTokenizer', model: 'WordPiece' } as const;
+  for (const [key, want] of Object.entries(expected)) {
+    if (type(key) !== want) throw new Error(`${file}: ${key} must be ${want} (models/README.md), found ${String(type(key))}`);
+  }
+}
+
 export interface TextTokenSpec {
   contextLength: number;
   padId: number;
@@ -48,7 +91,8 @@ export class TextTokenizer {
   }
 
   static async load(dir: string, tokenizerFile: string, spec: TextTokenSpec): Promise<TextTokenizer> {
-    const json = JSON.parse(await readFile(join(dir, tokenizerFile), 'utf8')) as object;
+    const json = JSON.parse(await readFile(join(dir, tokenizerFile), 'utf8')) as Record<string, unknown>;
+    checkContractLayout(json, tokenizerFile);
     let config: object = {};
     try {
       config = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8')) as object;
@@ -71,8 +115,9 @@ export class TextTokenizer {
 
   /** Ids of an already cleaned text: [CLS], its first contextLength - 2 pieces, [SEP]. */
   encodeCleaned(cleaned: string): number[] {
-    const pieces = this.pieces(cleaned);
-    const kept = pieces.length > this.spec.contextLength - 2 ? pieces.slice(0, this.spec.contextLength - 2) : pieces;
+    const budget = this.spec.contextLength - 2;
+    const pieces = this.pieces(cutToPieceBudget(cleaned, budget));
+    const kept = pieces.length > budget ? pieces.slice(0, budget) : pieces;
     return [this.spec.clsId, ...kept, this.spec.sepId];
   }
 

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { LabelSpec, PromptSetInfo } from '../models/types.ts';
+import { hasOnePlaceholder } from './scoring.ts';
 
 /** A prompt set as written in prompt_sets.json or the PROMPT_SETS file, validated. */
 export interface PromptSetDefinition {
@@ -40,7 +41,7 @@ export function parsePromptSets(doc: unknown, origin: string, source: PromptSetI
     if (names.size !== specs.length) fail(origin, where, 'has duplicate label names');
     if (!Array.isArray(templates) || templates.length === 0) fail(origin, where, 'needs "templates": a non-empty array');
     templates.forEach((t: unknown, i) => {
-      if (typeof t !== 'string' || !t.includes('{}')) fail(origin, where, `template ${i} must be a string containing "{}"`);
+      if (typeof t !== 'string' || !hasOnePlaceholder(t)) fail(origin, where, `template ${i} must be a string containing "{}" exactly once`);
     });
     if (description !== undefined && typeof description !== 'string') fail(origin, where, '"description" must be a string');
     return { name, labels: specs, templates: templates as string[], source, ...(description === undefined ? {} : { description }) };

@@ -46,9 +46,18 @@ export function ensemble(templateEmbeddings: Float32Array[]): Float32Array {
   return l2normalize(mean);
 }
 
-/** The prompt of one label and template: `{}` replaced by the label's text. */
+/**
+ * A template holds `{}` exactly once: with several, each copy is the label again, so a short request could ask
+ * for prompts of megabytes.
+ */
+export function hasOnePlaceholder(template: string): boolean {
+  const first = template.indexOf('{}');
+  return first !== -1 && template.indexOf('{}', first + 2) === -1;
+}
+
+/** The prompt of one label and template (which holds `{}` once): `{}` replaced by the label's text. */
 export function fillTemplate(template: string, label: LabelSpec): string {
-  return template.replaceAll('{}', label.text);
+  return template.replace('{}', () => label.text);
 }
 
 /**

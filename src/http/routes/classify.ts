@@ -6,7 +6,8 @@ import type { LabelSpec, RequestOptions, ServedModel } from '../../models/types.
 import { IMAGE_OPTION_NAMES, imageOptions, imageOptionsFromForm, refuseQueryImageOptions, splitImageOptions } from '../image-options.ts';
 import { listField, readForm, singleField } from '../multipart.ts';
 import { ref } from '../schemas.ts';
-import { base64Image, checkTextLengths, decodeImages, formImage, pickModel } from './common.ts';
+import { base64Image, characters, checkTextLengths, decodeImages, formImage, pickModel } from './common.ts';
+import { hasOnePlaceholder } from '../../zeroshot/scoring.ts';
 import type { ImageInput } from './common.ts';
 import type { InferenceDeps } from './inference.ts';
 
@@ -65,6 +66,27 @@ function labelSpecs(labels: LabelInput[]): LabelSpec[] {
   return specs;
 }
 
+/**
+ * Every template holds `{}` once, and the longest label in the longest template (the longest prompt) is within
+ * MAX_CHARS_PER_TEXT, so what the text encoder is asked to read is bounded like any text.
+ */
+function checkPrompts(labels: LabelSpec[], templates: string[], config: Config): void {
+  templates.forEach((template, i) => {
+    if (!hasOnePlaceholder(template)) throw badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`);
+  });
+  const max = config.limits.charsPerText;
+  const longest = (texts: string[]): [number, number] =>
+    texts.reduce<[number, number]>((best, text, i) => {
+      const n = characters(text, max);
+      return n > best[0] ? [n, i] : best;
+    }, [-1, -1]);
+  const [labelChars, label] = longest(labels.map((l) => l.text));
+  const [templateChars, template] = longest(templates);
+  if (labelChars + templateChars - 2 > max) {
+    throw tooLarge(`label ${label} in template ${template} makes a prompt longer than MAX_CHARS_PER_TEXT (${max} characters)`, 'text_too_long');
+  }
+}
+
 interface Classes {
   labels: LabelSpec[];
   promptSet?: { name: string; version: string };
@@ -93,6 +115,7 @@ function resolveClasses(model: ServedModel, options: ClassifyOptions, config: Co
     'label',
   );
   checkTextLengths(templates, config, 'template');
+  checkPrompts(labels, templates, config);
   return { labels, embed: (work) => model.classEmbeddings(labels, templates, work) };
 }
 

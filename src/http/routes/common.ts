@@ -33,8 +33,8 @@ export function checkImageCount(count: number, config: Config): void {
   }
 }
 
-/** Counts code points, not UTF-16 units, so a limit means the same for every script. */
-function characters(text: string, stopAfter: number): number {
+/** Counts code points (up to `stopAfter` + 1), not UTF-16 units, so a limit means the same for every script. */
+export function characters(text: string, stopAfter: number): number {
   if (text.length <= stopAfter) return text.length;
   let n = 0;
   for (const _ of text) if (++n > stopAfter) break;
