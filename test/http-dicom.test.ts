@@ -365,6 +365,21 @@ t.test('every failure class through HTTP: 422, 415, 413, 400 with a clear messag
   await refused(t, multipart('/preview', [['image', ctAuto], ['image', ctAuto]]), 413, /.+/);
 });
 
+t.test('malformed header numbers and transfer syntax UIDs through HTTP: 422 / 413 / 415, never 500', async (t) => {
+  // 4000 x 4000 with all its pixels and Number of Frames "X": the NaN once slipped past the pixel cap (a 500).
+  const square = imageElements({ rows: 4000, columns: 4000, bitsAllocated: 8, pixels: new Uint8Array(4000 * 4000) });
+  const framesX = part10([...square, [0x00280008, 'IS', 'X']]);
+  await refused(t, raw('/embed/image', framesX), 422, /Number of Frames \(0028,0008\) is not an integer/, 'undecodable');
+  await refused(t, multipart('/preview', [['image', framesX]]), 422, /Number of Frames/, 'undecodable');
+  // A sound frame count (none): rows x columns alone are over the cap (1e6), refused before any pixel is read.
+  const squareHeader = part10(imageElements({ rows: 4000, columns: 4000, bitsAllocated: 8, pixels: new Uint8Array(16) }));
+  await refused(t, raw('/embed/image', squareHeader), 413, /4000 x 4000 = 16000000 pixels per frame, over the limit of 1000000/, 'image_too_large');
+  for (const uid of ['__proto__', 'constructor', 'toString']) {
+    await refused(t, raw('/embed/image', part10(imageElements(ct()), { transferSyntax: uid })), 415, new RegExp(`${uid} is not supported`), 'unsupported_media_type');
+  }
+  await refused(t, raw('/preview', imageDicom({ ...ct(), extra: [[0x00281052, 'DS', '0'], [0x00281053, 'DS', '1e308']] })), 422, /Rescale Slope\/Intercept/, 'undecodable');
+});
+
 t.test('no patient name or ID in any response, header or log line', (t) => {
   t.ok(answered.length > 50, `${answered.length / 2} responses checked`);
   t.ok(logLines.length > 50, `${logLines.length} log lines checked`);

@@ -28,7 +28,7 @@ export interface HighBitDepthImage {
 const BITS: Record<RawDepth, number> = { ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64 };
 
 function isWide(depth: string | undefined): depth is RawDepth {
-  return depth !== undefined && depth in BITS;
+  return depth !== undefined && Object.hasOwn(BITS, depth);
 }
 
 /** Checks a page number against an image's page count; a PNG or single-page TIFF has page 0 only. */

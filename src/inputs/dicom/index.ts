@@ -20,9 +20,9 @@ export function isDicom(bytes: Uint8Array): boolean {
 
 /**
  * Decodes one frame of a DICOM object and renders it as a viewer would, to 8-bit RGB. Rejects with
- * ServiceError: 400 (multi-frame without frame, frame out of range, bad window), 413 (rows x columns x frames over
- * limits.imagePixels, before decoding), 415 (unsupported transfer syntax), 422 (no pixel data, malformed,
- * truncated, 1-bit or float pixels, corrupt codestream). The input bytes are copied, never retained.
+ * ServiceError: 400 (multi-frame without frame, frame out of range, bad window), 413 (rows x columns, or rows x
+ * columns x frames, over limits.imagePixels, before decoding), 415 (unsupported transfer syntax), 422 (no pixel
+ * data, malformed, a header number missing or out of range, truncated, 1-bit or float pixels, corrupt codestream). The input bytes are copied, never retained.
  */
 export async function renderDicom(bytes: Uint8Array, options: RenderOptions, limits: DecodeLimits): Promise<RenderedImage> {
   const copy = new Uint8Array(bytes);

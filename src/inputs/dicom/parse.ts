@@ -2,6 +2,7 @@ import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { badRequest, tooLarge, undecodable } from '../../errors.ts';
+import { readDecimal, readInteger, requireInteger, type IntegerSpec } from './attributes.ts';
 import { transferSyntax, type PixelEncoding } from './transfer-syntax.ts';
 import type { DecodeLimits } from './types.ts';
 
@@ -102,29 +103,41 @@ function parse(bytes: Uint8Array, maxInflatedBytes: number): DataSet {
   }
 }
 
-function required(ds: DataSet, tag: string, name: string): number {
-  const value = ds.uint16(tag);
-  if (value === undefined) throw undecodable(`DICOM image is missing ${name} ${tagName(tag)}`);
-  return value;
+/** The header's integers and the values the pipeline accepts for each (PS3.3 C.7.6.3); checked as they are read. */
+const US_ANY = { vr: 'US', min: 0, max: 0xffff } as const;
+const ATTRIBUTES = {
+  rows: { tag: 'x00280010', name: 'Rows', vr: 'US', min: 1, max: 0xffff },
+  columns: { tag: 'x00280011', name: 'Columns', vr: 'US', min: 1, max: 0xffff },
+  samplesPerPixel: { tag: 'x00280002', name: 'Samples per Pixel', vr: 'US', min: 1, max: 3 },
+  bitsAllocated: { tag: 'x00280100', name: 'Bits Allocated', vr: 'US', min: 1, max: 32 },
+  bitsStored: { tag: 'x00280101', name: 'Bits Stored', vr: 'US', min: 1, max: 32 },
+  highBit: { tag: 'x00280102', name: 'High Bit', vr: 'US', min: 0, max: 31 },
+  pixelRepresentation: { tag: 'x00280103', name: 'Pixel Representation', vr: 'US', min: 0, max: 1 },
+  planarConfiguration: { tag: 'x00280006', name: 'Planar Configuration', vr: 'US', min: 0, max: 1 },
+  numberOfFrames: { tag: 'x00280008', name: 'Number of Frames', vr: 'IS', min: 1, max: 2 ** 31 - 1 },
+} as const satisfies Record<string, IntegerSpec & { tag: string }>;
+
+function attribute(ds: DataSet, which: keyof typeof ATTRIBUTES): number | undefined {
+  return readInteger(ds, ATTRIBUTES[which].tag, ATTRIBUTES[which]);
 }
 
-function tagName(tag: string): string {
-  return `(${tag.slice(1, 5).toUpperCase()},${tag.slice(5).toUpperCase()})`;
+function requiredAttribute(ds: DataSet, which: keyof typeof ATTRIBUTES): number {
+  return requireInteger(ds, ATTRIBUTES[which].tag, ATTRIBUTES[which]);
 }
 
 /** A US-or-SS value read without knowing its VR (implicit VR): reinterpret as signed when the pixels are signed. */
-function usOrSs(ds: DataSet, tag: string, signed: boolean, index = 0): number | undefined {
-  const value = ds.uint16(tag, index);
-  if (value === undefined) return undefined;
-  return signed && value >= 0x8000 ? value - 0x10000 : value;
+function usOrSs(ds: DataSet, tag: string, name: string, signed: boolean, index = 0): number | undefined {
+  return readInteger(ds, tag, signed ? { name, vr: 'SS', min: -0x8000, max: 0x7fff, index } : { ...US_ANY, name, index });
 }
 
 function readLut(ds: DataSet, descriptorTag: string, dataTag: string, signedInput: boolean, what: string): Lut {
   const data = ds.elements[dataTag];
-  const count = ds.uint16(descriptorTag, 0);
-  const first = usOrSs(ds, descriptorTag, signedInput, 1);
-  const bits = ds.uint16(descriptorTag, 2);
-  if (!data || count === undefined || first === undefined || bits === undefined || bits < 1 || bits > 16) {
+  const descriptor = `${what} Descriptor`;
+  // Entries and bits are unsigned whatever the descriptor's VR; only the first mapped value follows the pixels.
+  const count = readInteger(ds, descriptorTag, { ...US_ANY, name: descriptor });
+  const first = usOrSs(ds, descriptorTag, descriptor, signedInput, 1);
+  const bits = readInteger(ds, descriptorTag, { name: descriptor, vr: 'US', min: 1, max: 16, index: 2 });
+  if (!data || count === undefined || first === undefined || bits === undefined) {
     throw undecodable(`DICOM ${what} has no usable LUT Descriptor/LUT Data`);
   }
   const entries = count === 0 ? 65536 : count;
@@ -145,19 +158,24 @@ function firstItem(ds: DataSet | undefined, tag: string, index = 0): DataSet | u
 
 function rescaleOf(ds: DataSet | undefined): { slope: number; intercept: number } | null {
   if (!ds) return null;
-  const slope = ds.floatString('x00281053');
-  const intercept = ds.floatString('x00281052');
+  const slope = readDecimal(ds, 'x00281053');
+  const intercept = readDecimal(ds, 'x00281052');
   if (slope === undefined && intercept === undefined) return null;
   const s = slope ?? 1;
   const b = intercept ?? 0;
   if (!Number.isFinite(s) || !Number.isFinite(b)) throw undecodable('DICOM Rescale Slope/Intercept is not a number');
+  // Stored values reach 2^32: beyond this bound modality values, and the windows made of them, stop being finite.
+  if (Math.abs(s) * 2 ** 32 + Math.abs(b) > Number.MAX_VALUE / 4) {
+    throw undecodable('DICOM Rescale Slope/Intercept take pixel values beyond the range of numbers');
+  }
   return { slope: s, intercept: b };
 }
 
 function windowOf(ds: DataSet | undefined): WindowAttributes | null {
   if (!ds) return null;
-  const center = ds.floatString('x00281050', 0);
-  const width = ds.floatString('x00281051', 0);
+  // An unusable window (missing, not a number, width too small) is skipped: the next in the order applies.
+  const center = readDecimal(ds, 'x00281050', 0);
+  const width = readDecimal(ds, 'x00281051', 0);
   if (center === undefined || width === undefined || !Number.isFinite(center) || !Number.isFinite(width)) return null;
   const fn = (ds.string('x00281056') ?? 'LINEAR').toUpperCase();
   return { center, width, function: fn };
@@ -235,15 +253,16 @@ export function describe(bytes: Uint8Array, requestedFrame: number | undefined, 
   }
   const syntax = transferSyntax(transferSyntaxUid);
 
-  const rows = required(ds, 'x00280010', 'Rows');
-  const columns = required(ds, 'x00280011', 'Columns');
-  const samplesPerPixel = ds.uint16('x00280002') ?? 1;
-  const bitsAllocated = required(ds, 'x00280100', 'Bits Allocated');
-  const bitsStored = ds.uint16('x00280101') ?? bitsAllocated;
-  const highBit = ds.uint16('x00280102') ?? bitsStored - 1;
-  const signed = (ds.uint16('x00280103') ?? 0) === 1;
+  const rows = requiredAttribute(ds, 'rows');
+  const columns = requiredAttribute(ds, 'columns');
+  const samplesPerPixel = attribute(ds, 'samplesPerPixel') ?? 1;
+  const bitsAllocated = requiredAttribute(ds, 'bitsAllocated');
+  const bitsStored = attribute(ds, 'bitsStored') ?? bitsAllocated;
+  const highBit = attribute(ds, 'highBit') ?? bitsStored - 1;
+  const signed = attribute(ds, 'pixelRepresentation') === 1;
+  const planarConfiguration = attribute(ds, 'planarConfiguration') ?? 0;
   const photometric = (ds.string('x00280004') ?? (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2')).trim().toUpperCase();
-  const numberOfFrames = Math.max(1, ds.intString('x00280008') ?? 1);
+  const numberOfFrames = attribute(ds, 'numberOfFrames') ?? 1;
 
   if (bitsAllocated === 1) {
     throw undecodable('DICOM pixel data is 1-bit (a binary segmentation or overlay), which cannot be rendered as an image');
@@ -252,13 +271,16 @@ export function describe(bytes: Uint8Array, requestedFrame: number | undefined, 
   if (bitsStored < 1 || bitsStored > bitsAllocated || highBit >= bitsAllocated || highBit + 1 < bitsStored) {
     throw undecodable(`DICOM Bits Stored ${bitsStored} / High Bit ${highBit} do not fit Bits Allocated ${bitsAllocated}`);
   }
-  if (rows === 0 || columns === 0) throw undecodable('DICOM image has zero rows or columns');
   if (samplesPerPixel !== 1 && samplesPerPixel !== 3) throw undecodable(`DICOM Samples per Pixel ${samplesPerPixel} is not 1 or 3`);
   if (!RENDERABLE.has(photometric)) throw undecodable(`DICOM Photometric Interpretation ${photometric} cannot be rendered`);
   if ((samplesPerPixel === 1) !== (photometric.startsWith('MONOCHROME') || photometric === 'PALETTE COLOR')) {
     throw undecodable(`DICOM Photometric Interpretation ${photometric} does not match Samples per Pixel ${samplesPerPixel}`);
   }
 
+  // Rows x columns alone first: one frame over the cap is refused whatever the frame count says.
+  if (rows * columns > limits.imagePixels) {
+    throw tooLarge(`DICOM image is ${rows} x ${columns} = ${rows * columns} pixels per frame, over the limit of ${limits.imagePixels}`);
+  }
   const total = rows * columns * numberOfFrames;
   if (total > limits.imagePixels) {
     throw tooLarge(
@@ -285,8 +307,8 @@ export function describe(bytes: Uint8Array, requestedFrame: number | undefined, 
   const frameVoi = groups.map((g) => firstItem(g, 'x00289132'));
   const modalityItem = firstItem(ds, 'x00283000');
   const voiItem = firstItem(ds, 'x00283010');
-  const paddingValue = usOrSs(ds, 'x00280120', signed);
-  const paddingLimit = usOrSs(ds, 'x00280121', signed);
+  const paddingValue = usOrSs(ds, 'x00280120', 'Pixel Padding Value', signed);
+  const paddingLimit = usOrSs(ds, 'x00280121', 'Pixel Padding Range Limit', signed);
 
   const description: ImageDescription = {
     transferSyntaxUid,
@@ -299,7 +321,7 @@ export function describe(bytes: Uint8Array, requestedFrame: number | undefined, 
     bitsStored,
     highBit,
     signed,
-    planarConfiguration: ds.uint16('x00280006') ?? 0,
+    planarConfiguration,
     photometric,
     numberOfFrames,
     frame,

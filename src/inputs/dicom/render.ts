@@ -85,7 +85,7 @@ function chooseVoi(d: ImageDescription, options: RenderOptions, auto: () => { ce
     return voi;
   }
   if (options.window !== undefined) {
-    const preset = WINDOW_PRESETS[options.window];
+    const preset = Object.hasOwn(WINDOW_PRESETS, options.window) ? WINDOW_PRESETS[options.window] : undefined;
     if (!preset) throw badRequest(`unknown window preset "${String(options.window)}"; known: ${Object.keys(WINDOW_PRESETS).join(', ')}`);
     return fixedWindow(preset.center, preset.width, 'LINEAR', 'request')!;
   }

@@ -55,9 +55,10 @@ const VIDEO: Readonly<Record<string, string>> = {
 
 /** The entry for a transfer syntax, or a 415 that names it (video, or anything else this service cannot decode). */
 export function transferSyntax(uid: string): SyntaxEntry {
-  const entry = SUPPORTED_TRANSFER_SYNTAXES[uid];
+  // Own properties only: a UID from the file such as "__proto__" or "constructor" must not find Object's members.
+  const entry = Object.hasOwn(SUPPORTED_TRANSFER_SYNTAXES, uid) ? SUPPORTED_TRANSFER_SYNTAXES[uid] : undefined;
   if (entry) return entry;
-  const video = VIDEO[uid];
+  const video = Object.hasOwn(VIDEO, uid) ? VIDEO[uid] : undefined;
   if (video) {
     throw unsupportedMediaType(`DICOM transfer syntax ${uid} (${video}) is video, which this service does not decode`);
   }
