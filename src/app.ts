@@ -3,13 +3,16 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
+import { installBodyAdmission } from './http/body-admission.ts';
 import { installErrorHandling } from './http/error-handler.ts';
+import { installLingeringClose } from './http/lingering-close.ts';
 import { installRequestContext, requestId } from './http/request-context.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { inferenceRoutes } from './http/routes/inference.ts';
 import { modelRoutes } from './http/routes/models.ts';
 import { registerApiSchemas } from './http/schemas.ts';
 import { ServiceState } from './http/state.ts';
+import { clientErrorHandler, serverTimeoutOptions } from './http/timeouts.ts';
 import { closeDecoderPool, configureDecoderPool } from './inputs/dicom/index.ts';
 import type { ModelProvider } from './http/state.ts';
 import { Metrics } from './metrics.ts';
@@ -60,6 +63,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // close() comes only after the drain (server.ts waits for in-flight requests within the grace period), so
     // whatever connection is still open then is cut rather than holding shutdown for a keep-alive timeout.
     forceCloseConnections: true,
+    // Slow clients: whole request within HTTP_REQUEST_TIMEOUT_MS (else 408), idle and keep-alive limits.
+    ...serverTimeoutOptions(config.http),
+    clientErrorHandler: clientErrorHandler(logger),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   app.decorate('unimed', state);
@@ -72,6 +78,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerApiSchemas(app);
   installErrorHandling(app);
   installRequestContext(app, { state, metrics, requestTimeoutMs: config.requestTimeoutMs });
+  installBodyAdmission(app, config.limits.bodyBytes);
+  installLingeringClose(app, { ms: config.http.lingerMs, bytes: config.http.lingerBytes });
 
   await app.register(healthRoutes({ state, metrics }));
   await app.register(modelRoutes({ state }));

@@ -16,6 +16,21 @@ export interface BatchingConfig {
   maxQueue: number;
 }
 
+/** Connection-level limits (names start HTTP_ so they are not taken for REQUEST_TIMEOUT_MS, the inference deadline). */
+export interface HttpConfig {
+  /** The whole request (headers and body) must arrive within this, else 408 (Node's requestTimeout). */
+  requestTimeoutMs: number;
+  /** The headers must arrive within this, else 408 (Node's headersTimeout); at most requestTimeoutMs. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this; must outlast any load balancer's idle timeout. */
+  keepAliveTimeoutMs: number;
+  /** Socket inactivity while a request is open (Fastify's connectionTimeout); 0 = none. */
+  connectionTimeoutMs: number;
+  /** After an answer sent before the body arrived: how long, and how many bytes, to read and discard. */
+  lingerMs: number;
+  lingerBytes: number;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -37,7 +52,12 @@ export interface Config {
   textCacheBytes: number;
   /** Threads that parse, decode and window DICOM and wide PNG/TIFF, off the HTTP thread. */
   decoderThreads: number;
+  /** A decode running longer than this (from when a thread takes it) is taken for a hang: 422, thread replaced. */
+  decoderTimeoutMs: number;
+  /** Decodes waiting for a decoder thread at most; past it 503 queue_full. */
+  decoderMaxQueue: number;
   shutdownGraceMs: number;
+  http: HttpConfig;
   limits: {
     bodyBytes: number;
     textsPerRequest: number;
@@ -88,6 +108,31 @@ function providers(env: Env): ProviderName[] {
   return names as ProviderName[];
 }
 
+/** Largest timeout accepted (a day); also keeps Node's timers far from their 2^31 ms limit. */
+const MAX_TIMEOUT_MS = 86_400_000;
+
+function httpConfig(env: Env, bodyBytes: number, requestTimeoutMs: number): HttpConfig {
+  const httpRequestTimeoutMs = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 1, MAX_TIMEOUT_MS);
+  const headersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(60_000, httpRequestTimeoutMs), 1, MAX_TIMEOUT_MS);
+  if (headersTimeoutMs > httpRequestTimeoutMs) {
+    throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs})`);
+  }
+  // While inference runs (up to REQUEST_TIMEOUT_MS) the socket is silent: an idle limit below that would cut it.
+  const connectionTimeoutMs = integer(env, 'HTTP_CONNECTION_TIMEOUT_MS', Math.min(MAX_TIMEOUT_MS, Math.max(120_000, 2 * requestTimeoutMs)), 0, MAX_TIMEOUT_MS);
+  if (connectionTimeoutMs !== 0 && connectionTimeoutMs <= requestTimeoutMs) {
+    throw new ConfigError(`HTTP_CONNECTION_TIMEOUT_MS (${connectionTimeoutMs}) must be 0 or more than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  }
+  return {
+    requestTimeoutMs: httpRequestTimeoutMs,
+    headersTimeoutMs,
+    // Above the idle timeouts of common load balancers (AWS ALB 60 s, Google Cloud's 600 s to backends).
+    keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 650_000, 1, MAX_TIMEOUT_MS),
+    connectionTimeoutMs,
+    lingerMs: integer(env, 'HTTP_LINGER_MS', 30_000, 0, MAX_TIMEOUT_MS),
+    lingerBytes: integer(env, 'HTTP_LINGER_BYTES', 8 * bodyBytes, 0),
+  };
+}
+
 /**
  * Reads the whole configuration from the environment once, validating every value, so a typo fails at start
  * with a message that names the variable instead of surfacing later as odd behaviour. Defaults are sized from
@@ -96,6 +141,8 @@ function providers(env: Env): ProviderName[] {
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const cpus = cpuQuota();
   const workersPerEncoder = integer(env, 'WORKERS_PER_ENCODER', 1, 1, 64);
+  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1);
+  const bodyBytes = integer(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024);
   const config: Config = {
     host: env.HOST ?? '0.0.0.0',
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -118,13 +165,16 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         maxQueue: integer(env, 'TEXT_MAX_QUEUE', 4096, 1, 1_000_000),
       },
     },
-    requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1),
+    requestTimeoutMs,
     workerTimeoutMs: integer(env, 'WORKER_TIMEOUT_MS', 60_000, 100),
     textCacheBytes: integer(env, 'TEXT_CACHE_BYTES', 64 * 1024 * 1024, 0),
     decoderThreads: integer(env, 'DECODER_THREADS', Math.max(1, Math.min(2, Math.floor(cpus))), 1, 64),
+    decoderTimeoutMs: integer(env, 'DECODER_TIMEOUT_MS', 30_000, 100, MAX_TIMEOUT_MS),
+    decoderMaxQueue: integer(env, 'DECODER_MAX_QUEUE', 64, 1, 1_000_000),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
+    http: httpConfig(env, bodyBytes, requestTimeoutMs),
     limits: {
-      bodyBytes: integer(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024),
+      bodyBytes,
       textsPerRequest: integer(env, 'MAX_TEXTS_PER_REQUEST', 128, 1),
       charsPerText: integer(env, 'MAX_CHARS_PER_TEXT', 4096, 1),
       imagesPerRequest: integer(env, 'MAX_IMAGES_PER_REQUEST', 16, 1),
