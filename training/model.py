@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 HEAD_DIM = 64  # both towers: heads = width / 64 (ViT-B 12, ViT-L 16, BERT-base 12, BERT-large 16)
 
@@ -98,6 +99,14 @@ def make_config(name, vocab_size=None):
     return CLIPConfig(embed_dim=d, vision=VisionConfig(**asdict(VISION_CONFIGS[v])), text=text)
 
 
+def checkpointed(fn, *args):
+    """Activation recomputation: keep only ``args`` and rerun ``fn`` in the backward pass.
+
+    ``use_reentrant=False`` on every torch from 1.13 (where it exists) to 2.x (where omitting it warns): it needs
+    no input that requires grad, and it works under DDP."""
+    return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
+
+
 # ----------------------------------------------------------------------------------------------- attention
 def attention(q, k, v, heads, head_dim, bias=None):
     """q, k, v: [B, L, heads*head_dim] -> same. bias: additive, broadcastable to [B, heads, L, L]."""
@@ -157,10 +166,11 @@ class VisionTransformerStack(nn.Module):
     def __init__(self, width, layers, heads, mlp_width):
         super().__init__()
         self.resblocks = nn.ModuleList([ResidualAttentionBlock(width, heads, mlp_width) for _ in range(layers)])
+        self.grad_checkpointing = False
 
     def forward(self, x):
         for block in self.resblocks:
-            x = block(x)
+            x = checkpointed(block, x) if self.grad_checkpointing and torch.is_grad_enabled() else block(x)
         return x
 
 
@@ -266,10 +276,11 @@ class BertEncoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         self.layer = nn.ModuleList([BertLayer(cfg) for _ in range(cfg.layers)])
+        self.grad_checkpointing = False
 
     def forward(self, x, bias):
         for layer in self.layer:
-            x = layer(x, bias)
+            x = checkpointed(layer, x, bias) if self.grad_checkpointing and torch.is_grad_enabled() else layer(x, bias)
         return x
 
 
@@ -331,6 +342,12 @@ class UniMedCLIP(nn.Module):
             nn.init.normal_(block.attn.out_proj.weight, std=proj_std)
             nn.init.normal_(block.mlp.c_fc.weight, std=fc_std)
             nn.init.normal_(block.mlp.c_proj.weight, std=proj_std)
+
+    def set_grad_checkpointing(self, enable=True):
+        """Recompute each transformer block of both towers in the backward pass instead of keeping its
+        activations: memory per sample drops to about one [L, width] tensor per block, for about 1/3 more compute."""
+        self.visual.transformer.grad_checkpointing = enable
+        self.text_encoder.transformer.encoder.grad_checkpointing = enable
 
     def encode_image(self, pixel_values):
         return self.visual(pixel_values)
