@@ -75,7 +75,7 @@ function ensureModels(): { fp32: string; int8: string; ckpt: string; vocab: stri
       python(['-m', 'training.random_checkpoint', '--arch', 'vit-b16', '--out', ckpt, '--vocab-out', vocab]);
     }
     log('exporting it (training.export)');
-    python(['-m', 'training.export', '--checkpoint', ckpt, '--vocab', vocab, '--out', fp32, '--id', 'unimed-bench-vit-b16-random']);
+    python(['-m', 'training.export', '--checkpoint', ckpt, '--vocab', vocab, '--out', fp32, '--id', 'unimed-bench-vit-b16-random', '--overwrite']);
   }
   if (phases.has('int8') && !existsSync(join(int8, 'model.json'))) {
     log('quantizing it to int8 (training.quantize)');

@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { installBodyAdmission } from './http/body-admission.ts';
+import { decorateService } from './http/decorators.ts';
 import { installErrorHandling } from './http/error-handler.ts';
 import { installLingeringClose } from './http/lingering-close.ts';
 import { installRequestContext, requestId } from './http/request-context.ts';
@@ -13,16 +14,9 @@ import { modelRoutes } from './http/routes/models.ts';
 import { registerApiSchemas } from './http/schemas.ts';
 import { ServiceState } from './http/state.ts';
 import { clientErrorHandler, serverTimeoutOptions } from './http/timeouts.ts';
-import { closeDecoderPool, configureDecoderPool } from './inputs/dicom/index.ts';
+import { PixelDecoder } from './inputs/decoder/pixel-decoder.ts';
 import type { ModelProvider } from './http/state.ts';
 import { Metrics } from './metrics.ts';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Lifecycle (registry, draining, in-flight count) shared by the routes and the server entry. */
-    unimed: ServiceState;
-  }
-}
 
 export interface AppOptions {
   config: Config;
@@ -30,6 +24,8 @@ export interface AppOptions {
   metrics?: Metrics;
   /** Models to serve; without one the app answers /healthz and 503 elsewhere until `app.unimed.setRegistry`. */
   registry?: ModelProvider;
+  /** Threads for DICOM and wide PNG/TIFF, made from config when not given; the app starts it and closes it with itself. */
+  decoder?: PixelDecoder;
 }
 
 /** Request logs carry who and what, never bodies, query strings, texts or image bytes (`destination`: tests capture it). */
@@ -51,8 +47,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const state = new ServiceState();
   if (options.registry !== undefined) state.setRegistry(options.registry);
 
+  const serviceLogger = options.logger ?? createLogger(config.logLevel);
   // Typed as Fastify's base logger so the instance has the default type every plugin expects.
-  const logger: FastifyBaseLogger = options.logger ?? createLogger(config.logLevel);
+  const logger: FastifyBaseLogger = serviceLogger;
   const app = Fastify({
     loggerInstance: logger,
     // One log line per request comes from our onResponse hook (route, status, duration), none from Fastify.
@@ -68,21 +65,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: clientErrorHandler(logger),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-  app.decorate('unimed', state);
-  // The decoder pool is process-wide; its threads are created on first use and end with the app.
-  configureDecoderPool({ threads: config.decoderThreads });
+  const decoder =
+    options.decoder ??
+    new PixelDecoder({ threads: config.decoderThreads, taskTimeoutMs: config.decoderTimeoutMs, maxQueue: config.decoderMaxQueue, logger: serviceLogger });
+  decorateService(app, { state, config, metrics, pixelDecoder: decoder });
   app.addHook('onClose', async () => {
-    await closeDecoderPool();
+    await decoder.close();
   });
 
   registerApiSchemas(app);
   installErrorHandling(app);
-  installRequestContext(app, { state, metrics, requestTimeoutMs: config.requestTimeoutMs });
+  installRequestContext(app);
   installBodyAdmission(app, config.limits.bodyBytes);
   installLingeringClose(app, { ms: config.http.lingerMs, bytes: config.http.lingerBytes });
 
-  await app.register(healthRoutes({ state, metrics }));
-  await app.register(modelRoutes({ state }));
-  await app.register(inferenceRoutes({ state, config, metrics }));
+  await app.register(healthRoutes);
+  await app.register(modelRoutes);
+  await app.register(inferenceRoutes);
+  // Last, so that only a built app has threads; a broken codec install fails the build here.
+  await decoder.start();
   return app;
 }

@@ -34,10 +34,13 @@ export const unavailable = (message: string, code = 'unavailable', retryAfterSec
 /** 504: the request's deadline passed before its result was ready. */
 export const deadlineExceeded = (message = 'the request deadline passed before inference finished'): ServiceError =>
   new ServiceError(504, 'deadline_exceeded', message);
-/** The client went away; nothing is sent, the work is dropped. */
+/** The client went away; nothing is sent, the work is dropped. `running`: its work had reached a worker. */
 export class CancelledError extends Error {
-  constructor(message = 'the client disconnected before the work ran') {
+  readonly running: boolean;
+
+  constructor(message = 'the client disconnected before the work ran', running = false) {
     super(message);
     this.name = 'CancelledError';
+    this.running = running;
   }
 }

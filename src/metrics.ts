@@ -71,7 +71,14 @@ export class Metrics {
 
   readonly requestsRejected = new Counter({
     name: 'unimed_requests_rejected_total',
-    help: 'Requests refused before inference, by reason (queue_full, deadline, not_ready, shutting_down, client_gone, worker_failed).',
+    help: 'Requests answered without a result before any of their work reached a worker, by reason (not_ready, shutting_down, queue_full, deadline, client_gone); each request once.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestsFailed = new Counter({
+    name: 'unimed_requests_failed_total',
+    help: 'Requests whose work reached a worker and failed, by reason (worker_failed, inference_failed, deadline, client_gone); each request once.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

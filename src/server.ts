@@ -2,7 +2,7 @@ import { buildApp, createLogger } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Config } from './config.ts';
 import { Metrics } from './metrics.ts';
-import { ModelRegistry } from './models/registry.ts';
+import { ModelRegistry } from './service/registry.ts';
 
 /**
  * Entry point: listen first (so /healthz answers and /readyz says 503 while models load), load and verify the

@@ -1,25 +1,44 @@
-// 16-bit PNG/TIFF read at full depth and windowed with the DICOM automatic rule; checked against numpy.
+// 16-bit PNG/TIFF read at full depth and windowed with the DICOM automatic rule; checked against numpy (files and
+// renders from test/fixtures/dicom/high-bit-depth.py, committed, or run live by `npm run test:reference`).
+import pino from 'pino';
 import t from 'tap';
 import sharp from 'sharp';
 import { ServiceError } from '../src/errors.ts';
-import { closeDecoderPool } from '../src/inputs/dicom/index.ts';
-import { readHighBitDepth } from '../src/inputs/high-bit-depth.ts';
-import { compare, run, Workdir } from './fixtures/dicom/tools.ts';
+import { decodeImage } from '../src/inputs/decode.ts';
+import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
+import { sniffImageFormat } from '../src/inputs/format.ts';
+import { readHeader } from '../src/inputs/header.ts';
+import type { InputLimits } from '../src/inputs/limits.ts';
+import { readWide } from '../src/inputs/wide.ts';
+import { compare, highBitDepthFixtures, Workdir } from './fixtures/dicom/tools.ts';
 
 const LIMITS = { imagePixels: 64 * 1024 * 1024 };
+// The service's pixel decoder threads, owned by this file as the app owns its own.
+const decoder = new PixelDecoder({ threads: 2, taskTimeoutMs: 30_000, maxQueue: 64, logger: pino({ level: 'silent' }) });
+await decoder.start();
 const work = new Workdir();
 t.teardown(async () => {
   work.remove();
-  await closeDecoderPool();
+  await decoder.close();
 });
-const script = new URL('./fixtures/dicom/high-bit-depth.py', import.meta.url).pathname;
-const expected = JSON.parse(run('/usr/bin/python3', [script, work.dir])) as Record<string, string>;
+
+/** The wide reader's full-size 8-bit RGB and record, before the model transform; undefined for an 8-bit file. */
+async function readHighBitDepth(bytes: Buffer, options: { page?: number }, limits: InputLimits) {
+  const sniffed = sniffImageFormat(bytes);
+  if (sniffed.kind !== 'supported') throw new Error(`fixture is not an image: ${sniffed.kind}`);
+  const header = await readHeader(bytes, sniffed.format, options.page ?? 0, limits);
+  if (header.wide === undefined) return undefined;
+  const { pixels, record } = await readWide(bytes, { ...header, wide: header.wide }, decoder, limits);
+  if (pixels.kind !== 'rgb') throw new Error('the wide reader hands the transform decoded RGB');
+  return { data: pixels.data, record: { ...record.source, window: record.window! } };
+}
+const expected = highBitDepthFixtures(work);
 const file = (name: string) => work.read(work.path(name));
 
 t.test('16-bit greyscale PNG: full depth, percentile window, matches numpy', async (t) => {
   const image = await readHighBitDepth(file('grey16.png'), {}, LIMITS);
   t.ok(image);
-  t.equal(image!.record.bitDepth, 16);
+  t.equal(image!.record.bit_depth, 16);
   t.equal(image!.record.format, 'png');
   t.match(image!.record.window, { function: 'LINEAR_EXACT', source: 'auto' });
   const { max, differing } = compare(image!.data, Buffer.from(expected.grey16!, 'base64'));
@@ -34,14 +53,14 @@ t.test('multi-page 16-bit TIFF: page 1 is its own image', async (t) => {
   t.equal(image!.record.pages, 2);
   t.ok(compare(image!.data, Buffer.from(expected.page1!, 'base64')).max <= 1);
   const first = await readHighBitDepth(file('pages16.tif'), {}, LIMITS);
-  t.equal(first!.record.page, 0);
+  t.equal(first!.record.page, undefined, 'page 0 is not named in the record');
   t.ok(compare(first!.data, Buffer.from(expected.grey16!, 'base64')).max <= 1, 'page 0 by default');
   t.not(first!.record.window.center, image!.record.window.center, 'the pages have different windows');
 });
 
 t.test('32-bit float TIFF is windowed too', async (t) => {
   const image = await readHighBitDepth(file('float32.tif'), {}, LIMITS);
-  t.equal(image!.record.bitDepth, 32);
+  t.equal(image!.record.bit_depth, 32);
   const { max } = compare(image!.data, Buffer.from(expected.float32!, 'base64'));
   t.ok(max <= 1, `within 1 grey level (max ${max})`);
 });
@@ -69,11 +88,11 @@ t.test('page out of range: 400', async (t) => {
 });
 
 t.test('over the pixel limit: 413', async (t) => {
-  await t.rejects(readHighBitDepth(file('grey16.png'), {}, { imagePixels: 100 }), { statusCode: 413, message: /pixel limit/ });
+  await t.rejects(readHighBitDepth(file('grey16.png'), {}, { imagePixels: 100 }), { statusCode: 413, code: 'image_too_large', message: /MAX_IMAGE_PIXELS/ });
 });
 
 t.test('garbage: 422', async (t) => {
-  const error = await readHighBitDepth(Buffer.from('not an image at all'), {}, LIMITS).catch((e: unknown) => e);
+  const error = await decodeImage({ bytes: Buffer.from('not an image at all') }, { size: 8, mean: [0, 0, 0], std: [1, 1, 1] }, { ...LIMITS, decoder }).catch((e: unknown) => e);
   t.type(error, ServiceError);
   t.equal((error as ServiceError).statusCode, 422);
 });

@@ -1,15 +1,20 @@
 // The pixel pipeline, rule by rule, on native (uncompressed) fixtures, against pydicom's independent rendering.
 import t, { type Test } from 'tap';
-import { closeDecoderPool, renderDicom, type RenderedImage, type RenderOptions } from '../src/inputs/dicom/index.ts';
+import pino from 'pino';
+import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
+import type { RenderedImage, RenderOptions } from '../src/inputs/dicom/index.ts';
 import { ct, ctValues, lutItem, mono12, mono8, paletteElements, rgb, rgbValues, ROWS, COLUMNS, toPlanar, toYbr422, toYbrFull } from './fixtures/dicom/images.ts';
 import { compare, reference, Workdir, type ReferenceJob } from './fixtures/dicom/tools.ts';
 import { bytesOf, imageDicom, PATIENT_ID, PATIENT_NAME, type ImageSpec } from './fixtures/dicom/writer.ts';
 
 const LIMITS = { imagePixels: 64 * 1024 * 1024 };
+// The service's pixel decoder threads, owned by this file as the app owns its own.
+const decoder = new PixelDecoder({ threads: 2, taskTimeoutMs: 30_000, maxQueue: 64, logger: pino({ level: 'silent' }) });
+await decoder.start();
 const work = new Workdir();
 t.teardown(async () => {
   work.remove();
-  await closeDecoderPool();
+  await decoder.close();
 });
 
 interface Case {
@@ -107,7 +112,7 @@ const expected = reference(cases.map((c, i) => ({ path: referencePaths[i]!, ...c
 
 for (const [i, c] of cases.entries()) {
   t.test(c.name, async (t) => {
-    const image = await renderDicom(work.read(paths[i]!), c.options ?? {}, LIMITS);
+    const image = await decoder.renderDicom(work.read(paths[i]!), c.options ?? {}, LIMITS);
     t.equal(image.width, COLUMNS);
     t.equal(image.height, ROWS);
     t.equal(image.data.length, ROWS * COLUMNS * 3);
@@ -119,7 +124,7 @@ for (const [i, c] of cases.entries()) {
 }
 
 t.test('the record carries technical attributes only, never patient data', async (t) => {
-  const image = await renderDicom(work.read(paths[0]!), {}, LIMITS);
+  const image = await decoder.renderDicom(work.read(paths[0]!), {}, LIMITS);
   t.match(image.record, {
     modality: 'CT',
     transferSyntaxUid: '1.2.840.10008.1.2.1',
@@ -134,7 +139,7 @@ t.test('the record carries technical attributes only, never patient data', async
 
 t.test('the automatic window spans the robust percentiles, not the extremes', async (t) => {
   const i = cases.findIndex((c) => c.name === 'automatic window ignores outliers');
-  const image = await renderDicom(work.read(paths[i]!), {}, LIMITS);
+  const image = await decoder.renderDicom(work.read(paths[i]!), {}, LIMITS);
   const w = image.record.window!;
   t.equal(w.function, 'LINEAR_EXACT');
   // Tissue spans 40..159 HU; the outliers at -3072 and 1023 HU would make the width 4095.
@@ -147,6 +152,6 @@ t.test('the automatic window spans the robust percentiles, not the extremes', as
 
 t.test('concurrent renders on the pool each get their own answer', async (t) => {
   const order = [0, 14, 19, 3, 16, 5];
-  const images = await Promise.all(order.map((i) => renderDicom(work.read(paths[i]!), cases[i]!.options ?? {}, LIMITS)));
+  const images = await Promise.all(order.map((i) => decoder.renderDicom(work.read(paths[i]!), cases[i]!.options ?? {}, LIMITS)));
   images.forEach((image, k) => t.ok(compare(image.data, expected[order[k]!]!).max <= 1, `case ${cases[order[k]!]!.name}`));
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import t from 'tap';
-import { ROOT } from './helpers/http.ts';
+import { ROOT } from './helpers/common.ts';
 import { findTool } from './helpers/tools.ts';
 
 const HELPER = pathToFileURL(join(ROOT, 'test/helpers/tools.ts')).href;

@@ -1,18 +1,17 @@
 // The HTTP API end to end: real server on 127.0.0.1:0, real registry on models/demo, real images.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
 import type { Test } from 'tap';
 import { parse } from 'yaml';
-import { Metrics } from '../src/metrics.ts';
 import { SERVICE_VERSION } from '../src/version.ts';
 import type { ClassifyBody, EmbedBody, ModelsBody, PromptSetsBody } from './helpers/http.ts';
-import { cosine, DEMO, json, listen, loadRegistry, ROOT, testConfig, writePromptSets } from './helpers/http.ts';
+import { cosine, DEMO, loadRegistry, ROOT } from './helpers/common.ts';
+import { json, listen, writePromptSets } from './helpers/http.ts';
+import { syntheticImages } from './helpers/synthetic.ts';
 
-const config = testConfig({
+const { registry, metrics, config } = await loadRegistry({
   PROMPT_SETS: writePromptSets(),
   MAX_TEXTS_PER_REQUEST: '4',
   MAX_CHARS_PER_TEXT: '200',
@@ -21,8 +20,6 @@ const config = testConfig({
   MAX_IMAGE_PIXELS: '1000000',
   MAX_BODY_BYTES: '300000',
 });
-const metrics = new Metrics({ defaultMetrics: false });
-const registry = await loadRegistry(config, metrics);
 const { app, url } = await listen(config, registry, metrics);
 t.teardown(async () => {
   await app.close();
@@ -220,18 +217,8 @@ t.test('POST /classify with inline labels (JSON and multipart agree)', async (t)
 });
 
 t.test('POST /classify with a prompt set on synthetic images', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'unimed-synthetic-'));
-  let images: Buffer[];
-  try {
-    execFileSync('/usr/bin/python3', ['-m', 'training.synthetic', '--out', dir, '--per-class', '1', '--seed', '3'], { cwd: ROOT, stdio: 'ignore' });
-    images = readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory())
-      .map((d) => readFileSync(join(dir, d.name, readdirSync(join(dir, d.name))[0]!)));
-  } catch {
-    t.comment('training.synthetic unavailable; using the golden images');
-    images = [png, exactPng];
-  }
-  t.ok(images.length >= 2);
+  const images = (await syntheticImages(1, 3)).map((image) => image.bytes);
+  t.equal(images.length, 6, 'one image of each modality');
   const set = registry.get().promptSet('modality');
   t.ok(set, 'the PROMPT_SETS file was loaded');
   for (const image of images) {
@@ -279,6 +266,9 @@ t.test('POST /classify errors', async (t) => {
 t.test('unknown routes are 404 JSON; /metrics labels by route template', async (t) => {
   await expectError(t, await fetch(url + '/nope/123'), 404, 'route_not_found');
   await expectError(t, await fetch(url + '/embed/text'), 404);
+  // The series checked below, made here so that this test does not depend on the ones before it.
+  t.equal((await postJson('/embed/text', { texts: ['metrics probe'] })).status, 200);
+  await expectError(t, await postJson('/classify', { image: png.toString('base64'), labels: ['a', 'b'.repeat(201)] }), 413, 'text_too_long');
   const res = await fetch(url + '/metrics');
   t.equal(res.status, 200);
   t.match(res.headers.get('content-type'), /text\/plain/);

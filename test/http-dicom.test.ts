@@ -9,10 +9,11 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { parse } from 'yaml';
 import { buildApp, createLogger } from '../src/app.ts';
-import { renderDicom, WINDOW_PRESETS } from '../src/inputs/dicom/index.ts';
+import type { ImagePreprocessing } from '../src/api-types.ts';
+import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
+import { WINDOW_PRESETS } from '../src/inputs/dicom/index.ts';
 import type { RenderOptions } from '../src/inputs/dicom/index.ts';
-import { normalizeToChw, transformGeometry } from '../src/inputs/image.ts';
-import type { ImagePreprocessing } from '../src/inputs/image.ts';
+import { normalizeToChw, transformGeometry } from '../src/inputs/transform.ts';
 import { Metrics } from '../src/metrics.ts';
 import { ct, ctValues, COLUMNS, lutItem, mono12, ROWS } from './fixtures/dicom/images.ts';
 import { Workdir } from './fixtures/dicom/tools.ts';
@@ -35,7 +36,11 @@ const registry = await loadRegistry(config, metrics);
 const app = await buildApp({ config, metrics, registry, logger: createLogger('debug', logStream) });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 const work = new Workdir();
+// A decoder of the test's own for the expected renders, apart from the app's.
+const decoder = new PixelDecoder({ threads: 1, taskTimeoutMs: 30_000, maxQueue: 64, logger: createLogger('silent') });
+await decoder.start();
 t.teardown(async () => {
+  await decoder.close();
   await app.close();
   await registry.close();
   work.remove();
@@ -88,7 +93,7 @@ const ctMulti = imageDicom({ ...ct([], multiValues), frames });
 
 /** The module's render, resized and cropped by sharp directly (not through the service's transform code). */
 async function expectedView(bytes: Buffer, options: RenderOptions): Promise<Buffer> {
-  const image = await renderDicom(bytes, options, LIMITS);
+  const image = await decoder.renderDicom(bytes, options, LIMITS);
   const g = transformGeometry(image.width, image.height, S);
   let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
   if (g.resize !== null) {

@@ -5,8 +5,8 @@ import { Writable } from 'node:stream';
 import t from 'tap';
 import { buildApp, createLogger } from '../src/app.ts';
 import { Metrics } from '../src/metrics.ts';
-import { ModelRegistry } from '../src/models/registry.ts';
-import { testConfig } from './helpers/http.ts';
+import { ModelRegistry } from '../src/service/registry.ts';
+import { testConfig } from './helpers/common.ts';
 
 const SECRET = 'Zebediah Quixotefield DOB 1961-04-17';
 const lines: string[] = [];

@@ -3,14 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { Metrics } from '../src/metrics.ts';
 import type { ClassifyBody } from './helpers/http.ts';
-import { DEMO, json, listen, loadRegistry, testConfig } from './helpers/http.ts';
+import { DEMO, loadRegistry } from './helpers/common.ts';
+import { json, listen } from './helpers/http.ts';
 
-const config = testConfig();
+const { registry, metrics, config } = await loadRegistry();
 const max = config.limits.charsPerText;
-const metrics = new Metrics({ defaultMetrics: false });
-const registry = await loadRegistry(config, metrics);
 const { app, url } = await listen(config, registry, metrics);
 t.teardown(async () => {
   await app.close();

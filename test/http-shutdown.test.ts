@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
 import type { EmbedBody } from './helpers/http.ts';
-import { DEMO, json, ROOT, until } from './helpers/http.ts';
+import { DEMO, ROOT, until } from './helpers/common.ts';
+import { json } from './helpers/http.ts';
 
 const png = readFileSync(join(DEMO, 'golden_resized.png'));
 

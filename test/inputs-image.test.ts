@@ -1,20 +1,32 @@
-// The image transform: geometry as torchvision computes it, formats, limits and colour handling (real sharp).
+// The image transform: geometry as torchvision computes it, formats, limits and colour handling (real sharp),
+// through the one entry point requests and the golden check use.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pino from 'pino';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import t from 'tap';
 import type { Test } from 'tap';
 import { ServiceError } from '../src/errors.ts';
+import { decodeImage } from '../src/inputs/decode.ts';
+import type { ModelInput } from '../src/inputs/decode.ts';
+import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
 import { sniffImageFormat } from '../src/inputs/format.ts';
-import { decodeImage, readModelView, readRgb, roundHalfEven, transformGeometry, viewForModel } from '../src/inputs/image.ts';
+import type { InputLimits } from '../src/inputs/limits.ts';
+import { resizeAndCrop, roundHalfEven, transformGeometry } from '../src/inputs/transform.ts';
 import type { ImageTensorSpec } from '../src/models/types.ts';
-import { DEMO } from './helpers/http.ts';
+import { DEMO } from './helpers/common.ts';
 
 const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 const spec = (size: number): ImageTensorSpec => ({ size, mean: MEAN, std: STD });
 const limits = { imagePixels: 10_000_000 };
+
+// 16-bit images go to the pixel decoder's threads, as in the service.
+const decoder = new PixelDecoder({ threads: 1, taskTimeoutMs: 30_000, maxQueue: 16, logger: pino({ level: 'silent' }) });
+await decoder.start();
+t.teardown(() => decoder.close());
+const decode = (bytes: Buffer, s: ImageTensorSpec, lim: InputLimits = limits): Promise<ModelInput> => decodeImage({ bytes }, s, { ...lim, decoder });
 
 /** A deterministic RGB test pattern (gradients + a checker), as raw bytes. */
 function pattern(width: number, height: number): Buffer {
@@ -63,7 +75,7 @@ t.test('geometry: torchvision Resize(S) + CenterCrop(S)', (t) => {
 t.test('an S x S image: the tensor is exactly (x / 255 - mean) / std in float32, CHW', async (t) => {
   const raw = pattern(16, 16);
   const png = await encode(raw, 16, 16).png().toBuffer();
-  const { pixels, preprocessing } = await decodeImage(png, spec(16), limits);
+  const { pixels, preprocessing } = await decode(png, spec(16), limits);
   t.equal(pixels.length, 3 * 16 * 16);
   t.same(preprocessing.transform, { resize: null, crop: { left: 0, top: 0, width: 16, height: 16 }, size: 16 });
   let mismatches = 0;
@@ -78,7 +90,7 @@ t.test('an S x S image: the tensor is exactly (x / 255 - mean) / std in float32,
 
 t.test('resize and crop: 30x20 -> 24x16 then the centre 16x16', async (t) => {
   const png = await encode(pattern(30, 20), 30, 20).png().toBuffer();
-  const { pixels, preprocessing } = await decodeImage(png, spec(16), limits);
+  const { pixels, preprocessing } = await decode(png, spec(16), limits);
   t.same(preprocessing.transform, { resize: { width: 24, height: 16 }, crop: { left: 4, top: 0, width: 16, height: 16 }, size: 16 });
   t.same(preprocessing.source, { format: 'png', width: 30, height: 20, channels: 3, bit_depth: 8, has_alpha: false, pages: 1 });
   // Red rises with x: the crop keeps the middle, so the left column is well above 0 and the right below 255.
@@ -89,20 +101,20 @@ t.test('resize and crop: 30x20 -> 24x16 then the centre 16x16', async (t) => {
 t.test('golden_exact.png decodes without resize; golden_resized.png is resized and cropped', async (t) => {
   const model = JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as { image: ImageTensorSpec };
   const s: ImageTensorSpec = { size: model.image.size, mean: model.image.mean, std: model.image.std };
-  const exact = await decodeImage(readFileSync(join(DEMO, 'golden_exact.png')), s, limits);
+  const exact = await decode(readFileSync(join(DEMO, 'golden_exact.png')), s, limits);
   t.equal(exact.preprocessing.transform.resize, null);
-  const resized = await decodeImage(readFileSync(join(DEMO, 'golden_resized.png')), s, limits);
+  const resized = await decode(readFileSync(join(DEMO, 'golden_resized.png')), s, limits);
   t.not(resized.preprocessing.transform.resize, null);
   t.equal(resized.pixels.length, 3 * s.size * s.size);
 });
 
 t.test('colour: grey is expanded, alpha dropped without compositing, palettes expanded', async (t) => {
   const raw = pattern(20, 20);
-  const rgb = await decodeImage(await encode(raw, 20, 20).png().toBuffer(), spec(20), limits);
+  const rgb = await decode(await encode(raw, 20, 20).png().toBuffer(), spec(20), limits);
 
   const grey = Buffer.alloc(400);
   for (let i = 0; i < 400; i++) grey[i] = raw[i * 3]!;
-  const g = await decodeImage(await encode(grey, 20, 20, 1).toColourspace('b-w').png().toBuffer(), spec(20), limits);
+  const g = await decode(await encode(grey, 20, 20, 1).toColourspace('b-w').png().toBuffer(), spec(20), limits);
   t.equal(g.preprocessing.source.channels, 1);
   for (let c = 0; c < 3; c++) {
     const v = (g.pixels[c * 400 + 37]! * STD[c]! + MEAN[c]!) * 255;
@@ -114,12 +126,12 @@ t.test('colour: grey is expanded, alpha dropped without compositing, palettes ex
     raw.copy(rgba, i * 4, i * 3, i * 3 + 3);
     rgba[i * 4 + 3] = i % 2 === 0 ? 0 : 128; // transparent or half: colours must survive untouched
   }
-  const a = await decodeImage(await encode(rgba, 20, 20, 4).png().toBuffer(), spec(20), limits);
+  const a = await decode(await encode(rgba, 20, 20, 4).png().toBuffer(), spec(20), limits);
   t.equal(a.preprocessing.source.has_alpha, true);
   t.same(Array.from(a.pixels), Array.from(rgb.pixels), 'alpha dropped, RGB kept as is');
 
   const palette = await encode(raw, 20, 20).png({ palette: true, colours: 256, dither: 0 }).toBuffer();
-  const p = await decodeImage(palette, spec(20), limits);
+  const p = await decode(palette, spec(20), limits);
   t.equal(p.pixels.length, 3 * 400);
 });
 
@@ -135,13 +147,21 @@ t.test('decode, resize and crop in one sharp pipeline give the same bytes as dec
     ['webp', 640, 480, (s) => s.webp({ quality: 80 })],
     ['jpeg, no resize', 112, 130, (s) => s.jpeg()],
   ];
+  // The two-step path, written out here: the whole image to 8-bit RGB as convert('RGB') does, then the transform.
+  const twoStep = async (bytes: Buffer, size: number) => {
+    const { data, info } = await sharp(bytes, { autoOrient: false, ignoreIcc: true, failOn: 'warning' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return resizeAndCrop({ kind: 'rgb', data, width: info.width, height: info.height }, size, limits);
+  };
   for (const [name, width, height, format] of cases) {
     const bytes = await format(encode(pattern(width, height), width, height)).toBuffer();
-    const { rgb } = await readRgb(bytes, limits);
-    const twoStep = await viewForModel(rgb, width, height, 112, limits);
-    const onePass = await readModelView(bytes, 112, limits);
-    t.same(onePass.transform, twoStep.transform, `${name} ${width}x${height}: same geometry`);
-    t.ok(onePass.view.equals(twoStep.view), `${name} ${width}x${height}: identical bytes`);
+    const expected = await twoStep(bytes, 112);
+    const onePass = await decode(bytes, spec(112));
+    t.same(onePass.preprocessing.transform, expected.transform, `${name} ${width}x${height}: same geometry`);
+    t.ok(onePass.view.equals(expected.view), `${name} ${width}x${height}: identical bytes`);
   }
 });
 
@@ -152,26 +172,26 @@ t.test('formats: JPEG, WebP, TIFF decode; multi-page TIFF uses page 0; EXIF orie
     ['webp', await encode(raw, 24, 24).webp({ lossless: true }).toBuffer()],
     ['tiff', await encode(raw, 24, 24).tiff().toBuffer()],
   ] as const) {
-    const d = await decodeImage(buf, spec(24), limits);
+    const d = await decode(buf, spec(24), limits);
     t.equal(d.preprocessing.source.format, format);
   }
-  const lossless = await decodeImage(await encode(raw, 24, 24).webp({ lossless: true }).toBuffer(), spec(24), limits);
-  const png = await decodeImage(await encode(raw, 24, 24).png().toBuffer(), spec(24), limits);
+  const lossless = await decode(await encode(raw, 24, 24).webp({ lossless: true }).toBuffer(), spec(24), limits);
+  const png = await decode(await encode(raw, 24, 24).png().toBuffer(), spec(24), limits);
   t.same(Array.from(lossless.pixels), Array.from(png.pixels), 'lossless WebP == PNG');
 
   // Two pages stacked vertically (24 x 48) written as a 2-page TIFF; page 0 is the top half.
   const pages = Buffer.concat([raw, Buffer.alloc(24 * 24 * 3, 255)]);
   const tiff = await sharp(pages, { raw: { width: 24, height: 48, channels: 3, pageHeight: 24 } as never }).tiff({ compression: 'lzw' }).toBuffer();
-  const multi = await decodeImage(tiff, spec(24), limits);
+  const multi = await decode(tiff, spec(24), limits);
   t.equal(multi.preprocessing.source.pages, 2);
   t.same(Array.from(multi.pixels), Array.from(png.pixels), 'page 0 only');
 
   const rotated = await encode(raw, 24, 24).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
   const plain = await encode(raw, 24, 24).jpeg({ quality: 95 }).toBuffer();
-  t.same(Array.from((await decodeImage(rotated, spec(24), limits)).pixels), Array.from((await decodeImage(plain, spec(24), limits)).pixels), 'no EXIF rotation');
+  t.same(Array.from((await decode(rotated, spec(24), limits)).pixels), Array.from((await decode(plain, spec(24), limits)).pixels), 'no EXIF rotation');
 });
 
-t.test('16-bit input is scaled to 8 bits (not clipped)', async (t) => {
+t.test('16-bit input is windowed to 8 bits (not clipped)', async (t) => {
   const png16 = await sharp(Buffer.alloc(8 * 8 * 3 * 2, 0x80), { raw: { width: 8, height: 8, channels: 3 } })
     .toColourspace('rgb16')
     .png()
@@ -181,8 +201,9 @@ t.test('16-bit input is scaled to 8 bits (not clipped)', async (t) => {
     t.comment('this sharp build cannot write 16-bit PNG');
     return;
   }
-  const d = await decodeImage(png16, spec(8), limits);
+  const d = await decode(png16, spec(8), limits);
   t.equal(d.preprocessing.source.bit_depth, 16);
+  t.match(d.preprocessing.window, { source: 'auto', function: 'LINEAR_EXACT' }, 'windowed by the wide reader');
   t.ok(d.pixels.every((v) => Number.isFinite(v)));
 });
 
@@ -190,16 +211,18 @@ t.test('refusals: 415 for other formats, 422 for damaged content, 413 past the p
   const png = await encode(pattern(40, 30), 40, 30).png().toBuffer();
   const gif = await encode(pattern(8, 8), 8, 8).gif().toBuffer();
   t.same(sniffImageFormat(gif), { kind: 'unsupported', name: 'GIF' });
-  await rejects(t, decodeImage(gif, spec(16), limits), 415, 'unsupported_media_type');
-  await rejects(t, decodeImage(Buffer.from('%PDF-1.4 ...'), spec(16), limits), 415);
+  await rejects(t, decode(gif, spec(16), limits), 415, 'unsupported_media_type');
+  await rejects(t, decode(Buffer.from('%PDF-1.4 ...'), spec(16), limits), 415);
+  // A DICM preamble sends the file to the DICOM reader, which finds no image in it.
   const dicom = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), Buffer.alloc(16)]);
-  await rejects(t, decodeImage(dicom, spec(16), limits), 415);
-  await rejects(t, decodeImage(Buffer.from('hello world'), spec(16), limits), 422, 'undecodable');
-  await rejects(t, decodeImage(Buffer.alloc(0), spec(16), limits), 422);
-  await rejects(t, decodeImage(png.subarray(0, png.length - 30), spec(16), limits), 422, 'undecodable');
+  t.same(sniffImageFormat(dicom), { kind: 'dicom' });
+  await rejects(t, decode(dicom, spec(16), limits), 422, 'undecodable');
+  await rejects(t, decode(Buffer.from('hello world'), spec(16), limits), 422, 'undecodable');
+  await rejects(t, decode(Buffer.alloc(0), spec(16), limits), 422);
+  await rejects(t, decode(png.subarray(0, png.length - 30), spec(16), limits), 422, 'undecodable');
   const jpeg = await encode(pattern(64, 64), 64, 64).jpeg().toBuffer();
-  await rejects(t, decodeImage(jpeg.subarray(0, jpeg.length / 2), spec(16), limits), 422, 'undecodable');
-  await rejects(t, decodeImage(png, spec(16), { imagePixels: 40 * 30 - 1 }), 413, 'image_too_large');
-  const ok = await decodeImage(png, spec(16), { imagePixels: 40 * 30 });
+  await rejects(t, decode(jpeg.subarray(0, jpeg.length / 2), spec(16), limits), 422, 'undecodable');
+  await rejects(t, decode(png, spec(16), { imagePixels: 40 * 30 - 1 }), 413, 'image_too_large');
+  const ok = await decode(png, spec(16), { imagePixels: 40 * 30 });
   t.equal(ok.preprocessing.source.width, 40, 'exactly at the limit is fine');
 });

@@ -3,19 +3,19 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { ServiceError } from '../src/errors.ts';
-import { decodeImage } from '../src/inputs/image.ts';
-import { cosine } from '../src/zeroshot/scoring.ts';
-import { DEMO_DIR, copyDemo, counter, loadRegistry, rehash } from './helpers/engine-fixtures.ts';
+import { decodeImage } from '../src/inputs/decode.ts';
+import { cosine, DEMO, loadRegistry } from './helpers/common.ts';
+import { copyDemo, counter, rehash } from './helpers/engine-fixtures.ts';
 
 interface Golden {
   texts: { text: string; embedding: number[] }[];
   images: { file: string; kind: 'exact' | 'resized'; embedding: number[] }[];
 }
-const manifest = JSON.parse(await readFile(join(DEMO_DIR, 'model.json'), 'utf8')) as {
+const manifest = JSON.parse(await readFile(join(DEMO, 'model.json'), 'utf8')) as {
   id: string;
   golden: { text_min_cosine: number; image_exact_min_cosine: number; image_resized_min_cosine: number };
 };
-const golden = JSON.parse(await readFile(join(DEMO_DIR, 'golden.json'), 'utf8')) as Golden;
+const golden = JSON.parse(await readFile(join(DEMO, 'golden.json'), 'utf8')) as Golden;
 
 // One registry for the checks that need a served model; it asks for CUDA first on a machine without it.
 const { registry, metrics, config } = await loadRegistry({ EXECUTION_PROVIDERS: 'cuda,cpu' });
@@ -35,7 +35,7 @@ t.test('golden parity through the served engine', async (t) => {
     t.ok(cosine(texts[i]!, g.embedding) >= manifest.golden.text_min_cosine, `text ${i}`);
   });
   for (const image of golden.images) {
-    const { pixels } = await decodeImage(await readFile(join(DEMO_DIR, image.file)), model.imageSpec, config.limits);
+    const { pixels } = await decodeImage({ bytes: await readFile(join(DEMO, image.file)) }, model.imageSpec, { ...config.limits, decoder: undefined });
     const [embedding] = await model.embedImages([pixels]);
     const tolerance = image.kind === 'exact' ? manifest.golden.image_exact_min_cosine : manifest.golden.image_resized_min_cosine;
     t.ok(cosine(embedding!, image.embedding) >= tolerance, `${image.file} cosine >= ${tolerance}`);
@@ -47,7 +47,7 @@ t.test('golden parity through the served engine', async (t) => {
 
 t.test('the model sha256 is the sha256 of the sha256sum listing of files', async (t) => {
   const { createHash } = await import('node:crypto');
-  const m = JSON.parse(await readFile(join(DEMO_DIR, 'model.json'), 'utf8')) as { files: Record<string, string> };
+  const m = JSON.parse(await readFile(join(DEMO, 'model.json'), 'utf8')) as { files: Record<string, string> };
   const listing = Object.keys(m.files).sort().map((name) => `${m.files[name]}  ${name}\n`).join('');
   t.equal(registry.get().sha256, createHash('sha256').update(listing).digest('hex'));
 });
@@ -131,12 +131,12 @@ t.test('several models: the first is the default, each is reachable by id', asyn
   const m = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { id: string };
   m.id = 'demo-copy';
   await writeFile(join(dir, 'model.json'), JSON.stringify(m));
-  const two = await loadRegistry({ MODEL_DIRS: `${DEMO_DIR},${dir}`, WORKERS_PER_ENCODER: '1' });
+  const two = await loadRegistry({ MODEL_DIRS: `${DEMO},${dir}`, WORKERS_PER_ENCODER: '1' });
   t.teardown(() => two.registry.close());
   t.equal(two.registry.defaultId, manifest.id);
   t.same(two.registry.list().map((i) => [i.id, i.default]), [[manifest.id, true], ['demo-copy', false]]);
   const [a] = await two.registry.get().embedTexts(['a chest x-ray']);
   const [b] = await two.registry.get('demo-copy').embedTexts(['a chest x-ray']);
   t.ok(cosine(a!, b!) > 0.99999, 'same weights, same embedding');
-  await t.rejects(loadRegistry({ MODEL_DIRS: `${DEMO_DIR},${DEMO_DIR}` }), /model id "unimed-demo" .* is already served/);
+  await t.rejects(loadRegistry({ MODEL_DIRS: `${DEMO},${DEMO}` }), /model id "unimed-demo" .* is already served/);
 });

@@ -6,15 +6,16 @@ import { join } from 'node:path';
 import t from 'tap';
 import { paddedLength, textFeeds } from '../src/engine/feeds.ts';
 import { cleanText, htmlUnescape } from '../src/models/clean.ts';
-import { TextEmbeddingCache } from '../src/models/text-cache.ts';
+import { createTextCache, textCacheKey } from '../src/models/text-embedder.ts';
 import { cutToPieceBudget, TextTokenizer } from '../src/models/tokenizer.ts';
-import { DEMO_DIR, PYTHON, REPO_ROOT } from './helpers/engine-fixtures.ts';
+import { DEMO, PYTHON, ROOT } from './helpers/common.ts';
+import { fromJsonBlob, reference } from './helpers/reference.ts';
 
-const manifest = JSON.parse(readFileSync(join(DEMO_DIR, 'model.json'), 'utf8')) as {
+const manifest = JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as {
   text: { tokenizer: string; context_length: number; pad_id: number; cls_id: number; sep_id: number };
 };
 const spec = { contextLength: manifest.text.context_length, padId: manifest.text.pad_id, clsId: manifest.text.cls_id, sepId: manifest.text.sep_id };
-const tokenizer = await TextTokenizer.load(DEMO_DIR, manifest.text.tokenizer, spec);
+const tokenizer = await TextTokenizer.load(DEMO, manifest.text.tokenizer, spec);
 
 // Inputs where a naive port would differ from Python: every cleaning step, entity corner cases of
 // html.unescape, Unicode whitespace, control characters, lone surrogates, CJK, accents, truncation.
@@ -44,19 +45,23 @@ const TRICKY = [
   'ext-b \u{20000}\u{2A6D6} unassigned \u0378 private \ue000 end',
 ];
 
+/** training/tokenizer.py's cleaning and ids (committed under test/fixtures/reference/, or live with test:reference). */
 function python(texts: string[]): { cleaned: string; ids: number[] }[] {
   const script = [
     'import json, sys',
     'from training.tokenizer import BertTokenizer, clean_text',
-    `tok = json.load(open(${JSON.stringify(join(DEMO_DIR, manifest.text.tokenizer))}, encoding="utf-8"))`,
+    `tok = json.load(open(${JSON.stringify(join(DEMO, manifest.text.tokenizer))}, encoding="utf-8"))`,
     `bt = BertTokenizer(tok["model"]["vocab"], context_length=${spec.contextLength})`,
     'texts = json.loads(sys.stdin.read())',
     'print(json.dumps([{"cleaned": clean_text(t), "ids": bt.encode(t)} for t in texts]))',
   ].join('\n');
-  return JSON.parse(execFileSync(PYTHON, ['-c', script], { cwd: REPO_ROOT, input: JSON.stringify(texts), encoding: 'utf8' })) as {
-    cleaned: string;
-    ids: number[];
-  }[];
+  const recipe = {
+    kind: 'output' as const,
+    what: 'training/tokenizer.py clean_text and BertTokenizer.encode',
+    key: [texts, readFileSync(join(DEMO, manifest.text.tokenizer)), spec.contextLength],
+  };
+  const result = reference(recipe, () => ({ 'tokens.json': execFileSync(PYTHON, ['-c', script], { cwd: ROOT, input: JSON.stringify(texts) }) }));
+  return fromJsonBlob<{ cleaned: string; ids: number[] }[]>(result['tokens.json']!);
 }
 
 t.test('cleaning and token ids equal training/tokenizer.py on tricky inputs', (t) => {
@@ -70,7 +75,7 @@ t.test('cleaning and token ids equal training/tokenizer.py on tricky inputs', (t
 });
 
 t.test('golden.json token ids are reproduced exactly', (t) => {
-  const golden = JSON.parse(readFileSync(join(DEMO_DIR, 'golden.json'), 'utf8')) as { texts: { text: string; cleaned: string; input_ids: number[] }[] };
+  const golden = JSON.parse(readFileSync(join(DEMO, 'golden.json'), 'utf8')) as { texts: { text: string; cleaned: string; input_ids: number[] }[] };
   t.ok(golden.texts.length >= 10);
   for (const [i, g] of golden.texts.entries()) {
     const got = tokenizer.encode(g.text);
@@ -157,9 +162,9 @@ t.test('a text of megabytes is cut to a few hundred words before the tokenizer s
 t.test('a tokenizer.json outside the contract (not BertNormalizer/BertPreTokenizer/WordPiece) is refused', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'unimed-tok-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const json = JSON.parse(readFileSync(join(DEMO_DIR, manifest.text.tokenizer), 'utf8')) as Record<string, unknown>;
+  const json = JSON.parse(readFileSync(join(DEMO, manifest.text.tokenizer), 'utf8')) as Record<string, unknown>;
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ ...json, pre_tokenizer: { type: 'Whitespace' } }));
-  await copyFile(join(DEMO_DIR, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+  await copyFile(join(DEMO, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
   await t.rejects(TextTokenizer.load(dir, 'tokenizer.json', spec), /pre_tokenizer must be BertPreTokenizer/);
 });
 
@@ -188,21 +193,19 @@ t.test('text batches pad to the longest text rounded up to a multiple of 8, neve
 
 t.test('text cache: LRU bounded in bytes, keyed by model sha256 + text', (t) => {
   const vector = (x: number): Float32Array => new Float32Array(64).fill(x);
-  const one = TextEmbeddingCache.key('a'.repeat(64), 'x');
+  const one = textCacheKey('a'.repeat(64), 'x');
   const entryBytes = one.length * 2 + 64 * 4 + 96;
-  const cache = new TextEmbeddingCache(entryBytes * 2);
-  const keys = ['x', 'y', 'z'].map((text) => TextEmbeddingCache.key('a'.repeat(64), text));
+  const cache = createTextCache(entryBytes * 2)!;
+  const keys = ['x', 'y', 'z'].map((text) => textCacheKey('a'.repeat(64), text));
   cache.set(keys[0]!, vector(0));
   cache.set(keys[1]!, vector(1));
   t.equal(cache.get(keys[0]!)?.[0], 0, 'hit refreshes x');
   cache.set(keys[2]!, vector(2));
   t.equal(cache.size, 2);
-  t.ok(cache.bytes <= cache.maxBytes);
+  t.ok(cache.calculatedSize <= entryBytes * 2, `${cache.calculatedSize} bytes held`);
   t.equal(cache.get(keys[1]!), undefined, 'least recently used y was evicted');
   t.equal(cache.get(keys[0]!)?.[0], 0);
-  t.equal(cache.get(TextEmbeddingCache.key('b'.repeat(64), 'x')), undefined, 'another model never sees the entry');
-  const off = new TextEmbeddingCache(0);
-  off.set(keys[0]!, vector(0));
-  t.equal(off.size, 0, 'a zero budget disables the cache');
+  t.equal(cache.get(textCacheKey('b'.repeat(64), 'x')), undefined, 'another model never sees the entry');
+  t.equal(createTextCache(0), undefined, 'a zero budget disables the cache');
   t.end();
 });

@@ -3,7 +3,7 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import t from 'tap';
 import { join } from 'node:path';
-import { ROOT } from './helpers/http.ts';
+import { ROOT } from './helpers/common.ts';
 
 t.test('openapi.yaml passes @apidevtools/swagger-parser validation (schema and spec)', async (t) => {
   const file = join(ROOT, 'openapi.yaml');

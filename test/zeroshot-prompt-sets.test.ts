@@ -1,11 +1,12 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parsePromptSets, promptSetVersion } from '../src/zeroshot/prompt-sets.ts';
 import { classify, ensemble, fillTemplate } from '../src/zeroshot/scoring.ts';
-import { DEMO_DIR, PYTHON, REPO_ROOT, copyDemo, counter, loadRegistry, maxAbsDiff } from './helpers/engine-fixtures.ts';
+import { DEMO, loadRegistry, maxAbsDiff } from './helpers/common.ts';
+import { copyDemo, counter, histogram } from './helpers/engine-fixtures.ts';
+import { syntheticImages } from './helpers/synthetic.ts';
 
 const scratch = await mkdtemp(join(tmpdir(), 'unimed-prompts-'));
 t.teardown(() => rm(scratch, { recursive: true, force: true }));
@@ -23,7 +24,7 @@ const SERVICE_YAML = `prompt_sets:
     labels: [xray, ct]
     templates: ["{} scan."]
 `;
-const demoSets = JSON.parse(await readFile(join(DEMO_DIR, 'prompt_sets.json'), 'utf8')) as unknown;
+const demoSets = JSON.parse(await readFile(join(DEMO, 'prompt_sets.json'), 'utf8')) as unknown;
 
 // models/demo carries its own prompt_sets.json (listed and hashed, as training.export writes it); a
 // service-wide PROMPT_SETS YAML file adds a set and replaces one of the same name. One registry serves both.
@@ -103,22 +104,24 @@ t.test('text cache: a repeated text is a hit; concurrent misses share one comput
   const labels = { model: model.id };
   const hits = await counter(metrics, 'unimed_text_cache_hits_total', labels);
   const misses = await counter(metrics, 'unimed_text_cache_misses_total', labels);
-  const ran = registry.debug().itemsRun('text');
+  const ran = async (): Promise<number> => (await histogram(metrics, 'unimed_batch_size', { model: model.id, encoder: 'text' })).sum;
+  const before = await ran();
   const [first] = await model.embedTexts(['a cache test text']);
   t.equal(await counter(metrics, 'unimed_text_cache_misses_total', labels), misses + 1);
   const [second] = await model.embedTexts(['  a cache   test text ']);
   t.equal(await counter(metrics, 'unimed_text_cache_hits_total', labels), hits + 1, 'same cleaned text: a hit');
   t.same(second, first);
-  t.equal(registry.debug().itemsRun('text') - ran, 1, 'the encoder ran once');
+  t.equal((await ran()) - before, 1, 'the encoder ran once');
   const [a, b] = await Promise.all([model.embedTexts(['shared concurrent text']), model.embedTexts(['shared concurrent text'])]);
   t.same(a, b);
-  t.equal(registry.debug().itemsRun('text') - ran, 2, 'two concurrent requests, one computation');
+  t.equal((await ran()) - before, 2, 'two concurrent requests, one computation');
   t.equal(await counter(metrics, 'unimed_text_cache_misses_total', labels), misses + 2);
 });
 
 t.test('a shared computation whose first requester leaves is still delivered to the second', async (t) => {
+  // The leaver's text waits TEXT_MAX_DELAY_MS for company, so it is still queued when the leaver aborts
+  // (synchronously, below): its computation fails with CancelledError, which the stayer must not inherit.
   const controller = new AbortController();
-  registry.debug().stall('text', 200);
   const leaver = model.embedTexts(['first requester leaves'], { signal: controller.signal });
   const stayer = model.embedTexts(['first requester leaves']);
   controller.abort();
@@ -148,27 +151,26 @@ t.test('classify: softmax over labels of logit_scale x cosine, sorted, cut to to
 });
 
 // The held-out set of the demo's own evaluation (model.json `evaluation`, written by training.make_demo):
-// regenerated here and classified through the real engine, not the Python one.
-const demoManifest = JSON.parse(await readFile(join(DEMO_DIR, 'model.json'), 'utf8')) as {
+// training.synthetic's images (committed, or made live by `npm run test:reference`), classified through the real
+// engine, not the Python one.
+const demoManifest = JSON.parse(await readFile(join(DEMO, 'model.json'), 'utf8')) as {
   evaluation?: { held_out_seed?: number; held_out_per_class?: number };
 };
 t.test('zero-shot accuracy >= 0.9 on the 300 held-out synthetic images with the modality prompt set', async (t) => {
   const evaluation = demoManifest.evaluation;
   t.type(evaluation?.held_out_seed, 'number', 'model.json records the held-out seed');
-  const { decodeImage } = await import('../src/inputs/image.ts');
+  const { decodeImage } = await import('../src/inputs/decode.ts');
   if (evaluation?.held_out_seed === undefined) return;
-  const out = join(scratch, 'held-out');
   const perClass = evaluation.held_out_per_class ?? 50;
-  execFileSync(PYTHON, ['-m', 'training.synthetic', '--out', out, '--per-class', String(perClass), '--seed', String(evaluation.held_out_seed)], { cwd: REPO_ROOT });
-  const rows = (await readFile(join(out, 'labels.csv'), 'utf8')).trim().split('\n').slice(1).map((line) => line.split(','));
+  const rows = await syntheticImages(perClass, evaluation.held_out_seed);
   const set = model.promptSet('modality')!;
   let correct = 0;
   const limits = { imagePixels: 64 * 1024 * 1024 };
   for (let i = 0; i < rows.length; i += 16) {
     const chunk = rows.slice(i, i + 16);
-    const pixels = await Promise.all(chunk.map(async ([path]) => (await decodeImage(await readFile(join(out, path!)), model.imageSpec, limits)).pixels));
+    const pixels = await Promise.all(chunk.map(async ({ bytes }) => (await decodeImage({ bytes }, model.imageSpec, { ...limits, decoder: undefined })).pixels));
     const embeddings = await model.embedImages(pixels);
-    chunk.forEach(([, modality], j) => {
+    chunk.forEach(({ modality }, j) => {
       if (model.classify(embeddings[j]!, set.classEmbeddings, set.labels, 1)[0]!.label === modality) correct++;
     });
   }

@@ -2,7 +2,11 @@
 
     python3 -m training.export --checkpoint CKPT --vocab VOCAB.txt --out DIR [--id NAME]
         [--prompt-sets FILE] [--model-card FILE] [--evaluation FILE.json] [--intended-use TEXT]
-        [--quantize int8 [--reduce-range]]
+        [--quantize int8 [--reduce-range]] [--overwrite]
+
+A non-empty --out is refused unless --overwrite is given; then the files an earlier export wrote (model.json, the
+files it lists, the names an export writes) are removed and everything else in the directory is left alone, unlisted.
+model.json `files` lists exactly what this export wrote.
 
 --quantize int8 rewrites both encoders with dynamic int8 quantization (training/quantize.py); golden.json stays
 the fp32 PyTorch reference and model.json `golden` carries tolerances measured on the int8 graphs.
@@ -14,23 +18,25 @@ import hashlib
 import inspect
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from . import __version__
-from .checkpoint import load_model, sha256_file
-from .image import MEAN, RESIZE_RULE, STD, preprocess
+from .checkpoint import CheckpointError, load_model, sha256_file
+from .image import MEAN, RESIZE_RULE, STD, load_rgb, preprocess
 from .model import ImageEncoderExport, TextEncoderExport
 from .tokenizer import CLEANING, CONTEXT_LENGTH, BertTokenizer, clean_text
+from .zeroshot import cosine
 
 FORMAT_VERSION = 1
 OPSET = 17
 TOLERANCES = {"text_min_cosine": 0.99999, "image_exact_min_cosine": 0.99999, "image_resized_min_cosine": 0.999}
+# every file an export can write (--quantize rewrites the two encoders in place)
+EXPORT_FILES = ("model.json", "image_encoder.onnx", "text_encoder.onnx", "tokenizer.json", "tokenizer_config.json",
+                "golden.json", "golden_exact.png", "golden_resized.png", "MODEL_CARD.md", "prompt_sets.json")
 
 DEFAULT_INTENDED_USE = (
     "Research use: zero-shot classification and retrieval of medical images against text prompts, served by "
@@ -56,6 +62,10 @@ GOLDEN_TEXTS = [
 ]
 
 
+class ExportError(Exception):
+    """An export that cannot go ahead; the CLI prints it and exits with status 1."""
+
+
 def _onnx_export(module, args, path, input_names, output_names, dynamic_axes):
     kwargs = dict(input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
                   opset_version=OPSET, do_constant_folding=True)
@@ -69,7 +79,6 @@ def _check_onnx(path):
     import onnx
 
     onnx.checker.check_model(path)
-    return onnx.__version__
 
 
 def golden_images(size, seed=1234):
@@ -97,11 +106,8 @@ def _round(vec, digits=7):
     return [float(f"{float(v):.{digits}g}") for v in vec]
 
 
-def _cos(a, b):
-    return float(F.cosine_similarity(torch.as_tensor(a)[None], torch.as_tensor(b)[None]).item())
-
-
 def make_golden(model, tok, out_dir):
+    """Writes golden_exact.png and golden_resized.png; -> golden.json's content (PyTorch's outputs)."""
     size = model.cfg.vision.image_size
     texts = []
     with torch.no_grad():
@@ -114,8 +120,6 @@ def make_golden(model, tok, out_dir):
         resized.save(os.path.join(out_dir, "golden_resized.png"))
         images = []
         for name, kind in (("golden_exact.png", "exact"), ("golden_resized.png", "resized")):
-            from .image import load_rgb
-
             img = load_rgb(os.path.join(out_dir, name))
             x = preprocess(img, size)
             emb = model.encode_image(x[None])[0]
@@ -132,8 +136,7 @@ def check_golden(model, golden):
     mask = torch.tensor([[1] * len(i) + [0] * (n - len(i)) for i in ids])
     with torch.no_grad():
         emb = model.encode_text(batch, mask)
-    worst = min(_cos(e, t["embedding"]) for e, t in zip(emb, golden["texts"]))
-    return worst
+    return min(cosine(e, t["embedding"]) for e, t in zip(emb, golden["texts"]))
 
 
 def default_model_card(model_id, cfg, ckpt_name, ckpt_sha):
@@ -160,20 +163,63 @@ may differ slightly from PIL's bicubic filter (tolerance in `model.json` `golden
 """
 
 
-def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_card=None, evaluation=None,
-           intended_use=None, quantize=None, reduce_range=False):
-    os.makedirs(out_dir, exist_ok=True)
-    model = load_model(checkpoint)
-    cfg = model.cfg
-    tok = BertTokenizer(vocab, context_length=CONTEXT_LENGTH)
-    if max(tok.vocab.values()) >= cfg.text.vocab_size:
-        raise SystemExit(f"vocab has ids up to {max(tok.vocab.values())} but the model has {cfg.text.vocab_size}")
-    if CONTEXT_LENGTH > cfg.text.max_positions:
-        raise SystemExit(f"context length {CONTEXT_LENGTH} exceeds the model's {cfg.text.max_positions} positions")
-    model_id = model_id or os.path.basename(os.path.normpath(out_dir))
-    ckpt_sha = sha256_file(checkpoint)
+def read_prompt_sets(path):
+    """The bytes of a prompt_sets.json, refused when it is not JSON."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        json.loads(data.decode("utf-8"))
+    except ValueError as e:
+        raise ExportError(f"{path}: not a JSON file ({e})") from None
+    return data
 
-    s = cfg.vision.image_size
+
+# ----------------------------------------------------------------------------------------------- the directory
+def check_out_dir(out_dir, overwrite):
+    """Refuses a directory that holds anything unless `overwrite`: an earlier export's leftovers would ship."""
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
+        raise ExportError(f"{out_dir} is not empty; pass --overwrite to replace an earlier export there "
+                          "(only the files an export writes are removed)")
+
+
+def previous_export_files(out_dir):
+    """The files of an earlier export in `out_dir`: the names an export writes and those its model.json lists."""
+    names = set(EXPORT_FILES)
+    try:
+        with open(os.path.join(out_dir, "model.json"), encoding="utf-8") as f:
+            names.update(n for n in json.load(f)["files"] if isinstance(n, str) and os.path.basename(n) == n)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no model.json, or not one of ours: the known names only
+    return sorted(n for n in names if os.path.isfile(os.path.join(out_dir, n)))
+
+
+def remove_previous_export(out_dir):
+    """Removes an earlier export's files, model.json first (a half-replaced directory never passes as a model);
+    leaves everything else. -> the names removed."""
+    os.makedirs(out_dir, exist_ok=True)
+    names = sorted(previous_export_files(out_dir), key=lambda n: n != "model.json")
+    for n in names:
+        os.remove(os.path.join(out_dir, n))
+    return names
+
+
+# ----------------------------------------------------------------------------------------------- the steps
+# export()'s steps, in order; those that write files return their names
+def load_checked(checkpoint, vocab):
+    """-> (model, tokenizer), refused when the vocabulary or the context length does not fit the model."""
+    model = load_model(checkpoint)
+    tok = BertTokenizer(vocab, context_length=CONTEXT_LENGTH)
+    text = model.cfg.text
+    if max(tok.vocab.values()) >= text.vocab_size:
+        raise ExportError(f"vocab has ids up to {max(tok.vocab.values())} but the model has {text.vocab_size}")
+    if CONTEXT_LENGTH > text.max_positions:
+        raise ExportError(f"context length {CONTEXT_LENGTH} exceeds the model's {text.max_positions} positions")
+    return model, tok
+
+
+def write_encoders(model, tok, out_dir):
+    """image_encoder.onnx and text_encoder.onnx (fp32), checked by onnx's checker."""
+    s = model.cfg.vision.image_size
     img_path = os.path.join(out_dir, "image_encoder.onnx")
     txt_path = os.path.join(out_dir, "text_encoder.onnx")
     _onnx_export(ImageEncoderExport(model), (torch.randn(2, 3, s, s),), img_path, ["pixel_values"],
@@ -182,39 +228,62 @@ def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_ca
     _onnx_export(TextEncoderExport(model), (ids, mask), txt_path, ["input_ids", "attention_mask"], ["text_embeds"],
                  {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
                   "text_embeds": {0: "batch"}})
-    onnx_version = _check_onnx(img_path)
+    _check_onnx(img_path)
     _check_onnx(txt_path)
+    return ["image_encoder.onnx", "text_encoder.onnx"]
 
+
+def write_tokenizer(tok, out_dir):
     tok.write(out_dir)
+    return ["tokenizer.json", "tokenizer_config.json"]
+
+
+def write_golden(model, tok, out_dir):
+    """golden.json and its two PNGs, refused when the texts do not come out the same in a padded batch."""
     golden = make_golden(model, tok, out_dir)
     worst = check_golden(model, golden)
     if worst < TOLERANCES["text_min_cosine"]:
-        raise SystemExit(f"golden texts not reproducible in a padded batch (cosine {worst})")
+        raise ExportError(f"golden texts not reproducible in a padded batch (cosine {worst})")
     with open(os.path.join(out_dir, "golden.json"), "w", encoding="utf-8") as f:
         json.dump(golden, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")
-    tolerances, quantization = dict(TOLERANCES), None
-    if quantize == "int8":
-        from .quantize import quantize_dir
+    return ["golden.json", "golden_exact.png", "golden_resized.png"]
 
-        tolerances, quantization = quantize_dir(out_dir, TOLERANCES, s, reduce_range)
-    elif quantize is not None:
-        raise SystemExit(f"unknown quantization {quantize!r} (known: int8)")
 
-    if prompt_sets:
-        with open(prompt_sets, encoding="utf-8") as f:
-            json.load(f)  # validate
-        shutil.copyfile(prompt_sets, os.path.join(out_dir, "prompt_sets.json"))
-    card_path = os.path.join(out_dir, "MODEL_CARD.md")
-    if model_card:
-        if os.path.abspath(model_card) != os.path.abspath(card_path):
-            shutil.copyfile(model_card, card_path)
-    else:
-        with open(card_path, "w", encoding="utf-8") as f:
-            f.write(default_model_card(model_id, cfg, os.path.basename(checkpoint), ckpt_sha))
+def quantize_encoders(out_dir, method, image_size, reduce_range=False):
+    """-> (model.json `golden` tolerances, its `quantization` or None). int8 rewrites both encoders in place
+    (no new file) and measures the tolerances on them; golden.json stays the fp32 reference."""
+    if method is None:
+        return dict(TOLERANCES), None
+    if method != "int8":
+        raise ValueError(f"unknown quantization {method!r} (known: int8)")
+    from .quantize import quantize_dir
 
-    names = sorted(n for n in os.listdir(out_dir) if n != "model.json" and os.path.isfile(os.path.join(out_dir, n)))
-    files = {n: sha256_file(os.path.join(out_dir, n)) for n in names}
+    return quantize_dir(out_dir, TOLERANCES, image_size, reduce_range)
+
+
+def write_prompt_sets(out_dir, prompt_sets):
+    """prompt_sets.json (the bytes given), when there are prompt sets."""
+    if prompt_sets is None:
+        return []
+    with open(os.path.join(out_dir, "prompt_sets.json"), "wb") as f:
+        f.write(prompt_sets)
+    return ["prompt_sets.json"]
+
+
+def write_card(out_dir, card):
+    """MODEL_CARD.md (the bytes given)."""
+    with open(os.path.join(out_dir, "MODEL_CARD.md"), "wb") as f:
+        f.write(card)
+    return ["MODEL_CARD.md"]
+
+
+def make_manifest(model, tok, model_id, files, tolerances, ckpt_sha, quantization=None, evaluation=None,
+                  intended_use=None):
+    """model.json's content; `files` maps each file this export wrote to its sha256."""
+    import onnx
+
+    cfg, s = model.cfg, model.cfg.vision.image_size
     logit_scale = float(model.logit_scale.detach().exp().item())
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -230,7 +299,7 @@ def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_ca
         "files": files,
         "golden": {"file": "golden.json", **tolerances},
         "provenance": {"checkpoint_sha256": ckpt_sha, "exporter": f"training.export {__version__}",
-                       "torch": torch.__version__.split("+")[0], "onnx": onnx_version, "opset": OPSET,
+                       "torch": torch.__version__.split("+")[0], "onnx": onnx.__version__, "opset": OPSET,
                        "exported_at": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
                        .isoformat().replace("+00:00", "Z")},
         "architecture": {"embed_dim": cfg.embed_dim,
@@ -245,9 +314,44 @@ def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_ca
         manifest["quantization"] = quantization
     if evaluation:
         manifest["evaluation"] = evaluation
+    return manifest
+
+
+def write_manifest(out_dir, manifest):
     with open(os.path.join(out_dir, "model.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, ensure_ascii=False, indent=2)
         f.write("\n")
+
+
+# ----------------------------------------------------------------------------------------------- export
+def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_card=None, evaluation=None,
+           intended_use=None, quantize=None, reduce_range=False, overwrite=False):
+    """Checkpoint -> model directory; -> model.json's content. Raises ExportError when it cannot go ahead."""
+    if quantize not in (None, "int8"):
+        raise ValueError(f"unknown quantization {quantize!r} (known: int8)")
+    check_out_dir(out_dir, overwrite)
+    model, tok = load_checked(checkpoint, vocab)
+    model_id = model_id or os.path.basename(os.path.normpath(out_dir))
+    ckpt_sha = sha256_file(checkpoint)
+    # the inputs are read before the directory is cleared: they may be files of the earlier export
+    prompts = read_prompt_sets(prompt_sets) if prompt_sets else None
+    if model_card:
+        with open(model_card, "rb") as f:
+            card = f.read()
+    else:
+        card = default_model_card(model_id, model.cfg, os.path.basename(checkpoint), ckpt_sha).encode("utf-8")
+
+    remove_previous_export(out_dir)
+    written = write_encoders(model, tok, out_dir)
+    written += write_tokenizer(tok, out_dir)
+    written += write_golden(model, tok, out_dir)
+    tolerances, quantization = quantize_encoders(out_dir, quantize, model.cfg.vision.image_size, reduce_range)
+    written += write_prompt_sets(out_dir, prompts)
+    written += write_card(out_dir, card)
+    files = {n: sha256_file(os.path.join(out_dir, n)) for n in sorted(written)}
+    manifest = make_manifest(model, tok, model_id, files, tolerances, ckpt_sha, quantization, evaluation,
+                             intended_use)
+    write_manifest(out_dir, manifest)
     return manifest
 
 
@@ -261,7 +365,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--vocab", required=True, help="BERT vocab.txt (one token a line)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the model directory: new or empty (or see --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier export in --out: its files are removed, other files are left unlisted")
     p.add_argument("--id", default=None)
     p.add_argument("--prompt-sets", default=None, help="a prompt_sets.json to copy into the directory")
     p.add_argument("--model-card", default=None, help="MODEL_CARD.md to use instead of the generated one")
@@ -271,13 +377,17 @@ def main(argv=None):
     p.add_argument("--reduce-range", action="store_true",
                    help="7-bit weights (for x86 CPUs without VNNI, whose u8 x s8 kernels can saturate)")
     a = p.parse_args(argv)
-    evaluation = None
-    if a.evaluation:
-        with open(a.evaluation, encoding="utf-8") as f:
-            evaluation = json.load(f)
-    torch.manual_seed(0)
-    m = export(a.checkpoint, a.vocab, a.out, a.id, a.prompt_sets, a.model_card, evaluation, a.intended_use,
-               a.quantize, a.reduce_range)
+    try:
+        evaluation = None
+        if a.evaluation:
+            with open(a.evaluation, encoding="utf-8") as f:
+                evaluation = json.load(f)
+        torch.manual_seed(0)
+        m = export(a.checkpoint, a.vocab, a.out, a.id, a.prompt_sets, a.model_card, evaluation, a.intended_use,
+                   a.quantize, a.reduce_range, a.overwrite)
+    except (ExportError, CheckpointError, FileNotFoundError) as e:
+        print(f"training.export: error: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {a.out}: id={m['id']} embed_dim={m['embed_dim']} model sha256={model_sha256(m['files'])}",
           file=sys.stderr)
     return 0

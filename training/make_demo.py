@@ -73,7 +73,7 @@ which runs, with `W` its work directory:
 # prompt sets: training.synthetic.prompt_sets() -> W/prompt_sets.json
 /usr/bin/python3 -m training.train --train-manifest W/train/labels.csv --vocab W/vocab.txt --out W/run {train_args}
 /usr/bin/python3 -m training.export --checkpoint W/run/final.pt --vocab W/vocab.txt --out models/demo --id unimed-demo \\
-    --prompt-sets W/prompt_sets.json --model-card W/MODEL_CARD.md --evaluation W/evaluation.json
+    --prompt-sets W/prompt_sets.json --model-card W/MODEL_CARD.md --evaluation W/evaluation.json --overwrite
 ```
 Training took {train_s:.0f} s on {threads} CPU threads (torch {torch}).
 """
@@ -143,9 +143,11 @@ def main(argv=None):
         f.write(card)
     intended = ("Demo and test model of unimed-serve, trained on synthetic images only: it is not a medical model "
                 "and must not be used on real medical images or for any medical decision.")
-    exporter.main(["--checkpoint", ckpt, "--vocab", vocab_path, "--out", a.out, "--id", "unimed-demo",
-                   "--prompt-sets", ps_path, "--model-card", card_path, "--evaluation",
-                   os.path.join(w, "evaluation.json"), "--intended-use", intended])
+    rc = exporter.main(["--checkpoint", ckpt, "--vocab", vocab_path, "--out", a.out, "--id", "unimed-demo",
+                        "--prompt-sets", ps_path, "--model-card", card_path, "--evaluation",
+                        os.path.join(w, "evaluation.json"), "--intended-use", intended, "--overwrite"])
+    if rc != 0:
+        return rc
     print(f"modality accuracy {acc:.4f} (seed {EVAL_SEED}, {len(rows)} images); finding {facc:.4f}", file=sys.stderr)
     return 0 if acc >= 0.9 else 1
 

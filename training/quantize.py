@@ -32,8 +32,14 @@ import torch
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 
+from .zeroshot import cosine
+
 QUANT_MIN_ELEMENTS = 1024  # tiny matrices gain nothing and lose precision
 MARGIN = 0.0005  # added slack on top of twice the measured error (onnxruntime's rounding may differ slightly)
+
+
+class AlreadyQuantizedError(ValueError):
+    """quantize_exported was given a directory that is already quantized."""
 
 
 # ----------------------------------------------------------------------------------------------- rewriting
@@ -258,11 +264,6 @@ def run_graph(model, feeds):
 
 
 # ----------------------------------------------------------------------------------------------- golden
-def _cos(a, b):
-    a, b = torch.as_tensor(a, dtype=torch.float64).reshape(-1), torch.as_tensor(b, dtype=torch.float64).reshape(-1)
-    return float(torch.dot(a, b) / (a.norm() * b.norm()))
-
-
 def golden_cosines(model_dir, size, image_model=None, text_model=None):
     """Cosine of each golden.json embedding (PyTorch fp32) to what the ONNX files in `model_dir` compute."""
     from .image import load_rgb, preprocess
@@ -275,12 +276,12 @@ def golden_cosines(model_dir, size, image_model=None, text_model=None):
     for t in golden["texts"]:
         ids = np.array([t["input_ids"]], dtype=np.int64)
         out = run_graph(text_model, {"input_ids": ids, "attention_mask": np.ones_like(ids)})["text_embeds"][0]
-        texts.append(_cos(out, t["embedding"]))
+        texts.append(cosine(out, t["embedding"]))
     images = {}
     for im in golden["images"]:
         x = preprocess(load_rgb(os.path.join(model_dir, im["file"])), size)[None].numpy()
         out = run_graph(image_model, {"pixel_values": x})["image_embeds"][0]
-        images[im["kind"]] = _cos(out, im["embedding"])
+        images[im["kind"]] = cosine(out, im["embedding"])
     return {"text_min": min(texts), "text_mean": sum(texts) / len(texts), "image_exact": images["exact"],
             "image_resized": images["resized"]}
 
@@ -323,7 +324,7 @@ def quantize_exported(src_dir, out_dir, model_id=None, reduce_range=False):
     with open(os.path.join(src_dir, "model.json"), encoding="utf-8") as f:
         manifest = json.load(f)
     if "quantization" in manifest:
-        raise SystemExit(f"{src_dir} is already quantized")
+        raise AlreadyQuantizedError(f"{src_dir} is already quantized")
     os.makedirs(out_dir, exist_ok=True)
     for name in manifest["files"]:
         shutil.copyfile(os.path.join(src_dir, name), os.path.join(out_dir, name))
@@ -409,7 +410,11 @@ def main(argv=None):
     if a.from_dir:
         if not a.out:
             p.error("--from-dir needs --out")
-        m = quantize_exported(a.from_dir, a.out, a.id, a.reduce_range)
+        try:
+            m = quantize_exported(a.from_dir, a.out, a.id, a.reduce_range)
+        except AlreadyQuantizedError as e:
+            print(f"training.quantize: error: {e}", file=sys.stderr)
+            return 1
         print(json.dumps({"id": m["id"], "golden": m["golden"], "quantization": m["quantization"]}, indent=2))
         return 0
     result = compare(a.compare[0], a.compare[1], a.per_class, a.seed)

@@ -12,9 +12,9 @@ depend on the number of ranks. Rank 0 alone logs, evaluates and writes checkpoin
 same one. Writes RUN_DIR/metrics.jsonl, RUN_DIR/latest.pt (every --save-every steps) and RUN_DIR/final.pt;
 checkpoints are ``{"state_dict": <released layout>, ...}`` and can be given to training.export directly.
 
-Fault-injection hooks for tests (environment): UNIMED_FAIL_AT=RANK:STEP makes that rank exit (status 17) right after
-optimizer step STEP, as a lost node would; UNIMED_DUMP_GRADS=FILE makes rank 0 save the (all-reduced, unclipped)
-gradients and the loss of the run's first step.
+Fault-injection drills and tests: --fail-at RANK:STEP makes that rank exit (status 17) right after optimizer step
+STEP, as a lost node would (drop it from the relaunch command); --dump-grads FILE makes rank 0 save the
+(all-reduced, unclipped) gradients and the loss of the run's first step.
 """
 
 import argparse
@@ -88,6 +88,15 @@ def seed_all(seed):
 
 
 # ----------------------------------------------------------------------------------------------- main
+def rank_step(spec):
+    """'RANK:STEP' -> (rank, step)."""
+    try:
+        rank, step = (int(x) for x in spec.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected RANK:STEP (two integers), got {spec!r}") from None
+    return rank, step
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
@@ -133,6 +142,11 @@ def parse_args(argv=None):
     p.add_argument("--stop-after", type=int, default=0,
                    help="stop (saving latest.pt) after this many steps, as if interrupted; resume with --resume")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--fail-at", type=rank_step, default=None, metavar="RANK:STEP",
+                   help=f"fault-injection drill: that rank exits with status {FAIL_EXIT_CODE} right after that step, "
+                        "without saving, as a lost node would")
+    p.add_argument("--dump-grads", default=None, metavar="FILE",
+                   help="rank 0 saves the first step's loss and all-reduced, unclipped gradients (tests)")
     return p.parse_args(argv)
 
 
@@ -155,11 +169,10 @@ def resume_path(args):
     return args.resume
 
 
-def fail_point(rank, step):
-    """UNIMED_FAIL_AT=RANK:STEP: this rank dies after that step, without saving or saying goodbye."""
-    spec = os.environ.get("UNIMED_FAIL_AT")
-    if spec and tuple(int(x) for x in spec.split(":")) == (rank, step):
-        sys.stderr.write(f"rank {rank}: UNIMED_FAIL_AT={spec}: exiting after step {step}\n")
+def fail_point(fail_at, rank, step):
+    """--fail-at RANK:STEP: this rank dies after that step, without saving or saying goodbye."""
+    if fail_at == (rank, step):
+        sys.stderr.write(f"rank {rank}: --fail-at {rank}:{step}: exiting after step {step}\n")
         sys.stderr.flush()
         os._exit(FAIL_EXIT_CODE)
 
@@ -236,7 +249,7 @@ def train(args):
         save_checkpoint(os.path.join(args.out, name), model, opt, sched, scaler, step, args, init, rank, layout)
 
     log = open(os.path.join(args.out, "metrics.jsonl"), "a", encoding="utf-8") if rank == 0 else None
-    dump_grads = os.environ.get("UNIMED_DUMP_GRADS") if step == 0 and rank == 0 else None
+    dump_grads = args.dump_grads if step == 0 and rank == 0 else None
     t0, seen = time.time(), 0
     while step < args.steps:
         opt.zero_grad(set_to_none=True)
@@ -268,7 +281,7 @@ def train(args):
         with torch.no_grad():
             model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
         step += 1
-        fail_point(rank, step)
+        fail_point(args.fail_at, rank, step)
 
         if log and (step % args.log_every == 0 or step == args.steps):
             dt = time.time() - t0

@@ -4,6 +4,12 @@ import torch
 import torch.nn.functional as F
 
 
+def cosine(a, b):
+    """Cosine similarity of two vectors (tensors, arrays or lists), computed in float64."""
+    a, b = torch.as_tensor(a, dtype=torch.float64).reshape(-1), torch.as_tensor(b, dtype=torch.float64).reshape(-1)
+    return float(torch.dot(a, b) / (a.norm() * b.norm()))
+
+
 def label_name(label):
     return label["name"] if isinstance(label, dict) else label
 

@@ -1,22 +1,31 @@
 import { performance } from 'node:perf_hooks';
-import type { BatchingConfig, EncoderKind } from '../config.ts';
-import { CancelledError, deadlineExceeded, unavailable } from '../errors.ts';
+import type { BatchingConfig } from '../config.ts';
+import { CancelledError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { RequestOptions } from '../models/types.ts';
+import type { Cancellation } from './cancellation.ts';
+import { selectBatch } from './batch-selection.ts';
 import { BufferRecycler } from './buffer-recycler.ts';
+import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from './errors.ts';
 import type { AllocateBuffer } from './feeds.ts';
-import type { RunResult } from './inference-worker.ts';
-import type { WorkerPool } from './pool.ts';
-import type { FeedTensor } from './protocol.ts';
+import type { EncoderLabel, FeedTensor, RunResult } from './protocol.ts';
 
 /** Turns one batch of payloads into the encoder's input tensors, in buffers from `allocate`. */
 export type FeedBuilder<P> = (payloads: P[], allocate: AllocateBuffer) => FeedTensor[];
 
+/** What the batcher needs of the workers: how many there are, whether one is free, and running a batch on it. */
+export interface BatchPool {
+  readonly size: number;
+  /** Workers free now: run() given now starts at once. */
+  readonly idle: number;
+  /** Called whenever a worker may have become free. */
+  onAvailable(listener: () => void): void;
+  run(feeds: FeedTensor[]): Promise<RunResult>;
+}
+
 export interface BatcherOptions<P> {
-  model: string;
-  encoder: EncoderKind;
+  label: EncoderLabel;
   config: BatchingConfig;
-  pool: WorkerPool;
+  pool: BatchPool;
   metrics: Metrics;
   buildFeeds: FeedBuilder<P>;
   /** Embedding size D: the output of a batch of n is n x D. */
@@ -29,6 +38,8 @@ export interface BatcherOptions<P> {
 interface Group {
   results: Float32Array[];
   remaining: number;
+  /** Items of the group in a batch a worker is running. */
+  running: number;
   settled: boolean;
   resolve: (rows: Float32Array[]) => void;
   reject: (err: Error) => void;
@@ -54,7 +65,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export class Batcher<P> {
   readonly #o: BatcherOptions<P>;
-  readonly #labels: { model: string; encoder: EncoderKind };
+  readonly #labels: EncoderLabel;
   #queue: Item<P>[] = [];
   readonly #buffers: BufferRecycler;
   #timer: NodeJS.Timeout | undefined;
@@ -63,56 +74,36 @@ export class Batcher<P> {
   #drained: (() => void)[] = [];
   /** Items per second one worker gets through, smoothed; undefined until a batch has run. */
   #itemsPerSecond: number | undefined;
-  /** Items that ever went to a worker (tests use it to prove dropped work never ran). */
-  itemsRun = 0;
-  readonly #batchListeners = new Set<(costs: number[]) => void>();
 
   constructor(options: BatcherOptions<P>) {
     this.#o = options;
-    this.#labels = { model: options.model, encoder: options.encoder };
+    this.#labels = options.label;
     // Enough for every worker's batch (up to two input tensors each) plus the one being built.
     this.#buffers = new BufferRecycler(2 * (options.pool.size + 1));
     options.pool.onAvailable(() => this.#schedule());
     this.#setDepth();
   }
 
-  /** Observes every batch as it is dispatched: the cost of each item (1 each without `cost`). Returns an unsubscribe. */
-  onBatch(listener: (costs: number[]) => void): () => void {
-    this.#batchListeners.add(listener);
-    return () => this.#batchListeners.delete(listener);
-  }
-
-  get queueLength(): number {
-    return this.#queue.length;
-  }
-
-  get inflight(): number {
-    return this.#inflight;
-  }
-
-  /** Input buffers back from the workers, waiting to be reused. */
-  get buffersKept(): number {
-    return this.#buffers.kept;
-  }
-
   /** Embeds the payloads (raw model outputs, one row per payload, in order). */
-  submit(payloads: P[], options: RequestOptions = {}): Promise<Float32Array[]> {
+  submit(payloads: P[], options: Cancellation = {}): Promise<Float32Array[]> {
     if (payloads.length === 0) return Promise.resolve([]);
     const { signal, deadline } = options;
-    if (this.#closing) return this.#refuse(unavailable('the service is shutting down', 'shutting_down'), 'shutting_down');
-    if (signal?.aborted) return this.#refuse(new CancelledError(), 'client_gone');
-    if (deadline !== undefined && deadline <= Date.now()) return this.#refuse(deadlineExceeded(), 'deadline');
+    if (this.#closing) return Promise.reject(new ShuttingDownError());
+    if (signal?.aborted) return Promise.reject(new CancelledError());
+    if (deadline !== undefined && deadline <= Date.now()) return Promise.reject(new DeadlineExceededError(false));
     if (this.#queue.length + payloads.length > this.#o.config.maxQueue) {
-      const message = `the ${this.#o.encoder} queue of model ${this.#o.model} is full (${this.#queue.length} items waiting); retry later`;
-      return this.#refuse(unavailable(message, 'queue_full', this.retryAfterSeconds(payloads.length)), 'queue_full');
+      const { model, encoder } = this.#labels;
+      const message = `the ${encoder} queue of model ${model} is full (${this.#queue.length} items waiting); retry later`;
+      return Promise.reject(new QueueFullError(message, this.#retryAfterSeconds(payloads.length)));
     }
 
     return new Promise<Float32Array[]>((resolve, reject) => {
       let deadlineTimer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => this.#fail(group, new CancelledError(), 'client_gone');
+      const onAbort = (): void => this.#fail(group, group.running > 0 ? new CancelledError('the client disconnected while its work ran', true) : new CancelledError());
       const group: Group = {
         results: new Array<Float32Array>(payloads.length),
         remaining: payloads.length,
+        running: 0,
         settled: false,
         resolve,
         reject,
@@ -124,7 +115,7 @@ export class Batcher<P> {
       signal?.addEventListener('abort', onAbort, { once: true });
       // setTimeout fires at once past 2^31-1 ms: a deadline that far away is no deadline at all.
       if (deadline !== undefined && deadline - Date.now() <= MAX_TIMER_MS) {
-        deadlineTimer = setTimeout(() => this.#fail(group, deadlineExceeded(), 'deadline'), deadline - Date.now());
+        deadlineTimer = setTimeout(() => this.#fail(group, new DeadlineExceededError(group.running > 0)), deadline - Date.now());
       }
       const now = performance.now();
       payloads.forEach((payload, index) => this.#queue.push({ payload, group, index, enqueuedAt: now }));
@@ -134,7 +125,7 @@ export class Batcher<P> {
   }
 
   /** Seconds until the queue has likely drained enough to take `incoming` more items. */
-  retryAfterSeconds(incoming = 1): number {
+  #retryAfterSeconds(incoming: number): number {
     const rate = this.#itemsPerSecond;
     if (rate === undefined || rate <= 0) return 1;
     const seconds = (this.#queue.length + incoming) / (rate * this.#o.pool.size);
@@ -149,24 +140,18 @@ export class Batcher<P> {
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
-  #refuse(err: Error, reason: string): Promise<never> {
-    this.#o.metrics.requestsRejected.inc({ reason });
-    return Promise.reject(err);
-  }
-
   #setDepth(): void {
     this.#o.metrics.queueDepth.set(this.#labels, this.#queue.length);
   }
 
   /** Settles a group with an error and takes its items that have not run yet out of the queue. */
-  #fail(group: Group, err: Error, reason: string): void {
+  #fail(group: Group, err: Error): void {
     if (group.settled) return;
     group.settled = true;
     group.cleanup();
     const before = this.#queue.length;
     this.#queue = this.#queue.filter((item) => item.group !== group);
     if (this.#queue.length !== before) this.#setDepth();
-    this.#o.metrics.requestsRejected.inc({ reason });
     group.reject(err);
     this.#checkDrained();
   }
@@ -186,54 +171,34 @@ export class Batcher<P> {
         }
         return;
       }
-      const worker = this.#o.pool.idleWorker();
       // No idle worker: the finishing batch's onAvailable calls us again, and the queue is due by then.
-      if (worker === undefined) return;
-      this.#dispatch(worker, this.#takeBatch());
+      if (this.#o.pool.idle === 0) return;
+      this.#dispatch(this.#takeBatch());
     }
     this.#checkDrained();
   }
 
-  /** The oldest item always goes (no starvation); with `cost`, its companions are the closest in cost. */
   #takeBatch(): Item<P>[] {
-    const max = this.#o.config.maxBatchSize;
     const cost = this.#o.cost;
-    let batch: Item<P>[];
-    if (this.#queue.length <= max) {
-      batch = this.#queue;
-      this.#queue = [];
-    } else if (cost === undefined) {
-      batch = this.#queue.splice(0, max);
-    } else {
-      const anchor = cost(this.#queue[0]!.payload);
-      const ranked = this.#queue.map((item, position) => ({ position, distance: Math.abs(cost(item.payload) - anchor) }));
-      ranked.sort((a, b) => a.distance - b.distance || a.position - b.position);
-      const chosen = new Set(ranked.slice(0, max).map((r) => r.position));
-      batch = this.#queue.filter((_, position) => chosen.has(position));
-      this.#queue = this.#queue.filter((_, position) => !chosen.has(position));
-    }
-    if (cost !== undefined) batch.sort((a, b) => cost(a.payload) - cost(b.payload));
+    const { batch, rest } = selectBatch(this.#queue, this.#o.config.maxBatchSize, cost === undefined ? undefined : (item) => cost(item.payload));
+    this.#queue = rest;
     this.#setDepth();
     return batch;
   }
 
-  #dispatch(worker: Parameters<WorkerPool['run']>[0], batch: Item<P>[]): void {
+  #dispatch(batch: Item<P>[]): void {
     const now = performance.now();
     for (const item of batch) this.#o.metrics.queueWait.observe(this.#labels, (now - item.enqueuedAt) / 1000);
     this.#o.metrics.batchSize.observe(this.#labels, batch.length);
     this.#o.metrics.inflightBatches.inc(this.#labels);
     this.#inflight++;
-    this.itemsRun += batch.length;
-    if (this.#batchListeners.size > 0) {
-      const costs = batch.map((item) => this.#o.cost?.(item.payload) ?? 1);
-      for (const listener of this.#batchListeners) listener(costs);
-    }
+    for (const item of batch) item.group.running++;
 
     // run() is called synchronously so the worker is busy before the scheduling loop looks for the next idle
     // one. Building the feeds may throw (a malformed payload): that fails this batch, never the process.
     let run: Promise<RunResult>;
     try {
-      run = this.#o.pool.run(worker, this.#o.buildFeeds(batch.map((item) => item.payload), (bytes) => this.#buffers.take(bytes)));
+      run = this.#o.pool.run(this.#o.buildFeeds(batch.map((item) => item.payload), (bytes) => this.#buffers.take(bytes)));
     } catch (err) {
       run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -242,13 +207,14 @@ export class Batcher<P> {
         this.#buffers.give(result.inputs);
         const dim = this.#o.dim;
         if (result.data.length !== batch.length * dim) {
-          throw unavailable(`the ${this.#o.encoder} encoder returned ${result.data.length} values for ${batch.length} x ${dim}`, 'inference_failed');
+          throw new InferenceFailedError(`the ${this.#labels.encoder} encoder returned ${result.data.length} values for ${batch.length} x ${dim}`);
         }
         this.#o.metrics.inferenceDuration.observe(this.#labels, result.seconds);
         const rate = batch.length / Math.max(result.seconds, 1e-6);
         this.#itemsPerSecond = this.#itemsPerSecond === undefined ? rate : EWMA_ALPHA * rate + (1 - EWMA_ALPHA) * this.#itemsPerSecond;
         batch.forEach((item, row) => {
           const group = item.group;
+          group.running--;
           if (group.settled) return;
           group.results[item.index] = result.data.slice(row * dim, (row + 1) * dim);
           if (--group.remaining === 0) {
@@ -260,14 +226,13 @@ export class Batcher<P> {
       },
     ).catch(
       (err: Error) => {
-        const reason = (err as { code?: string }).code ?? 'worker_failed';
-        const failed = new Set(batch.map((item) => item.group));
-        for (const group of failed) this.#fail(group, err, reason);
+        for (const group of new Set(batch.map((item) => item.group))) this.#fail(group, err);
       },
     ).finally(() => {
       this.#inflight--;
       this.#o.metrics.inflightBatches.dec(this.#labels);
-      this.#schedule();
+      // The next batch goes out when the pool says a worker is free (onAvailable), not from here as well.
+      this.#checkDrained();
     });
   }
 

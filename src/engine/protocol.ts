@@ -1,6 +1,6 @@
 /**
- * Messages between the pool (main thread) and an inference worker. Tensors travel as typed arrays whose
- * buffers are transferred, never copied.
+ * What travels between the encoder (main thread) and its inference workers. Tensors travel as typed arrays
+ * whose buffers are transferred, never copied.
  */
 import type { EncoderKind } from '../config.ts';
 
@@ -14,7 +14,6 @@ export interface FeedTensor {
 /** What the worker needs to build its session and warm it up, passed as workerData. */
 export interface WorkerSetup {
   modelPath: string;
-  encoder: EncoderKind;
   /** onnxruntime execution provider names, in order of preference. */
   providers: string[];
   intraOpThreads: number;
@@ -30,19 +29,27 @@ export interface ProviderAttempt {
   error: string;
 }
 
+/** A worker's handshake: the provider its session runs on, and those tried before it. */
+export interface SessionInfo {
+  provider: string;
+  attempts: ProviderAttempt[];
+}
+
+/** One batch's answer. `inputs`: the feeds' buffers, handed back for the next batch (buffer-recycler.ts). */
+export interface RunResult {
+  data: Float32Array;
+  dims: number[];
+  seconds: number;
+  inputs: ArrayBuffer[];
+}
+
+/** For logs and metrics: which model's which encoder. */
+export interface EncoderLabel {
+  model: string;
+  encoder: EncoderKind;
+}
+
 /** The feeds' buffers, each once (a transfer list must not name one twice). */
 export function distinctBuffers(feeds: FeedTensor[]): ArrayBuffer[] {
   return [...new Set(feeds.map((f) => f.data.buffer as ArrayBuffer))];
 }
-
-export type ToWorker =
-  | { type: 'run'; id: number; feeds: FeedTensor[] }
-  /** Test hook: blocks the worker's thread for `ms`, so that the next batch is held by a busy worker. */
-  | { type: 'stall'; ms: number };
-
-export type FromWorker =
-  | { type: 'ready'; provider: string; attempts: ProviderAttempt[] }
-  | { type: 'start-failed'; attempts: ProviderAttempt[]; error: string }
-  /** `inputs`: the feeds' buffers, handed back for the next batch (src/engine/buffer-recycler.ts). */
-  | { type: 'result'; id: number; data: Float32Array; dims: number[]; seconds: number; inputs: ArrayBuffer[] }
-  | { type: 'run-failed'; id: number; error: string };

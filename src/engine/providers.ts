@@ -21,5 +21,5 @@ export async function createSessionWithFallback(
     }
   }
   const tried = attempts.map((a) => `${a.provider}: ${a.error}`).join('; ');
-  throw Object.assign(new Error(`no execution provider could create a session (${tried})`), { attempts });
+  throw Object.assign(new Error(`no execution provider could create a session (${tried})`), { detail: attempts });
 }

@@ -1,5 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from '../engine/errors.ts';
 import { CancelledError, ServiceError } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../workers/errors.ts';
 
 export interface ErrorBody {
   error: { code: string; message: string };
@@ -27,15 +30,57 @@ const FRAMEWORK_CODES: Record<string, { status: number; code: string; message?: 
 /** busboy reports a malformed multipart body with a plain Error; these are the client's fault, not ours. */
 const MALFORMED_MULTIPART = /^(Unexpected end of (form|multipart data)|Malformed part header|Multipart: Boundary not found|Part terminated early)/i;
 
+/**
+ * What a request that did not get its result counts as (README "Metrics"): `rejected` when none of its work
+ * reached a worker (refused at the door, queue full, deadline passed or client gone while queued), `failed`
+ * when its work was running and failed. Counted once per request, here, whatever the number of encoders.
+ */
+type Outcome = { metric: 'rejected' | 'failed'; reason: string };
+
+interface Described {
+  status: number;
+  code: string;
+  message: string;
+  retryAfter?: number;
+  outcome?: Outcome;
+}
+
+const REFUSED_AT_THE_DOOR = new Set(['not_ready', 'shutting_down', 'queue_full']);
+
+/** The engine's and the worker pools' errors, which carry no HTTP meaning of their own. */
+function describeEngineError(err: unknown): Described | undefined {
+  if (err instanceof QueueFullError || err instanceof PoolQueueFullError) {
+    const retryAfter = err instanceof QueueFullError ? err.retryAfterSeconds : 1;
+    return { status: 503, code: 'queue_full', message: err.message, retryAfter, outcome: { metric: 'rejected', reason: 'queue_full' } };
+  }
+  if (err instanceof ShuttingDownError || err instanceof PoolClosedError) {
+    return { status: 503, code: 'shutting_down', message: 'the service is shutting down', retryAfter: 1, outcome: { metric: 'rejected', reason: 'shutting_down' } };
+  }
+  if (err instanceof DeadlineExceededError) {
+    return { status: 504, code: 'deadline_exceeded', message: err.message, outcome: { metric: err.running ? 'failed' : 'rejected', reason: 'deadline' } };
+  }
+  if (err instanceof WorkerFailedError) {
+    const message = `the inference worker failed while running this request (${err.message}); it is being replaced`;
+    return { status: 503, code: 'worker_failed', message, retryAfter: 1, outcome: { metric: 'failed', reason: 'worker_failed' } };
+  }
+  if (err instanceof InferenceFailedError) {
+    return { status: 503, code: 'inference_failed', message: err.message, retryAfter: 1, outcome: { metric: 'failed', reason: 'inference_failed' } };
+  }
+  return undefined;
+}
+
 export function errorBody(code: string, message: string): ErrorBody {
   return { error: { code, message } };
 }
 
 /** Maps any error to the service's status, code and message; never exposes internals for a 5xx. */
-export function describeError(err: unknown): { status: number; code: string; message: string; retryAfter?: number } {
+export function describeError(err: unknown): Described {
   if (err instanceof ServiceError) {
-    return { status: err.statusCode, code: err.code, message: err.message, ...(err.retryAfterSeconds === undefined ? {} : { retryAfter: err.retryAfterSeconds }) };
+    const outcome: Outcome | undefined = err.statusCode === 503 && REFUSED_AT_THE_DOOR.has(err.code) ? { metric: 'rejected', reason: err.code } : undefined;
+    return { status: err.statusCode, code: err.code, message: err.message, ...(err.retryAfterSeconds === undefined ? {} : { retryAfter: err.retryAfterSeconds }), ...(outcome ? { outcome } : {}) };
   }
+  const engine = describeEngineError(err);
+  if (engine !== undefined) return engine;
   const fe = err as Partial<FastifyError> & { message?: string };
   const known = typeof fe.code === 'string' ? FRAMEWORK_CODES[fe.code] : undefined;
   if (known !== undefined) return { status: known.status, code: known.code, message: known.message ?? fe.message ?? known.code };
@@ -51,6 +96,13 @@ export function describeError(err: unknown): { status: number; code: string; mes
  * The one place errors become responses: `{"error": {"code", "message"}}` with the right status. Client
  * errors are logged at info with status and code only; a client that went away gets nothing.
  */
+/** Counts an inference request that ended in `err` in unimed_requests_rejected_total or _failed_total, once. */
+export function countOutcome(metrics: Metrics, err: unknown): void {
+  const outcome = err instanceof CancelledError ? { metric: err.running ? 'failed' : 'rejected', reason: 'client_gone' } : describeError(err).outcome;
+  if (outcome?.metric === 'rejected') metrics.requestsRejected.inc({ reason: outcome.reason });
+  if (outcome?.metric === 'failed') metrics.requestsFailed.inc({ reason: outcome.reason });
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof CancelledError) {

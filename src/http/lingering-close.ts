@@ -25,10 +25,11 @@ function hasBody(req: IncomingMessage): boolean {
 export function installLingeringClose(app: FastifyInstance, limits: LingerLimits): void {
   app.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
     const req = request.raw;
-    if (hasBody(req) && !req.complete) {
+    // `complete` is false only on a real socket still receiving the body (app.inject's requests have none).
+    if (hasBody(req) && req.complete === false) {
       // RFC 9110 section 10.1.1: a server answering before it has read the body says whether it will close.
       void reply.header('connection', 'close');
-      if (limits.ms > 0 && limits.bytes > 0) lingerInsteadOfClosing(req, req.socket, limits);
+      if (limits.ms > 0 && limits.bytes > 0 && typeof req.socket.destroySoon === 'function') lingerInsteadOfClosing(req, req.socket, limits);
     }
     done(null, payload);
   });

@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Metrics } from '../metrics.ts';
-import type { RequestOptions } from '../models/types.ts';
+import type { Cancellation } from '../models/types.ts';
 import { SERVICE_VERSION } from '../version.ts';
-import type { ServiceState } from './state.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Cancellation and deadline for the engine: aborted when the client goes away before the reply. */
-    work: RequestOptions;
+    /** How the engine may drop this request's work: aborted when the client goes away before the reply, and its deadline. */
+    cancellation: Cancellation;
   }
 }
+
+/** The header naming the model that answered (README "Endpoints"). */
+export const MODEL_HEADER = 'x-model-sha256';
 
 /** A caller's request id is echoed only when it cannot smuggle anything into headers or logs. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -23,26 +24,29 @@ export function requestId(req: IncomingMessage): string {
 
 /**
  * Per-request plumbing for every route: identifying headers (set first, so errors carry them too), the
- * abort signal and deadline handed to the engine, the request log line and the HTTP duration metric.
+ * cancellation handed to the engine, the request log line and the HTTP duration metric.
  */
-export function installRequestContext(app: FastifyInstance, deps: { state: ServiceState; metrics: Metrics; requestTimeoutMs: number }): void {
-  const { state, metrics, requestTimeoutMs } = deps;
-  app.decorateRequest('work', null as unknown as RequestOptions);
+export function installRequestContext(app: FastifyInstance): void {
+  const { unimed: state, metrics, config } = app;
+  app.decorateRequest('cancellation', null as unknown as Cancellation);
 
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     void reply.header('x-request-id', request.id);
     void reply.header('x-service-version', SERVICE_VERSION);
-    const registry = state.registry;
-    if (registry !== undefined) {
-      // Routes that pick another model overwrite it; until then it names the model that would answer.
-      void reply.header('x-model-sha256', registry.get().sha256);
-    }
     const controller = new AbortController();
-    request.work = { signal: controller.signal, deadline: Date.now() + requestTimeoutMs };
+    request.cancellation = { signal: controller.signal, deadline: Date.now() + config.requestTimeoutMs };
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort();
     });
     done();
+  });
+
+  // A route that picks a model names it when it picks it; every other answer, errors included, names the
+  // default model, once models are loaded. Set here, on the way out, so no answer gets the header twice.
+  app.addHook('onSend', (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    const registry = state.registry;
+    if (registry !== undefined && !reply.hasHeader(MODEL_HEADER)) void reply.header(MODEL_HEADER, registry.get().sha256);
+    done(null, payload);
   });
 
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {

@@ -49,3 +49,43 @@ export const ref = (name: string): { $ref: string } => {
   if (!(name in apiSchemas())) throw new Error(`openapi.yaml has no component schema "${name}"`);
   return { $ref: `${name}#` };
 };
+
+type JsonObject = { [key: string]: Json };
+
+/** What every form of an image route is held to: its JSON request schema less the image property. */
+export interface RequestFields {
+  /** The component's properties and rules without the image(s), which the reader has already taken out as bytes. */
+  schema: JsonObject;
+  /** Each field's declared JSON type (`array`, `integer`, `number`, `string`), for reading form and query strings. */
+  types: ReadonlyMap<string, string>;
+}
+
+/** The type a property declares, following a `$ref` to another component (`{ $ref: 'Frame#' }` -> integer). */
+function declaredType(property: Json | undefined): string | undefined {
+  if (property === null || typeof property !== 'object' || Array.isArray(property)) return undefined;
+  const target = typeof property.$ref === 'string' ? apiSchemas()[property.$ref.replace(/#$/, '')] : property;
+  return typeof target?.type === 'string' ? target.type : undefined;
+}
+
+// One object per component for the life of the process: Fastify caches compiled validators by schema identity,
+// so a fresh object per request would compile (and keep) a new Ajv validator every time.
+const requestFieldsCache = new Map<string, RequestFields>();
+
+/** The fields of the JSON request schema `component` other than `imageProperty`, as one schema for every form. */
+export function requestFields(component: string, imageProperty: string): RequestFields {
+  const key = `${component}#${imageProperty}`;
+  let fields = requestFieldsCache.get(key);
+  if (fields === undefined) {
+    const { $id: _id, properties, required, ...rules } = apiSchemas()[component] ?? {};
+    if (properties === null || typeof properties !== 'object' || Array.isArray(properties) || !(imageProperty in properties)) {
+      throw new Error(`openapi.yaml component "${component}" has no property "${imageProperty}"`);
+    }
+    const { [imageProperty]: _image, ...rest } = properties;
+    const stillRequired = Array.isArray(required) ? required.filter((name) => name !== imageProperty) : [];
+    const schema: JsonObject = { ...rules, properties: rest, ...(stillRequired.length > 0 ? { required: stillRequired } : {}) };
+    const types = new Map(Object.entries(rest).map(([name, property]) => [name, declaredType(property) ?? 'string']));
+    fields = { schema, types };
+    requestFieldsCache.set(key, fields);
+  }
+  return fields;
+}

@@ -1,7 +1,7 @@
 import { unavailable } from '../errors.ts';
 import type { ModelInfo, ServedModel } from '../models/types.ts';
 
-/** What the HTTP layer needs from the model registry (src/models/registry.ts implements it). */
+/** What the HTTP layer needs from the model registry (src/service/registry.ts implements it). */
 export interface ModelProvider {
   readonly defaultId: string;
   /** Throws a 404 ServiceError for an unknown id; the default model without one. */

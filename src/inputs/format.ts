@@ -1,4 +1,4 @@
-/** The image formats the service decodes (the API's image/png, image/jpeg, image/tiff, image/webp). */
+/** The image formats sharp decodes for the service (the API's image/png, image/jpeg, image/tiff, image/webp); DICOM has its own reader. */
 export const SUPPORTED_IMAGE_FORMATS = ['png', 'jpeg', 'tiff', 'webp'] as const;
 export type SupportedImageFormat = (typeof SUPPORTED_IMAGE_FORMATS)[number];
 
@@ -12,6 +12,7 @@ export const IMAGE_MEDIA_TYPES: Readonly<Record<string, SupportedImageFormat>> =
 
 export type SniffResult =
   | { kind: 'supported'; format: SupportedImageFormat }
+  | { kind: 'dicom' }
   | { kind: 'unsupported'; name: string }
   | { kind: 'unknown' };
 
@@ -24,12 +25,19 @@ function ascii(bytes: Buffer, offset: number, length: number): string {
   return bytes.length < offset + length ? '' : bytes.toString('latin1', offset, offset + length);
 }
 
+/** A DICOM Part 10 file: 'DICM' after the 128-byte preamble. A bare data set has no signature at all. */
+export function hasPart10Preamble(bytes: Uint8Array): boolean {
+  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+}
+
 /**
  * Tells the format from the file's signature, not from a declared media type (callers mislabel files, and JSON
  * base64 images have none). Recognising the common formats the service refuses lets it answer 415 ("wrong
  * kind of file") rather than 422 ("damaged file").
  */
 export function sniffImageFormat(bytes: Buffer): SniffResult {
+  // First: the preamble is free-form, so it may hold any other format's signature (a TIFF, say, for dual-format files).
+  if (hasPart10Preamble(bytes)) return { kind: 'dicom' };
   if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { kind: 'supported', format: 'png' };
   if (startsWith(bytes, [0xff, 0xd8, 0xff])) return { kind: 'supported', format: 'jpeg' };
   if (
@@ -43,7 +51,6 @@ export function sniffImageFormat(bytes: Buffer): SniffResult {
   if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 4) === 'WEBP') return { kind: 'supported', format: 'webp' };
 
   if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a') return { kind: 'unsupported', name: 'GIF' };
-  if (ascii(bytes, 128, 4) === 'DICM') return { kind: 'unsupported', name: 'DICOM' };
   if (ascii(bytes, 0, 2) === 'BM') return { kind: 'unsupported', name: 'BMP' };
   if (ascii(bytes, 0, 5) === '%PDF-') return { kind: 'unsupported', name: 'PDF' };
   if (ascii(bytes, 0, 4) === '8BPS') return { kind: 'unsupported', name: 'PSD' };

@@ -11,7 +11,7 @@ export interface Manifest {
   image: { file: string; input: string; output: string; size: number; resize: string; mean: [number, number, number]; std: [number, number, number] };
   text: {
     file: string; input_ids: string; attention_mask: string; output: string; tokenizer: string; cleaning: string;
-    context_length: number; pad_id: number; cls_id: number; sep_id: number; unk_id: number;
+    context_length: number; pad_id: number; cls_id: number; sep_id: number;
   };
   files: Record<string, string>;
   golden: { file: string; text_min_cosine: number; image_exact_min_cosine: number; image_resized_min_cosine: number };
@@ -125,7 +125,6 @@ export async function readManifest(dir: string): Promise<Manifest> {
       pad_id: r.int(text, 'pad_id', 'text.'),
       cls_id: r.int(text, 'cls_id', 'text.'),
       sep_id: r.int(text, 'sep_id', 'text.'),
-      unk_id: r.int(text, 'unk_id', 'text.'),
     },
     files,
     golden: {

@@ -3,13 +3,9 @@
  * them (workers, batching, tokenizer, cache, prompt sets) is the registry's business.
  */
 
-/** Per-request controls passed down to the batcher. */
-export interface RequestOptions {
-  /** Aborted when the client disconnects: queued work for it is dropped before it runs. */
-  signal?: AbortSignal;
-  /** Epoch milliseconds after which the caller gets 504 instead of a late answer. */
-  deadline?: number;
-}
+import type { Cancellation } from '../engine/cancellation.ts';
+
+export type { Cancellation };
 
 /** A class in a zero-shot problem: the label returned, and the text put into the templates. */
 export interface LabelSpec {
@@ -65,11 +61,11 @@ export interface ServedModel {
   readonly imageSpec: ImageTensorSpec;
   info(): ModelInfo;
   /** `pixels`: one CHW float32 tensor (3 x S x S) per image, already normalized. Returns L2-normalized embeddings. */
-  embedImages(pixels: Float32Array[], options?: RequestOptions): Promise<Float32Array[]>;
+  embedImages(pixels: Float32Array[], options?: Cancellation): Promise<Float32Array[]>;
   /** Cleans, tokenizes, embeds (through the text cache); returns L2-normalized embeddings in input order. */
-  embedTexts(texts: string[], options?: RequestOptions): Promise<Float32Array[]>;
+  embedTexts(texts: string[], options?: Cancellation): Promise<Float32Array[]>;
   /** Classes from inline labels and templates (the paper's template ensemble), through the same cache. */
-  classEmbeddings(labels: LabelSpec[], templates: string[], options?: RequestOptions): Promise<Float32Array[]>;
+  classEmbeddings(labels: LabelSpec[], templates: string[], options?: Cancellation): Promise<Float32Array[]>;
   /** A prompt set with its class embeddings computed at start; undefined when this model has no such set. */
   promptSet(name: string): { info: PromptSetInfo; labels: LabelSpec[]; classEmbeddings: Float32Array[] } | undefined;
   promptSets(): PromptSetInfo[];

@@ -1,34 +1,5 @@
 import type { LabelSpec, Prediction } from '../models/types.ts';
-
-/** Scales a vector to unit L2 norm in place; a zero vector stays zero rather than turning into NaNs. */
-export function l2normalize(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (const x of v) sum += x * x;
-  const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] = v[i]! / norm;
-  return v;
-}
-
-export function dot(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
-  return sum;
-}
-
-/** Cosine of two raw vectors (neither needs to be normalized). */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
+import { dot, l2normalize } from '../vectors.ts';
 
 /**
  * The paper's template ensemble: the class embedding is the re-normalized mean of its L2-normalized template

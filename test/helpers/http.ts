@@ -1,23 +1,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pino from 'pino';
 import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
 import type { Config } from '../../src/config.ts';
 import type { ModelProvider } from '../../src/http/state.ts';
-import type { ImagePreprocessing } from '../../src/inputs/image.ts';
+import type { ImagePreprocessing } from '../../src/api-types.ts';
 import type { ModelInfo, Prediction, PromptSetInfo } from '../../src/models/types.ts';
 import { Metrics } from '../../src/metrics.ts';
-import { ModelRegistry } from '../../src/models/registry.ts';
+import { ModelRegistry } from '../../src/service/registry.ts';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
-export const DEMO = join(ROOT, 'models/demo');
-
-/** A test configuration: the demo model, one small worker per encoder, plus any overrides. */
-export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', LOG_LEVEL: 'silent', ...env }, ROOT);
-}
+// The shared helpers live in ./common.ts; these names stay for the files that import them from here.
+export { ROOT, DEMO, testConfig, until, cosine } from './common.ts';
 
 /** A PROMPT_SETS file in a fresh temp dir with the six synthetic modalities. */
 export function writePromptSets(): string {
@@ -45,6 +39,7 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/** A registry for a ready-made config (the older form; new tests use `loadRegistry(env)` from ./common.ts). */
 export async function loadRegistry(config: Config, metrics = new Metrics({ defaultMetrics: false })): Promise<ModelRegistry> {
   return ModelRegistry.load(config, { logger: pino({ level: 'silent' }), metrics });
 }
@@ -84,25 +79,3 @@ export async function json<T = ErrorBody>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
 
-/** Polls `check` until it returns a value other than undefined, at most `timeoutMs`. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}

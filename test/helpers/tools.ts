@@ -36,3 +36,11 @@ export function requireTool(t: Test, command: string, install: string): string |
   else t.plan(0, message);
   return undefined;
 }
+
+/** What a whole suite does when programs it needs are missing: the same rule as requireTool, for a runner. */
+export function missingToolsVerdict(missing: { command: string; install: string }[]): { fail: boolean; message: string } | undefined {
+  if (missing.length === 0) return undefined;
+  const list = missing.map((m) => `${m.command} (${m.install})`).join(', ');
+  const fail = process.env.CI === 'true';
+  return { fail, message: `${fail ? 'FAIL' : 'SKIP'}: not installed: ${list}${fail ? '; CI=true, so a missing tool fails instead of skipping' : ''}` };
+}

@@ -27,11 +27,11 @@ def data(tmp_path_factory):
     return d
 
 
-def local_nodes(nodes, procs, data, out, *args, **env):
+def local_nodes(nodes, procs, data, out, *args):
     train_args = ["--vocab", str(data / "vocab.txt"), "--out", str(out), "--arch", "tiny", "--batch-size", "8",
                   "--lr", "1e-3", "--warmup", "2", "--seed", "7", "--log-every", "1", "--threads", "1", *args]
     return subprocess.run(["bash", LOCAL_NODES, str(nodes), str(procs), "--", *train_args], cwd=ROOT,
-                          env=dict(os.environ, PYTHON=sys.executable, **env), capture_output=True, text=True,
+                          env=dict(os.environ, PYTHON=sys.executable), capture_output=True, text=True,
                           timeout=300)
 
 
@@ -40,7 +40,7 @@ def test_two_nodes_first_step_equals_one_process(data, tmp_path):
     dumps = {}
     for nodes in (1, 2):
         dumps[nodes] = str(tmp_path / f"grads{nodes}.pt")
-        r = local_nodes(nodes, 1, data, tmp_path / f"n{nodes}", *manifest, UNIMED_DUMP_GRADS=dumps[nodes])
+        r = local_nodes(nodes, 1, data, tmp_path / f"n{nodes}", *manifest, "--dump-grads", dumps[nodes])
         assert r.returncode == 0, r.stderr[-3000:]
         with open(tmp_path / f"n{nodes}" / "metrics.jsonl") as f:
             assert len(f.readlines()) == 1  # rank 0 alone logs
@@ -62,7 +62,7 @@ def test_node_lost_mid_run_resumes_to_the_same_weights(data, tmp_path):
     full = local_nodes(2, 1, data, tmp_path / "full", *args)
     assert full.returncode == 0, full.stderr[-3000:]
     # node 1 (rank 1) is lost after step 5: the job stops, latest.pt is step 4's
-    lost = local_nodes(2, 1, data, tmp_path / "part", *args, UNIMED_FAIL_AT="1:5")
+    lost = local_nodes(2, 1, data, tmp_path / "part", *args, "--fail-at", "1:5")
     assert lost.returncode == 17, lost.stderr[-3000:]
     assert torch_load(tmp_path / "part" / "latest.pt")["step"] == 4
     assert not (tmp_path / "part" / "final.pt").exists()

@@ -24,9 +24,9 @@ def tiny(tmp_path_factory):
     vocab = d / "vocab.txt"
     save_vocab(synthetic_vocab(cfg.text.vocab_size), str(vocab))
     fp32, int8 = d / "fp32", d / "int8"
-    export.main(["--checkpoint", str(ckpt), "--vocab", str(vocab), "--out", str(fp32), "--id", "t"])
-    export.main(["--checkpoint", str(ckpt), "--vocab", str(vocab), "--out", str(int8), "--id", "t8",
-                 "--quantize", "int8"])
+    assert export.main(["--checkpoint", str(ckpt), "--vocab", str(vocab), "--out", str(fp32), "--id", "t"]) == 0
+    assert export.main(["--checkpoint", str(ckpt), "--vocab", str(vocab), "--out", str(int8), "--id", "t8",
+                        "--quantize", "int8"]) == 0
     return fp32, int8
 
 
@@ -104,5 +104,6 @@ def test_quantize_exported_directory_and_compare_on_the_demo(tmp_path):
     r = quantize.compare(DEMO, str(out), per_class=2, seed=777, work=str(tmp_path / "eval"))
     assert r["images"] == 12 and r["image_cosine_int8_vs_fp32"]["min"] > 0.99
     assert 0 <= r["int8_modality_accuracy"] <= 1 and 0 <= r["fp32_modality_accuracy"] <= 1
-    with pytest.raises(SystemExit):
+    with pytest.raises(quantize.AlreadyQuantizedError, match="already quantized"):
         quantize.quantize_exported(str(out), str(tmp_path / "twice"))
+    assert quantize.main(["--from-dir", str(out), "--out", str(tmp_path / "twice")]) == 1

@@ -73,3 +73,15 @@ def test_resume_reproduces_uninterrupted_run(data, tmp_path):
     assert_same(full, resumed, exact=True)
     for k in full["optimizer"]["state"]:
         assert torch.equal(full["optimizer"]["state"][k]["exp_avg"], resumed["optimizer"]["state"][k]["exp_avg"])
+
+
+def test_fault_injection_flags_parse(tmp_path):
+    from training.train import parse_args
+
+    base = ["--train-manifest", "m.csv", "--vocab", "v.txt", "--out", str(tmp_path)]
+    a = parse_args(base + ["--fail-at", "1:5", "--dump-grads", "g.pt"])
+    assert a.fail_at == (1, 5) and a.dump_grads == "g.pt"
+    assert parse_args(base).fail_at is None and parse_args(base).dump_grads is None
+    for bad in ("1", "1:2:3", "a:5"):
+        with pytest.raises(SystemExit):  # argparse's usage error, before anything runs
+            parse_args(base + ["--fail-at", bad])

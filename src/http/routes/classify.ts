@@ -1,19 +1,18 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { badRequest, notFound, tooLarge, unsupportedMediaType } from '../../errors.ts';
-import type { ImageOptions } from '../../inputs/decode.ts';
+import type { FastifyPluginCallback } from 'fastify';
+import { badRequest, notFound, tooLarge } from '../../errors.ts';
 import type { Config } from '../../config.ts';
-import type { LabelSpec, RequestOptions, ServedModel } from '../../models/types.ts';
-import { IMAGE_OPTION_NAMES, imageOptions, imageOptionsFromForm, refuseQueryImageOptions, splitImageOptions } from '../image-options.ts';
-import { listField, readForm, singleField } from '../multipart.ts';
-import { ref } from '../schemas.ts';
-import { base64Image, characters, checkTextLengths, decodeImages, formImage, pickModel } from './common.ts';
+import type { Cancellation, LabelSpec, ServedModel } from '../../models/types.ts';
 import { hasOnePlaceholder } from '../../zeroshot/scoring.ts';
-import type { ImageInput } from './common.ts';
-import type { InferenceDeps } from './inference.ts';
+import { pickModel } from '../admission.ts';
+import { decodeImages } from '../decode-images.ts';
+import { imageRequestReader } from '../image-request.ts';
+import { ref } from '../schemas.ts';
+import { characters, checkTextLengths } from '../text-limits.ts';
 
 type LabelInput = string | { name: string; text: string };
 
-interface ClassifyOptions {
+/** The classification fields of a request (schema ClassifyRequest less the image and the rendering parameters). */
+interface ClassifyFields {
   labels?: LabelInput[];
   templates?: string[];
   prompt_set?: string;
@@ -22,39 +21,7 @@ interface ClassifyOptions {
 }
 
 /** Inline labels without templates are embedded as the label text alone. */
-export const DEFAULT_TEMPLATES: readonly string[] = ['{}'];
-
-const CLASSIFY_FIELDS = ['labels', 'templates', 'prompt_set', 'top_k', 'model'] as const;
-
-/** Multipart fields are strings; this shapes them like the JSON form so both pass the same schema. */
-function optionsFromForm(form: Awaited<ReturnType<typeof readForm>>): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
-  const labels = listField(form, 'labels');
-  if (labels !== undefined) options.labels = labels;
-  const templates = listField(form, 'templates');
-  if (templates !== undefined) options.templates = templates;
-  const promptSet = singleField(form, 'prompt_set');
-  if (promptSet !== undefined) options.prompt_set = promptSet;
-  const topK = singleField(form, 'top_k');
-  if (topK !== undefined) options.top_k = /^\s*\d+\s*$/.test(topK) ? Number(topK) : topK;
-  const model = singleField(form, 'model');
-  if (model !== undefined) options.model = model;
-  return options;
-}
-
-// One object for the life of the process: Fastify caches compiled validators by schema identity, so a fresh
-// object per request would compile (and keep) a new Ajv validator every time.
-const CLASSIFY_OPTIONS_SCHEMA = ref('ClassifyOptions');
-
-function validateOptions(request: FastifyRequest, options: Record<string, unknown>): ClassifyOptions {
-  // The JSON form is validated by the route schema; the form fields go through the same component schema.
-  const validate = request.compileValidationSchema(CLASSIFY_OPTIONS_SCHEMA);
-  if (!validate(options)) {
-    const first = validate.errors?.[0];
-    throw badRequest(first === undefined ? 'invalid form fields' : `form${first.instancePath} ${first.message ?? 'is invalid'}`);
-  }
-  return options;
-}
+const DEFAULT_TEMPLATES: readonly string[] = ['{}'];
 
 function labelSpecs(labels: LabelInput[]): LabelSpec[] {
   const specs = labels.map((l) => (typeof l === 'string' ? { name: l, text: l } : { name: l.name, text: l.text }));
@@ -70,11 +37,10 @@ function labelSpecs(labels: LabelInput[]): LabelSpec[] {
  * Every template holds `{}` once, and the longest label in the longest template (the longest prompt) is within
  * MAX_CHARS_PER_TEXT, so what the text encoder is asked to read is bounded like any text.
  */
-function checkPrompts(labels: LabelSpec[], templates: string[], config: Config): void {
+function checkPrompts(labels: LabelSpec[], templates: string[], max: number): void {
   templates.forEach((template, i) => {
     if (!hasOnePlaceholder(template)) throw badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`);
   });
-  const max = config.limits.charsPerText;
   const longest = (texts: string[]): [number, number] =>
     texts.reduce<[number, number]>((best, text, i) => {
       const n = characters(text, max);
@@ -90,36 +56,53 @@ function checkPrompts(labels: LabelSpec[], templates: string[], config: Config):
 interface Classes {
   labels: LabelSpec[];
   promptSet?: { name: string; version: string };
-  embed(work: RequestOptions): Promise<Float32Array[]>;
+  embed(cancellation: Cancellation): Promise<Float32Array[]>;
+}
+
+/** Exactly one source of classes: inline labels (with their templates) or a prompt set (which brings its own). */
+function checkClassSource(fields: ClassifyFields): void {
+  if (fields.labels !== undefined && fields.prompt_set !== undefined) throw badRequest('give either labels or prompt_set, not both');
+  if (fields.labels === undefined && fields.prompt_set === undefined) throw badRequest('give labels or a prompt_set');
+  if (fields.templates !== undefined && fields.prompt_set !== undefined) {
+    throw badRequest('templates cannot be combined with prompt_set: the prompt set brings its own');
+  }
 }
 
 /** The classes to score: a prompt set's (embedded at start) or inline labels x templates (through the cache). */
-function resolveClasses(model: ServedModel, options: ClassifyOptions, config: Config): Classes {
-  if (options.prompt_set !== undefined) {
-    const set = model.promptSet(options.prompt_set);
-    if (set === undefined) throw notFound(`model "${model.id}" has no prompt set "${options.prompt_set}"`, 'prompt_set_not_found');
+function resolveClasses(model: ServedModel, fields: ClassifyFields, limits: Config['limits']): Classes {
+  if (fields.prompt_set !== undefined) {
+    const set = model.promptSet(fields.prompt_set);
+    if (set === undefined) throw notFound(`model "${model.id}" has no prompt set "${fields.prompt_set}"`, 'prompt_set_not_found');
     return { labels: set.labels, promptSet: { name: set.info.name, version: set.info.version }, embed: () => Promise.resolve(set.classEmbeddings) };
   }
-  const labels = labelSpecs(options.labels ?? []);
-  const templates = [...(options.templates ?? DEFAULT_TEMPLATES)];
+  const labels = labelSpecs(fields.labels ?? []);
+  const templates = [...(fields.templates ?? DEFAULT_TEMPLATES)];
   const prompts = labels.length * templates.length;
-  if (prompts > config.limits.promptsPerClassify) {
+  if (prompts > limits.promptsPerClassify) {
     throw tooLarge(
-      `${labels.length} labels x ${templates.length} templates = ${prompts} prompts, MAX_PROMPTS_PER_CLASSIFY allows ${config.limits.promptsPerClassify}`,
+      `${labels.length} labels x ${templates.length} templates = ${prompts} prompts, MAX_PROMPTS_PER_CLASSIFY allows ${limits.promptsPerClassify}`,
       'too_many_prompts',
     );
   }
   checkTextLengths(
     labels.map((l) => l.text),
-    config,
+    limits.charsPerText,
     'label',
   );
-  checkTextLengths(templates, config, 'template');
-  checkPrompts(labels, templates, config);
-  return { labels, embed: (work) => model.classEmbeddings(labels, templates, work) };
+  checkTextLengths(templates, limits.charsPerText, 'template');
+  checkPrompts(labels, templates, limits.charsPerText);
+  return { labels, embed: (cancellation) => model.classEmbeddings(labels, templates, cancellation) };
 }
 
-export function classifyRoute(app: FastifyInstance, { state, config }: InferenceDeps): void {
+/** POST /classify: zero-shot classification of one image against inline labels or a named prompt set. */
+export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
+  const { limits } = app.config;
+  const decoding = { imagePixels: limits.imagePixels, decoder: app.pixelDecoder };
+  const readRequest = imageRequestReader<ClassifyFields>(
+    { path: '/classify', schema: 'ClassifyRequest', imageProperty: 'image', raw: false, usage: 'send multipart with an "image" part, or JSON {"image": base64, ...}' },
+    limits,
+  );
+
   app.post(
     '/classify',
     {
@@ -129,50 +112,24 @@ export function classifyRoute(app: FastifyInstance, { state, config }: Inference
       },
     },
     async (request, reply) => {
-      let image: ImageInput;
-      let options: ClassifyOptions;
-      let rendering: ImageOptions;
-      if (request.isMultipart()) {
-        refuseQueryImageOptions(request, 'multipart');
-        const form = await readForm(request, { fileField: 'image', textFields: [...CLASSIFY_FIELDS, ...IMAGE_OPTION_NAMES], maxFiles: 1, maxBytes: config.limits.bodyBytes });
-        const file = form.files[0];
-        if (file === undefined) throw badRequest('the form has no "image" file part');
-        image = formImage(file);
-        options = validateOptions(request, optionsFromForm(form));
-        rendering = imageOptionsFromForm(form);
-      } else if (Buffer.isBuffer(request.body)) {
-        throw unsupportedMediaType('/classify takes multipart/form-data or application/json (the image as base64)');
-      } else {
-        const body = request.body as (ClassifyOptions & { image?: string }) | undefined;
-        if (body === undefined || typeof body.image !== 'string') throw badRequest('send multipart with an "image" part, or JSON {"image": base64, ...}');
-        refuseQueryImageOptions(request, 'JSON');
-        const { options: imageParams, rest } = splitImageOptions(body as Record<string, unknown>);
-        const { image: _image, ...classifyOptions } = rest;
-        rendering = imageOptions(imageParams, 'property');
-        image = base64Image(body.image, 'image');
-        options = classifyOptions;
-      }
-
-      if (options.labels !== undefined && options.prompt_set !== undefined) throw badRequest('give either labels or prompt_set, not both');
-      if (options.labels === undefined && options.prompt_set === undefined) throw badRequest('give labels or a prompt_set');
-      if (options.templates !== undefined && options.prompt_set !== undefined) {
-        throw badRequest('templates cannot be combined with prompt_set: the prompt set brings its own');
-      }
-
-      const model = pickModel(state, reply, options.model);
-      const classes = resolveClasses(model, options, config);
+      const { images, rendering, fields } = await readRequest(request);
+      checkClassSource(fields);
+      const model = pickModel(request, reply, fields.model);
+      const classes = resolveClasses(model, fields, limits);
       // The image decodes first, so a bad image costs no text inference.
-      const [decoded] = await decodeImages([image], model, config, rendering);
+      const [decoded] = await decodeImages(images, model, decoding, rendering);
       if (decoded === undefined) throw new Error('the image decoder returned nothing');
-      const [imageEmbeddings, classEmbeddings] = await Promise.all([model.embedImages([decoded.pixels], request.work), classes.embed(request.work)]);
+      const { cancellation } = request;
+      const [imageEmbeddings, classEmbeddings] = await Promise.all([model.embedImages([decoded.pixels], cancellation), classes.embed(cancellation)]);
       const imageEmbedding = imageEmbeddings[0];
       if (imageEmbedding === undefined) throw new Error('the image encoder returned no embedding');
       return {
         model: model.id,
         ...(classes.promptSet === undefined ? {} : { prompt_set: classes.promptSet }),
-        predictions: model.classify(imageEmbedding, classEmbeddings, classes.labels, options.top_k),
+        predictions: model.classify(imageEmbedding, classEmbeddings, classes.labels, fields.top_k),
         preprocessing: decoded.preprocessing,
       };
     },
   );
-}
+  done();
+};

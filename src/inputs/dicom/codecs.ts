@@ -4,7 +4,7 @@ import { undecodable } from '../../errors.ts';
 import type { ImageDescription } from './parse.ts';
 
 // dcmjs-codecs is a CommonJS bundle around one WebAssembly module (IJG libjpeg 8/12/16-bit, CharLS, OpenJPEG,
-// OpenJPH and an RLE decoder); it is loaded lazily so that the HTTP thread never pays for it.
+// OpenJPH and an RLE decoder); only the pixel decoder threads load it (when they start), never the HTTP thread.
 const require = createRequire(import.meta.url);
 let codecs: typeof DcmjsCodecs | undefined;
 let ready: Promise<typeof DcmjsCodecs> | undefined;

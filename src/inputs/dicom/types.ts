@@ -18,13 +18,6 @@ export interface RenderOptions {
   frame?: number;
 }
 
-export interface DecodeLimits {
-  /** Cap on rows x columns x frames of the whole object, checked before any pixel data is decoded. */
-  imagePixels: number;
-  /** Optional cap on Number of Frames. */
-  frames?: number;
-}
-
 export type VoiFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID' | 'LUT';
 export type WindowSource = 'request' | 'voi_lut' | 'file' | 'auto';
 

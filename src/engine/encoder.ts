@@ -1,0 +1,106 @@
+import type { Logger } from 'pino';
+import type { BatchingConfig } from '../config.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Cancellation } from './cancellation.ts';
+import { l2normalize } from '../vectors.ts';
+import { TaskFailedError } from '../workers/errors.ts';
+import { WorkerPool } from '../workers/pool.ts';
+import { Batcher } from './batcher.ts';
+import type { FeedBuilder } from './batcher.ts';
+import { InferenceFailedError } from './errors.ts';
+import { distinctBuffers } from './protocol.ts';
+import type { EncoderLabel, FeedTensor, RunResult, SessionInfo, WorkerSetup } from './protocol.ts';
+
+// Tests and `npm run dev` run the sources, `npm start` runs the build: pick the entry that sits next to us.
+const INFERENCE_WORKER = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+
+export interface EncoderOptions<P> {
+  label: EncoderLabel;
+  setup: WorkerSetup;
+  workers: number;
+  /** A worker holding a batch longer than this is taken as hung and replaced. */
+  workerTimeoutMs: number;
+  batching: BatchingConfig;
+  buildFeeds: FeedBuilder<P>;
+  /** Embedding size D. */
+  dim: number;
+  cost?: (payload: P) => number;
+  metrics: Metrics;
+  logger: Logger;
+  /** The worker module (one that serves startInferenceSession); src/engine/worker.ts unless given. */
+  workerEntry?: URL;
+}
+
+/**
+ * One model encoder: its inference workers and the batcher in front of them, as one object (the queue,
+ * batching task and backend of text-embeddings-inference's Infer). Payloads in, unit-norm embeddings out.
+ */
+export class Encoder<P> {
+  readonly #o: EncoderOptions<P>;
+  readonly #pool: WorkerPool<FeedTensor[], RunResult, SessionInfo>;
+  readonly #batcher: Batcher<P>;
+
+  constructor(options: EncoderOptions<P>) {
+    this.#o = options;
+    const { label } = options;
+    this.#pool = new WorkerPool<FeedTensor[], RunResult, SessionInfo>({
+      name: `${label.encoder} encoder of ${label.model}`,
+      entry: options.workerEntry ?? INFERENCE_WORKER,
+      setup: options.setup,
+      size: options.workers,
+      taskTimeoutMs: options.workerTimeoutMs,
+      // The batcher hands a batch only to an idle worker, so nothing ever waits inside the pool.
+      maxQueue: 0,
+      logger: options.logger,
+    });
+    const pool = this.#pool;
+    this.#batcher = new Batcher<P>({
+      label,
+      config: options.batching,
+      metrics: options.metrics,
+      buildFeeds: options.buildFeeds,
+      dim: options.dim,
+      ...(options.cost === undefined ? {} : { cost: options.cost }),
+      pool: {
+        size: pool.size,
+        get idle() {
+          return pool.idle;
+        },
+        onAvailable: (listener) => pool.onAvailable(listener),
+        run: (feeds) =>
+          pool.run(feeds, distinctBuffers(feeds)).catch((err: unknown) => {
+            throw err instanceof TaskFailedError ? new InferenceFailedError(`inference failed: ${err.message}`, { cause: err }) : err;
+          }),
+      },
+    });
+  }
+
+  /** Starts the workers (provider fallback, warm-up); rejects when none can start. */
+  async start(): Promise<SessionInfo> {
+    const info = await this.#pool.start();
+    for (const attempt of info.attempts) {
+      this.#o.logger.warn({ ...this.#o.label, provider: attempt.provider, reason: attempt.error }, 'execution provider unavailable, took the next one');
+    }
+    return info;
+  }
+
+  /** The execution provider of the most recently started worker ('none' before the first). */
+  get provider(): string {
+    return this.#pool.info?.provider ?? 'none';
+  }
+
+  /** Called with the provider of every worker that starts, replacements included. */
+  onWorkerReady(listener: (provider: string) => void): void {
+    this.#pool.onReady((info) => listener(info.provider));
+  }
+
+  async embed(payloads: P[], work: Cancellation = {}): Promise<Float32Array[]> {
+    return (await this.#batcher.submit(payloads, work)).map(l2normalize);
+  }
+
+  /** Lets queued and running batches finish, then stops the workers. */
+  async close(): Promise<void> {
+    await this.#batcher.close();
+    await this.#pool.close();
+  }
+}

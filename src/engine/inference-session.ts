@@ -1,0 +1,54 @@
+/**
+ * The inside of an inference worker: one onnxruntime session for one encoder. `session.run()` blocks its
+ * thread for the whole inference, which is why it runs in a worker thread and not on the HTTP thread. It knows
+ * nothing of batching, queues or requests: one batch of feeds in, one output out.
+ */
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import type { TaskServer } from '../workers/serve.ts';
+import { createSessionWithFallback } from './providers.ts';
+import { distinctBuffers } from './protocol.ts';
+import type { FeedTensor, RunResult, SessionInfo, WorkerSetup } from './protocol.ts';
+
+function toOrtFeeds(feeds: FeedTensor[]): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const f of feeds) out[f.name] = new ort.Tensor(f.type, f.data, f.dims);
+  return out;
+}
+
+/** onnxruntime session options for one provider (exported so the spinning setting can be checked). */
+export function sessionOptions(setup: WorkerSetup, provider: string): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider === 'cuda' ? { name: 'cuda', deviceId: 0 } : provider],
+    intraOpNumThreads: setup.intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: setup.spinning ? '1' : '0' } } },
+  };
+}
+
+async function run(session: ort.InferenceSession, outputName: string, feeds: FeedTensor[]): Promise<{ data: Float32Array; dims: number[] }> {
+  const outputs = await session.run(toOrtFeeds(feeds), [outputName]);
+  const tensor = outputs[outputName];
+  if (tensor === undefined || tensor.type !== 'float32') throw new Error(`the model has no float32 output ${outputName}`);
+  const raw = tensor.data as Float32Array;
+  // The output normally owns its whole buffer, which is then transferred as is; copy only a view into a larger one.
+  const whole = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+  return { data: whole ? raw : new Float32Array(raw), dims: [...tensor.dims] };
+}
+
+/** Creates the session (first provider that loads), warms it up, and serves batches. */
+export async function startInferenceSession(setup: WorkerSetup): Promise<TaskServer<SessionInfo, FeedTensor[], RunResult>> {
+  const { session, provider, attempts } = await createSessionWithFallback(setup.providers, (p) => ort.InferenceSession.create(setup.modelPath, sessionOptions(setup, p)));
+  await run(session, setup.outputName, setup.warmup);
+  return {
+    info: { provider, attempts },
+    async handle(feeds) {
+      const started = performance.now();
+      const { data, dims } = await run(session, setup.outputName, feeds);
+      const output = data.buffer as ArrayBuffer;
+      const inputs = distinctBuffers(feeds).filter((buffer) => buffer !== output);
+      return { result: { data, dims, seconds: (performance.now() - started) / 1000, inputs }, transfer: [output, ...inputs] };
+    },
+  };
+}

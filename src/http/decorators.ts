@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.ts';
+import type { PixelDecoder } from '../inputs/decoder/pixel-decoder.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ServiceState } from './state.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Lifecycle (registry, draining, in-flight count) shared by the routes and the server entry. */
+    unimed: ServiceState;
+    /** The service's configuration (limits, timeouts), as loaded at start. */
+    config: Config;
+    metrics: Metrics;
+    /** The app's threads for DICOM and wide PNG/TIFF; started and closed with the app. */
+    pixelDecoder: PixelDecoder;
+  }
+}
+
+export interface ServiceDeps {
+  state: ServiceState;
+  config: Config;
+  metrics: Metrics;
+  pixelDecoder: PixelDecoder;
+}
+
+/**
+ * What the plugins take from the instance rather than from arguments: decorated on the root before any plugin
+ * registers, so every encapsulated context inherits them and no route module imports another for its deps.
+ */
+export function decorateService(app: FastifyInstance, deps: ServiceDeps): void {
+  app.decorate('unimed', deps.state);
+  app.decorate('config', deps.config);
+  app.decorate('metrics', deps.metrics);
+  app.decorate('pixelDecoder', deps.pixelDecoder);
+}

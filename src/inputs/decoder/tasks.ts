@@ -1,0 +1,50 @@
+/**
+ * The pixel decoder's thread side: the codecs are loaded before the thread reports ready (a broken install
+ * fails at start, not on the first DICOM), then one task at a time, synchronously.
+ */
+import { ServiceError } from '../../errors.ts';
+import type { TaskServer } from '../../workers/serve.ts';
+import { loadCodecs } from '../dicom/codecs.ts';
+import { windowRaw } from '../dicom/raw-window.ts';
+import { renderDicomSync } from '../dicom/render.ts';
+import type { DecodeResult, DecodeTask, ServiceErrorDetail } from './protocol.ts';
+import type { Reply } from '../../workers/protocol.ts';
+
+/** Small Buffers live in Node's shared pool, which must not be transferred; give them an ArrayBuffer of their own. */
+function owned(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+}
+
+async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
+  if (task.kind === 'raw') {
+    const { data: pixels, window } = windowRaw(task.raw);
+    const data = owned(pixels);
+    return { result: { kind: 'raw', data, window }, transfer: [data.buffer as ArrayBuffer] };
+  }
+  // Loaded at start; after a codec trap the module is dropped (codecs.ts) and comes back here.
+  await loadCodecs();
+  const image = renderDicomSync(task.bytes, task.options, task.limits);
+  const data = owned(image.data);
+  return { result: { kind: 'dicom', image: { ...image, data: data as Buffer } }, transfer: [data.buffer as ArrayBuffer] };
+}
+
+/** A ServiceError keeps its status and code across the thread boundary as the failure's detail. */
+function crossable(error: unknown): unknown {
+  if (!(error instanceof ServiceError)) return error;
+  const detail: ServiceErrorDetail = { statusCode: error.statusCode, code: error.code };
+  return Object.assign(new Error(error.message), { detail });
+}
+
+export async function startPixelDecoder(): Promise<TaskServer<null, DecodeTask, DecodeResult>> {
+  await loadCodecs();
+  return {
+    info: null,
+    async handle(task) {
+      try {
+        return await run(task);
+      } catch (error) {
+        throw crossable(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,5 @@
+// Entry of a pixel decoder thread (src/inputs/decoder/pixel-decoder.ts starts it).
+import { serveTasks } from '../../workers/serve.ts';
+import { startPixelDecoder } from './tasks.ts';
+
+await serveTasks(startPixelDecoder);

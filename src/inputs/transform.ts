@@ -1,0 +1,127 @@
+/**
+ * The model's evaluation transform, exactly as the reference applies it (models/README.md "Image transform"):
+ * shorter side to S with bicubic, centre S x S crop, /255, mean/std, CHW float32. Every reader ends here, so
+ * DICOM, wide samples and ordinary images differ only in how they became 8-bit RGB. As in open_clip, the
+ * transform knows nothing of models beyond their tensor spec.
+ */
+import sharp from 'sharp';
+import type { TransformPreprocessing } from '../api-types.ts';
+import type { ImageTensorSpec } from '../models/types.ts';
+import { imageTooLarge, type InputLimits } from './limits.ts';
+import type { EncodedPixels, ImageSource, ModelInput, RgbPixels } from './types.ts';
+
+/** Python's round(): halves go to the even neighbour, as torchvision's centre crop computes its offsets. */
+export function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff < 0.5) return floor;
+  if (diff > 0.5) return floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/**
+ * torchvision `Resize(S)` + `CenterCrop(S)` geometry: the shorter side becomes S, the longer one
+ * `int(S * long / short)` (truncated); no resize when the shorter side already equals S.
+ */
+export function transformGeometry(width: number, height: number, size: number): TransformPreprocessing {
+  const short = Math.min(width, height);
+  const long = Math.max(width, height);
+  let resize: { width: number; height: number } | null = null;
+  let w = width;
+  let h = height;
+  if (short !== size) {
+    const newLong = Math.floor((size * long) / short);
+    [w, h] = width <= height ? [size, newLong] : [newLong, size];
+    resize = { width: w, height: h };
+  }
+  const top = roundHalfEven((h - size) / 2);
+  const left = roundHalfEven((w - size) / 2);
+  return { resize, crop: { left, top, width: size, height: size }, size };
+}
+
+/** Bicubic as PIL Image.BICUBIC, without JPEG shrink-on-load (which shifts pixels). */
+const RESIZE = { kernel: 'cubic', fit: 'fill', fastShrinkOnLoad: false } as const;
+
+/**
+ * The whole image is resized before the crop (as the reference does), so a thin strip (1 x 100000) would grow
+ * to gigabytes: the resized image is held to the same pixel limit as a decoded one.
+ */
+function checkResizeLimit(width: number, height: number, transform: TransformPreprocessing, limits: InputLimits): void {
+  if (transform.resize === null || transform.resize.width * transform.resize.height <= limits.imagePixels) return;
+  throw imageTooLarge(
+    `resizing this ${width}x${height} image so that its shorter side is ${transform.size} would make ${transform.resize.width}x${transform.resize.height} pixels, more than the ${limits.imagePixels} MAX_IMAGE_PIXELS allows`,
+  );
+}
+
+/** Copies the crop box out of an interleaved RGB buffer `width` pixels wide. */
+function cropRgb(rgb: Buffer, width: number, crop: TransformPreprocessing['crop']): Buffer {
+  const out = Buffer.allocUnsafe(crop.width * crop.height * 3);
+  const rowBytes = crop.width * 3;
+  for (let y = 0; y < crop.height; y++) {
+    const from = ((crop.top + y) * width + crop.left) * 3;
+    rgb.copy(out, y * rowBytes, from, from + rowBytes);
+  }
+  return out;
+}
+
+async function resizeRgb(pixels: RgbPixels, transform: TransformPreprocessing): Promise<Buffer> {
+  const { data, width, height } = pixels;
+  if (transform.resize === null) return cropRgb(data, width, transform.crop);
+  // Resized to a buffer, then cropped: one raw-input pipeline would fold the crop into the resize.
+  const resized = await sharp(data, { raw: { width, height, channels: 3 }, limitInputPixels: false })
+    .resize(transform.resize.width, transform.resize.height, RESIZE)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (resized.info.width !== transform.resize.width || resized.info.height !== transform.resize.height) {
+    throw new Error(`resize produced ${resized.info.width}x${resized.info.height}, wanted ${transform.resize.width}x${transform.resize.height}`);
+  }
+  return cropRgb(resized.data, transform.resize.width, transform.crop);
+}
+
+async function resizeEncoded(pixels: EncodedPixels, transform: TransformPreprocessing): Promise<Buffer> {
+  const { data, info } = await pixels.run((pipeline) => {
+    const resized = transform.resize === null ? pipeline : pipeline.resize(transform.resize.width, transform.resize.height, RESIZE);
+    return resized.extract(transform.crop);
+  });
+  if (info.width !== transform.size || info.height !== transform.size || info.channels !== 3) {
+    throw new Error(`unexpected view layout ${info.width}x${info.height}x${info.channels}`);
+  }
+  return data;
+}
+
+/**
+ * Shorter side to S with bicubic and the centre S x S crop: the view the model sees before normalization.
+ * Decoded RGB is resized by sharp and cropped here; an encoded file is decoded, resized and cropped in one sharp
+ * pipeline, which gives the same bytes (test/inputs-image.test.ts compares the two).
+ */
+export async function resizeAndCrop(pixels: RgbPixels | EncodedPixels, size: number, limits: InputLimits): Promise<{ view: Buffer; transform: TransformPreprocessing }> {
+  const transform = transformGeometry(pixels.width, pixels.height, size);
+  checkResizeLimit(pixels.width, pixels.height, transform, limits);
+  const view = pixels.kind === 'rgb' ? await resizeRgb(pixels, transform) : await resizeEncoded(pixels, transform);
+  return { view, transform };
+}
+
+/**
+ * HWC uint8 -> CHW float32, `(x / 255 - mean) / std` with every step rounded to float32 as numpy does it in the
+ * reference (float32 arrays, float32 mean/std), so the tensor matches bit for bit.
+ */
+export function normalizeToChw(rgb: Buffer, size: number, spec: ImageTensorSpec): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const mean = Math.fround(spec.mean[c] ?? 0);
+    const std = Math.fround(spec.std[c] ?? 1);
+    // 256 possible inputs per channel: a lookup table makes the per-pixel work one load.
+    const table = new Float32Array(256);
+    for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(v / 255) - mean) / std;
+    const base = c * plane;
+    for (let i = 0; i < plane; i++) out[base + i] = table[rgb[i * 3 + c] ?? 0] ?? 0;
+  }
+  return out;
+}
+
+/** The whole transform for one image from any reader: the tensor, the view, and the record completed. */
+export async function toModelInput(source: ImageSource, spec: ImageTensorSpec, limits: InputLimits): Promise<ModelInput> {
+  const { view, transform } = await resizeAndCrop(source.pixels, spec.size, limits);
+  return { pixels: normalizeToChw(view, spec.size, spec), view, preprocessing: { ...source.record, transform } };
+}

@@ -1,0 +1,100 @@
+import { LRUCache } from 'lru-cache';
+import { CancelledError } from '../errors.ts';
+import { DeadlineExceededError } from '../engine/errors.ts';
+import type { Encoder } from '../engine/encoder.ts';
+import type { Metrics } from '../metrics.ts';
+import { cleanText } from './clean.ts';
+import type { TextTokenizer } from './tokenizer.ts';
+import type { Cancellation } from './types.ts';
+
+/**
+ * Text embeddings of every model, bounded in bytes (TEXT_CACHE_BYTES). Keys start with the model sha256, so
+ * two models never see each other's vectors; the cleaned text is the rest of the key.
+ */
+export type TextEmbeddingCache = LRUCache<string, Float32Array>;
+
+export function textCacheKey(modelSha256: string, cleanedText: string): string {
+  return `${modelSha256}\u0000${cleanedText}`;
+}
+
+export function createTextCache(maxBytes: number): TextEmbeddingCache | undefined {
+  if (maxBytes === 0) return undefined;
+  // The UTF-16 key, the vector, and a rough allowance for the entry's bookkeeping.
+  return new LRUCache<string, Float32Array>({ maxSize: maxBytes, sizeCalculation: (value, key) => key.length * 2 + value.byteLength + 96 });
+}
+
+/**
+ * A model's texts to embeddings: clean, look up the cache, tokenize and embed the misses as one group. A text
+ * another request is already computing is awaited rather than computed twice. The in-flight sharing is kept
+ * here rather than in lru-cache's fetch(), which computes each key on its own: a request's misses must reach
+ * the batcher as one group, succeeding or failing together.
+ */
+export class TextEmbedder {
+  readonly #model: { id: string; sha256: string };
+  readonly #tokenizer: TextTokenizer;
+  readonly #encoder: Encoder<number[]>;
+  readonly #cache: TextEmbeddingCache | undefined;
+  readonly #metrics: Metrics;
+  readonly #inflight = new Map<string, Promise<Float32Array>>();
+
+  constructor(model: { id: string; sha256: string }, tokenizer: TextTokenizer, encoder: Encoder<number[]>, cache: TextEmbeddingCache | undefined, metrics: Metrics) {
+    this.#model = model;
+    this.#tokenizer = tokenizer;
+    this.#encoder = encoder;
+    this.#cache = cache;
+    this.#metrics = metrics;
+  }
+
+  /** Unit-norm embeddings of raw texts, in input order. */
+  embed(texts: string[], work: Cancellation = {}): Promise<Float32Array[]> {
+    return this.#embedCleaned(texts.map(cleanText), work);
+  }
+
+  async #embedCleaned(cleaned: string[], work: Cancellation): Promise<Float32Array[]> {
+    const out = new Array<Float32Array>(cleaned.length);
+    const waits: Promise<void>[] = [];
+    const misses = new Map<string, { text: string; indices: number[] }>();
+    let hits = 0;
+    cleaned.forEach((text, i) => {
+      const key = textCacheKey(this.#model.sha256, text);
+      const cached = this.#cache?.get(key);
+      const pending = misses.get(key);
+      const shared = this.#inflight.get(key);
+      if (cached !== undefined) out[i] = cached;
+      else if (pending !== undefined) pending.indices.push(i);
+      else if (shared !== undefined) waits.push(this.#awaitShared(shared, text, work).then((v) => void (out[i] = v)));
+      else return void misses.set(key, { text, indices: [i] });
+      hits++;
+    });
+    if (hits > 0) this.#metrics.textCacheHits.inc({ model: this.#model.id }, hits);
+    if (misses.size > 0) {
+      this.#metrics.textCacheMisses.inc({ model: this.#model.id }, misses.size);
+      const entries = [...misses.entries()];
+      const computation = this.#encoder.embed(entries.map(([, m]) => this.#tokenizer.encodeCleaned(m.text)), work);
+      entries.forEach(([key, miss], j) => {
+        const one = computation.then((rows) => rows[j]!);
+        this.#inflight.set(key, one);
+        one.then((vector) => this.#cache?.set(key, vector), () => undefined).finally(() => {
+          if (this.#inflight.get(key) === one) this.#inflight.delete(key);
+        });
+        waits.push(one.then((vector) => {
+          for (const i of miss.indices) out[i] = vector;
+        }));
+      });
+    }
+    await Promise.all(waits);
+    return out;
+  }
+
+  /** Another request's computation failed for that request's own reasons (it left, its deadline passed): compute ours. */
+  async #awaitShared(shared: Promise<Float32Array>, text: string, work: Cancellation): Promise<Float32Array> {
+    try {
+      return await shared;
+    } catch (err) {
+      const theirs = err instanceof CancelledError || err instanceof DeadlineExceededError;
+      if (!theirs || work.signal?.aborted === true) throw err;
+      const [vector] = await this.#embedCleaned([text], work);
+      return vector!;
+    }
+  }
+}

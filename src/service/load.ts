@@ -1,0 +1,157 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { Encoder } from '../engine/encoder.ts';
+import { imageFeeds, textFeeds } from '../engine/feeds.ts';
+import type { Metrics } from '../metrics.ts';
+import { checkGolden } from './golden.ts';
+import { modelSha256, verifyFiles } from '../models/integrity.ts';
+import { readManifest } from '../models/manifest.ts';
+import type { Manifest } from '../models/manifest.ts';
+import { TextEmbedder } from '../models/text-embedder.ts';
+import type { TextEmbeddingCache } from '../models/text-embedder.ts';
+import { TextTokenizer } from '../models/tokenizer.ts';
+import { classEmbeddingsOf, prompts } from '../zeroshot/class-embeddings.ts';
+import { mergePromptSets, promptSetVersion, readPromptSetFile } from '../zeroshot/prompt-sets.ts';
+import type { PromptSetDefinition } from '../zeroshot/prompt-sets.ts';
+import { Model } from './model.ts';
+import type { LoadedPromptSet } from './model.ts';
+import { ModelInfoSeries } from './model-info-metric.ts';
+
+export interface LoadDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  cache: TextEmbeddingCache | undefined;
+  /** Prompt sets of the PROMPT_SETS file, for every model. */
+  servicePromptSets: PromptSetDefinition[];
+  isDefault: boolean;
+  /** The inference worker module, when not src/engine/worker.ts (see Encoder). */
+  inferenceWorker?: URL;
+}
+
+/** A loaded model and what stops it (its encoders, its metric series). */
+export interface Loaded {
+  model: Model;
+  close(): Promise<void>;
+}
+
+function encoders(dir: string, manifest: Manifest, deps: LoadDeps): { image: Encoder<Float32Array>; text: Encoder<number[]> } {
+  const { config, logger, metrics } = deps;
+  const { image, text } = manifest;
+  const common = (file: string, output: string, warmup: ReturnType<typeof imageFeeds>) => ({
+    setup: { modelPath: join(dir, file), providers: config.executionProviders, intraOpThreads: config.intraOpThreads, spinning: config.ortSpinning, outputName: output, warmup },
+    workers: config.workersPerEncoder,
+    workerTimeoutMs: config.workerTimeoutMs,
+    dim: manifest.embed_dim,
+    metrics,
+    logger,
+    ...(deps.inferenceWorker === undefined ? {} : { workerEntry: deps.inferenceWorker }),
+  });
+  const imageSpec = { input: image.input, size: image.size };
+  const textSpec = { inputIds: text.input_ids, attentionMask: text.attention_mask, padId: text.pad_id, contextLength: text.context_length };
+  return {
+    image: new Encoder<Float32Array>({
+      ...common(image.file, image.output, imageFeeds(imageSpec, [new Float32Array(3 * image.size * image.size)])),
+      label: { model: manifest.id, encoder: 'image' },
+      batching: config.batching.image,
+      buildFeeds: (images, allocate) => imageFeeds(imageSpec, images, allocate),
+    }),
+    text: new Encoder<number[]>({
+      ...common(text.file, text.output, textFeeds(textSpec, [[text.cls_id, text.sep_id]])),
+      label: { model: manifest.id, encoder: 'text' },
+      batching: config.batching.text,
+      buildFeeds: (ids, allocate) => textFeeds(textSpec, ids, allocate),
+      cost: (ids) => ids.length,
+    }),
+  };
+}
+
+/** The model's own prompt sets (only from a verified, listed file) merged with the service's. */
+async function promptSetDefinitions(dir: string, manifest: Manifest, service: PromptSetDefinition[]): Promise<PromptSetDefinition[]> {
+  const listed = 'prompt_sets.json' in manifest.files;
+  if (!listed && existsSync(join(dir, 'prompt_sets.json'))) {
+    throw new Error('file check failed: prompt_sets.json is present but not listed in model.json "files"');
+  }
+  const own = listed ? await readPromptSetFile(join(dir, 'prompt_sets.json'), 'model') : [];
+  return mergePromptSets(own, service);
+}
+
+/**
+ * The service's own work at load (golden texts, prompt sets) goes to an encoder one batch at a time, so that it
+ * never meets the queue bound that protects the service from its clients.
+ */
+async function inBatches<T>(items: T[], batch: number, embed: (items: T[]) => Promise<Float32Array[]>): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < items.length; i += batch) out.push(...(await embed(items.slice(i, i + batch))));
+  return out;
+}
+
+async function embedPromptSet(set: PromptSetDefinition, model: Model, text: TextEmbedder, batch: number): Promise<LoadedPromptSet> {
+  const embeddings = await inBatches(prompts(set.labels, set.templates), batch, (texts) => text.embed(texts));
+  const info = {
+    name: set.name,
+    version: promptSetVersion(set, model.sha256),
+    model: model.id,
+    labels: set.labels.map((l) => l.name),
+    templates: set.templates,
+    ...(set.description === undefined ? {} : { description: set.description }),
+    source: set.source,
+  };
+  return { info, labels: set.labels, classEmbeddings: classEmbeddingsOf(embeddings, set.labels.length, set.templates.length) };
+}
+
+/**
+ * Loads one model directory, in the order a reader would check it: verify (manifest, sha256 of every file),
+ * start (workers, provider fallback, warm-up), golden (this service computes what PyTorch computed), prompt
+ * sets (embedded once). Rejects, after stopping what it started, with an Error naming the model and the check.
+ */
+export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
+  let started: { image: Encoder<Float32Array>; text: Encoder<number[]> } | undefined;
+  let id: string | undefined;
+  try {
+    const manifest = await readManifest(dir);
+    id = manifest.id;
+    await verifyFiles(dir, manifest.files);
+    const sha256 = modelSha256(manifest.files);
+    const t = manifest.text;
+    const tokenizer = await TextTokenizer.load(dir, t.tokenizer, { contextLength: t.context_length, padId: t.pad_id, clsId: t.cls_id, sepId: t.sep_id });
+
+    started = encoders(dir, manifest, deps);
+    const { image, text: textEncoder } = started;
+    const [imageInfo, textInfo] = await Promise.all([image.start(), textEncoder.start()]);
+    deps.logger.info({ model: id, providers: { image: imageInfo.provider, text: textInfo.provider } }, 'inference workers ready');
+
+    const imageSpec = { size: manifest.image.size, mean: manifest.image.mean, std: manifest.image.std };
+    await checkGolden(dir, manifest, {
+      tokenizer,
+      imageSpec,
+      imagePixels: deps.config.limits.imagePixels,
+      embedTokenized: (ids) => inBatches(ids, deps.config.batching.text.maxBatchSize, (some) => textEncoder.embed(some)),
+      embedImages: (pixels) => inBatches(pixels, deps.config.batching.image.maxBatchSize, (some) => image.embed(some)),
+    });
+
+    const text = new TextEmbedder({ id, sha256 }, tokenizer, textEncoder, deps.cache, deps.metrics);
+    const model = new Model({ dir, manifest, sha256, isDefault: deps.isDefault, image, textEncoder, text });
+    for (const set of await promptSetDefinitions(dir, manifest, deps.servicePromptSets)) {
+      model.addPromptSet(await embedPromptSet(set, model, text, deps.config.batching.text.maxBatchSize));
+    }
+
+    const series = new ModelInfoSeries(deps.metrics, model);
+    series.publish(model.provider);
+    for (const encoder of [image, textEncoder]) encoder.onWorkerReady(() => series.publish(model.provider));
+    const encodersOf = started;
+    return {
+      model,
+      close: async () => {
+        await Promise.all([encodersOf.image.close(), encodersOf.text.close()]);
+        series.remove();
+      },
+    };
+  } catch (err) {
+    await Promise.all([started?.image.close(), started?.text.close()]);
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(`model ${id ?? dir} (${dir}) cannot be served: ${message}`, { cause: err });
+  }
+}

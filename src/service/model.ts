@@ -1,0 +1,100 @@
+import type { Encoder } from '../engine/encoder.ts';
+import { badRequest } from '../errors.ts';
+import type { Manifest } from '../models/manifest.ts';
+import type { TextEmbedder } from '../models/text-embedder.ts';
+import type { Cancellation, ImageTensorSpec, LabelSpec, ModelInfo, Prediction, PromptSetInfo, ServedModel } from '../models/types.ts';
+import { classEmbeddingsOf, prompts } from '../zeroshot/class-embeddings.ts';
+import { classify } from '../zeroshot/scoring.ts';
+
+export interface LoadedPromptSet {
+  info: PromptSetInfo;
+  labels: LabelSpec[];
+  classEmbeddings: Float32Array[];
+}
+
+export interface ModelParts {
+  dir: string;
+  manifest: Manifest;
+  sha256: string;
+  isDefault: boolean;
+  image: Encoder<Float32Array>;
+  textEncoder: Encoder<number[]>;
+  text: TextEmbedder;
+}
+
+/** A verified, started model as the routes see it: its encoders, text embedder and prompt sets. */
+export class Model implements ServedModel {
+  readonly id: string;
+  readonly sha256: string;
+  readonly embedDim: number;
+  readonly logitScale: number;
+  readonly imageSpec: ImageTensorSpec;
+  readonly dir: string;
+  readonly #parts: ModelParts;
+  readonly #promptSets = new Map<string, LoadedPromptSet>();
+
+  constructor(parts: ModelParts) {
+    const { manifest } = parts;
+    this.#parts = parts;
+    this.dir = parts.dir;
+    this.id = manifest.id;
+    this.sha256 = parts.sha256;
+    this.embedDim = manifest.embed_dim;
+    this.logitScale = manifest.logit_scale;
+    this.imageSpec = { size: manifest.image.size, mean: manifest.image.mean, std: manifest.image.std };
+  }
+
+  /** The execution provider in use: one name, or both when the encoders differ. */
+  get provider(): string {
+    const { image, textEncoder } = this.#parts;
+    return image.provider === textEncoder.provider ? image.provider : `image:${image.provider},text:${textEncoder.provider}`;
+  }
+
+  addPromptSet(set: LoadedPromptSet): void {
+    this.#promptSets.set(set.info.name, set);
+  }
+
+  info(): ModelInfo {
+    const { manifest, image, textEncoder, isDefault } = this.#parts;
+    return {
+      id: this.id,
+      sha256: this.sha256,
+      embed_dim: this.embedDim,
+      image_size: this.imageSpec.size,
+      context_length: manifest.text.context_length,
+      logit_scale: this.logitScale,
+      providers: { image: image.provider, text: textEncoder.provider },
+      intended_use: manifest.intended_use,
+      default: isDefault,
+    };
+  }
+
+  embedImages(pixels: Float32Array[], work?: Cancellation): Promise<Float32Array[]> {
+    const expected = 3 * this.imageSpec.size * this.imageSpec.size;
+    for (const p of pixels) {
+      if (p.length !== expected) return Promise.reject(badRequest(`an image tensor must have ${expected} values (3 x ${this.imageSpec.size} x ${this.imageSpec.size})`));
+    }
+    return this.#parts.image.embed(pixels, work);
+  }
+
+  embedTexts(texts: string[], work?: Cancellation): Promise<Float32Array[]> {
+    return this.#parts.text.embed(texts, work);
+  }
+
+  async classEmbeddings(labels: LabelSpec[], templates: string[], work?: Cancellation): Promise<Float32Array[]> {
+    const embeddings = await this.#parts.text.embed(prompts(labels, templates), work);
+    return classEmbeddingsOf(embeddings, labels.length, templates.length);
+  }
+
+  promptSet(name: string): LoadedPromptSet | undefined {
+    return this.#promptSets.get(name);
+  }
+
+  promptSets(): PromptSetInfo[] {
+    return [...this.#promptSets.values()].map((s) => s.info);
+  }
+
+  classify(imageEmbedding: Float32Array, classEmbeddings: Float32Array[], labels: LabelSpec[], topK?: number): Prediction[] {
+    return classify(imageEmbedding, classEmbeddings, labels, this.logitScale, topK);
+  }
+}

@@ -1,0 +1,215 @@
+import { Worker } from 'node:worker_threads';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { PoolClosedError, PoolQueueFullError, TaskFailedError, WorkerFailedError, WorkerStartError } from './errors.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+export interface WorkerPoolOptions<Setup> {
+  /** For logs and error messages, e.g. "image encoder of unimed-demo". */
+  name: string;
+  /** The worker's module: one that calls serveTasks (src/workers/serve.ts). */
+  entry: URL;
+  /** Passed to every worker as workerData. */
+  setup: Setup;
+  size: number;
+  /** A task held longer than this after a worker took it counts as a hang: the worker is replaced. 0: never. */
+  taskTimeoutMs: number;
+  /** Tasks waiting for a worker at most; past it run() rejects with PoolQueueFullError. */
+  maxQueue: number;
+  resourceLimits?: ResourceLimits;
+  logger: Logger;
+}
+
+interface Waiting<Task, Result> {
+  task: Task;
+  transfer: ArrayBuffer[];
+  resolve: (result: Result) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot<Task, Result> {
+  worker: Worker;
+  state: 'starting' | 'idle' | 'busy' | 'dead';
+  wasReady: boolean;
+  running?: Waiting<Task, Result> & { id: number; timer: NodeJS.Timeout | undefined };
+}
+
+const FIRST_RESTART_DELAY_MS = 250;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+/**
+ * Supervised worker threads, one task at a time each: a start handshake (the pool is ready when every worker
+ * is), a bounded queue, a hang timeout that starts when a worker takes a task, and a dead or hung worker
+ * replaced with what it held failed. Idle workers never keep the process alive.
+ */
+export class WorkerPool<Task, Result, Info = unknown> {
+  readonly #o: WorkerPoolOptions<unknown>;
+  readonly #slots: Slot<Task, Result>[] = [];
+  readonly #queue: Waiting<Task, Result>[] = [];
+  readonly #availableListeners: (() => void)[] = [];
+  readonly #readyListeners: ((info: Info) => void)[] = [];
+  #info: Info | undefined;
+  #nextId = 1;
+  #closed = false;
+  #started = false;
+  #restartDelayMs = FIRST_RESTART_DELAY_MS;
+
+  constructor(options: WorkerPoolOptions<unknown>) {
+    this.#o = options;
+  }
+
+  get size(): number {
+    return this.#o.size;
+  }
+
+  /** Workers ready and free: a task given now starts at once. */
+  get idle(): number {
+    return this.#slots.filter((s) => s.state === 'idle').length;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** What the most recently started worker reported (undefined before the first is ready). */
+  get info(): Info | undefined {
+    return this.#info;
+  }
+
+  /** Called whenever a worker may have become free (task done, replacement ready). */
+  onAvailable(listener: () => void): void {
+    this.#availableListeners.push(listener);
+  }
+
+  /** Called with every worker's info as it becomes ready, replacements included. */
+  onReady(listener: (info: Info) => void): void {
+    this.#readyListeners.push(listener);
+  }
+
+  /** Starts every worker; rejects with WorkerStartError (after stopping the others) when one cannot start. */
+  async start(): Promise<Info> {
+    const starts = Array.from({ length: this.#o.size }, () => this.#spawn());
+    try {
+      const infos = await Promise.all(starts);
+      this.#started = true;
+      return infos[0]!;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  run(task: Task, transfer: ArrayBuffer[] = []): Promise<Result> {
+    if (this.#closed) return Promise.reject(new PoolClosedError(`the ${this.#o.name} is shutting down`));
+    if (this.#queue.length >= this.#o.maxQueue && this.idle === 0) {
+      return Promise.reject(new PoolQueueFullError(`the ${this.#o.name} has ${this.#queue.length} tasks waiting`));
+    }
+    return new Promise<Result>((resolve, reject) => {
+      this.#queue.push({ task, transfer, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Fails what is queued or running with PoolClosedError and terminates every worker. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const closed = new PoolClosedError(`the ${this.#o.name} shut down before this task finished`);
+    for (const waiting of this.#queue.splice(0)) waiting.reject(closed);
+    const slots = this.#slots.splice(0);
+    for (const slot of slots) this.#settle(slot, (w) => w.reject(closed));
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (this.#queue.length === 0) return;
+      if (slot.state !== 'idle') continue;
+      const waiting = this.#queue.shift()!;
+      const id = this.#nextId++;
+      const timeout = this.#o.taskTimeoutMs;
+      const timer = timeout > 0 ? setTimeout(() => this.#fail(slot, new WorkerFailedError('timed_out', `the ${this.#o.name} held a task for more than ${timeout} ms`)), timeout) : undefined;
+      slot.state = 'busy';
+      slot.running = { ...waiting, id, timer };
+      slot.worker.ref();
+      const message: ToWorker<Task> = { type: 'task', id, task: waiting.task };
+      slot.worker.postMessage(message, waiting.transfer);
+    }
+  }
+
+  /** Hands the running task to `settle` and clears it; true when there was one. */
+  #settle(slot: Slot<Task, Result>, settle: (running: Waiting<Task, Result>) => void): boolean {
+    const running = slot.running;
+    if (running === undefined) return false;
+    clearTimeout(running.timer);
+    slot.running = undefined;
+    settle(running);
+    return true;
+  }
+
+  #spawn(): Promise<Info> {
+    const worker = new Worker(this.#o.entry, { workerData: this.#o.setup, ...(this.#o.resourceLimits ? { resourceLimits: this.#o.resourceLimits } : {}) });
+    worker.unref();
+    const slot: Slot<Task, Result> = { worker, state: 'starting', wasReady: false };
+    this.#slots.push(slot);
+    const ready = new Promise<Info>((resolve, reject) => {
+      worker.on('message', (message: FromWorker<Info, Result>) => {
+        if (message.type === 'ready') {
+          slot.state = 'idle';
+          slot.wasReady = true;
+          this.#info = message.info;
+          this.#restartDelayMs = FIRST_RESTART_DELAY_MS;
+          for (const listener of this.#readyListeners) listener(message.info);
+          resolve(message.info);
+          this.#dispatch();
+          this.#notifyAvailable();
+        } else if (message.type === 'start-failed') {
+          reject(new WorkerStartError(`the ${this.#o.name} could not start: ${message.error.message}`, message.error.detail));
+        } else if (slot.running?.id === message.id) {
+          this.#settle(slot, (w) => (message.type === 'done' ? w.resolve(message.result) : w.reject(new TaskFailedError(message.error.message, message.error.detail))));
+          slot.state = 'idle';
+          worker.unref();
+          this.#dispatch();
+          this.#notifyAvailable();
+        }
+      });
+      worker.on('error', (err: Error) => {
+        reject(new WorkerStartError(`the ${this.#o.name} failed while starting: ${err.message}`));
+        this.#fail(slot, new WorkerFailedError('crashed', `the ${this.#o.name} failed: ${err.message}`));
+      });
+      worker.on('exit', (code) => {
+        reject(new WorkerStartError(`the ${this.#o.name} exited with code ${code} while starting`));
+        this.#fail(slot, new WorkerFailedError('crashed', `the ${this.#o.name} exited with code ${code}`));
+      });
+    });
+    ready.catch(() => undefined);
+    return ready;
+  }
+
+  /** A worker crashed or hung: fail what it held, stop it, and (in service) start a replacement. */
+  #fail(slot: Slot<Task, Result>, err: WorkerFailedError): void {
+    if (slot.state === 'dead') return;
+    slot.state = 'dead';
+    const held = this.#settle(slot, (w) => w.reject(err));
+    void slot.worker.terminate();
+    const index = this.#slots.indexOf(slot);
+    if (index >= 0) this.#slots.splice(index, 1);
+    if (this.#closed || !this.#started) return;
+    // A worker that died in service is replaced at once; one that could not even start is retried with a
+    // growing delay, so that a broken machine is not hammered.
+    const delay = slot.wasReady ? 0 : this.#restartDelayMs;
+    if (!slot.wasReady) this.#restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, this.#restartDelayMs * 2);
+    this.#o.logger.error({ pool: this.#o.name, reason: err.reason, heldTask: held, restartInMs: delay }, 'worker died; starting a replacement');
+    const timer = setTimeout(() => {
+      if (this.#closed) return;
+      this.#spawn().then(
+        () => this.#o.logger.info({ pool: this.#o.name }, 'replacement worker ready'),
+        (startErr: unknown) => this.#o.logger.error({ pool: this.#o.name, reason: startErr instanceof Error ? startErr.message : String(startErr) }, 'replacement worker failed to start'),
+      );
+    }, delay);
+    timer.unref();
+  }
+
+  #notifyAvailable(): void {
+    for (const listener of this.#availableListeners) queueMicrotask(listener);
+  }
+}

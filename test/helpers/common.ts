@@ -1,0 +1,74 @@
+/**
+ * The one copy of what most tests share: paths, the test configuration, a real registry on models/demo,
+ * polling for a condition, cosine. (test/helpers/engine-fixtures.ts and test/helpers/http.ts re-export these
+ * for the files that still import them from there.)
+ */
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import type { Config } from '../../src/config.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { ModelRegistry } from '../../src/service/registry.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const DEMO = join(ROOT, 'models/demo');
+/** Debian's interpreter with torch, numpy, Pillow and pydicom (only the reference suite runs it). */
+export const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+
+export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** The service's configuration for tests: the demo model, one single-threaded worker per encoder, silent logs. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', LOG_LEVEL: 'silent', ...env }, ROOT);
+}
+
+/** A real registry (verified, warmed models) for `testConfig(env)`; close it in a teardown. `inferenceWorker`:
+ * another worker entry than src/engine/worker.ts (test/fixtures/workers/). */
+export async function loadRegistry(
+  env: Record<string, string> = {},
+  options: { metrics?: Metrics; logger?: Logger; inferenceWorker?: URL } = {},
+): Promise<{ registry: ModelRegistry; metrics: Metrics; config: Config }> {
+  const config = testConfig(env);
+  const metrics = options.metrics ?? new Metrics({ defaultMetrics: false });
+  const registry = await ModelRegistry.load(config, {
+    logger: options.logger ?? silentLogger,
+    metrics,
+    ...(options.inferenceWorker === undefined ? {} : { inferenceWorker: options.inferenceWorker }),
+  });
+  return { registry, metrics, config };
+}
+
+/**
+ * Polls `check` every 5 ms until it returns something other than undefined or false, and returns that; fails
+ * after `timeoutMs` naming `what`. The way to wait for a state: never a fixed sleep.
+ */
+export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Cosine of two vectors (neither needs to be normalized); the tests' own, not the service's. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/** Largest absolute difference of two vectors. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
