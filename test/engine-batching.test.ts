@@ -66,8 +66,8 @@ t.test('padding invariance: a short text alone and in a batch padded for a 256-t
 });
 
 t.test('input buffers come back from the worker and are reused; what they held before never leaks', async (t) => {
-  // The batches above left buffers that held eight images and 256-token texts (attention mask all ones);
-  // that they are the ones reused is checked in engine-batcher.test.ts.
+  // Each second run below goes into buffers that just held eight images or a 256-token text (attention mask
+  // all ones); that they are the very buffers reused is checked in engine-batcher.test.ts.
   const target = image(1);
   const [first] = await model.embedImages([target]);
   await model.embedImages(Array.from({ length: 8 }, (_, i) => image(100 + i)));
@@ -81,10 +81,15 @@ t.test('input buffers come back from the worker and are reused; what they held b
   t.equal(maxAbsDiff(alone!, after!), 0, 'a short text in buffers that held a 256-token text: identical (mask and ids rewritten)');
 });
 
-t.test('batch metrics move', async (t) => {
+t.test('one text: one queue wait and one inference observed, and nothing left queued or running', async (t) => {
   const wait = await histogram(metrics, 'unimed_queue_wait_seconds', labels('text'));
   const inference = await histogram(metrics, 'unimed_inference_seconds', labels('text'));
-  t.ok(wait.count > 0 && inference.count > 0);
+  await model.embedTexts(['a text of its own for the metrics']);
+  const waitAfter = await histogram(metrics, 'unimed_queue_wait_seconds', labels('text'));
+  const inferenceAfter = await histogram(metrics, 'unimed_inference_seconds', labels('text'));
+  t.equal(waitAfter.count - wait.count, 1, 'one item waited');
+  t.equal(inferenceAfter.count - inference.count, 1, 'one batch ran');
+  t.ok(inferenceAfter.sum > inference.sum, 'its inference time was recorded');
   t.equal(await counter(metrics, 'unimed_queue_depth', labels('text')), 0);
-  t.equal(await counter(metrics, 'unimed_inflight_batches', labels('image')), 0);
+  t.equal(await counter(metrics, 'unimed_inflight_batches', labels('text')), 0);
 });

@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Metrics } from '../../src/metrics.ts';
-import { DEMO, until } from './common.ts';
+import { DEMO } from './common.ts';
 
 // The shared helpers live in ./common.ts; these names stay for the files that import them from here.
 export { ROOT as REPO_ROOT, DEMO as DEMO_DIR, PYTHON, silentLogger, testConfig, loadRegistry, maxAbsDiff } from './common.ts';
@@ -39,9 +39,3 @@ export async function counter(metrics: Metrics, name: string, labels: Record<str
   const metric = await metrics.registry.getSingleMetric(name)?.get();
   return (metric?.values ?? []).filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((a, v) => a + v.value, 0);
 }
-
-/** `until` with a boolean condition (the older spelling; new tests use `until` from ./common.ts). */
-export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  await until(what, condition, timeoutMs);
-}
-
