@@ -8,6 +8,7 @@ import { decorateService } from './http/decorators.ts';
 import { installErrorHandling } from './http/error-handler.ts';
 import { installLingeringClose } from './http/lingering-close.ts';
 import { installRequestContext, requestId } from './http/request-context.ts';
+import { docsRoutes } from './http/routes/docs.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { inferenceRoutes } from './http/routes/inference.ts';
 import { modelRoutes } from './http/routes/models.ts';
@@ -80,6 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installLingeringClose(app, { ms: config.http.lingerMs, bytes: config.http.lingerBytes });
 
   await app.register(healthRoutes);
+  await app.register(docsRoutes);
   await app.register(modelRoutes);
   await app.register(inferenceRoutes);
   // Last, so that only a built app has threads; a broken codec install fails the build here.

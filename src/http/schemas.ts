@@ -1,11 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { parse } from 'yaml';
-
-/** openapi.yaml at the repository root: the same relative path from src/http/ and from dist/http/. */
-export const OPENAPI_PATH = new URL('../../openapi.yaml', import.meta.url);
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+import { apiDocument, OPENAPI_PATH } from './api-document.ts';
+import type { Json, JsonObject } from './api-document.ts';
 
 const COMPONENT_REF = '#/components/schemas/';
 
@@ -25,7 +20,7 @@ let cached: Record<string, { [key: string]: Json }> | undefined;
 /** The component schemas of openapi.yaml, read once per process, with refs rewritten for Fastify/Ajv. */
 export function apiSchemas(): Record<string, { [key: string]: Json }> {
   if (cached === undefined) {
-    const doc = parse(readFileSync(OPENAPI_PATH, 'utf8')) as { components?: { schemas?: Record<string, Json> } };
+    const doc = apiDocument().document as { components?: { schemas?: Record<string, Json> } };
     const schemas = doc.components?.schemas;
     if (schemas === undefined) throw new Error(`${OPENAPI_PATH.pathname} has no components.schemas`);
     cached = {};
@@ -49,8 +44,6 @@ export const ref = (name: string): { $ref: string } => {
   if (!(name in apiSchemas())) throw new Error(`openapi.yaml has no component schema "${name}"`);
   return { $ref: `${name}#` };
 };
-
-type JsonObject = { [key: string]: Json };
 
 /** What every form of an image route is held to: its JSON request schema less the image property. */
 export interface RequestFields {
