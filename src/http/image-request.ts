@@ -139,14 +139,15 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
     const { images, values, where } = carried;
 
     const rendering = imageOptions(values, where);
-    const validate = request.compileValidationSchema(schema);
-    if (!validate(values)) {
+    // A JSON body was validated against the route's schema by Fastify already; the other forms are checked here.
+    const validate = where === 'property' ? undefined : request.compileValidationSchema(schema);
+    if (validate !== undefined && !validate(values)) {
       const first = validate.errors?.[0];
       throw badRequest(first === undefined ? `invalid ${where}` : `${PREFIX[where]}${first.instancePath} ${first.message ?? 'is invalid'}`);
     }
     checkImageCount(images.length, maxImages);
     const fields = Object.fromEntries(Object.entries(values).filter(([name]) => !(IMAGE_OPTION_NAMES as readonly string[]).includes(name)));
-    // The schema has just checked them: this is the shape it describes.
+    // The schema has checked them (here or as the JSON body): this is the shape it describes.
     return { images, rendering, fields: fields as Fields };
   };
 }

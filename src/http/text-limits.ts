@@ -8,9 +8,16 @@ export function characters(text: string, stopAfter: number): number {
   return n;
 }
 
-/** Refuses any text over MAX_CHARS_PER_TEXT (`max`), naming it by position only (texts may be patient data). */
-export function checkTextLengths(texts: readonly string[], max: number, what: string): void {
+/**
+ * Refuses any text over MAX_CHARS_PER_TEXT (`max`), naming it by position only (texts may be patient data).
+ * Returns the longest text's length in characters and its position (-1, -1 for none).
+ */
+export function checkTextLengths(texts: readonly string[], max: number, what: string): { chars: number; index: number } {
+  const longest = { chars: -1, index: -1 };
   texts.forEach((text, i) => {
-    if (characters(text, max) > max) throw tooLarge(`${what} ${i} is longer than MAX_CHARS_PER_TEXT (${max} characters)`, 'text_too_long');
+    const chars = characters(text, max);
+    if (chars > max) throw tooLarge(`${what} ${i} is longer than MAX_CHARS_PER_TEXT (${max} characters)`, 'text_too_long');
+    if (chars > longest.chars) Object.assign(longest, { chars, index: i });
   });
+  return longest;
 }

@@ -7,7 +7,7 @@ import { pickModel } from '../admission.ts';
 import { decodeImages } from '../decode-images.ts';
 import { imageRequestReader } from '../image-request.ts';
 import { ref } from '../schemas.ts';
-import { characters, checkTextLengths } from '../text-limits.ts';
+import { checkTextLengths } from '../text-limits.ts';
 
 type LabelInput = string | { name: string; text: string };
 
@@ -34,22 +34,17 @@ function labelSpecs(labels: LabelInput[]): LabelSpec[] {
 }
 
 /**
- * Every template holds `{}` once, and the longest label in the longest template (the longest prompt) is within
- * MAX_CHARS_PER_TEXT, so what the text encoder is asked to read is bounded like any text.
+ * Every label and template within MAX_CHARS_PER_TEXT, every template holding `{}` once, and the longest label in
+ * the longest template (the longest prompt) within it too: what the text encoder reads is bounded like any text.
  */
 function checkPrompts(labels: LabelSpec[], templates: string[], max: number): void {
-  templates.forEach((template, i) => {
-    if (!hasOnePlaceholder(template)) throw badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`);
+  const label = checkTextLengths(labels.map((l) => l.text), max, 'label');
+  const template = checkTextLengths(templates, max, 'template');
+  templates.forEach((t, i) => {
+    if (!hasOnePlaceholder(t)) throw badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`);
   });
-  const longest = (texts: string[]): [number, number] =>
-    texts.reduce<[number, number]>((best, text, i) => {
-      const n = characters(text, max);
-      return n > best[0] ? [n, i] : best;
-    }, [-1, -1]);
-  const [labelChars, label] = longest(labels.map((l) => l.text));
-  const [templateChars, template] = longest(templates);
-  if (labelChars + templateChars - 2 > max) {
-    throw tooLarge(`label ${label} in template ${template} makes a prompt longer than MAX_CHARS_PER_TEXT (${max} characters)`, 'text_too_long');
+  if (label.chars + template.chars - 2 > max) {
+    throw tooLarge(`label ${label.index} in template ${template.index} makes a prompt longer than MAX_CHARS_PER_TEXT (${max} characters)`, 'text_too_long');
   }
 }
 
@@ -84,12 +79,6 @@ function resolveClasses(model: ServedModel, fields: ClassifyFields, limits: Conf
       'too_many_prompts',
     );
   }
-  checkTextLengths(
-    labels.map((l) => l.text),
-    limits.charsPerText,
-    'label',
-  );
-  checkTextLengths(templates, limits.charsPerText, 'template');
   checkPrompts(labels, templates, limits.charsPerText);
   return { labels, embed: (cancellation) => model.classEmbeddings(labels, templates, cancellation) };
 }
