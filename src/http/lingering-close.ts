@@ -29,7 +29,7 @@ export function installLingeringClose(app: FastifyInstance, limits: LingerLimits
     if (hasBody(req) && req.complete === false) {
       // RFC 9110 section 10.1.1: a server answering before it has read the body says whether it will close.
       void reply.header('connection', 'close');
-      if (limits.ms > 0 && limits.bytes > 0 && typeof req.socket.destroySoon === 'function') lingerInsteadOfClosing(req, req.socket, limits);
+      if (limits.ms > 0 && limits.bytes > 0) lingerInsteadOfClosing(req, req.socket, limits);
     }
     done(null, payload);
   });
