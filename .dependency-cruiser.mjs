@@ -9,7 +9,10 @@
 const LAYERS = [
   [['entry', '^src/(server|app)[.]ts$']],
   [['http', '^src/http/']],
-  [['service', '^src/service/']],
+  [
+    ['service', '^src/service/'],
+    ['dicomweb', '^src/dicomweb/'],
+  ],
   [
     ['inputs', '^src/inputs/'],
     ['zeroshot', '^src/zeroshot/'],
@@ -17,7 +20,7 @@ const LAYERS = [
   [['models', '^src/models/']],
   [['engine', '^src/engine/']],
   [['workers', '^src/workers/']],
-  [['base', '^src/(config|errors|metrics|vectors|api-types|version|cpu-quota)[.]ts$']],
+  [['base', '^src/((config|errors|metrics|vectors|api-types|version|cpu-quota|core-dumps)[.]ts$|config/)']],
 ];
 
 const layerPaths = LAYERS.flat().map(([, path]) => path);

@@ -2,20 +2,30 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import sharp from 'sharp';
+import type { Server as HttpsServer } from 'node:https';
 import type { Config } from './config.ts';
+import { cgroupMemoryLimit, defaultMemoryBudget } from './config/memory.ts';
+import { DicomwebSources } from './dicomweb/sources.ts';
 import { installBodyAdmission } from './http/body-admission.ts';
 import { decorateService } from './http/decorators.ts';
 import { installErrorHandling } from './http/error-handler.ts';
 import { installLingeringClose } from './http/lingering-close.ts';
 import { installRequestContext, requestId } from './http/request-context.ts';
+import { installSecurity } from './http/security.ts';
+import { installTracing } from './http/tracing/install.ts';
+import { httpsServerOptions, watchTls } from './http/tls.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { inferenceRoutes } from './http/routes/inference.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
 import { modelRoutes } from './http/routes/models.ts';
+import { pageRoutes } from './http/routes/page.ts';
 import { registerApiSchemas } from './http/schemas.ts';
 import { ServiceState } from './http/state.ts';
 import { clientErrorHandler, serverTimeoutOptions } from './http/timeouts.ts';
 import { PixelDecoder } from './inputs/decoder/pixel-decoder.ts';
+import { MemoryBudget } from './inputs/memory-budget.ts';
 import type { ModelProvider } from './http/state.ts';
 import { Metrics } from './metrics.ts';
 
@@ -27,6 +37,8 @@ export interface AppOptions {
   registry?: ModelProvider;
   /** Threads for DICOM and wide PNG/TIFF, made from config when not given; the app starts it and closes it with itself. */
   decoder?: PixelDecoder;
+  /** Where audit lines go instead of AUDIT_LOG's target (tests capture them). */
+  auditDestination?: pino.DestinationStream;
 }
 
 /** Request logs carry who and what, never bodies, query strings, texts or image bytes (`destination`: tests capture it). */
@@ -37,6 +49,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
+    // @fastify/multipart logs every request header at trace level (`busboyOptions`), the API key among them.
+    redact: { paths: ['busboyOptions.headers', '*.headers.authorization', '*.headers.cookie'], censor: '[redacted]' },
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }
@@ -51,6 +65,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const serviceLogger = options.logger ?? createLogger(config.logLevel);
   // Typed as Fastify's base logger so the instance has the default type every plugin expects.
   const logger: FastifyBaseLogger = serviceLogger;
+  const timeouts = serverTimeoutOptions(config.http);
+  const { tls } = config.security;
   const app = Fastify({
     loggerInstance: logger,
     // One log line per request comes from our onResponse hook (route, status, duration), none from Fastify.
@@ -62,14 +78,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // whatever connection is still open then is cut rather than holding shutdown for a keep-alive timeout.
     forceCloseConnections: true,
     // Slow clients: whole request within HTTP_REQUEST_TIMEOUT_MS (else 408), idle and keep-alive limits.
-    ...serverTimeoutOptions(config.http),
+    ...timeouts,
+    // HTTPS straight from the service with TLS_CERT_FILE/TLS_KEY_FILE (the HTTP server options apply to it too).
+    ...(tls === undefined ? {} : { https: httpsServerOptions(tls, timeouts.http) }),
     clientErrorHandler: clientErrorHandler(logger),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   const decoder =
     options.decoder ??
     new PixelDecoder({ threads: config.decoderThreads, taskTimeoutMs: config.decoderTimeoutMs, maxQueue: config.decoderMaxQueue, logger: serviceLogger });
-  decorateService(app, { state, config, metrics, pixelDecoder: decoder });
+  // Decoded images may be patient data: libvips keeps none of them (nor open files) in its cache.
+  sharp.cache(false);
+  const memoryBudget = new MemoryBudget({
+    // Until server.ts sizes it at ready (the RSS then counts the loaded models), the default is sized from now.
+    limitBytes: config.memory.budgetBytes ?? defaultMemoryBudget(cgroupMemoryLimit(), process.memoryUsage.rss()),
+    maxWaitMs: config.memory.waitMs,
+    onChange: (reserved, limit) => {
+      metrics.memoryReservedBytes.set(reserved);
+      metrics.memoryBudgetBytes.set(limit);
+    },
+  });
+  decorateService(app, { state, config, metrics, pixelDecoder: decoder, memoryBudget, dicomweb: new DicomwebSources(config.dicomweb, metrics) });
   app.addHook('onClose', async () => {
     await decoder.close();
   });
@@ -77,11 +106,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerApiSchemas(app);
   installErrorHandling(app);
   installRequestContext(app);
+  await installTracing(app, config.telemetry);
+  await installSecurity(app, config.security, serviceLogger, options.auditDestination);
+  if (tls !== undefined) {
+    const stopWatching = watchTls(app.server as unknown as HttpsServer, tls, serviceLogger);
+    app.addHook('onClose', (_app, done) => {
+      stopWatching();
+      done();
+    });
+  }
   installBodyAdmission(app, config.limits.bodyBytes);
   installLingeringClose(app, { ms: config.http.lingerMs, bytes: config.http.lingerBytes });
 
   await app.register(healthRoutes);
   await app.register(docsRoutes);
+  // With METRICS_PORT the metrics have a listener of their own (server.ts), and /metrics here is 404.
+  if (config.security.metricsPort === undefined) await app.register(metricsRoutes, { metrics });
+  await app.register(pageRoutes);
   await app.register(modelRoutes);
   await app.register(inferenceRoutes);
   // Last, so that only a built app has threads; a broken codec install fails the build here.

@@ -1,5 +1,13 @@
 import { resolve } from 'node:path';
 import { cpuQuota } from './cpu-quota.ts';
+import { dicomwebConfig, type DicomwebConfig } from './config/dicomweb.ts';
+import { ConfigError, type Env, integer, list, MAX_TIMEOUT_MS } from './config/env.ts';
+import { memoryConfig, type MemoryConfig } from './config/memory.ts';
+import { securityConfig, type SecurityConfig } from './config/security.ts';
+import { telemetryConfig, type TelemetryConfig } from './config/telemetry.ts';
+import { workloadConfig, type WorkloadConfig } from './config/workload.ts';
+
+export { ConfigError } from './config/env.ts';
 
 /** Execution providers the service knows how to ask onnxruntime-node for, in the user's order of preference. */
 export const KNOWN_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
@@ -12,7 +20,7 @@ export interface BatchingConfig {
   maxBatchSize: number;
   /** How long the first item of a batch may wait for company. */
   maxDelayMs: number;
-  /** Items (images or texts) waiting at most; past it requests get 503. */
+  /** Images (image encoder) or tokens (text encoder) waiting at most; past it requests get 503. */
   maxQueue: number;
 }
 
@@ -58,6 +66,16 @@ export interface Config {
   decoderMaxQueue: number;
   shutdownGraceMs: number;
   http: HttpConfig;
+  /** DICOMweb sources a request may name, and the series limit (src/config/dicomweb.ts). */
+  dicomweb: DicomwebConfig;
+  /** The decode memory budget (config/memory.ts). */
+  memory: MemoryConfig;
+  /** API keys, CORS, TLS, the metrics listener, the audit log (config/security.ts). */
+  security: SecurityConfig;
+  /** Trace span export over OTLP (config/telemetry.ts). */
+  telemetry: TelemetryConfig;
+  /** Requests in progress, a text request's body and tokens, the text queue (config/workload.ts). */
+  workload: WorkloadConfig;
   limits: {
     bodyBytes: number;
     textsPerRequest: number;
@@ -70,33 +88,8 @@ export interface Config {
   };
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
 /** Measured with `npm run bench` (README "Performance"). */
 const DEFAULT_ORT_SPINNING = 0;
-
-function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function list(env: Env, name: string, fallback: string[]): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
-}
 
 function providers(env: Env): ProviderName[] {
   const names = list(env, 'EXECUTION_PROVIDERS', ['cpu']).map((s) => s.toLowerCase());
@@ -107,9 +100,6 @@ function providers(env: Env): ProviderName[] {
   }
   return names as ProviderName[];
 }
-
-/** Largest timeout accepted (a day); also keeps Node's timers far from their 2^31 ms limit. */
-const MAX_TIMEOUT_MS = 86_400_000;
 
 function httpConfig(env: Env, bodyBytes: number, requestTimeoutMs: number): HttpConfig {
   const httpRequestTimeoutMs = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 1, MAX_TIMEOUT_MS);
@@ -143,6 +133,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const workersPerEncoder = integer(env, 'WORKERS_PER_ENCODER', 1, 1, 64);
   const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1);
   const bodyBytes = integer(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024);
+  const workload = workloadConfig(env, bodyBytes);
   const config: Config = {
     host: env.HOST ?? '0.0.0.0',
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -162,7 +153,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       text: {
         maxBatchSize: integer(env, 'TEXT_MAX_BATCH_SIZE', 64, 1, 1024),
         maxDelayMs: integer(env, 'TEXT_MAX_DELAY_MS', 2, 0, 10_000),
-        maxQueue: integer(env, 'TEXT_MAX_QUEUE', 4096, 1, 1_000_000),
+        maxQueue: workload.textQueueTokens,
       },
     },
     requestTimeoutMs,
@@ -173,12 +164,18 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     decoderMaxQueue: integer(env, 'DECODER_MAX_QUEUE', 64, 1, 1_000_000),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
     http: httpConfig(env, bodyBytes, requestTimeoutMs),
+    workload,
+    dicomweb: dicomwebConfig(env, cwd),
+    memory: memoryConfig(env),
+    security: securityConfig(env, cwd),
+    telemetry: telemetryConfig(env),
     limits: {
       bodyBytes,
       textsPerRequest: integer(env, 'MAX_TEXTS_PER_REQUEST', 128, 1),
       charsPerText: integer(env, 'MAX_CHARS_PER_TEXT', 4096, 1),
       imagesPerRequest: integer(env, 'MAX_IMAGES_PER_REQUEST', 16, 1),
-      promptsPerClassify: integer(env, 'MAX_PROMPTS_PER_CLASSIFY', 1024, 1),
+      // About 5 s of first-time text-encoder work on the bench model (49 short prompts/s; README "Limits").
+      promptsPerClassify: integer(env, 'MAX_PROMPTS_PER_CLASSIFY', 256, 1),
       imagePixels: integer(env, 'MAX_IMAGE_PIXELS', 64 * 1024 * 1024, 1),
     },
   };

@@ -7,14 +7,26 @@ export class ServiceError extends Error {
   readonly code: string;
   /** Seconds for a Retry-After header (503 only). */
   readonly retryAfterSeconds: number | undefined;
+  /** The request input at fault (`error.field`), as the API names it: `image`, `labels`, `window`, ... */
+  readonly field: string | undefined;
 
-  constructor(statusCode: number, code: string, message: string, options?: { retryAfterSeconds?: number; cause?: unknown }) {
+  constructor(statusCode: number, code: string, message: string, options?: { retryAfterSeconds?: number; cause?: unknown; field?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ServiceError';
     this.statusCode = statusCode;
     this.code = code;
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.field = options?.field;
   }
+}
+
+/**
+ * `err` naming the request input it is about (`error.field`), when it is a client error that names none yet;
+ * any other error is returned as it is. The innermost code that knows the input names it, so it is never renamed.
+ */
+export function inField<E>(field: string, err: E): E | ServiceError {
+  if (!(err instanceof ServiceError) || err.field !== undefined || err.statusCode >= 500) return err;
+  return new ServiceError(err.statusCode, err.code, err.message, { field, ...(err.cause === undefined ? {} : { cause: err.cause }) });
 }
 
 /** 400: a parameter is missing, malformed or out of range. */

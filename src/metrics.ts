@@ -71,7 +71,7 @@ export class Metrics {
 
   readonly requestsRejected = new Counter({
     name: 'unimed_requests_rejected_total',
-    help: 'Requests answered without a result before any of their work reached a worker, by reason (not_ready, shutting_down, queue_full, deadline, client_gone); each request once.',
+    help: 'Requests answered without a result before any of their work reached a worker, by reason (not_ready, shutting_down, overloaded, queue_full, deadline, client_gone, or the code of a limit it broke, e.g. too_many_tokens); each request once.',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -83,10 +83,71 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly workerRestarts = new Counter({
+    name: 'unimed_worker_restarts_total',
+    help: 'Inference workers replaced, by model, encoder and reason (crashed, timed_out: hung past its limit, start_failed: a replacement that could not start).',
+    labelNames: ['model', 'encoder', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestsInProgress = new Gauge({
+    name: 'unimed_requests_in_progress',
+    help: 'Inference requests admitted and not yet answered (bounded by MAX_INFLIGHT_REQUESTS).',
+    registers: [this.registry],
+  });
+
+  readonly memoryReservedBytes = new Gauge({
+    name: 'unimed_memory_reserved_bytes',
+    help: 'Bytes image decodes hold now from the memory budget (each decode reserves its worst case from its header).',
+    registers: [this.registry],
+  });
+
+  readonly memoryBudgetBytes = new Gauge({
+    name: 'unimed_memory_budget_bytes',
+    help: 'The memory budget image decodes share (MEMORY_BUDGET_BYTES, or sized from the cgroup limit at ready).',
+    registers: [this.registry],
+  });
+
   readonly modelInfo = new Gauge({
     name: 'unimed_model_info',
-    help: 'Served models: always 1, labelled with the model id, its sha256 and the execution provider in use.',
-    labelNames: ['model', 'sha256', 'provider'] as const,
+    help: 'Served models: always 1, labelled with the model id, its sha256, the execution provider in use and the one asked for first (EXECUTION_PROVIDERS).',
+    labelNames: ['model', 'sha256', 'provider', 'requested_provider'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dicomwebRequests = new Counter({
+    name: 'unimed_dicomweb_requests_total',
+    help: 'Requests sent to a DICOMweb source (QIDO-RS and WADO-RS), by source name.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dicomwebFailures = new Counter({
+    name: 'unimed_dicomweb_failures_total',
+    help: 'DICOMweb requests that failed, by source and reason (unreachable, refused, status, malformed, timeout, deadline, too_large, client_gone); not found is no failure.',
+    labelNames: ['source', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dicomwebBytes = new Counter({
+    name: 'unimed_dicomweb_received_bytes_total',
+    help: 'Body bytes received from a DICOMweb source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dicomwebWaiting = new Gauge({
+    name: 'unimed_dicomweb_waiting',
+    help: 'Requests waiting for a DICOMweb source because it already has its `concurrency` requests running.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dicomwebDuration = new Histogram({
+    name: 'unimed_dicomweb_request_seconds',
+    help: 'Duration of one request to a DICOMweb source, from sending to the whole answer (or the failure).',
+    labelNames: ['source'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
 

@@ -78,7 +78,7 @@ function setup(options: { size?: number; maxBatchSize?: number; maxQueue?: numbe
   const metrics = new Metrics({ defaultMetrics: false });
   const batcher = new Batcher<number[]>({
     label: { model: 'm', encoder: 'text' },
-    config: { maxBatchSize: options.maxBatchSize ?? 4, maxDelayMs: options.maxDelayMs ?? 0, maxQueue: options.maxQueue ?? 100 },
+    config: { maxBatchSize: options.maxBatchSize ?? 4, maxDelayMs: options.maxDelayMs ?? 0, maxQueue: options.maxQueue ?? 1000 },
     pool,
     metrics,
     dim: DIM,
@@ -234,4 +234,63 @@ t.test('close() runs what is queued without waiting for company, then refuses ne
   await t.rejects(batcher.submit([text(2)]), ShuttingDownError);
   await pool.finishNext();
   await Promise.all([queued, closed]);
+});
+
+t.test('fairness: a request queued behind a large one gets its share of the next batch, not the leftovers', async (t) => {
+  const { pool, batcher } = setup({ maxBatchSize: 4 });
+  const held = batcher.submit([text(1)], { owner: 'held' });
+  const large = batcher.submit(Array.from({ length: 12 }, (_, i) => text(100 + 10 * i)), { owner: 'large' });
+  const small = batcher.submit([text(900), text(910)], { owner: 'small' });
+  let smallDone = false;
+  void small.then(() => (smallDone = true));
+  await pool.finishNext();
+  t.same(pool.batches[1]!.map((r) => r[0]), [100, 110, 900, 910], 'ceil(4 / 2) = 2 items each, oldest first');
+  await pool.finishNext();
+  t.ok(smallDone, 'the small request is answered with the first batch after the held one');
+  t.same(pool.batches[2]!.map((r) => r[0]), [120, 130, 140, 150], 'no one else waits: the large request fills the batch');
+  for (let i = 0; i < 3; i++) await pool.finishNext();
+  t.same(pool.batches.map((b) => b.length), [1, 4, 4, 4, 2]);
+  t.same((await large).length, 12);
+  await held;
+});
+
+t.test('fairness: three owners share ceil(batch / 3) each, the oldest first; a short owner leaves room to the others', async (t) => {
+  const { pool, batcher } = setup({ maxBatchSize: 5 });
+  const held = batcher.submit([text(1)]);
+  const a = batcher.submit([text(100), text(110), text(120), text(130)], { owner: 'a' });
+  const b = batcher.submit([text(200), text(210), text(220), text(230)], { owner: 'b' });
+  const c = batcher.submit([text(300)], { owner: 'c' });
+  await pool.finishNext();
+  t.same(pool.batches[1]!.map((r) => r[0]), [100, 110, 200, 210, 300], 'a 2, b 2 (share ceil(5 / 3) = 2), c its only one');
+  await pool.finishNext();
+  t.same(pool.batches[2]!.map((r) => r[0]), [120, 130, 220, 230]);
+  await pool.finishNext();
+  t.same((await Promise.all([held, a, b, c])).map((rows) => rows.length), [1, 4, 4, 1]);
+});
+
+t.test('fairness keeps length grouping: an owner\'s share is taken from the texts closest in length to the oldest', async (t) => {
+  const { pool, batcher } = setup({ maxBatchSize: 4, cost: true });
+  const held = batcher.submit([text(1)]);
+  // The large owner has short and long texts; the small owner one short text, queued last.
+  const large = batcher.submit([text(100, 3), text(110, 40), text(120, 3), text(130, 40), text(140, 3)], { owner: 'large' });
+  const small = batcher.submit([text(900, 4)], { owner: 'small' });
+  await pool.finishNext();
+  t.same(pool.batches[1]!.map((r) => r[0]), [100, 120, 140, 900], 'the short texts of both, sorted by length; the long ones wait');
+  await pool.finishNext();
+  t.same(pool.batches[2]!.map((r) => r.length), [40, 40]);
+  await pool.finishNext();
+  await Promise.all([held, large, small]);
+});
+
+t.test('with a cost, the queue is bounded in cost (tokens), not in items', async (t) => {
+  const { pool, batcher } = setup({ maxBatchSize: 2, maxQueue: 20, cost: true });
+  const held = batcher.submit([text(1, 3)]);
+  const queued = batcher.submit([text(10, 8), text(20, 8)]);
+  const err = await batcher.submit([text(30, 5)]).catch((e: unknown) => e);
+  t.ok(err instanceof QueueFullError, '16 tokens waiting + 5 > 20');
+  t.match((err as Error).message, /16 tokens waiting, 5 more asked/);
+  const fits = batcher.submit([text(40, 4)]);
+  t.pass('16 + 4 = 20 tokens fit');
+  for (let i = 0; i < 3; i++) await pool.finishNext();
+  t.same((await Promise.all([held, queued, fits])).map((r) => r.length), [1, 2, 1]);
 });

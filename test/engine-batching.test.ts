@@ -3,12 +3,11 @@
 import t from 'tap';
 import { counter, histogram, loadRegistry, maxAbsDiff } from './helpers/engine-fixtures.ts';
 
-// Cache off so that every text really runs through the encoder; small text batches and queue so that the
-// limits are reached with a handful of items.
+// Cache off so that every text really runs through the encoder; small text batches so that the limits are
+// reached with a handful of items.
 const { registry, metrics } = await loadRegistry({
   TEXT_CACHE_BYTES: '0',
   TEXT_MAX_BATCH_SIZE: '4',
-  TEXT_MAX_QUEUE: '8',
   IMAGE_MAX_BATCH_SIZE: '8',
   IMAGE_MAX_DELAY_MS: '20',
 });

@@ -52,10 +52,10 @@ async function expectError(t: Test, res: Response, status: number, code?: string
 t.test('openapi.yaml is OpenAPI 3.1 and documents every route the app serves', (t) => {
   const doc = parse(readFileSync(join(ROOT, 'openapi.yaml'), 'utf8')) as { openapi: string; paths: Record<string, unknown> };
   t.equal(doc.openapi, '3.1.0');
-  const routes = app.printRoutes({ commonPrefix: false });
-  for (const path of ['/embed/text', '/embed/image', '/classify', '/healthz', '/readyz', '/metrics', '/models', '/prompt-sets']) {
+  const served = { '/embed/text': 'POST', '/embed/image': 'POST', '/classify': 'POST', '/healthz': 'GET', '/readyz': 'GET', '/metrics': 'GET', '/models': 'GET', '/prompt-sets': 'GET', '/': 'GET' } as const;
+  for (const [path, method] of Object.entries(served)) {
     t.ok(doc.paths[path], `${path} documented`);
-    t.match(routes, path, `${path} served`);
+    t.ok(app.hasRoute({ url: path, method }), `${method} ${path} served`);
   }
   t.end();
 });

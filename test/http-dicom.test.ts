@@ -129,7 +129,7 @@ t.test('openapi.yaml documents /preview and the presets the decoder knows', (t) 
     components: { schemas: Record<string, { enum?: string[] }> };
   };
   t.ok(doc.paths['/preview'], '/preview documented');
-  t.match(app.printRoutes({ commonPrefix: false }), '/preview', '/preview served');
+  t.ok(app.hasRoute({ url: '/preview', method: 'POST' }), '/preview served');
   t.same(doc.components.schemas.WindowPreset!.enum, Object.keys(WINDOW_PRESETS));
   t.same(WINDOW_PRESETS, {
     'ct-soft-tissue': { width: 400, center: 40 },

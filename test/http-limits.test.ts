@@ -135,7 +135,7 @@ t.test('a client that writes all of a 100 MB body before reading gets the JSON a
       status: 413,
       code: 'too_large',
     },
-    { what: 'a content type the route does not take (30 MB, under the limit)', path: '/embed/text', headers: { 'content-type': 'text/plain', 'content-length': String(30 * MiB) }, size: 30 * MiB, status: 415, code: 'unsupported_media_type' },
+    { what: 'a content type the route does not take (30 MB, under the limit)', path: '/embed/image', headers: { 'content-type': 'text/plain', 'content-length': String(30 * MiB) }, size: 30 * MiB, status: 415, code: 'unsupported_media_type' },
   ];
   for (const c of cases) {
     const answer = await within(60_000, c.what, postLarge(port, c.path, c.headers, c.size ?? total, c.prefix, c.suffix));

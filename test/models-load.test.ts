@@ -4,6 +4,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { ServiceError } from '../src/errors.ts';
 import { decodeImage } from '../src/inputs/decode.ts';
+import { readManifest } from '../src/models/manifest.ts';
 import { cosine, DEMO, loadRegistry } from './helpers/common.ts';
 import { copyDemo, counter, rehash } from './helpers/engine-fixtures.ts';
 
@@ -25,7 +26,11 @@ t.test('provider fallback: cuda,cpu on a machine without CUDA serves on cpu and 
   const [info] = registry.list();
   t.same(info?.providers, { image: 'cpu', text: 'cpu' });
   t.equal(info?.default, true);
-  t.equal(await counter(metrics, 'unimed_model_info', { model: manifest.id, provider: 'cpu', sha256: registry.get().sha256 }), 1);
+  t.equal(
+    await counter(metrics, 'unimed_model_info', { model: manifest.id, provider: 'cpu', requested_provider: 'cuda', sha256: registry.get().sha256 }),
+    1,
+    'unimed_model_info says CUDA was asked for and CPU serves (the alert UnimedProviderFellBackToCPU reads this)',
+  );
 });
 
 t.test('golden parity through the served engine', async (t) => {
@@ -55,7 +60,7 @@ t.test('the model sha256 is the sha256 of the sha256sum listing of files', async
 t.test('an unknown model id is a 404', (t) => {
   t.equal(registry.get().id, registry.defaultId);
   t.equal(registry.get(manifest.id).id, manifest.id);
-  t.throws(() => registry.get('no-such-model'), new ServiceError(404, 'model_not_found', 'unknown model "no-such-model"; GET /models lists the served ones'));
+  t.throws(() => registry.get('no-such-model'), new ServiceError(404, 'model_not_found', 'unknown model "no-such-model"; GET /models lists the served ones', { field: 'model' }));
   t.end();
 });
 
@@ -123,6 +128,19 @@ t.test('refuses an invalid manifest, naming the field', async (t) => {
   m.files!['../evil'] = '0'.repeat(64);
   await writeFile(join(dir, 'model.json'), JSON.stringify(m));
   await expectLoadFailure(t, dir, /"files\.\.\.\/evil" is not a plain file name/);
+});
+
+t.test('diagnostic_use: false unless model.json says true; anything but a boolean is refused', async (t) => {
+  const { dir, cleanup } = await copyDemo();
+  t.teardown(cleanup);
+  t.equal((await readManifest(DEMO)).diagnostic_use, false, 'absent (the demo): not for diagnostic use');
+  const m = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+  m.diagnostic_use = true;
+  await writeFile(join(dir, 'model.json'), JSON.stringify(m));
+  t.equal((await readManifest(dir)).diagnostic_use, true, 'true when it says so');
+  m.diagnostic_use = 'yes';
+  await writeFile(join(dir, 'model.json'), JSON.stringify(m));
+  await t.rejects(readManifest(dir), /"diagnostic_use" must be true or false/);
 });
 
 t.test('several models: the first is the default, each is reachable by id', async (t) => {

@@ -3,11 +3,13 @@ import type { BatchingConfig } from '../config.ts';
 import { CancelledError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Cancellation } from './cancellation.ts';
-import { selectBatch } from './batch-selection.ts';
 import { BufferRecycler } from './buffer-recycler.ts';
 import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from './errors.ts';
 import type { AllocateBuffer } from './feeds.ts';
 import type { EncoderLabel, FeedTensor, RunResult } from './protocol.ts';
+import { openGroup } from './request-group.ts';
+import type { Group } from './request-group.ts';
+import { WorkQueue } from './work-queue.ts';
 
 /** Turns one batch of payloads into the encoder's input tensors, in buffers from `allocate`. */
 export type FeedBuilder<P> = (payloads: P[], allocate: AllocateBuffer) => FeedTensor[];
@@ -19,7 +21,8 @@ export interface BatchPool {
   readonly idle: number;
   /** Called whenever a worker may have become free. */
   onAvailable(listener: () => void): void;
-  run(feeds: FeedTensor[]): Promise<RunResult>;
+  /** `units`: the batch's padded cost (rows x its costliest row), so a hang is judged against batches like it. */
+  run(feeds: FeedTensor[], units: number): Promise<RunResult>;
 }
 
 export interface BatcherOptions<P> {
@@ -30,20 +33,11 @@ export interface BatcherOptions<P> {
   buildFeeds: FeedBuilder<P>;
   /** Embedding size D: the output of a batch of n is n x D. */
   dim: number;
-  /** When given, batches group payloads of similar cost (texts of similar length: less padding). */
+  /**
+   * When given, batches group payloads of similar cost (texts of similar length: less padding), and the queue
+   * bound (`config.maxQueue`) counts cost (tokens) instead of items.
+   */
   cost?: (payload: P) => number;
-}
-
-/** All the items of one submit() call: they succeed or fail together. */
-interface Group {
-  results: Float32Array[];
-  remaining: number;
-  /** Items of the group in a batch a worker is running. */
-  running: number;
-  settled: boolean;
-  resolve: (rows: Float32Array[]) => void;
-  reject: (err: Error) => void;
-  cleanup: () => void;
 }
 
 interface Item<P> {
@@ -51,84 +45,78 @@ interface Item<P> {
   group: Group;
   index: number;
   enqueuedAt: number;
+  owner: unknown;
+  units: number;
+  onBatch: Cancellation['onBatch'];
 }
 
 const EWMA_ALPHA = 0.2;
 const MAX_RETRY_AFTER_S = 60;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Micro-batcher for one model encoder (the queue + batching task of text-embeddings-inference): items wait at
  * most `maxDelayMs` for company, batches hold at most `maxBatchSize` items, at most one batch runs per worker,
- * and the next one gathers in the queue meanwhile. The queue is bounded; a request whose client left is
+ * and the next one gathers in the queue meanwhile; owners (requests, API keys) share a batch fairly
+ * (batch-selection.ts). The queue is bounded in units (tokens or images); a request whose client left is
  * dropped before it runs and one whose deadline passes gets 504 at that moment, not a late answer.
  */
 export class Batcher<P> {
   readonly #o: BatcherOptions<P>;
   readonly #labels: EncoderLabel;
-  #queue: Item<P>[] = [];
+  readonly #queue: WorkQueue<Group, Item<P>>;
   readonly #buffers: BufferRecycler;
   #timer: NodeJS.Timeout | undefined;
   #inflight = 0;
   #closing = false;
   #drained: (() => void)[] = [];
-  /** Items per second one worker gets through, smoothed; undefined until a batch has run. */
-  #itemsPerSecond: number | undefined;
+  /** Units (tokens or images) per second one worker gets through, smoothed; undefined until a batch has run. */
+  #unitsPerSecond: number | undefined;
 
   constructor(options: BatcherOptions<P>) {
     this.#o = options;
     this.#labels = options.label;
     // Enough for every worker's batch (up to two input tensors each) plus the one being built.
     this.#buffers = new BufferRecycler(2 * (options.pool.size + 1));
+    this.#queue = new WorkQueue<Group, Item<P>>(options.cost !== undefined, (depth) => options.metrics.queueDepth.set(this.#labels, depth));
     options.pool.onAvailable(() => this.#schedule());
-    this.#setDepth();
   }
 
-  /** Embeds the payloads (raw model outputs, one row per payload, in order). */
+  /**
+   * Embeds the payloads (raw model outputs, one row per payload, in order). Without `options.owner` the call is
+   * an owner of its own.
+   */
   submit(payloads: P[], options: Cancellation = {}): Promise<Float32Array[]> {
     if (payloads.length === 0) return Promise.resolve([]);
     const { signal, deadline } = options;
     if (this.#closing) return Promise.reject(new ShuttingDownError());
     if (signal?.aborted) return Promise.reject(new CancelledError());
     if (deadline !== undefined && deadline <= Date.now()) return Promise.reject(new DeadlineExceededError(false));
-    if (this.#queue.length + payloads.length > this.#o.config.maxQueue) {
+    const cost = this.#o.cost;
+    const units = payloads.map((payload) => (cost === undefined ? 1 : cost(payload)));
+    const incoming = units.reduce((sum, u) => sum + u, 0);
+    // An empty queue takes any one submission, so a bound below one batch's cost (the service's own work at
+    // load, a text longer than the bound) never makes work impossible; clients' requests are bounded before.
+    if (this.#queue.length > 0 && this.#queue.units + incoming > this.#o.config.maxQueue) {
       const { model, encoder } = this.#labels;
-      const message = `the ${encoder} queue of model ${model} is full (${this.#queue.length} items waiting); retry later`;
-      return Promise.reject(new QueueFullError(message, this.#retryAfterSeconds(payloads.length)));
+      const what = cost === undefined ? 'items' : 'tokens';
+      const message = `the ${encoder} queue of model ${model} is full (${this.#queue.units} ${what} waiting, ${incoming} more asked); retry later`;
+      return Promise.reject(new QueueFullError(message, this.#retryAfterSeconds(incoming)));
     }
+    const owner = options.owner ?? {};
 
     return new Promise<Float32Array[]>((resolve, reject) => {
-      let deadlineTimer: NodeJS.Timeout | undefined;
-      const onAbort = (): void => this.#fail(group, group.running > 0 ? new CancelledError('the client disconnected while its work ran', true) : new CancelledError());
-      const group: Group = {
-        results: new Array<Float32Array>(payloads.length),
-        remaining: payloads.length,
-        running: 0,
-        settled: false,
-        resolve,
-        reject,
-        cleanup: () => {
-          clearTimeout(deadlineTimer);
-          signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      // setTimeout fires at once past 2^31-1 ms: a deadline that far away is no deadline at all.
-      if (deadline !== undefined && deadline - Date.now() <= MAX_TIMER_MS) {
-        deadlineTimer = setTimeout(() => this.#fail(group, new DeadlineExceededError(group.running > 0)), deadline - Date.now());
-      }
+      const group = openGroup(payloads.length, options, { resolve, reject }, (g, err) => this.#fail(g, err));
       const now = performance.now();
-      payloads.forEach((payload, index) => this.#queue.push({ payload, group, index, enqueuedAt: now }));
-      this.#setDepth();
+      this.#queue.push(payloads.map((payload, index) => ({ payload, group, index, enqueuedAt: now, owner, units: units[index]!, onBatch: options.onBatch })));
       this.#schedule();
     });
   }
 
-  /** Seconds until the queue has likely drained enough to take `incoming` more items. */
+  /** Seconds until the queue has likely drained enough to take `incoming` more units. */
   #retryAfterSeconds(incoming: number): number {
-    const rate = this.#itemsPerSecond;
+    const rate = this.#unitsPerSecond;
     if (rate === undefined || rate <= 0) return 1;
-    const seconds = (this.#queue.length + incoming) / (rate * this.#o.pool.size);
+    const seconds = (this.#queue.units + incoming) / (rate * this.#o.pool.size);
     return Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil(seconds)));
   }
 
@@ -140,18 +128,12 @@ export class Batcher<P> {
     return new Promise((resolve) => this.#drained.push(resolve));
   }
 
-  #setDepth(): void {
-    this.#o.metrics.queueDepth.set(this.#labels, this.#queue.length);
-  }
-
   /** Settles a group with an error and takes its items that have not run yet out of the queue. */
   #fail(group: Group, err: Error): void {
     if (group.settled) return;
     group.settled = true;
     group.cleanup();
-    const before = this.#queue.length;
-    this.#queue = this.#queue.filter((item) => item.group !== group);
-    if (this.#queue.length !== before) this.#setDepth();
+    this.#queue.remove(group);
     group.reject(err);
     this.#checkDrained();
   }
@@ -159,8 +141,9 @@ export class Batcher<P> {
   #schedule(): void {
     const { maxBatchSize, maxDelayMs } = this.#o.config;
     for (;;) {
-      if (this.#queue.length === 0) break;
-      const waited = performance.now() - this.#queue[0]!.enqueuedAt;
+      const oldest = this.#queue.oldest;
+      if (oldest === undefined) break;
+      const waited = performance.now() - oldest.enqueuedAt;
       const due = this.#closing || this.#queue.length >= maxBatchSize || waited >= maxDelayMs;
       if (!due) {
         if (this.#timer === undefined) {
@@ -173,17 +156,9 @@ export class Batcher<P> {
       }
       // No idle worker: the finishing batch's onAvailable calls us again, and the queue is due by then.
       if (this.#o.pool.idle === 0) return;
-      this.#dispatch(this.#takeBatch());
+      this.#dispatch(this.#queue.take(maxBatchSize));
     }
     this.#checkDrained();
-  }
-
-  #takeBatch(): Item<P>[] {
-    const cost = this.#o.cost;
-    const { batch, rest } = selectBatch(this.#queue, this.#o.config.maxBatchSize, cost === undefined ? undefined : (item) => cost(item.payload));
-    this.#queue = rest;
-    this.#setDepth();
-    return batch;
   }
 
   #dispatch(batch: Item<P>[]): void {
@@ -196,9 +171,10 @@ export class Batcher<P> {
 
     // run() is called synchronously so the worker is busy before the scheduling loop looks for the next idle
     // one. Building the feeds may throw (a malformed payload): that fails this batch, never the process.
+    const units = batch.length * Math.max(...batch.map((item) => item.units));
     let run: Promise<RunResult>;
     try {
-      run = this.#o.pool.run(this.#o.buildFeeds(batch.map((item) => item.payload), (bytes) => this.#buffers.take(bytes)));
+      run = this.#o.pool.run(this.#o.buildFeeds(batch.map((item) => item.payload), (bytes) => this.#buffers.take(bytes)), units);
     } catch (err) {
       run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -210,8 +186,9 @@ export class Batcher<P> {
           throw new InferenceFailedError(`the ${this.#labels.encoder} encoder returned ${result.data.length} values for ${batch.length} x ${dim}`);
         }
         this.#o.metrics.inferenceDuration.observe(this.#labels, result.seconds);
-        const rate = batch.length / Math.max(result.seconds, 1e-6);
-        this.#itemsPerSecond = this.#itemsPerSecond === undefined ? rate : EWMA_ALPHA * rate + (1 - EWMA_ALPHA) * this.#itemsPerSecond;
+        reportTimings(batch, now, performance.now());
+        const rate = batch.reduce((sum, item) => sum + item.units, 0) / Math.max(result.seconds, 1e-6);
+        this.#unitsPerSecond = this.#unitsPerSecond === undefined ? rate : EWMA_ALPHA * rate + (1 - EWMA_ALPHA) * this.#unitsPerSecond;
         batch.forEach((item, row) => {
           const group = item.group;
           group.running--;
@@ -242,4 +219,14 @@ export class Batcher<P> {
     this.#timer = undefined;
     for (const resolve of this.#drained.splice(0)) resolve();
   }
+}
+
+/** Tells each submission in `batch` that asked (Cancellation.onBatch) when its items were queued, started and ended. */
+function reportTimings(batch: readonly { enqueuedAt: number; onBatch: Cancellation['onBatch'] }[], startedAt: number, endedAt: number): void {
+  const queuedAt = new Map<NonNullable<Cancellation['onBatch']>, number>();
+  for (const { onBatch, enqueuedAt } of batch) {
+    if (onBatch !== undefined) queuedAt.set(onBatch, Math.min(queuedAt.get(onBatch) ?? Infinity, enqueuedAt));
+  }
+  const origin = performance.timeOrigin;
+  for (const [report, at] of queuedAt) report({ queuedAt: origin + at, startedAt: origin + startedAt, endedAt: origin + endedAt });
 }

@@ -18,7 +18,7 @@ export interface EncoderOptions<P> {
   label: EncoderLabel;
   setup: WorkerSetup;
   workers: number;
-  /** A worker holding a batch longer than this is taken as hung and replaced. */
+  /** A worker holding a batch longer than this is taken as hung and replaced; sooner, from measured batch times. */
   workerTimeoutMs: number;
   batching: BatchingConfig;
   buildFeeds: FeedBuilder<P>;
@@ -49,11 +49,15 @@ export class Encoder<P> {
       setup: options.setup,
       size: options.workers,
       taskTimeoutMs: options.workerTimeoutMs,
+      measuredHangs: true,
       // The batcher hands a batch only to an idle worker, so nothing ever waits inside the pool.
       maxQueue: 0,
       logger: options.logger,
     });
     const pool = this.#pool;
+    // Every series exists from the start at 0, so that an alert on its increase sees the first restart.
+    for (const reason of ['crashed', 'timed_out', 'start_failed'] as const) options.metrics.workerRestarts.inc({ ...label, reason }, 0);
+    pool.onReplace((reason) => options.metrics.workerRestarts.inc({ ...label, reason }));
     this.#batcher = new Batcher<P>({
       label,
       config: options.batching,
@@ -67,8 +71,8 @@ export class Encoder<P> {
           return pool.idle;
         },
         onAvailable: (listener) => pool.onAvailable(listener),
-        run: (feeds) =>
-          pool.run(feeds, distinctBuffers(feeds)).catch((err: unknown) => {
+        run: (feeds, units) =>
+          pool.run(feeds, distinctBuffers(feeds), units).catch((err: unknown) => {
             throw err instanceof TaskFailedError ? new InferenceFailedError(`inference failed: ${err.message}`, { cause: err }) : err;
           }),
       },
@@ -87,6 +91,11 @@ export class Encoder<P> {
   /** The execution provider of the most recently started worker ('none' before the first). */
   get provider(): string {
     return this.#pool.info?.provider ?? 'none';
+  }
+
+  /** Whether a worker is up (idle or busy): false while all are dead or their replacements keep failing. */
+  get live(): boolean {
+    return this.#pool.live > 0;
   }
 
   /** Called with the provider of every worker that starts, replacements included. */

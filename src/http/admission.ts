@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest } from '../errors.ts';
+import { badRequest, inField, unavailable } from '../errors.ts';
 import type { ServedModel } from '../models/types.ts';
+import { noteModel } from './audit.ts';
+import { authorizeModel } from './auth/access-control.ts';
 import { MODEL_HEADER } from './request-context.ts';
 import type { ModelProvider } from './state.ts';
 
@@ -12,12 +14,23 @@ declare module 'fastify' {
 }
 
 /**
+ * Whose work a request is, for the batcher's fair shares (engine/batch-selection.ts): its API key when it was
+ * authenticated with one, so that one client's many requests share like one; else the request itself.
+ */
+export function workOwner(request: FastifyRequest): string {
+  // Set by the API-key check (http/auth/access-control.ts), a root onRequest hook that runs before this one.
+  const keyId = request.apiKeyId;
+  return keyId !== undefined ? `key:${keyId}` : `request:${request.id}`;
+}
+
+/**
  * The door of the inference routes: a request is accepted once, before its body is read (so a 503 costs no
- * upload), and from then on it is served to the end even if draining starts, and counted so that shutdown
- * can wait for it.
+ * upload), if fewer than MAX_INFLIGHT_REQUESTS are in progress, and from then on it is served to the end even
+ * if draining starts, and counted so that shutdown can wait for it.
  */
 export function installAdmission(app: FastifyInstance): void {
-  const state = app.unimed;
+  const { unimed: state, metrics } = app;
+  const { maxInflightRequests } = app.config.workload;
   app.decorateRequest('models', null as unknown as ModelProvider);
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     try {
@@ -26,16 +39,30 @@ export function installAdmission(app: FastifyInstance): void {
       done(err as Error);
       return;
     }
+    if (state.inflight >= maxInflightRequests) {
+      done(unavailable(`${state.inflight} requests are in progress, MAX_INFLIGHT_REQUESTS allows ${maxInflightRequests}; retry later`, 'overloaded', 1));
+      return;
+    }
+    request.cancellation.owner = workOwner(request);
     state.beginWork();
+    metrics.requestsInProgress.inc();
     // 'close' fires once whether the reply was sent or the client left, so the count cannot leak.
-    reply.raw.once('close', () => state.endWork());
+    reply.raw.once('close', () => {
+      state.endWork();
+      metrics.requestsInProgress.dec();
+    });
     done();
   });
 }
 
-/** The model the request asked for (the default without one), named in the answer's X-Model-Sha256. */
+/**
+ * The model the request asked for (the default without one), named in the answer's X-Model-Sha256 and its audit
+ * line; 403 if the request's API key may not use it.
+ */
 export function pickModel(request: FastifyRequest, reply: FastifyReply, id: string | undefined): ServedModel {
   const model = request.models.get(id);
+  noteModel(request, model);
+  authorizeModel(request, model.id);
   void reply.header(MODEL_HEADER, model.sha256);
   return model;
 }
@@ -43,7 +70,7 @@ export function pickModel(request: FastifyRequest, reply: FastifyReply, id: stri
 /** `model` may come from the query string and from the body, but the two must not disagree. */
 export function requestedModel(fromQuery: string | undefined, fromBody: string | undefined): string | undefined {
   if (fromQuery !== undefined && fromBody !== undefined && fromQuery !== fromBody) {
-    throw badRequest(`model is "${fromQuery}" in the query but "${fromBody}" in the body`);
+    throw inField('model', badRequest(`model is "${fromQuery}" in the query but "${fromBody}" in the body`));
   }
   return fromBody ?? fromQuery;
 }

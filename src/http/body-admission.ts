@@ -9,6 +9,13 @@ import { tooLarge } from '../errors.ts';
  * that asked first learns of a 413 or 503 without sending the body. (Node's own default sends `100 Continue`
  * before any of that.)
  */
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The variable that sets a route's own, smaller `bodyLimit` (for the 413's message). */
+    bodyLimitName?: string;
+  }
+}
+
 export function installBodyAdmission(app: FastifyInstance, maxBodyBytes: number): void {
   // Requests whose 100 Continue is still owed.
   const awaitingContinue = new WeakSet<IncomingMessage>();
@@ -20,8 +27,11 @@ export function installBodyAdmission(app: FastifyInstance, maxBodyBytes: number)
 
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
     const declared = Number(request.headers['content-length']);
-    if (declared > maxBodyBytes) {
-      done(tooLarge('the request body is larger than MAX_BODY_BYTES allows'));
+    // A route may take less than MAX_BODY_BYTES (its `bodyLimit`, named by `config.bodyLimitName`).
+    const limit = Math.min(maxBodyBytes, request.routeOptions.bodyLimit ?? maxBodyBytes);
+    if (declared > limit) {
+      const name = limit < maxBodyBytes ? (request.routeOptions.config.bodyLimitName ?? 'the route') : 'MAX_BODY_BYTES';
+      done(tooLarge(`the request body is larger than ${name} allows (${limit} bytes)`));
       return;
     }
     done();

@@ -1,41 +1,87 @@
-import { ServiceError } from '../errors.ts';
+import type { FastifyRequest } from 'fastify';
+import { DeadlineExceededError } from '../engine/errors.ts';
+import { inField, ServiceError } from '../errors.ts';
 import { decodeImage } from '../inputs/decode.ts';
 import type { DecodeDeps, ImageInput, ImageOptions, ModelInput } from '../inputs/decode.ts';
-import type { ServedModel } from '../models/types.ts';
+import type { Cancellation, ServedModel } from '../models/types.ts';
+import type { RequestTrace } from './tracing/request-trace.ts';
 
-/** Runs `work` on every image concurrently (decoding is off the HTTP thread); an error names the image's position. */
-async function eachImage<T>(images: readonly ImageInput[], work: (image: ImageInput) => Promise<T>): Promise<T[]> {
+/** DecodeDeps plus the request's trace, whose `decode` spans decodeImages records. */
+export type RequestDecodeDeps = DecodeDeps & { trace?: RequestTrace };
+
+/** What decoding takes for this request: the limits, the decoder threads, the memory budget, its cancellation. */
+export function decodeDeps(request: FastifyRequest): RequestDecodeDeps {
+  const { config, pixelDecoder, memoryBudget } = request.server;
+  return {
+    imagePixels: config.limits.imagePixels,
+    imageBytes: config.memory.maxImageBytes,
+    decodeTimeoutMs: config.decoderTimeoutMs,
+    decoder: pixelDecoder,
+    memory: memoryBudget,
+    cancellation: request.cancellation,
+    trace: request.trace,
+  };
+}
+
+/**
+ * `work`, or DeadlineExceededError once the deadline passes, whichever comes first (the work itself runs on and
+ * gives its memory back when it ends).
+ */
+function withinDeadline<T>(work: Promise<T>, { deadline }: Cancellation): Promise<T> {
+  if (deadline === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceededError(false)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs `work` on every image concurrently (decoding is off the HTTP thread); an error names the image's position,
+ * and is about the `image` input unless it names another (`frame`, `page`).
+ */
+async function eachImage<I extends ImageInput, T>(images: readonly I[], work: (image: I) => Promise<T>): Promise<T[]> {
   return Promise.all(
     images.map(async (image, i) => {
       try {
         return await work(image);
       } catch (err) {
         if (err instanceof ServiceError && images.length > 1) {
-          throw new ServiceError(err.statusCode, err.code, `image ${i}: ${err.message}`, { cause: err });
+          throw inField('image', new ServiceError(err.statusCode, err.code, `image ${i}: ${err.message}`, { cause: err, ...(err.field === undefined ? {} : { field: err.field }) }));
         }
-        throw err;
+        throw inField('image', err);
       }
     }),
   );
 }
 
+/** An image with the frame its DICOMweb reference named, which takes the place of the request's `frame`. */
+type FramedImage = ImageInput & { frame?: number };
+
+const framed = (options: ImageOptions, image: FramedImage): ImageOptions => (image.frame === undefined ? options : { ...options, frame: image.frame });
+
 /** Every image as the model's input tensor, with its preprocessing record. */
 export async function decodeImages(
-  images: readonly ImageInput[],
+  images: readonly FramedImage[],
   model: ServedModel,
-  deps: DecodeDeps,
+  deps: RequestDecodeDeps,
   options: ImageOptions,
 ): Promise<Pick<ModelInput, 'pixels' | 'preprocessing'>[]> {
   // Only the tensor and the record outlive the request's inference; the S x S view is left to the collector.
   return eachImage(images, async (image) => {
-    const { pixels, preprocessing } = await decodeImage(image, model.imageSpec, deps, options);
+    const startedAt = Date.now();
+    const { pixels, preprocessing } = await decodeImage(image, model.imageSpec, deps, framed(options, image));
+    deps.trace?.step('decode', startedAt, Date.now());
     return { pixels, preprocessing };
   });
 }
 
-/** The S x S RGB image the model would see (before normalization), with its preprocessing record. */
-export async function previewImage(image: ImageInput, model: ServedModel, deps: DecodeDeps, options: ImageOptions): Promise<Pick<ModelInput, 'view' | 'preprocessing'>> {
-  const [prepared] = await eachImage([image], (i) => decodeImage(i, model.imageSpec, deps, options));
+/** The S x S RGB image the model would see (before normalization), with its preprocessing record; 504 past the deadline. */
+export async function previewImage(image: FramedImage, model: ServedModel, deps: RequestDecodeDeps, options: ImageOptions): Promise<Pick<ModelInput, 'view' | 'preprocessing'>> {
+  const startedAt = Date.now();
+  const decoding = eachImage([image], (i) => decodeImage(i, model.imageSpec, deps, framed(options, i)));
+  const [prepared] = await withinDeadline(decoding, deps.cancellation ?? {});
+  deps.trace?.step('decode', startedAt, Date.now());
   if (prepared === undefined) throw new Error('the image decoder returned nothing');
   return prepared;
 }

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import type { DicomwebSources } from '../dicomweb/sources.ts';
 import type { PixelDecoder } from '../inputs/decoder/pixel-decoder.ts';
+import type { MemoryBudget } from '../inputs/memory-budget.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ServiceState } from './state.ts';
 
@@ -13,6 +15,10 @@ declare module 'fastify' {
     metrics: Metrics;
     /** The app's threads for DICOM and wide PNG/TIFF; started and closed with the app. */
     pixelDecoder: PixelDecoder;
+    /** The process-wide budget of bytes image decodes may hold at once (MEMORY_BUDGET_BYTES). */
+    memoryBudget: MemoryBudget;
+    /** The DICOMweb sources of DICOMWEB_SOURCES, the only servers a request may have images retrieved from. */
+    dicomweb: DicomwebSources;
   }
 }
 
@@ -21,6 +27,8 @@ export interface ServiceDeps {
   config: Config;
   metrics: Metrics;
   pixelDecoder: PixelDecoder;
+  memoryBudget: MemoryBudget;
+  dicomweb: DicomwebSources;
 }
 
 /**
@@ -32,4 +40,6 @@ export function decorateService(app: FastifyInstance, deps: ServiceDeps): void {
   app.decorate('config', deps.config);
   app.decorate('metrics', deps.metrics);
   app.decorate('pixelDecoder', deps.pixelDecoder);
+  app.decorate('memoryBudget', deps.memoryBudget);
+  app.decorate('dicomweb', deps.dicomweb);
 }

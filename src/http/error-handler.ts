@@ -2,10 +2,11 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from '../engine/errors.ts';
 import { CancelledError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import { limitViolation } from './api-limits.ts';
 import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../workers/errors.ts';
 
 export interface ErrorBody {
-  error: { code: string; message: string };
+  error: { code: string; message: string; field?: string };
 }
 
 /** Codes for Fastify's and @fastify/multipart's own 4xx errors, so they read like the service's. */
@@ -13,7 +14,7 @@ const FRAMEWORK_CODES: Record<string, { status: number; code: string; message?: 
   FST_ERR_VALIDATION: { status: 400, code: 'bad_request' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
   FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'unsupported_media_type' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'too_large', message: 'the request body is larger than MAX_BODY_BYTES allows' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'too_large', message: 'the request body is larger than the route allows (MAX_BODY_BYTES; MAX_TEXT_BODY_BYTES for /embed/text)' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'the JSON body is empty' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'the body is not valid JSON' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
@@ -41,11 +42,17 @@ interface Described {
   status: number;
   code: string;
   message: string;
+  /** The request input at fault (`error.field`), when known. */
+  field?: string;
   retryAfter?: number;
   outcome?: Outcome;
 }
 
-const REFUSED_AT_THE_DOOR = new Set(['not_ready', 'shutting_down', 'queue_full']);
+const REFUSED_AT_THE_DOOR = new Set(['not_ready', 'shutting_down', 'overloaded', 'queue_full', 'memory_busy']);
+
+/** A request refused by a budget: a 503 at the door (overloaded, queue full, ...) or any 413 (counted by its code). */
+const refusal = (status: number, code: string): Outcome | undefined =>
+  (status === 503 && REFUSED_AT_THE_DOOR.has(code)) || status === 413 ? { metric: 'rejected', reason: code } : undefined;
 
 /** The engine's and the worker pools' errors, which carry no HTTP meaning of their own. */
 function describeEngineError(err: unknown): Described | undefined {
@@ -69,21 +76,47 @@ function describeEngineError(err: unknown): Described | undefined {
   return undefined;
 }
 
-export function errorBody(code: string, message: string): ErrorBody {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, field?: string): ErrorBody {
+  return { error: { code, message, ...(field === undefined ? {} : { field }) } };
+}
+
+/**
+ * The input a schema validation error is about: the top-level property of its path (`/labels/0` -> labels),
+ * else the property missing or not allowed (`required`, `additionalProperties`).
+ */
+export function validationField(err: { validation?: { instancePath?: string; params?: Record<string, unknown> }[] }): string | undefined {
+  const first = err.validation?.[0];
+  const top = first?.instancePath?.split('/')[1];
+  if (top !== undefined && top !== '') return top;
+  const named = first?.params?.missingProperty ?? first?.params?.additionalProperty;
+  return typeof named === 'string' ? named : undefined;
 }
 
 /** Maps any error to the service's status, code and message; never exposes internals for a 5xx. */
 export function describeError(err: unknown): Described {
   if (err instanceof ServiceError) {
-    const outcome: Outcome | undefined = err.statusCode === 503 && REFUSED_AT_THE_DOOR.has(err.code) ? { metric: 'rejected', reason: err.code } : undefined;
-    return { status: err.statusCode, code: err.code, message: err.message, ...(err.retryAfterSeconds === undefined ? {} : { retryAfter: err.retryAfterSeconds }), ...(outcome ? { outcome } : {}) };
+    const outcome = refusal(err.statusCode, err.code);
+    return {
+      status: err.statusCode,
+      code: err.code,
+      message: err.message,
+      ...(err.field === undefined ? {} : { field: err.field }),
+      ...(err.retryAfterSeconds === undefined ? {} : { retryAfter: err.retryAfterSeconds }),
+      ...(outcome ? { outcome } : {}),
+    };
   }
   const engine = describeEngineError(err);
   if (engine !== undefined) return engine;
   const fe = err as Partial<FastifyError> & { message?: string };
   const known = typeof fe.code === 'string' ? FRAMEWORK_CODES[fe.code] : undefined;
-  if (known !== undefined) return { status: known.status, code: known.code, message: known.message ?? fe.message ?? known.code };
+  if (known !== undefined) {
+    // A schema limit written in from the configuration keeps its 413 code (too_many_texts, ...), not 400.
+    const overLimit = fe.code === 'FST_ERR_VALIDATION' ? limitViolation(fe.validation, fe.validationContext) : undefined;
+    if (overLimit !== undefined) return describeError(overLimit);
+    const outcome = refusal(known.status, known.code);
+    const field = fe.code === 'FST_ERR_VALIDATION' ? validationField(fe) : undefined;
+    return { status: known.status, code: known.code, message: known.message ?? fe.message ?? known.code, ...(field === undefined ? {} : { field }), ...(outcome ? { outcome } : {}) };
+  }
   if (err instanceof SyntaxError || fe.statusCode === 400) return { status: 400, code: 'bad_request', message: fe.message ?? 'bad request' };
   if (typeof fe.message === 'string' && MALFORMED_MULTIPART.test(fe.message)) return { status: 400, code: 'bad_request', message: `malformed multipart body: ${fe.message}` };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
@@ -110,7 +143,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       // 499 (nginx's "client closed request") only reaches the logs and metrics: the socket is gone.
       return reply.code(499).send(errorBody('client_closed_request', err.message));
     }
-    const { status, code, message, retryAfter } = describeError(err);
+    const { status, code, message, field, retryAfter } = describeError(err);
     if (status >= 500 && status !== 503 && status !== 504) {
       request.log.error({ err }, 'request failed');
     } else {
@@ -119,7 +152,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.info({ status, code }, 'request refused');
     }
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-    return reply.code(status).send(errorBody(code, message));
+    return reply.code(status).send(errorBody(code, message, field));
   });
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.ts';
+import { badRequest, inField } from '../errors.ts';
 import { WINDOW_PRESET_NAMES } from '../inputs/dicom/index.ts';
 import type { WindowPreset } from '../inputs/dicom/index.ts';
 import type { ImageOptions } from '../inputs/decode.ts';
@@ -17,13 +17,13 @@ export type OptionSource = 'query parameter' | 'form field' | 'property';
 const MAX_INDEX = 1_000_000;
 
 function number(value: unknown, name: string, where: OptionSource): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw badRequest(`${name} (${where}) must be a number`);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw inField(name, badRequest(`${name} (${where}) must be a number`));
   return value;
 }
 
 function index(value: unknown, name: string, where: OptionSource): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_INDEX) {
-    throw badRequest(`${name} (${where}) must be an integer from 0 to ${MAX_INDEX} (0-based)`);
+    throw inField(name, badRequest(`${name} (${where}) must be an integer from 0 to ${MAX_INDEX} (0-based)`));
   }
   return value;
 }
@@ -39,16 +39,19 @@ export function imageOptions(values: Partial<Record<ImageOptionName, unknown>>, 
   const { window, window_center: center, window_width: width, frame, page } = values;
   if (window !== undefined) {
     if (typeof window !== 'string' || !(WINDOW_PRESET_NAMES as readonly string[]).includes(window)) {
-      throw badRequest(`window (${where}) must be one of ${WINDOW_PRESET_NAMES.join(', ')}; for another window give window_center and window_width`);
+      const message = `window (${where}) must be one of ${WINDOW_PRESET_NAMES.join(', ')}; for another window give window_center and window_width`;
+      throw inField('window', badRequest(message));
     }
     options.window = window as WindowPreset;
   }
-  if ((center === undefined) !== (width === undefined)) throw badRequest('window_center and window_width must be given together');
+  if ((center === undefined) !== (width === undefined)) {
+    throw inField(center === undefined ? 'window_center' : 'window_width', badRequest('window_center and window_width must be given together'));
+  }
   if (center !== undefined && width !== undefined) {
-    if (window !== undefined) throw badRequest('give either window (a preset) or window_center and window_width, not both');
+    if (window !== undefined) throw inField('window', badRequest('give either window (a preset) or window_center and window_width, not both'));
     options.windowCenter = number(center, 'window_center', where);
     options.windowWidth = number(width, 'window_width', where);
-    if (options.windowWidth < 1) throw badRequest(`window_width (${where}) must be at least 1`);
+    if (options.windowWidth < 1) throw inField('window_width', badRequest(`window_width (${where}) must be at least 1`));
   }
   if (frame !== undefined) options.frame = index(frame, 'frame', where);
   if (page !== undefined) options.page = index(page, 'page', where);

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { badRequest, tooLarge } from '../errors.ts';
+import { badRequest, inField, tooLarge } from '../errors.ts';
 
 export interface FormFile {
   field: string;
@@ -38,7 +38,7 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
     if (part.type === 'file') {
       if (part.fieldname !== limits.fileField) {
         part.file.resume();
-        throw badRequest(`unexpected file part "${part.fieldname}"; images go in parts named "${limits.fileField}"`);
+        throw inField(part.fieldname, badRequest(`unexpected file part "${part.fieldname}"; images go in parts named "${limits.fileField}"`));
       }
       const data = await part.toBuffer();
       total += data.length;
@@ -46,7 +46,7 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
       form.files.push({ field: part.fieldname, data, mimetype: part.mimetype });
     } else {
       if (!limits.textFields.includes(part.fieldname)) {
-        throw badRequest(`unexpected form field "${part.fieldname}" (accepted: ${[limits.fileField, ...limits.textFields].join(', ')})`);
+        throw inField(part.fieldname, badRequest(`unexpected form field "${part.fieldname}" (accepted: ${[limits.fileField, ...limits.textFields].join(', ')})`));
       }
       const value = typeof part.value === 'string' ? part.value : String(part.value);
       total += value.length;
@@ -63,7 +63,7 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
 export function singleField(form: Form, name: string): string | undefined {
   const values = form.fields.get(name);
   if (values === undefined) return undefined;
-  if (values.length > 1) throw badRequest(`form field "${name}" was given ${values.length} times`);
+  if (values.length > 1) throw inField(name, badRequest(`form field "${name}" was given ${values.length} times`));
   return values[0];
 }
 
@@ -80,9 +80,9 @@ export function listField(form: Form, name: string): unknown[] | undefined {
     try {
       parsed = JSON.parse(first);
     } catch {
-      throw badRequest(`form field "${name}" starts with "[" but is not a valid JSON array`);
+      throw inField(name, badRequest(`form field "${name}" starts with "[" but is not a valid JSON array`));
     }
-    if (!Array.isArray(parsed)) throw badRequest(`form field "${name}" must be a JSON array`);
+    if (!Array.isArray(parsed)) throw inField(name, badRequest(`form field "${name}" must be a JSON array`));
     return parsed as unknown[];
   }
   return values;

@@ -46,6 +46,8 @@ export function installRequestContext(app: FastifyInstance): void {
   app.addHook('onSend', (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
     const registry = state.registry;
     if (registry !== undefined && !reply.hasHeader(MODEL_HEADER)) void reply.header(MODEL_HEADER, registry.get().sha256);
+    // Draining: keep-alive clients are told to take their next request elsewhere, so connections end with the drain.
+    if (state.draining) void reply.header('connection', 'close');
     done(null, payload);
   });
 

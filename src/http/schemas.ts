@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { apiDocument, OPENAPI_PATH } from './api-document.ts';
 import type { Json, JsonObject } from './api-document.ts';
+import { withLimits } from './api-limits.ts';
 
 const COMPONENT_REF = '#/components/schemas/';
 
@@ -15,28 +16,30 @@ function rewriteRefs(node: Json): Json {
   return out;
 }
 
+/** The component schemas of an API document, each with its `$id`, with refs rewritten for Fastify/Ajv. */
+function componentSchemas(document: JsonObject): Record<string, { [key: string]: Json }> {
+  const schemas = (document as { components?: { schemas?: Record<string, Json> } }).components?.schemas;
+  if (schemas === undefined) throw new Error(`${OPENAPI_PATH.pathname} has no components.schemas`);
+  const out: Record<string, { [key: string]: Json }> = {};
+  for (const [name, schema] of Object.entries(schemas)) out[name] = { $id: name, ...(rewriteRefs(schema) as { [key: string]: Json }) };
+  return out;
+}
+
 let cached: Record<string, { [key: string]: Json }> | undefined;
 
-/** The component schemas of openapi.yaml, read once per process, with refs rewritten for Fastify/Ajv. */
+/** The component schemas of openapi.yaml as written (no configured limits), read once per process. */
 export function apiSchemas(): Record<string, { [key: string]: Json }> {
-  if (cached === undefined) {
-    const doc = apiDocument().document as { components?: { schemas?: Record<string, Json> } };
-    const schemas = doc.components?.schemas;
-    if (schemas === undefined) throw new Error(`${OPENAPI_PATH.pathname} has no components.schemas`);
-    cached = {};
-    for (const [name, schema] of Object.entries(schemas)) {
-      cached[name] = { $id: name, ...(rewriteRefs(schema) as { [key: string]: Json }) };
-    }
-  }
+  cached ??= componentSchemas(apiDocument().document);
   return cached;
 }
 
 /**
- * Registers every component schema so routes validate (and serialize) with exactly the schemas the API
- * document publishes; a route refers to one as `{ $ref: 'Name#' }`.
+ * Registers every component schema, with the app's configured limits written in (api-limits.ts), so routes
+ * validate (and serialize) with exactly the schemas the served API document publishes; a route refers to one
+ * as `{ $ref: 'Name#' }`.
  */
 export function registerApiSchemas(app: FastifyInstance): void {
-  for (const schema of Object.values(apiSchemas())) app.addSchema(schema);
+  for (const schema of Object.values(componentSchemas(withLimits(apiDocument().document, app.config.limits)))) app.addSchema(schema);
 }
 
 /** A route-schema reference to a component of openapi.yaml. */

@@ -4,15 +4,18 @@
  * samples wider than 8 bits (read at full depth and windowed), everything else (sharp at 8 bits, as the
  * reference) — and give what it read to the one model transform.
  */
+import type { Cancellation } from '../engine/cancellation.ts';
 import { undecodable, unsupportedMediaType } from '../errors.ts';
 import type { ImageTensorSpec } from '../models/types.ts';
 import type { PixelDecoder } from './decoder/pixel-decoder.ts';
-import { readDicom } from './dicom/reader.ts';
+import { readDicom, renderOptions } from './dicom/reader.ts';
 import { readEightBit } from './eight-bit.ts';
 import { sniffImageFormat, SUPPORTED_IMAGE_FORMATS } from './format.ts';
 import { readHeader } from './header.ts';
-import type { InputLimits } from './limits.ts';
-import { toModelInput } from './transform.ts';
+import { readerBytes } from './image-cost.ts';
+import { imageTooLarge, type InputLimits } from './limits.ts';
+import type { MemoryBudget } from './memory-budget.ts';
+import { checkResizeLimit, toModelInput, transformBytes, transformGeometry } from './transform.ts';
 import type { ImageOptions, ImageSource, ModelInput } from './types.ts';
 import { readWide } from './wide.ts';
 
@@ -30,6 +33,19 @@ export interface DecodeDeps extends InputLimits {
    * at model load, whose images are 8-bit RGB PNGs by the model directory's contract (models/README.md).
    */
   decoder: PixelDecoder | undefined;
+  /** The process-wide decode budget each image reserves from; absent for the golden check at load. */
+  memory?: MemoryBudget;
+  /** The request's client and deadline: a decode still waiting (for memory or a thread) is dropped when they go. */
+  cancellation?: Cancellation;
+}
+
+/** What decoding an image will take, known from its header, and the decode itself, not yet started. */
+interface DecodePlan {
+  /** Worst-case bytes the reader holds. */
+  bytes: number;
+  width: number;
+  height: number;
+  read: () => Promise<ImageSource>;
 }
 
 function needDecoder(deps: DecodeDeps, what: string): PixelDecoder {
@@ -37,27 +53,50 @@ function needDecoder(deps: DecodeDeps, what: string): PixelDecoder {
   return deps.decoder;
 }
 
-async function read(input: ImageInput, deps: DecodeDeps, options: ImageOptions): Promise<ImageSource> {
+async function plan(input: ImageInput, deps: DecodeDeps, options: ImageOptions): Promise<DecodePlan> {
   const { bytes } = input;
+  const { cancellation } = deps;
   const sniffed = sniffImageFormat(bytes);
-  if (input.declaredDicom === true || sniffed.kind === 'dicom') return readDicom(bytes, options, needDecoder(deps, 'a DICOM object'), deps);
+  if (input.declaredDicom === true || sniffed.kind === 'dicom') {
+    const decoder = needDecoder(deps, 'a DICOM object');
+    const cost = await decoder.dicomCost(bytes, renderOptions(options), deps, cancellation);
+    return { ...cost, read: () => readDicom(bytes, options, decoder, deps, cancellation) };
+  }
   if (sniffed.kind === 'unsupported') {
     throw unsupportedMediaType(`${sniffed.name} images are not supported; send ${SUPPORTED_IMAGE_FORMATS.join(', ')}`);
   }
   if (sniffed.kind === 'unknown') throw undecodable(`the content is not a decodable ${SUPPORTED_IMAGE_FORMATS.join(', ')} image`);
   const header = await readHeader(bytes, sniffed.format, options.page ?? 0, deps);
   const { wide } = header;
-  if (wide !== undefined) return readWide(bytes, { ...header, wide }, needDecoder(deps, `a ${wide} ${sniffed.format} image`), deps);
-  return readEightBit(bytes, header, deps);
+  const read =
+    wide === undefined
+      ? () => readEightBit(bytes, header, deps)
+      : () => readWide(bytes, { ...header, wide }, needDecoder(deps, `a ${wide} ${sniffed.format} image`), deps, cancellation);
+  return { bytes: readerBytes(header), ...header.pageSize, read };
 }
 
 /**
  * The tensor the image encoder takes, the S x S RGB view it was made from (what /preview shows) and the
- * preprocessing record. Errors are ServiceErrors thrown where they arise: 400 (frame, page, window), 413
- * (pixels over MAX_IMAGE_PIXELS, before decoding: `image_too_large`), 415 (format or transfer syntax not
- * supported), 422 (undecodable, or a decode that killed or hung its thread), 503 (decoder queue full or
- * shutting down).
+ * preprocessing record. The header is read first; the decode's worst-case bytes are then reserved from the
+ * memory budget (waiting in line while it is full) and given back when the decode ends, however it ends.
+ * Errors are ServiceErrors thrown where they arise: 400 (frame, page, window), 413 (pixels over
+ * MAX_IMAGE_PIXELS or bytes over MAX_IMAGE_BYTES, before decoding: `image_too_large`), 415 (format or transfer
+ * syntax not supported), 422 (undecodable, a codestream whose size contradicts the header, or a decode that
+ * killed or hung its thread), 503 (decoder queue full, memory budget busy, shutting down); DeadlineExceededError
+ * and CancelledError while waiting.
  */
 export async function decodeImage(input: ImageInput, spec: ImageTensorSpec, deps: DecodeDeps, options: ImageOptions = {}): Promise<ModelInput> {
-  return toModelInput(await read(input, deps, options), spec, deps);
+  const { bytes, width, height, read } = await plan(input, deps, options);
+  // The pixel limit on the resized image first: its message says what is wrong with the image's shape.
+  checkResizeLimit(width, height, transformGeometry(width, height, spec.size), deps);
+  const cost = bytes + transformBytes(width, height, spec.size);
+  if (deps.imageBytes !== undefined && cost > deps.imageBytes) {
+    throw imageTooLarge(`decoding this ${width}x${height} image needs up to ${cost} bytes, more than the ${deps.imageBytes} MAX_IMAGE_BYTES allows`);
+  }
+  const reservation = await deps.memory?.reserve(cost, deps.cancellation);
+  try {
+    return await toModelInput(await read(), spec, deps);
+  } finally {
+    reservation?.release();
+  }
 }

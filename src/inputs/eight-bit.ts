@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import type { OutputInfo } from 'sharp';
 import { sharpFailure, sharpOptions } from './header.ts';
 import type { ImageHeader } from './header.ts';
-import { imageTooLarge, type InputLimits } from './limits.ts';
+import { bounded, imageTooLarge, type InputLimits } from './limits.ts';
 import type { ImageSource } from './types.ts';
 
 /**
@@ -14,7 +14,7 @@ import type { ImageSource } from './types.ts';
  * decode, resize and crop in one pipeline and never hand the full-size decoded image to JavaScript (for a
  * 512x512 JPEG, 786 KB per request less to allocate and collect; bench/TUNING.md).
  */
-function decodesInOnePass(header: ImageHeader): boolean {
+export function decodesInOnePass(header: ImageHeader): boolean {
   const { meta, page } = header;
   if (page !== 0 || meta.hasAlpha || meta.depth !== 'uchar') return false;
   return (meta.channels === 3 && meta.space === 'srgb') || (meta.channels === 1 && meta.space === 'b-w');
@@ -30,7 +30,7 @@ function oneStep(bytes: Buffer, header: ImageHeader, limits: InputLimits): Image
       run: async (transform) => {
         // pipelineColourspace('srgb') makes grey RGB before the resize, as convert('RGB') does, and also turns off
         // JPEG shrink-on-load (which fastShrinkOnLoad: false still uses from a factor of 4), so no pixel differs.
-        const pipeline = transform(sharp(bytes, sharpOptions(limits, 0)).pipelineColourspace('srgb'));
+        const pipeline = transform(bounded(sharp(bytes, sharpOptions(limits, 0)), limits).pipelineColourspace('srgb'));
         try {
           return await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
         } catch (err) {
@@ -51,7 +51,7 @@ async function twoStep(bytes: Buffer, header: ImageHeader, limits: InputLimits):
   let rgb: Buffer;
   let info: OutputInfo;
   try {
-    ({ data: rgb, info } = await sharp(bytes, sharpOptions(limits, page)).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+    ({ data: rgb, info } = await bounded(sharp(bytes, sharpOptions(limits, page)), limits).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
   } catch (err) {
     sharpFailure(err, format);
   }

@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp';
 import type { Metadata, SharpOptions } from 'sharp';
-import { badRequest, undecodable } from '../errors.ts';
+import { badRequest, inField, undecodable } from '../errors.ts';
 import type { SourcePreprocessing } from '../api-types.ts';
 import type { RawDepth } from './dicom/raw-window.ts';
 import type { SupportedImageFormat } from './format.ts';
@@ -14,6 +14,8 @@ export interface ImageHeader {
   format: SupportedImageFormat;
   page: number;
   meta: Metadata;
+  /** The requested page's size: a TIFF's pages may differ from page 0, whose size `meta` has. */
+  pageSize: { width: number; height: number };
   /** Set for a PNG or TIFF whose samples are wider than 8 bits: read at full depth and windowed, not cut to 8 bits. */
   wide: RawDepth | undefined;
   source: SourcePreprocessing;
@@ -25,7 +27,7 @@ const WIDE: ReadonlySet<string> = new Set<RawDepth>(['ushort', 'short', 'uint', 
 /** Checks a page number against an image's page count; a PNG or single-page TIFF has page 0 only. */
 function checkPage(page: number, pages: number): void {
   if (!Number.isInteger(page) || page < 0 || page >= pages) {
-    throw badRequest(`page ${page} is out of range: this image has ${pages} page(s), numbered from 0`);
+    throw inField('page', badRequest(`page ${page} is out of range: this image has ${pages} page(s), numbered from 0`));
   }
 }
 
@@ -38,8 +40,17 @@ export function sharpOptions(limits: InputLimits, page: number): SharpOptions {
 export function sharpFailure(err: unknown, format: SupportedImageFormat): never {
   const message = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(message)) throw imageTooLarge('the image has more pixels than MAX_IMAGE_PIXELS allows');
+  if (/^timeout:/.test(message)) throw undecodable(`decoding the ${format.toUpperCase()} image took longer than DECODER_TIMEOUT_MS and was stopped`);
   // The library's message describes the damage, never pixel values, so it is safe to pass on.
   throw undecodable(`the ${format.toUpperCase()} image could not be decoded: ${message.split('\n')[0]?.trim() ?? ''}`);
+}
+
+async function pageMetadata(bytes: Buffer, format: SupportedImageFormat, page: number, limits: InputLimits): Promise<Metadata> {
+  try {
+    return await sharp(bytes, sharpOptions(limits, page)).metadata();
+  } catch (err) {
+    sharpFailure(err, format);
+  }
 }
 
 /** Throws 422 when the header cannot be read, 400 for a page out of range, 413 past the pixel limit. */
@@ -51,7 +62,7 @@ export async function readHeader(bytes: Buffer, format: SupportedImageFormat, pa
     sharpFailure(err, format);
   }
   checkPage(page, meta.pages ?? 1);
-  const { width, height } = meta;
+  const { width, height } = page === 0 ? meta : await pageMetadata(bytes, format, page, limits);
   if (!(width > 0 && height > 0)) throw undecodable(`the ${format.toUpperCase()} image has no pixels`);
   if (width * height > limits.imagePixels) {
     throw imageTooLarge(`the image is ${width}x${height} pixels, more than the ${limits.imagePixels} MAX_IMAGE_PIXELS allows`);
@@ -60,13 +71,13 @@ export async function readHeader(bytes: Buffer, format: SupportedImageFormat, pa
   const wide = (format === 'png' || format === 'tiff') && WIDE.has(meta.depth) ? (meta.depth as RawDepth) : undefined;
   const source: SourcePreprocessing = {
     format,
-    width,
-    height,
+    width: meta.width,
+    height: meta.height,
     channels: meta.channels,
     bit_depth: meta.bitsPerSample ?? BIT_DEPTH[meta.depth] ?? 8,
     has_alpha: meta.hasAlpha,
     pages: meta.pages ?? 1,
     ...(page === 0 ? {} : { page }),
   };
-  return { format, page, meta, wide, source };
+  return { format, page, meta, pageSize: { width, height }, wide, source };
 }

@@ -7,7 +7,7 @@
 import sharp from 'sharp';
 import type { TransformPreprocessing } from '../api-types.ts';
 import type { ImageTensorSpec } from '../models/types.ts';
-import { imageTooLarge, type InputLimits } from './limits.ts';
+import { bounded, imageTooLarge, type InputLimits } from './limits.ts';
 import type { EncodedPixels, ImageSource, ModelInput, RgbPixels } from './types.ts';
 
 /** Python's round(): halves go to the even neighbour, as torchvision's centre crop computes its offsets. */
@@ -39,6 +39,12 @@ export function transformGeometry(width: number, height: number, size: number): 
   return { resize, crop: { left, top, width: size, height: size }, size };
 }
 
+/** Bytes the transform holds for a width x height image beyond its input: the resized image, the crop, the tensor. */
+export function transformBytes(width: number, height: number, size: number): number {
+  const { resize } = transformGeometry(width, height, size);
+  return (resize === null ? 0 : resize.width * resize.height * 3) + size * size * (3 + 3 * 4);
+}
+
 /** Bicubic as PIL Image.BICUBIC, without JPEG shrink-on-load (which shifts pixels). */
 const RESIZE = { kernel: 'cubic', fit: 'fill', fastShrinkOnLoad: false } as const;
 
@@ -46,7 +52,7 @@ const RESIZE = { kernel: 'cubic', fit: 'fill', fastShrinkOnLoad: false } as cons
  * The whole image is resized before the crop (as the reference does), so a thin strip (1 x 100000) would grow
  * to gigabytes: the resized image is held to the same pixel limit as a decoded one.
  */
-function checkResizeLimit(width: number, height: number, transform: TransformPreprocessing, limits: InputLimits): void {
+export function checkResizeLimit(width: number, height: number, transform: TransformPreprocessing, limits: InputLimits): void {
   if (transform.resize === null || transform.resize.width * transform.resize.height <= limits.imagePixels) return;
   throw imageTooLarge(
     `resizing this ${width}x${height} image so that its shorter side is ${transform.size} would make ${transform.resize.width}x${transform.resize.height} pixels, more than the ${limits.imagePixels} MAX_IMAGE_PIXELS allows`,
@@ -64,11 +70,11 @@ function cropRgb(rgb: Buffer, width: number, crop: TransformPreprocessing['crop'
   return out;
 }
 
-async function resizeRgb(pixels: RgbPixels, transform: TransformPreprocessing): Promise<Buffer> {
+async function resizeRgb(pixels: RgbPixels, transform: TransformPreprocessing, limits: InputLimits): Promise<Buffer> {
   const { data, width, height } = pixels;
   if (transform.resize === null) return cropRgb(data, width, transform.crop);
   // Resized to a buffer, then cropped: one raw-input pipeline would fold the crop into the resize.
-  const resized = await sharp(data, { raw: { width, height, channels: 3 }, limitInputPixels: false })
+  const resized = await bounded(sharp(data, { raw: { width, height, channels: 3 }, limitInputPixels: false }), limits)
     .resize(transform.resize.width, transform.resize.height, RESIZE)
     .raw()
     .toBuffer({ resolveWithObject: true });
@@ -97,7 +103,7 @@ async function resizeEncoded(pixels: EncodedPixels, transform: TransformPreproce
 export async function resizeAndCrop(pixels: RgbPixels | EncodedPixels, size: number, limits: InputLimits): Promise<{ view: Buffer; transform: TransformPreprocessing }> {
   const transform = transformGeometry(pixels.width, pixels.height, size);
   checkResizeLimit(pixels.width, pixels.height, transform, limits);
-  const view = pixels.kind === 'rgb' ? await resizeRgb(pixels, transform) : await resizeEncoded(pixels, transform);
+  const view = pixels.kind === 'rgb' ? await resizeRgb(pixels, transform, limits) : await resizeEncoded(pixels, transform);
   return { view, transform };
 }
 

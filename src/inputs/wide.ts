@@ -5,20 +5,27 @@
  */
 import sharp from 'sharp';
 import type { OutputInfo } from 'sharp';
+import type { Cancellation } from '../engine/cancellation.ts';
 import type { PixelDecoder } from './decoder/pixel-decoder.ts';
 import type { RawDepth } from './dicom/raw-window.ts';
 import { sharpFailure } from './header.ts';
 import type { ImageHeader } from './header.ts';
-import type { InputLimits } from './limits.ts';
+import { bounded, type InputLimits } from './limits.ts';
 import type { ImageSource } from './types.ts';
 
 const BITS: Record<RawDepth, number> = { ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64 };
 
-export async function readWide(bytes: Buffer, header: ImageHeader & { wide: RawDepth }, decoder: PixelDecoder, limits: InputLimits): Promise<ImageSource> {
+export async function readWide(
+  bytes: Buffer,
+  header: ImageHeader & { wide: RawDepth },
+  decoder: PixelDecoder,
+  limits: InputLimits,
+  cancellation?: Cancellation,
+): Promise<ImageSource> {
   const { format, page, meta, wide: depth } = header;
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    let pipeline = sharp(bytes, { limitInputPixels: limits.imagePixels, failOn: 'error', page });
+    let pipeline = bounded(sharp(bytes, { limitInputPixels: limits.imagePixels, failOn: 'error', page }), limits);
     // Pin the colourspace: left alone, sharp converts to 8-bit sRGB (16-bit) or applies an sRGB transform (float).
     const colour = meta.channels >= 3;
     if (depth === 'ushort') pipeline = pipeline.toColourspace(colour ? 'rgb16' : 'grey16');
@@ -28,7 +35,7 @@ export async function readWide(bytes: Buffer, header: ImageHeader & { wide: RawD
     sharpFailure(err, format);
   }
   const { width, height, channels } = raw.info;
-  const { data, window } = await decoder.windowSamples({ data: raw.data, width, height, channels, depth });
+  const { data, window } = await decoder.windowSamples({ data: raw.data, width, height, channels, depth }, cancellation);
   return {
     pixels: { kind: 'rgb', data, width, height },
     record: {

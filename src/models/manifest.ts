@@ -16,6 +16,8 @@ export interface Manifest {
   files: Record<string, string>;
   golden: { file: string; text_min_cosine: number; image_exact_min_cosine: number; image_resized_min_cosine: number };
   intended_use: string;
+  /** Whether the model is cleared for diagnostic use; absent in model.json means not (the page says so). */
+  diagnostic_use: boolean;
   evaluation?: Record<string, unknown>;
 }
 
@@ -99,6 +101,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
     r.number(golden, field, 'golden.', (n) => n > 0 && n <= 1, 'a cosine in (0, 1]');
   const contextLength = r.int(text, 'context_length', 'text.', 3);
   const intendedUse = m.intended_use;
+  if (m.diagnostic_use !== undefined && typeof m.diagnostic_use !== 'boolean') r.fail('diagnostic_use', 'must be true or false');
 
   return {
     format_version: 1,
@@ -134,6 +137,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
       image_resized_min_cosine: cosine('image_resized_min_cosine'),
     },
     intended_use: typeof intendedUse === 'string' ? intendedUse : '',
+    diagnostic_use: m.diagnostic_use === true,
     ...(typeof m.evaluation === 'object' && m.evaluation !== null ? { evaluation: m.evaluation as Record<string, unknown> } : {}),
   };
 }

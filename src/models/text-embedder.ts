@@ -1,5 +1,7 @@
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
-import { CancelledError } from '../errors.ts';
+import { CancelledError, tooLarge } from '../errors.ts';
 import { DeadlineExceededError } from '../engine/errors.ts';
 import type { Encoder } from '../engine/encoder.ts';
 import type { Metrics } from '../metrics.ts';
@@ -23,8 +25,12 @@ export function createTextCache(maxBytes: number): TextEmbeddingCache | undefine
   return new LRUCache<string, Float32Array>({ maxSize: maxBytes, sizeCalculation: (value, key) => key.length * 2 + value.byteLength + 96 });
 }
 
+/** Cleaning and tokenizing run on the HTTP thread in slices of about this long, so other requests are not held up. */
+const SLICE_MS = 4;
+
 /**
- * A model's texts to embeddings: clean, look up the cache, tokenize and embed the misses as one group. A text
+ * A model's texts to embeddings: clean and tokenize (charging the request's token budget), look up the cache,
+ * embed the misses as one group. A text
  * another request is already computing is awaited rather than computed twice. The in-flight sharing is kept
  * here rather than in lru-cache's fetch(), which computes each key on its own: a request's misses must reach
  * the batcher as one group, succeeding or failing together.
@@ -45,12 +51,34 @@ export class TextEmbedder {
     this.#metrics = metrics;
   }
 
-  /** Unit-norm embeddings of raw texts, in input order. */
-  embed(texts: string[], work: Cancellation = {}): Promise<Float32Array[]> {
-    return this.#embedCleaned(texts.map(cleanText), work);
+  /**
+   * Unit-norm embeddings of raw texts, in input order. The distinct texts may come to `maxTokens` tokens at
+   * most ([CLS] and [SEP] included, after truncation), cached or not, so that the answer does not depend on
+   * the cache: past it 413 `too_many_tokens`, found before any text is embedded.
+   */
+  async embed(texts: string[], work: Cancellation = {}, maxTokens = Number.POSITIVE_INFINITY): Promise<Float32Array[]> {
+    const cleaned: string[] = [];
+    const ids = new Map<string, number[]>();
+    let tokens = 0;
+    let sliceStart = performance.now();
+    for (const text of texts) {
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        if (work.signal?.aborted === true) throw new CancelledError();
+        sliceStart = performance.now();
+      }
+      const one = cleanText(text);
+      cleaned.push(one);
+      if (ids.has(one)) continue;
+      const tokenized = this.#tokenizer.encodeCleaned(one);
+      ids.set(one, tokenized);
+      tokens += tokenized.length;
+      if (tokens > maxTokens) throw tooLarge(`the texts come to more than ${maxTokens} tokens, which MAX_TOKENS_PER_REQUEST allows`, 'too_many_tokens');
+    }
+    return this.#embedCleaned(cleaned, ids, work);
   }
 
-  async #embedCleaned(cleaned: string[], work: Cancellation): Promise<Float32Array[]> {
+  async #embedCleaned(cleaned: string[], ids: ReadonlyMap<string, number[]>, work: Cancellation): Promise<Float32Array[]> {
     const out = new Array<Float32Array>(cleaned.length);
     const waits: Promise<void>[] = [];
     const misses = new Map<string, { text: string; indices: number[] }>();
@@ -70,7 +98,7 @@ export class TextEmbedder {
     if (misses.size > 0) {
       this.#metrics.textCacheMisses.inc({ model: this.#model.id }, misses.size);
       const entries = [...misses.entries()];
-      const computation = this.#encoder.embed(entries.map(([, m]) => this.#tokenizer.encodeCleaned(m.text)), work);
+      const computation = this.#encoder.embed(entries.map(([, m]) => ids.get(m.text) ?? this.#tokenizer.encodeCleaned(m.text)), work);
       entries.forEach(([key, miss], j) => {
         const one = computation.then((rows) => rows[j]!);
         this.#inflight.set(key, one);
@@ -93,7 +121,7 @@ export class TextEmbedder {
     } catch (err) {
       const theirs = err instanceof CancelledError || err instanceof DeadlineExceededError;
       if (!theirs || work.signal?.aborted === true) throw err;
-      const [vector] = await this.#embedCleaned([text], work);
+      const [vector] = await this.#embedCleaned([text], new Map(), work);
       return vector!;
     }
   }

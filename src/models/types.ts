@@ -42,6 +42,8 @@ export interface ModelInfo {
   logit_scale: number;
   providers: { image: string; text: string };
   intended_use: string;
+  /** model.json's `diagnostic_use` (false when absent): only a model that says so is presented as diagnostic. */
+  diagnostic_use: boolean;
   default: boolean;
 }
 
@@ -60,6 +62,8 @@ export interface ServedModel {
   /** What the image decoder needs to build the model's input tensor. */
   readonly imageSpec: ImageTensorSpec;
   info(): ModelInfo;
+  /** Whether both encoders have a live worker (false while all of one's workers are dead or failing to restart). */
+  live(): boolean;
   /** `pixels`: one CHW float32 tensor (3 x S x S) per image, already normalized. Returns L2-normalized embeddings. */
   embedImages(pixels: Float32Array[], options?: Cancellation): Promise<Float32Array[]>;
   /** Cleans, tokenizes, embeds (through the text cache); returns L2-normalized embeddings in input order. */

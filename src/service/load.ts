@@ -133,12 +133,12 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
     });
 
     const text = new TextEmbedder({ id, sha256 }, tokenizer, textEncoder, deps.cache, deps.metrics);
-    const model = new Model({ dir, manifest, sha256, isDefault: deps.isDefault, image, textEncoder, text });
+    const model = new Model({ dir, manifest, sha256, isDefault: deps.isDefault, image, textEncoder, text, maxTokensPerRequest: deps.config.workload.maxTokensPerRequest });
     for (const set of await promptSetDefinitions(dir, manifest, deps.servicePromptSets)) {
       model.addPromptSet(await embedPromptSet(set, model, text, deps.config.batching.text.maxBatchSize));
     }
 
-    const series = new ModelInfoSeries(deps.metrics, model);
+    const series = new ModelInfoSeries(deps.metrics, model, deps.config.executionProviders[0] ?? 'cpu');
     series.publish(model.provider);
     for (const encoder of [image, textEncoder]) encoder.onWorkerReady(() => series.publish(model.provider));
     const encodersOf = started;

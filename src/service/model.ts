@@ -20,6 +20,8 @@ export interface ModelParts {
   image: Encoder<Float32Array>;
   textEncoder: Encoder<number[]>;
   text: TextEmbedder;
+  /** A client's request may cost this many tokens at most (MAX_TOKENS_PER_REQUEST); the service's own work is not bounded by it. */
+  maxTokensPerRequest: number;
 }
 
 /** A verified, started model as the routes see it: its encoders, text embedder and prompt sets. */
@@ -44,6 +46,10 @@ export class Model implements ServedModel {
     this.imageSpec = { size: manifest.image.size, mean: manifest.image.mean, std: manifest.image.std };
   }
 
+  live(): boolean {
+    return this.#parts.image.live && this.#parts.textEncoder.live;
+  }
+
   /** The execution provider in use: one name, or both when the encoders differ. */
   get provider(): string {
     const { image, textEncoder } = this.#parts;
@@ -65,6 +71,7 @@ export class Model implements ServedModel {
       logit_scale: this.logitScale,
       providers: { image: image.provider, text: textEncoder.provider },
       intended_use: manifest.intended_use,
+      diagnostic_use: manifest.diagnostic_use,
       default: isDefault,
     };
   }
@@ -78,11 +85,11 @@ export class Model implements ServedModel {
   }
 
   embedTexts(texts: string[], work?: Cancellation): Promise<Float32Array[]> {
-    return this.#parts.text.embed(texts, work);
+    return this.#parts.text.embed(texts, work, this.#parts.maxTokensPerRequest);
   }
 
   async classEmbeddings(labels: LabelSpec[], templates: string[], work?: Cancellation): Promise<Float32Array[]> {
-    const embeddings = await this.#parts.text.embed(prompts(labels, templates), work);
+    const embeddings = await this.#parts.text.embed(prompts(labels, templates), work, this.#parts.maxTokensPerRequest);
     return classEmbeddingsOf(embeddings, labels.length, templates.length);
   }
 

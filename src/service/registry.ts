@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { notFound } from '../errors.ts';
+import { inField, notFound } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { createTextCache } from '../models/text-embedder.ts';
 import type { ModelInfo, ServedModel } from '../models/types.ts';
@@ -52,7 +52,7 @@ export class ModelRegistry {
   /** The model with this id, or the default; 404 `model_not_found` for an unknown id. */
   get(id?: string): ServedModel {
     const loaded = this.#models.get(id ?? this.defaultId);
-    if (loaded === undefined) throw notFound(`unknown model "${id}"; GET /models lists the served ones`, 'model_not_found');
+    if (loaded === undefined) throw inField('model', notFound(`unknown model "${id}"; GET /models lists the served ones`, 'model_not_found'));
     return loaded.model;
   }
 

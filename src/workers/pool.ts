@@ -1,7 +1,9 @@
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { PoolClosedError, PoolQueueFullError, TaskFailedError, WorkerFailedError, WorkerStartError } from './errors.ts';
+import { HangDetector } from './hang-detector.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 export interface WorkerPoolOptions<Setup> {
@@ -12,8 +14,13 @@ export interface WorkerPoolOptions<Setup> {
   /** Passed to every worker as workerData. */
   setup: Setup;
   size: number;
-  /** A task held longer than this after a worker took it counts as a hang: the worker is replaced. 0: never. */
+  /**
+   * A task held longer than this after a worker took it counts as a hang: the worker is replaced. 0: never.
+   * With `measuredHangs`, the ceiling (and the value before any task has been timed).
+   */
   taskTimeoutMs: number;
+  /** Judge hangs from measured task times (src/workers/hang-detector.ts) instead of taskTimeoutMs alone. */
+  measuredHangs?: boolean;
   /** Tasks waiting for a worker at most; past it run() rejects with PoolQueueFullError. */
   maxQueue: number;
   resourceLimits?: ResourceLimits;
@@ -23,6 +30,8 @@ export interface WorkerPoolOptions<Setup> {
 interface Waiting<Task, Result> {
   task: Task;
   transfer: ArrayBuffer[];
+  /** The task's size in the caller's unit (a batch's padded cost), for the measured hang limit. */
+  units: number;
   resolve: (result: Result) => void;
   reject: (err: Error) => void;
 }
@@ -31,7 +40,7 @@ interface Slot<Task, Result> {
   worker: Worker;
   state: 'starting' | 'idle' | 'busy' | 'dead';
   wasReady: boolean;
-  running?: Waiting<Task, Result> & { id: number; timer: NodeJS.Timeout | undefined };
+  running?: Waiting<Task, Result> & { id: number; timer: NodeJS.Timeout | undefined; startedAt: number };
 }
 
 const FIRST_RESTART_DELAY_MS = 250;
@@ -48,6 +57,8 @@ export class WorkerPool<Task, Result, Info = unknown> {
   readonly #queue: Waiting<Task, Result>[] = [];
   readonly #availableListeners: (() => void)[] = [];
   readonly #readyListeners: ((info: Info) => void)[] = [];
+  readonly #replaceListeners: ((reason: WorkerFailedError['reason'] | 'start_failed') => void)[] = [];
+  readonly #hangs: HangDetector;
   #info: Info | undefined;
   #nextId = 1;
   #closed = false;
@@ -56,6 +67,7 @@ export class WorkerPool<Task, Result, Info = unknown> {
 
   constructor(options: WorkerPoolOptions<unknown>) {
     this.#o = options;
+    this.#hangs = new HangDetector(options.taskTimeoutMs, options.measuredHangs === true);
   }
 
   get size(): number {
@@ -69,6 +81,11 @@ export class WorkerPool<Task, Result, Info = unknown> {
 
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /** Workers started and not dead (idle or busy): 0 while every worker is dead or its replacement failing. */
+  get live(): number {
+    return this.#slots.filter((s) => s.state === 'idle' || s.state === 'busy').length;
   }
 
   /** What the most recently started worker reported (undefined before the first is ready). */
@@ -86,6 +103,11 @@ export class WorkerPool<Task, Result, Info = unknown> {
     this.#readyListeners.push(listener);
   }
 
+  /** Called each time a worker is replaced: it died (`crashed`), hung (`timed_out`), or its replacement failed. */
+  onReplace(listener: (reason: WorkerFailedError['reason'] | 'start_failed') => void): void {
+    this.#replaceListeners.push(listener);
+  }
+
   /** Starts every worker; rejects with WorkerStartError (after stopping the others) when one cannot start. */
   async start(): Promise<Info> {
     const starts = Array.from({ length: this.#o.size }, () => this.#spawn());
@@ -99,13 +121,13 @@ export class WorkerPool<Task, Result, Info = unknown> {
     }
   }
 
-  run(task: Task, transfer: ArrayBuffer[] = []): Promise<Result> {
+  run(task: Task, transfer: ArrayBuffer[] = [], units = 1): Promise<Result> {
     if (this.#closed) return Promise.reject(new PoolClosedError(`the ${this.#o.name} is shutting down`));
     if (this.#queue.length >= this.#o.maxQueue && this.idle === 0) {
       return Promise.reject(new PoolQueueFullError(`the ${this.#o.name} has ${this.#queue.length} tasks waiting`));
     }
     return new Promise<Result>((resolve, reject) => {
-      this.#queue.push({ task, transfer, resolve, reject });
+      this.#queue.push({ task, transfer, units, resolve, reject });
       this.#dispatch();
     });
   }
@@ -126,10 +148,10 @@ export class WorkerPool<Task, Result, Info = unknown> {
       if (slot.state !== 'idle') continue;
       const waiting = this.#queue.shift()!;
       const id = this.#nextId++;
-      const timeout = this.#o.taskTimeoutMs;
+      const timeout = this.#hangs.limitMs(waiting.units);
       const timer = timeout > 0 ? setTimeout(() => this.#fail(slot, new WorkerFailedError('timed_out', `the ${this.#o.name} held a task for more than ${timeout} ms`)), timeout) : undefined;
       slot.state = 'busy';
-      slot.running = { ...waiting, id, timer };
+      slot.running = { ...waiting, id, timer, startedAt: performance.now() };
       slot.worker.ref();
       const message: ToWorker<Task> = { type: 'task', id, task: waiting.task };
       slot.worker.postMessage(message, waiting.transfer);
@@ -165,6 +187,7 @@ export class WorkerPool<Task, Result, Info = unknown> {
         } else if (message.type === 'start-failed') {
           reject(new WorkerStartError(`the ${this.#o.name} could not start: ${message.error.message}`, message.error.detail));
         } else if (slot.running?.id === message.id) {
+          if (message.type === 'done') this.#hangs.record(performance.now() - slot.running.startedAt, slot.running.units);
           this.#settle(slot, (w) => (message.type === 'done' ? w.resolve(message.result) : w.reject(new TaskFailedError(message.error.message, message.error.detail))));
           slot.state = 'idle';
           worker.unref();
@@ -199,6 +222,8 @@ export class WorkerPool<Task, Result, Info = unknown> {
     const delay = slot.wasReady ? 0 : this.#restartDelayMs;
     if (!slot.wasReady) this.#restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, this.#restartDelayMs * 2);
     this.#o.logger.error({ pool: this.#o.name, reason: err.reason, heldTask: held, restartInMs: delay }, 'worker died; starting a replacement');
+    const reason = slot.wasReady ? err.reason : 'start_failed';
+    for (const listener of this.#replaceListeners) listener(reason);
     const timer = setTimeout(() => {
       if (this.#closed) return;
       this.#spawn().then(

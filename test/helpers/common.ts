@@ -18,9 +18,10 @@ export const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 
 export const silentLogger: Logger = pino({ level: 'silent' });
 
-/** The service's configuration for tests: the demo model, one single-threaded worker per encoder, silent logs. */
+/** The service's configuration for tests: the demo model, one single-threaded worker per encoder, silent logs, no audit lines. */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', LOG_LEVEL: 'silent', ...env }, ROOT);
+  // Audit lines would land in tap's stdout; the tests that read them pass buildApp an auditDestination.
+  return loadConfig({ MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', LOG_LEVEL: 'silent', AUDIT_LOG: '/dev/null', ...env }, ROOT);
 }
 
 /** A real registry (verified, warmed models) for `testConfig(env)`; close it in a teardown. `inferenceWorker`:

@@ -13,6 +13,8 @@ export const GATE_CHANNEL = 'unimed-test-inference-gate';
 export const HOLD = 1001;
 export const HANG = 1002;
 export const CRASH = 1003;
+/** While the file this environment variable names exists, new test workers fail to start (replacements that keep failing). */
+export const FAIL_START_ENV = 'UNIMED_TEST_FAIL_START_FILE';
 
 /** An image tensor of `plane` values whose first value is `marker` (the rest a plain grey). */
 export function marked(plane: number, marker: number): Float32Array {
@@ -35,10 +37,13 @@ export class InferenceGate {
     };
   }
 
-  /** Every worker (`workers` of them, across registries) holds its next batch; resolves once they all know. */
-  async arm(workers = 1): Promise<void> {
+  /**
+   * Every image worker (`workers` of them, across registries) holds its next batch, or every text worker with
+   * `encoder: 'text'`; resolves once they all know.
+   */
+  async arm(workers = 1, encoder: 'image' | 'text' = 'image'): Promise<void> {
     const target = this.#armed + workers;
-    this.#channel.postMessage('hold-next');
+    this.#channel.postMessage(encoder === 'image' ? 'hold-next' : 'hold-next-text');
     while (this.#armed < target) await once(this.#channel as unknown as NodeJS.EventEmitter, 'message');
   }
 

@@ -50,6 +50,19 @@ export class SpecChecker {
     this.#ajv.addSchema(doc, DOC_ID);
   }
 
+  /**
+   * What is wrong with `value` against the schema at `segments`, a path into the document (e.g. `components`,
+   * `responses`, `BadRequest`, `content`, `application/json`, `schema`); empty when it conforms.
+   */
+  schemaProblems(segments: string[], value: unknown): string[] {
+    const key = `${DOC_ID}#/${segments.map(escape).join('/')}`;
+    const validate = this.#validators.get(key) ?? this.#ajv.getSchema(key);
+    if (validate === undefined) return [`cannot compile ${key}`];
+    this.#validators.set(key, validate);
+    if (validate(value)) return [];
+    return (validate.errors ?? []).map((e) => `${e.instancePath || '(the value)'} ${e.message ?? ''} (${e.schemaPath})`);
+  }
+
   /** Every operation of the document as `METHOD path` -> operation. */
   operations(): Map<string, Operation> {
     const out = new Map<string, Operation>();

@@ -1,10 +1,12 @@
 import type { FastifyPluginCallback } from 'fastify';
-import { badRequest, notFound, tooLarge } from '../../errors.ts';
+import { badRequest, inField, notFound, tooLarge } from '../../errors.ts';
 import type { Config } from '../../config.ts';
 import type { Cancellation, LabelSpec, ServedModel } from '../../models/types.ts';
 import { hasOnePlaceholder } from '../../zeroshot/scoring.ts';
 import { pickModel } from '../admission.ts';
-import { decodeImages } from '../decode-images.ts';
+import { decodeDeps, decodeImages } from '../decode-images.ts';
+import { studyUidOf } from '../dicomweb-images.ts';
+import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from '../fhir.ts';
 import { imageRequestReader } from '../image-request.ts';
 import { ref } from '../schemas.ts';
 import { checkTextLengths } from '../text-limits.ts';
@@ -12,7 +14,7 @@ import { checkTextLengths } from '../text-limits.ts';
 type LabelInput = string | { name: string; text: string };
 
 /** The classification fields of a request (schema ClassifyRequest less the image and the rendering parameters). */
-interface ClassifyFields {
+export interface ClassifyFields {
   labels?: LabelInput[];
   templates?: string[];
   prompt_set?: string;
@@ -27,7 +29,7 @@ function labelSpecs(labels: LabelInput[]): LabelSpec[] {
   const specs = labels.map((l) => (typeof l === 'string' ? { name: l, text: l } : { name: l.name, text: l.text }));
   const seen = new Set<string>();
   for (const { name } of specs) {
-    if (seen.has(name)) throw badRequest(`label "${name}" is given twice`);
+    if (seen.has(name)) throw inField('labels', badRequest(`label "${name}" is given twice`));
     seen.add(name);
   }
   return specs;
@@ -38,46 +40,45 @@ function labelSpecs(labels: LabelInput[]): LabelSpec[] {
  * the longest template (the longest prompt) within it too: what the text encoder reads is bounded like any text.
  */
 function checkPrompts(labels: LabelSpec[], templates: string[], max: number): void {
-  const label = checkTextLengths(labels.map((l) => l.text), max, 'label');
-  const template = checkTextLengths(templates, max, 'template');
+  const label = checkTextLengths(labels.map((l) => l.text), max, 'label', 'labels');
+  const template = checkTextLengths(templates, max, 'template', 'templates');
   templates.forEach((t, i) => {
-    if (!hasOnePlaceholder(t)) throw badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`);
+    if (!hasOnePlaceholder(t)) throw inField('templates', badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`));
   });
   if (label.chars + template.chars - 2 > max) {
-    throw tooLarge(`label ${label.index} in template ${template.index} makes a prompt longer than MAX_CHARS_PER_TEXT (${max} characters)`, 'text_too_long');
+    const message = `label ${label.index} in template ${template.index} makes a prompt longer than MAX_CHARS_PER_TEXT (${max} characters)`;
+    throw inField('labels', tooLarge(message, 'text_too_long'));
   }
 }
 
-interface Classes {
+export interface Classes {
   labels: LabelSpec[];
   promptSet?: { name: string; version: string };
   embed(cancellation: Cancellation): Promise<Float32Array[]>;
 }
 
 /** Exactly one source of classes: inline labels (with their templates) or a prompt set (which brings its own). */
-function checkClassSource(fields: ClassifyFields): void {
-  if (fields.labels !== undefined && fields.prompt_set !== undefined) throw badRequest('give either labels or prompt_set, not both');
-  if (fields.labels === undefined && fields.prompt_set === undefined) throw badRequest('give labels or a prompt_set');
+export function checkClassSource(fields: ClassifyFields): void {
+  if (fields.labels !== undefined && fields.prompt_set !== undefined) throw inField('prompt_set', badRequest('give either labels or prompt_set, not both'));
+  if (fields.labels === undefined && fields.prompt_set === undefined) throw inField('labels', badRequest('give labels or a prompt_set'));
   if (fields.templates !== undefined && fields.prompt_set !== undefined) {
-    throw badRequest('templates cannot be combined with prompt_set: the prompt set brings its own');
+    throw inField('templates', badRequest('templates cannot be combined with prompt_set: the prompt set brings its own'));
   }
 }
 
 /** The classes to score: a prompt set's (embedded at start) or inline labels x templates (through the cache). */
-function resolveClasses(model: ServedModel, fields: ClassifyFields, limits: Config['limits']): Classes {
+export function resolveClasses(model: ServedModel, fields: ClassifyFields, limits: Config['limits']): Classes {
   if (fields.prompt_set !== undefined) {
     const set = model.promptSet(fields.prompt_set);
-    if (set === undefined) throw notFound(`model "${model.id}" has no prompt set "${fields.prompt_set}"`, 'prompt_set_not_found');
+    if (set === undefined) throw inField('prompt_set', notFound(`model "${model.id}" has no prompt set "${fields.prompt_set}"`, 'prompt_set_not_found'));
     return { labels: set.labels, promptSet: { name: set.info.name, version: set.info.version }, embed: () => Promise.resolve(set.classEmbeddings) };
   }
   const labels = labelSpecs(fields.labels ?? []);
   const templates = [...(fields.templates ?? DEFAULT_TEMPLATES)];
   const prompts = labels.length * templates.length;
   if (prompts > limits.promptsPerClassify) {
-    throw tooLarge(
-      `${labels.length} labels x ${templates.length} templates = ${prompts} prompts, MAX_PROMPTS_PER_CLASSIFY allows ${limits.promptsPerClassify}`,
-      'too_many_prompts',
-    );
+    const message = `${labels.length} labels x ${templates.length} templates = ${prompts} prompts, MAX_PROMPTS_PER_CLASSIFY allows ${limits.promptsPerClassify}`;
+    throw inField('labels', tooLarge(message, 'too_many_prompts'));
   }
   checkPrompts(labels, templates, limits.charsPerText);
   return { labels, embed: (cancellation) => model.classEmbeddings(labels, templates, cancellation) };
@@ -86,7 +87,6 @@ function resolveClasses(model: ServedModel, fields: ClassifyFields, limits: Conf
 /** POST /classify: zero-shot classification of one image against inline labels or a named prompt set. */
 export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits } = app.config;
-  const decoding = { imagePixels: limits.imagePixels, decoder: app.pixelDecoder };
   const readRequest = imageRequestReader<ClassifyFields>(
     { path: '/classify', schema: 'ClassifyRequest', imageProperty: 'image', raw: false, usage: 'send multipart with an "image" part, or JSON {"image": base64, ...}' },
     limits,
@@ -106,12 +106,17 @@ export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
       const model = pickModel(request, reply, fields.model);
       const classes = resolveClasses(model, fields, limits);
       // The image decodes first, so a bad image costs no text inference.
-      const [decoded] = await decodeImages(images, model, decoding, rendering);
+      const [decoded] = await decodeImages(images, model, decodeDeps(request), rendering);
       if (decoded === undefined) throw new Error('the image decoder returned nothing');
       const { cancellation } = request;
       const [imageEmbeddings, classEmbeddings] = await Promise.all([model.embedImages([decoded.pixels], cancellation), classes.embed(cancellation)]);
       const imageEmbedding = imageEmbeddings[0];
       if (imageEmbedding === undefined) throw new Error('the image encoder returned no embedding');
+      if (wantsFhir(request)) {
+        const predictions = model.classify(imageEmbedding, classEmbeddings, classes.labels);
+        const observation = classificationObservation({ model, promptSet: classes.promptSet, predictions, studyUid: studyUidOf(images) });
+        return reply.type(FHIR_MEDIA_TYPE).send(JSON.stringify(observation));
+      }
       return {
         model: model.id,
         ...(classes.promptSet === undefined ? {} : { prompt_set: classes.promptSet }),

@@ -2,14 +2,21 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { apiDocument } from '../api-document.ts';
+import { withLimits, withLimitsYaml } from '../api-limits.ts';
+import { markRoutesPublic } from '../public-routes.ts';
 
 /**
- * The API document the routes validate with (openapi.yaml, read once at start) as /openapi.json and
+ * The API document the routes validate with (openapi.yaml, read once at start, with the configured limits
+ * written into its request schemas: api-limits.ts) as /openapi.json and
  * /openapi.yaml, and an interactive reference of it at /docs (Swagger UI, its assets served from the
  * @fastify/swagger-ui package, nothing from a CDN). They need no model: answered while starting and draining.
  */
 export async function docsRoutes(app: FastifyInstance): Promise<void> {
-  const { text, document } = apiDocument();
+  const source = apiDocument();
+  const text = withLimitsYaml(source.text, app.config.limits);
+  const document = withLimits(source.document, app.config.limits);
+  // The API's documentation is open without a key, Swagger UI's own routes and assets included.
+  markRoutesPublic(app);
 
   app.get('/openapi.json', (_request, reply) => reply.type('application/json; charset=utf-8').send(JSON.stringify(document)));
   app.get('/openapi.yaml', (_request, reply) => reply.type('application/yaml; charset=utf-8').send(text));

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
-import { badRequest, tooLarge, unsupportedMediaType } from '../../errors.ts';
+import { badRequest, inField, tooLarge, unsupportedMediaType } from '../../errors.ts';
 import { pickModel, requestedModel } from '../admission.ts';
-import { decodeImages } from '../decode-images.ts';
+import { decodeDeps, decodeImages } from '../decode-images.ts';
 import { IMAGE_QUERY, imageRequestReader } from '../image-request.ts';
 import { ref } from '../schemas.ts';
 import { checkTextLengths } from '../text-limits.ts';
@@ -15,7 +15,6 @@ interface EmbedTextBody {
 /** POST /embed/text and POST /embed/image: L2-normalized embeddings, in request order. */
 export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits } = app.config;
-  const decoding = { imagePixels: limits.imagePixels, decoder: app.pixelDecoder };
   const readImages = imageRequestReader<{ model?: string }>(
     { path: '/embed/image', schema: 'EmbedImageRequest', imageProperty: 'images', raw: true, usage: 'send an image body, multipart "image" parts, or JSON {"images": [...]}' },
     limits,
@@ -25,6 +24,9 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
   app.post<{ Body: EmbedTextBody | Buffer | undefined; Querystring: { model?: string } }>(
     '/embed/text',
     {
+      // A JSON text request needs far less than MAX_BODY_BYTES (413 too_large past it, before the body is read).
+      bodyLimit: app.config.workload.textBodyBytes,
+      config: { bodyLimitName: 'MAX_TEXT_BODY_BYTES' },
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { model: ref('ModelId') } },
         body: { content: { 'application/json': { schema: ref('EmbedTextRequest') } } },
@@ -34,12 +36,12 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
     async (request, reply) => {
       const { body } = request;
       if (request.isMultipart() || Buffer.isBuffer(body)) throw unsupportedMediaType('/embed/text takes application/json');
-      if (body === undefined) throw badRequest('send JSON {"texts": [...]}');
+      if (body === undefined) throw inField('texts', badRequest('send JSON {"texts": [...]}'));
       const { texts } = body;
       if (texts.length > limits.textsPerRequest) {
-        throw tooLarge(`${texts.length} texts sent, MAX_TEXTS_PER_REQUEST allows ${limits.textsPerRequest}`, 'too_many_texts');
+        throw inField('texts', tooLarge(`${texts.length} texts sent, MAX_TEXTS_PER_REQUEST allows ${limits.textsPerRequest}`, 'too_many_texts'));
       }
-      checkTextLengths(texts, limits.charsPerText, 'text');
+      checkTextLengths(texts, limits.charsPerText, 'text', 'texts');
       const model = pickModel(request, reply, requestedModel(request.query.model, body.model));
       const embeddings = await model.embedTexts(texts, request.cancellation);
       return { model: model.id, dim: model.embedDim, embeddings: embeddings.map((e) => Array.from(e)) };
@@ -58,7 +60,7 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
     async (request, reply) => {
       const { images, rendering, fields } = await readImages(request);
       const model = pickModel(request, reply, fields.model);
-      const decoded = await decodeImages(images, model, decoding, rendering);
+      const decoded = await decodeImages(images, model, decodeDeps(request), rendering);
       const embeddings = await model.embedImages(
         decoded.map((d) => d.pixels),
         request.cancellation,

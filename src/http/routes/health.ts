@@ -1,21 +1,22 @@
 import type { FastifyPluginCallback } from 'fastify';
+import { unavailable } from '../../errors.ts';
+import { PUBLIC } from '../public-routes.ts';
 import { ref } from '../schemas.ts';
 
-/** Liveness, readiness and metrics: answered on the HTTP thread from state alone, never by a worker. */
+/** Liveness and readiness: answered on the HTTP thread from state alone, never by a worker; open without a key. */
 export const healthRoutes: FastifyPluginCallback = (app, _options, done) => {
-  const { unimed: state, metrics } = app;
+  const { unimed: state } = app;
 
-  app.get('/healthz', { schema: { response: { 200: ref('HealthResponse') } } }, () => ({ status: 'ok' as const }));
+  app.get('/healthz', { config: PUBLIC, schema: { response: { 200: ref('HealthResponse') } } }, () => ({ status: 'ok' as const }));
 
-  app.get('/readyz', { schema: { response: { 200: ref('ReadyResponse') } } }, () => {
+  app.get('/readyz', { config: PUBLIC, schema: { response: { 200: ref('ReadyResponse') } } }, () => {
     // acceptWork throws the 503 (not_ready or shutting_down) that explains why not.
     const registry = state.acceptWork();
-    return { status: 'ready' as const, models: registry.list().map((m) => m.id) };
-  });
-
-  app.get('/metrics', async (_request, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+    const models = registry.list().map((m) => m.id);
+    // A model whose workers are all dead (or whose replacements keep failing) could only queue work until its deadline.
+    const stalled = models.find((id) => !registry.get(id).live());
+    if (stalled !== undefined) throw unavailable(`model ${stalled} has an encoder with no live inference worker; replacements are being started`, 'not_ready', 5);
+    return { status: 'ready' as const, models };
   });
   done();
 };

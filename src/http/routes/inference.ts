@@ -7,6 +7,7 @@ import { countOutcome } from '../error-handler.ts';
 import { classifyRoutes } from './classify.ts';
 import { embedRoutes } from './embed.ts';
 import { previewRoutes } from './preview.ts';
+import { seriesRoutes } from './series.ts';
 
 /**
  * The routes that run models, in one encapsulated context: only they accept image and multipart bodies, are
@@ -17,7 +18,8 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
 
   // Inference takes JSON, multipart or (for /embed/image and /preview) an image or DICOM body; plain text is nobody's format here.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser([...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE], { parseAs: 'buffer', bodyLimit: config.limits.bodyBytes }, (_request, body, done) => {
+  // multipart/related: DICOM instances as WADO-RS answers and STOW-RS sends them (src/http/dicomweb-images.ts).
+  app.addContentTypeParser([...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE, 'multipart/related'], { parseAs: 'buffer', bodyLimit: config.limits.bodyBytes }, (_request, body, done) => {
     done(null, body);
   });
   await app.register(multipart, {
@@ -35,4 +37,5 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
   await app.register(embedRoutes);
   await app.register(classifyRoutes);
   await app.register(previewRoutes);
+  await app.register(seriesRoutes);
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import sharp from 'sharp';
 import { pickModel } from '../admission.ts';
-import { previewImage } from '../decode-images.ts';
+import { decodeDeps, previewImage } from '../decode-images.ts';
 import { IMAGE_QUERY, imageRequestReader } from '../image-request.ts';
 import { ref } from '../schemas.ts';
 
@@ -22,7 +22,6 @@ export function headerJson(value: unknown): string {
  */
 export const previewRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits } = app.config;
-  const decoding = { imagePixels: limits.imagePixels, decoder: app.pixelDecoder };
   const readRequest = imageRequestReader<{ model?: string }>(
     { path: '/preview', schema: 'PreviewRequest', imageProperty: 'image', raw: true, usage: 'send an image body, a multipart "image" part, or JSON {"image": base64}' },
     limits,
@@ -41,9 +40,9 @@ export const previewRoutes: FastifyPluginCallback = (app, _options, done) => {
       const [image] = images;
       if (image === undefined) throw new Error('the request reader returned no image');
       const model = pickModel(request, reply, fields.model);
-      const { view, preprocessing } = await previewImage(image, model, decoding, rendering);
+      const { view, preprocessing } = await previewImage(image, model, decodeDeps(request), rendering);
       const size = preprocessing.transform.size;
-      const png = await sharp(view, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+      const png = await sharp(view, { raw: { width: size, height: size, channels: 3 } }).timeout({ seconds: Math.ceil(app.config.decoderTimeoutMs / 1000) }).png().toBuffer();
       return reply.header(PREPROCESSING_HEADER, headerJson(preprocessing)).type('image/png').send(png);
     },
   );

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
-import { ServiceError, undecodable, unavailable } from '../../errors.ts';
+import type { Cancellation } from '../../engine/cancellation.ts';
+import { DeadlineExceededError } from '../../engine/errors.ts';
+import { CancelledError, ServiceError, undecodable, unavailable } from '../../errors.ts';
 import { PoolClosedError, PoolQueueFullError, TaskFailedError, WorkerFailedError } from '../../workers/errors.ts';
 import { WorkerPool } from '../../workers/pool.ts';
 import type { RawImage } from '../dicom/raw-window.ts';
 import type { RenderedImage, RenderOptions, WindowRecord } from '../dicom/types.ts';
-import type { InputLimits } from '../limits.ts';
+import { limitsOf, type InputLimits } from '../limits.ts';
 import { isServiceErrorDetail } from './protocol.ts';
 import type { DecodeResult, DecodeTask } from './protocol.ts';
 
@@ -21,6 +23,20 @@ export interface PixelDecoderOptions {
 
 const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
+/** A decode waiting for a thread: `start` hands it to the pool. */
+interface Waiting {
+  start: () => void;
+}
+
+/** What a DICOM object will cost to render, found by a header pass on a decoder thread before any pixel is decoded. */
+export interface DicomCost {
+  /** Worst-case bytes the decoder thread holds while rendering the frame (dicom/cost.ts). */
+  bytes: number;
+  /** The frame's size, for the transform's share. */
+  width: number;
+  height: number;
+}
+
 /**
  * Threads that parse, decode and render DICOM and window samples wider than 8 bits, so that codecs and pixel
  * loops never run on the HTTP thread. Owned by the app: started with it (the codecs load then), closed with it.
@@ -30,9 +46,14 @@ const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worke
 export class PixelDecoder {
   readonly #pool: WorkerPool<DecodeTask, DecodeResult, null>;
   readonly #timeoutMs: number;
+  readonly #maxQueue: number;
+  /** Decodes wait here rather than in the pool, so that one whose client left or whose deadline passed is dropped. */
+  readonly #waiting: Waiting[] = [];
+  #closed = false;
 
   constructor(options: PixelDecoderOptions) {
     this.#timeoutMs = options.taskTimeoutMs;
+    this.#maxQueue = options.maxQueue;
     this.#pool = new WorkerPool<DecodeTask, DecodeResult, null>({
       name: 'pixel decoder',
       entry: options.entry ?? ENTRY,
@@ -42,6 +63,12 @@ export class PixelDecoder {
       maxQueue: options.maxQueue,
       logger: options.logger,
     });
+    this.#pool.onAvailable(() => this.#dispatch());
+  }
+
+  /** Decodes waiting for a thread. */
+  get queued(): number {
+    return this.#waiting.length;
   }
 
   /** Resolves when every thread has loaded the codecs; rejects (WorkerStartError) when one cannot. */
@@ -51,7 +78,22 @@ export class PixelDecoder {
 
   /** Fails what is waiting or running with 503 shutting_down and ends the threads. */
   close(): Promise<void> {
-    return this.#pool.close();
+    this.#closed = true;
+    const closing = this.#pool.close();
+    // The pool is closed now, so each waiting decode handed to it fails at once as shutting down.
+    for (const waiting of this.#waiting.splice(0)) waiting.start();
+    return closing;
+  }
+
+  /**
+   * The header pass of a DICOM object: its cost, or the same 400/413/415/422 the rendering would give, found
+   * without decoding a pixel. A deflated data set is inflated here (bounded by limits.imageBytes).
+   */
+  async dicomCost(bytes: Uint8Array, options: RenderOptions, limits: InputLimits, cancellation: Cancellation = {}): Promise<DicomCost> {
+    const copy = new Uint8Array(bytes);
+    const result = await this.#run({ kind: 'dicom-cost', bytes: copy, options: { ...options }, limits: limitsOf(limits) }, [copy.buffer], cancellation);
+    if (result.kind !== 'dicom-cost') throw new Error(`the pixel decoder answered a ${result.kind} task for a dicom-cost task`);
+    return { bytes: result.bytes, width: result.width, height: result.height };
   }
 
   /**
@@ -59,35 +101,78 @@ export class PixelDecoder {
    * window), 413 (pixels over the limit, before decoding), 415 (transfer syntax), 422 (undecodable), 503.
    * The bytes are copied, never retained.
    */
-  async renderDicom(bytes: Uint8Array, options: RenderOptions, limits: InputLimits): Promise<RenderedImage> {
+  async renderDicom(bytes: Uint8Array, options: RenderOptions, limits: InputLimits, cancellation: Cancellation = {}): Promise<RenderedImage> {
     const copy = new Uint8Array(bytes);
-    const result = await this.#run({ kind: 'dicom', bytes: copy, options: { ...options }, limits: { imagePixels: limits.imagePixels } }, [copy.buffer]);
+    const result = await this.#run({ kind: 'dicom', bytes: copy, options: { ...options }, limits: limitsOf(limits) }, [copy.buffer], cancellation);
     if (result.kind !== 'dicom') throw new Error(`the pixel decoder answered a ${result.kind} task for a dicom task`);
     const data = result.image.data as Uint8Array;
     return { ...result.image, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
   }
 
   /** Samples wider than 8 bits windowed to 8-bit RGB by the automatic percentile rule. The samples are copied. */
-  async windowSamples(raw: RawImage): Promise<{ data: Buffer; window: WindowRecord }> {
+  async windowSamples(raw: RawImage, cancellation: Cancellation = {}): Promise<{ data: Buffer; window: WindowRecord }> {
     // sharp's buffer may be a view into a shared pool: copy it once into a buffer of its own and transfer that,
     // rather than letting postMessage clone it a second time.
     const samples = new Uint8Array(raw.data);
-    const result = await this.#run({ kind: 'raw', raw: { ...raw, data: samples } }, [samples.buffer]);
+    const result = await this.#run({ kind: 'raw', raw: { ...raw, data: samples } }, [samples.buffer], cancellation);
     if (result.kind !== 'raw') throw new Error(`the pixel decoder answered a ${result.kind} task for a raw task`);
     return { data: Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength), window: result.window };
   }
 
-  async #run(task: DecodeTask, transfer: ArrayBuffer[]): Promise<DecodeResult> {
+  async #run(task: DecodeTask, transfer: ArrayBuffer[], cancellation: Cancellation): Promise<DecodeResult> {
     try {
-      return await this.#pool.run(task, transfer);
+      return await this.#whenThreadFree(task, transfer, cancellation);
     } catch (err) {
       throw this.#answer(err);
     }
   }
 
+  /**
+   * Hands the task to the pool as soon as a thread is free, in arrival order. Until then it can be dropped: when
+   * the client leaves (CancelledError) or the request's deadline passes (DeadlineExceededError). A task a thread
+   * has taken runs to its end (or to DECODER_TIMEOUT_MS).
+   */
+  #whenThreadFree(task: DecodeTask, transfer: ArrayBuffer[], cancellation: Cancellation): Promise<DecodeResult> {
+    const { signal, deadline } = cancellation;
+    if (signal?.aborted === true) return Promise.reject(new CancelledError('the client disconnected before the image was decoded'));
+    if (deadline !== undefined && deadline <= Date.now()) return Promise.reject(new DeadlineExceededError(false));
+    // Once closed, the pool refuses at once (503 shutting_down).
+    if (this.#closed || (this.#waiting.length === 0 && this.#pool.idle > 0)) return this.#pool.run(task, transfer);
+    if (this.#waiting.length >= this.#maxQueue) return Promise.reject(new PoolQueueFullError(`${this.#waiting.length} images are waiting to be decoded`));
+    return new Promise<DecodeResult>((resolve, reject) => {
+      const timer = deadline === undefined ? undefined : setTimeout(() => leave(new DeadlineExceededError(false)), deadline - Date.now());
+      const onAbort = () => leave(new CancelledError('the client disconnected before the image was decoded'));
+      const settle = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiting: Waiting = {
+        start: () => {
+          settle();
+          this.#pool.run(task, transfer).then(resolve, reject);
+        },
+      };
+      const leave = (err: Error) => {
+        settle();
+        const at = this.#waiting.indexOf(waiting);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(err);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(waiting);
+    });
+  }
+
+  #dispatch(): void {
+    while (this.#waiting.length > 0 && this.#pool.idle > 0) this.#waiting.shift()!.start();
+  }
+
   #answer(err: unknown): unknown {
     if (err instanceof TaskFailedError) {
-      if (isServiceErrorDetail(err.detail)) return new ServiceError(err.detail.statusCode, err.detail.code, err.message);
+      if (isServiceErrorDetail(err.detail)) {
+        const { statusCode, code, field } = err.detail;
+        return new ServiceError(statusCode, code, err.message, field === undefined ? undefined : { field });
+      }
       // Anything else thrown while decoding is a codec fault on hostile input or a decoder bug: still this input's.
       return undecodable(`the image could not be decoded: ${err.message}`);
     }

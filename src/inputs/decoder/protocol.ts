@@ -2,12 +2,14 @@ import type { RawImage } from '../dicom/raw-window.ts';
 import type { RenderedImage, RenderOptions, WindowRecord } from '../dicom/types.ts';
 import type { InputLimits } from '../limits.ts';
 
-/** Work for a pixel decoder thread: render one DICOM frame, or window samples sharp read at full depth. */
+/** Work for a pixel decoder thread: cost or render one DICOM frame, or window samples sharp read at full depth. */
 export type DecodeTask =
+  | { kind: 'dicom-cost'; bytes: Uint8Array; options: RenderOptions; limits: InputLimits }
   | { kind: 'dicom'; bytes: Uint8Array; options: RenderOptions; limits: InputLimits }
   | { kind: 'raw'; raw: RawImage };
 
 export type DecodeResult =
+  | { kind: 'dicom-cost'; bytes: number; width: number; height: number }
   | { kind: 'dicom'; image: RenderedImage }
   | { kind: 'raw'; data: Uint8Array; window: WindowRecord };
 
@@ -18,6 +20,7 @@ export type DecodeResult =
 export interface ServiceErrorDetail {
   statusCode: number;
   code: string;
+  field?: string;
 }
 
 export function isServiceErrorDetail(detail: unknown): detail is ServiceErrorDetail {

@@ -4,7 +4,10 @@
  */
 import { ServiceError } from '../../errors.ts';
 import type { TaskServer } from '../../workers/serve.ts';
+import { checkCodestream } from '../dicom/codestream.ts';
 import { loadCodecs } from '../dicom/codecs.ts';
+import { dicomRenderBytes } from '../dicom/cost.ts';
+import { describe } from '../dicom/parse.ts';
 import { windowRaw } from '../dicom/raw-window.ts';
 import { renderDicomSync } from '../dicom/render.ts';
 import type { DecodeResult, DecodeTask, ServiceErrorDetail } from './protocol.ts';
@@ -21,6 +24,12 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
     const data = owned(pixels);
     return { result: { kind: 'raw', data, window }, transfer: [data.buffer as ArrayBuffer] };
   }
+  if (task.kind === 'dicom-cost') {
+    const d = describe(task.bytes, task.options.frame, task.limits);
+    // A codestream that contradicts Rows/Columns is refused here, before any memory is reserved for it.
+    checkCodestream(d);
+    return { result: { kind: 'dicom-cost', bytes: dicomRenderBytes(d, task.bytes.length), width: d.columns, height: d.rows }, transfer: [] };
+  }
   // Loaded at start; after a codec trap the module is dropped (codecs.ts) and comes back here.
   await loadCodecs();
   const image = renderDicomSync(task.bytes, task.options, task.limits);
@@ -31,7 +40,7 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
 /** A ServiceError keeps its status and code across the thread boundary as the failure's detail. */
 function crossable(error: unknown): unknown {
   if (!(error instanceof ServiceError)) return error;
-  const detail: ServiceErrorDetail = { statusCode: error.statusCode, code: error.code };
+  const detail: ServiceErrorDetail = { statusCode: error.statusCode, code: error.code, ...(error.field === undefined ? {} : { field: error.field }) };
   return Object.assign(new Error(error.message), { detail });
 }
 

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as DcmjsCodecs from 'dcmjs-codecs';
 import { undecodable } from '../../errors.ts';
+import { checkCodestream } from './codestream.ts';
 import type { ImageDescription } from './parse.ts';
 
 // dcmjs-codecs is a CommonJS bundle around one WebAssembly module (IJG libjpeg 8/12/16-bit, CharLS, OpenJPEG,
@@ -41,6 +42,7 @@ export interface DecodedFrame {
 export function decodeFrame(d: ImageDescription): DecodedFrame {
   if (d.encoding.kind !== 'encapsulated') throw new Error('decodeFrame called for native pixel data');
   if (!codecs) throw new Error('codecs not loaded: await loadCodecs() first');
+  checkCodestream(d);
   const { Context, NativeCodecs } = codecs;
   const context = new Context({
     width: d.columns,

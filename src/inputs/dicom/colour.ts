@@ -1,7 +1,7 @@
 /** Colour pixels to 8-bit RGB: palette lookup, YBR to RGB, planar and 4:2:2 layouts. Shown as stored (no VOI). */
 import { lookup, type Lut } from './lut-attributes.ts';
 import type { ImageDescription } from './parse.ts';
-import { storedValues } from './samples.ts';
+import { alike, storedValues, type StoredSamples } from './samples.ts';
 import { to8bit } from './window.ts';
 
 export function palette(d: ImageDescription, bytes: Uint8Array): Buffer {
@@ -19,13 +19,19 @@ export function palette(d: ImageDescription, bytes: Uint8Array): Buffer {
 }
 
 /** Native YBR_FULL_422 stores Y1 Y2 Cb Cr per horizontal pixel pair; expand to one Y Cb Cr triple per pixel. */
-function expand422(samples: Int32Array | Float64Array, pixels: number): Float64Array {
-  const out = new Float64Array(pixels * 3);
+function expand422(samples: StoredSamples, pixels: number): StoredSamples {
+  const out = alike(samples, pixels * 3);
   for (let p = 0, i = 0; p < pixels; p += 2, i += 4) {
     const cb = samples[i + 2] ?? 0;
     const cr = samples[i + 3] ?? 0;
-    out.set([samples[i] ?? 0, cb, cr], p * 3);
-    if (p + 1 < pixels) out.set([samples[i + 1] ?? 0, cb, cr], (p + 1) * 3);
+    out[3 * p] = samples[i] ?? 0;
+    out[3 * p + 1] = cb;
+    out[3 * p + 2] = cr;
+    if (p + 1 < pixels) {
+      out[3 * p + 3] = samples[i + 1] ?? 0;
+      out[3 * p + 4] = cb;
+      out[3 * p + 5] = cr;
+    }
   }
   return out;
 }
@@ -37,7 +43,7 @@ export function colour(d: ImageDescription, bytes: Uint8Array, photometric: stri
   if (d.encoding.kind === 'native' && (photometric === 'YBR_FULL_422' || photometric === 'YBR_PARTIAL_422')) {
     samples = expand422(stored, pixels);
   } else if (planar === 1) {
-    const interleaved = new Float64Array(pixels * 3);
+    const interleaved = alike(stored, pixels * 3);
     for (let p = 0; p < pixels; p++) {
       interleaved[3 * p] = stored[p]!;
       interleaved[3 * p + 1] = stored[pixels + p]!;

@@ -7,6 +7,7 @@ import dicomParser from 'dicom-parser';
 import type { DataSet } from 'dicom-parser';
 import { undecodable } from '../../errors.ts';
 import { hasPart10Preamble } from '../format.ts';
+import { imageTooLarge } from '../limits.ts';
 
 const SEQUENCE_TAGS = new Set([
   'x00283000', // Modality LUT Sequence
@@ -38,6 +39,9 @@ export function parseDataSet(bytes: Uint8Array, maxInflatedBytes: number): DataS
         // Bounded so a deflate bomb fails here instead of exhausting memory.
         inflated = inflateRawSync(array.subarray(position), { maxOutputLength: maxInflatedBytes });
       } catch (error) {
+        if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw imageTooLarge(`deflated DICOM data set inflates to more than ${maxInflatedBytes} bytes (MAX_IMAGE_PIXELS, MAX_IMAGE_BYTES)`);
+        }
         throw undecodable(`deflated DICOM data set cannot be inflated: ${errorMessage(error)}`);
       }
       const whole = Buffer.allocUnsafe(position + inflated.length);

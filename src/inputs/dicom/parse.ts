@@ -3,7 +3,7 @@
  * transfer syntax, within the pixel limit, with the requested frame; and where that frame's bytes are.
  */
 import type { DataSet } from 'dicom-parser';
-import { badRequest, undecodable } from '../../errors.ts';
+import { badRequest, inField, undecodable } from '../../errors.ts';
 import { hasPart10Preamble } from '../format.ts';
 import { imageTooLarge, type InputLimits } from '../limits.ts';
 import { readInteger, requireInteger, type IntegerSpec } from './attributes.ts';
@@ -43,6 +43,8 @@ export interface ImageDescription {
   /** The encoded or native bytes of the requested frame, as stored (big endian not yet swapped). */
   frameBytes: Uint8Array;
   pixelVr: string | undefined;
+  /** Bytes of the data set as parsed: for a deflated transfer syntax, inflated. */
+  datasetBytes: number;
 }
 
 /** The header's integers and the values the pipeline accepts for each (PS3.3 C.7.6.3); checked as they are read. */
@@ -78,8 +80,9 @@ const RENDERABLE = new Set([
  */
 export function describe(bytes: Uint8Array, requestedFrame: number | undefined, limits: InputLimits): ImageDescription {
   // An inflated data set within the limits holds at most imagePixels x 6 bytes (16-bit RGB or 32-bit grey, the
-  // widest renderable pixels) plus attributes; anything larger is refused while inflating.
-  const ds = parseDataSet(bytes, Math.min(2 ** 31 - 1, limits.imagePixels * 6 + 16 * 1024 * 1024));
+  // widest renderable pixels) plus attributes, and no more than one image's decode may (MAX_IMAGE_BYTES); anything
+  // larger is refused while inflating.
+  const ds = parseDataSet(bytes, Math.min(2 ** 31 - 1, limits.imagePixels * 6 + 16 * 1024 * 1024, limits.imageBytes ?? Infinity));
   const transferSyntaxUid = (ds.string('x00020010') ?? IMPLICIT_LITTLE_ENDIAN).replace(/\0/g, '').trim();
   const modality = ds.string('x00080060')?.trim() || null;
 
@@ -134,11 +137,11 @@ export function describe(bytes: Uint8Array, requestedFrame: number | undefined, 
     );
   }
   if (requestedFrame === undefined && numberOfFrames > 1) {
-    throw badRequest(`DICOM object has ${numberOfFrames} frames: choose one with the frame parameter (0-based)`);
+    throw inField('frame', badRequest(`DICOM object has ${numberOfFrames} frames: choose one with the frame parameter (0-based)`));
   }
   const frame = requestedFrame ?? 0;
   if (!Number.isInteger(frame) || frame < 0 || frame >= numberOfFrames) {
-    throw badRequest(`frame ${frame} is out of range: this DICOM object has ${numberOfFrames} frame(s), numbered from 0`);
+    throw inField('frame', badRequest(`frame ${frame} is out of range: this DICOM object has ${numberOfFrames} frame(s), numbered from 0`));
   }
 
   const bytesPerSample = bitsAllocated / 8;
@@ -180,6 +183,7 @@ export function describe(bytes: Uint8Array, requestedFrame: number | undefined, 
     palette: null,
     frameBytes: frameBytes(ds, pixel, { encoding: syntax.encoding, numberOfFrames, frame, nativeFrameBytes }),
     pixelVr: pixel.vr,
+    datasetBytes: ds.byteArray.length,
   };
   if (photometric === 'PALETTE COLOR') {
     if (ds.elements.x00281221 || ds.elements.x00281222 || ds.elements.x00281223) {

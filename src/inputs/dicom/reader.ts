@@ -3,10 +3,11 @@
  * codecs and pixel loops); this side turns the technical attributes it reports into the API's record.
  */
 import type { DicomPreprocessing, SourcePreprocessing, WindowUsed } from '../../api-types.ts';
+import type { Cancellation } from '../../engine/cancellation.ts';
 import type { PixelDecoder } from '../decoder/pixel-decoder.ts';
 import type { InputLimits } from '../limits.ts';
 import type { ImageOptions, ImageSource } from '../types.ts';
-import type { DicomRecord, WindowPreset, WindowRecord } from './types.ts';
+import type { DicomRecord, RenderOptions, WindowPreset, WindowRecord } from './types.ts';
 
 /**
  * Attribute values come from the file: only printable ASCII, and not much of it, goes into a record that is
@@ -51,19 +52,21 @@ function dicomRecord(record: DicomRecord): DicomPreprocessing {
   };
 }
 
-/** A DICOM object (Part 10, or a bare data set declared application/dicom): `page` does not apply. */
-export async function readDicom(bytes: Buffer, options: ImageOptions, decoder: PixelDecoder, limits: InputLimits): Promise<ImageSource> {
+/** The request's options that apply to DICOM (`page` does not). */
+export function renderOptions(options: ImageOptions): RenderOptions {
   const { window, windowCenter, windowWidth, frame } = options;
-  const rendered = await decoder.renderDicom(
-    bytes,
-    {
-      ...(window === undefined ? {} : { window }),
-      ...(windowCenter === undefined ? {} : { windowCenter }),
-      ...(windowWidth === undefined ? {} : { windowWidth }),
-      ...(frame === undefined ? {} : { frame }),
-    },
-    limits,
-  );
+  return {
+    ...(window === undefined ? {} : { window }),
+    ...(windowCenter === undefined ? {} : { windowCenter }),
+    ...(windowWidth === undefined ? {} : { windowWidth }),
+    ...(frame === undefined ? {} : { frame }),
+  };
+}
+
+/** A DICOM object (Part 10, or a bare data set declared application/dicom). */
+export async function readDicom(bytes: Buffer, options: ImageOptions, decoder: PixelDecoder, limits: InputLimits, cancellation?: Cancellation): Promise<ImageSource> {
+  const rendered = await decoder.renderDicom(bytes, renderOptions(options), limits, cancellation);
+  const { window } = options;
   const { record } = rendered;
   return {
     pixels: { kind: 'rgb', data: rendered.data, width: rendered.width, height: rendered.height },

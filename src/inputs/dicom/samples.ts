@@ -1,15 +1,24 @@
 /** Pixel samples as stored, turned into numbers: byte order, Bits Stored, High Bit and sign applied. */
 import type { ImageDescription } from './parse.ts';
 
+/** Stored values in the narrowest array that holds them: 8 or 16 bits (signed or not), or doubles for 32-bit words. */
+export type StoredSamples = Uint8Array | Int8Array | Uint16Array | Int16Array | Float64Array;
+
+/** An empty array of the same kind as `samples`, `length` long. */
+export function alike(samples: StoredSamples, length: number): StoredSamples {
+  return new (samples.constructor as new (length: number) => StoredSamples)(length);
+}
+
 /** Stored values: masked to Bits Stored, shifted down from High Bit, sign-extended when Pixel Representation says so. */
-export function storedValues(bytes: Uint8Array, bitsAllocated: number, bitsStored: number, highBit: number, signed: boolean): Int32Array | Float64Array {
+export function storedValues(bytes: Uint8Array, bitsAllocated: number, bitsStored: number, highBit: number, signed: boolean): StoredSamples {
   const count = bytes.length / (bitsAllocated / 8);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shift = highBit + 1 - bitsStored;
   const range = 2 ** bitsStored;
   const half = range / 2;
   if (bitsAllocated <= 16) {
-    const out = new Int32Array(count);
+    const narrow = bitsStored <= 8;
+    const out = signed ? (narrow ? new Int8Array(count) : new Int16Array(count)) : narrow ? new Uint8Array(count) : new Uint16Array(count);
     const mask = range - 1;
     for (let i = 0; i < count; i++) {
       const v = ((bitsAllocated === 8 ? view.getUint8(i) : view.getUint16(2 * i, true)) >>> shift) & mask;

@@ -35,17 +35,19 @@ export const AUTO_WINDOW_PERCENTILES = [0.005, 0.995] as const;
  * `values` are the distinct values in any order with their counts. Returns center/width for LINEAR_EXACT.
  */
 export function percentileWindow(values: ArrayLike<number>, counts: ArrayLike<number>): { center: number; width: number } | null {
-  const order: number[] = [];
+  // Indexes of the values present, in a typed array: one per distinct value, up to one per pixel.
+  const present = new Uint32Array(values.length);
+  let m = 0;
   let n = 0;
   for (let i = 0; i < values.length; i++) {
     const c = counts[i] ?? 0;
     if (c > 0) {
-      order.push(i);
+      present[m++] = i;
       n += c;
     }
   }
   if (n === 0) return null;
-  order.sort((a, b) => (values[a] ?? 0) - (values[b] ?? 0));
+  const order = present.subarray(0, m).sort((a, b) => (values[a] ?? 0) - (values[b] ?? 0));
   const [qLow, qHigh] = AUTO_WINDOW_PERCENTILES;
   const rankLow = Math.floor(qLow * (n - 1));
   const rankHigh = Math.floor(qHigh * (n - 1));
@@ -68,20 +70,23 @@ export function percentileWindow(values: ArrayLike<number>, counts: ArrayLike<nu
 
 /** Distinct values and counts of an arbitrary numeric array (sorting a copy); for data too wide for a histogram. */
 export function distinctCounts(data: ArrayLike<number>, include: (i: number) => boolean = () => true): { values: Float64Array; counts: Float64Array } {
-  const kept: number[] = [];
-  for (let i = 0; i < data.length; i++) if (include(i)) kept.push(data[i] ?? 0);
-  const sorted = Float64Array.from(kept).sort();
-  const values: number[] = [];
-  const counts: number[] = [];
-  for (let i = 0; i < sorted.length; i++) {
+  // Typed arrays sized up front (the memory budget counts them: cost.ts, image-cost.ts), sorted in place.
+  const kept = new Float64Array(data.length);
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (include(i)) kept[n++] = data[i] ?? 0;
+  const sorted = kept.subarray(0, n).sort();
+  const values = new Float64Array(n);
+  const counts = new Float64Array(n);
+  let distinct = 0;
+  for (let i = 0; i < n; i++) {
     const v = sorted[i] ?? 0;
-    if (values.length > 0 && values[values.length - 1] === v) counts[counts.length - 1]! += 1;
+    if (distinct > 0 && values[distinct - 1] === v) counts[distinct - 1]! += 1;
     else {
-      values.push(v);
-      counts.push(1);
+      values[distinct] = v;
+      counts[distinct++] = 1;
     }
   }
-  return { values: Float64Array.from(values), counts: Float64Array.from(counts) };
+  return { values: values.subarray(0, distinct), counts: counts.subarray(0, distinct) };
 }
 
 export function to8bit(v: number): number {

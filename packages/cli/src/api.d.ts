@@ -1,0 +1,2318 @@
+/**
+ * Generated from openapi.yaml by openapi-typescript (packages/cli/scripts/api-types.ts): do not edit;
+ * run `npm run api-types -w packages/cli` instead. test/cli-api-types.test.ts checks it is up to date.
+ */
+
+export interface paths {
+    "/embed/text": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * L2-normalized embeddings of texts, in request order.
+         * @description Texts are cleaned (`unimed-clean-v1`), tokenized and truncated to the model's context length
+         *     (256 tokens including [CLS] and [SEP]) as `models/README.md` describes.
+         */
+        post: operations["embedText"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/embed/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * L2-normalized embeddings of images, in request order, with one preprocessing record per image.
+         * @description Three request forms give the same result:
+         *     - the raw image as the body (`application/dicom`, `image/png`, `image/jpeg`, `image/tiff`, `image/webp`;
+         *       the model and the rendering parameters are then query parameters);
+         *     - `multipart/form-data` with one or more file parts named `image` (and optional `model`, `window`,
+         *       `window_center`, `window_width`, `frame`, `page` fields);
+         *     - JSON `{"images": [base64, ...], "model"?, "window"?, ...}` (plain base64 or a `data:...;base64,` URL).
+         *
+         *     The format is recognised from the file's content. Images are decoded without EXIF rotation, converted to
+         *     RGB (grey expanded, alpha dropped), multi-page files use `page` (default 0); DICOM and wide samples are
+         *     rendered to 8-bit RGB first (see the API description). Then the shorter side is resized to the model's
+         *     size S (bicubic) and the centre S x S is cropped, as the reference transform does.
+         */
+        post: operations["embedImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/classify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Zero-shot classification of one image against labels or a named prompt set.
+         * @description Give either `labels` (inline classes) or `prompt_set` (a named set, see `GET /prompt-sets`), not both.
+         *     Each class embedding is the re-normalized mean of the normalized embeddings of its label put into every
+         *     template (`{}` is replaced by the label text). Without `templates`, inline labels use the single
+         *     template `{}` (the label text alone). `templates` cannot be combined with `prompt_set` (the set brings
+         *     its own). Predictions are sorted by probability = softmax over the labels of `logit_scale` x cosine;
+         *     the probabilities are relative to the labels given and always sum to 1 over all of them.
+         *
+         *     Forms: `multipart/form-data` with one file part `image`, `labels` as repeated fields or one field holding
+         *     a JSON array, `templates` likewise, and optional `prompt_set`, `top_k`, `model` fields and the rendering
+         *     fields `window`, `window_center`, `window_width`, `frame`, `page`; or JSON (below). The image may be
+         *     DICOM or a wide PNG/TIFF (see the API description).
+         *     labels x templates over `MAX_PROMPTS_PER_CLASSIFY` is answered 413. Each template holds `{}` exactly once
+         *     (400 otherwise), and a label put into a template must stay within `MAX_CHARS_PER_TEXT` (413 `text_too_long`).
+         */
+        post: operations["classify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/classify/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Zero-shot classification of a whole series (a DICOMweb reference, or uploaded instances).
+         * @description The series' instances are listed (QIDO-RS, for a reference) or taken from the upload, ordered by Instance
+         *     Number (else by the z of Image Position (Patient), else as given), and `slices` of them (default 16, or
+         *     `all` up to `MAX_SERIES_SLICES`) are sampled evenly, first and last included. Each is retrieved (WADO-RS, as
+         *     stored) and rendered exactly as an uploaded image, and embedded through the batcher. The series embedding is
+         *     the normalized mean of the slice embeddings, classified like an image's; each slice's top label is listed
+         *     too, in slice order (with its SOP Instance UID only when `include_uids` is true). Classes as `/classify`
+         *     (`labels` or `prompt_set`). Forms: JSON (below); `multipart/form-data` with the instances as `image` file
+         *     parts and the other properties as form fields; or a `multipart/related; type="application/dicom"` body with
+         *     them as query parameters. With `Accept: application/fhir+json` the answer is a FHIR R4 Observation.
+         */
+        post: operations["classifySeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/embed/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The embedding of a whole series (normalized mean of evenly sampled slices), with each slice's embedding.
+         * @description Same series forms, ordering and sampling as `/classify/series`; answers the series embedding and each
+         *     sampled slice's embedding in slice order.
+         */
+        post: operations["embedSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The image the model will see, as a PNG (after windowing, resize and crop; before normalization).
+         * @description Takes one image in the same forms as `/embed/image` (raw body with query parameters, multipart with one
+         *     `image` part and fields, or JSON `{"image": base64, "model"?, "window"?, ...}`) and the same rendering
+         *     parameters, and answers the S x S RGB PNG that the model's normalization would be applied to, so an
+         *     integrator can check the windowing by eye. No model is run. The preprocessing record, which would be in
+         *     the JSON body of the other routes, is in the `X-Preprocessing` header as JSON (characters outside
+         *     printable ASCII escaped as `\uXXXX`).
+         */
+        post: operations["preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The models served, the default first. */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/prompt-sets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prompt sets available for classification, per model. */
+        get: operations["listPromptSets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Liveness. Always answers quickly while the process runs; never touches the inference workers. */
+        get: operations["healthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness. 200 once every model is loaded, verified, warmed and its prompt sets embedded; 503 while starting, shutting down, or while an encoder has no live inference worker (all dead, or replacements failing). */
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics (text exposition format). */
+        get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This API document (openapi.yaml, as read at start), as JSON. */
+        get: operations["openapiJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This API document, as written (YAML). */
+        get: operations["openapiYaml"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An interactive reference of this document (Swagger UI; its assets are served under `/docs/static/`, nothing from a CDN). */
+        get: operations["docs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page to try a model in a browser (public, no model needed).
+         * @description Pick or drop an image (PNG, JPEG, TIFF, WebP, DICOM), choose the model and a prompt set or type labels and
+         *     templates, and see the image the model sees (from `/preview`, with DICOM window and frame controls), the
+         *     predictions as a bar chart, the preprocessing record, the model's intended use and the latency; the API's
+         *     error messages appear next to the field they name (`error.field`). Plain HTML, CSS and JavaScript served by
+         *     the service itself (`/page/page.js`, `/page/page.css`), with a Content-Security-Policy that allows only
+         *     this origin (and `blob:`/`data:` images). An API key typed into the page is kept in its memory only.
+         */
+        get: operations["page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        ModelId: string;
+        Error: {
+            error: {
+                /** @description Stable machine-readable code, e.g. bad_request, not_found, too_large, unsupported_media_type, undecodable, queue_full, not_ready, shutting_down, deadline_exceeded. */
+                code: string;
+                message: string;
+                /**
+                 * @description The request input at fault, when the service knows it, named as the API names it (JSON property, form
+                 *     field or query parameter): e.g. `image` (the image itself, whichever form it came in: raw body, file
+                 *     part, base64), `images`, `texts`, `labels`, `templates`, `prompt_set`, `model`, `window`,
+                 *     `window_center`, `window_width`, `frame`, `page`, `top_k`, or an unknown field's own name. Absent when
+                 *     the error is about the request as a whole (body size, content type, readiness, ...).
+                 */
+                field?: string;
+            };
+        };
+        /** @description L2-normalized, `dim` floats. */
+        Embedding: number[];
+        EmbedTextRequest: {
+            texts: string[];
+            model?: components["schemas"]["ModelId"];
+        };
+        EmbedTextResponse: {
+            model: string;
+            dim: number;
+            embeddings: components["schemas"]["Embedding"][];
+        };
+        /**
+         * @description A PNG, JPEG, TIFF, WebP or DICOM file, base64 encoded (standard or URL-safe alphabet), optionally as a
+         *     `data:...;base64,` URL; `data:application/dicom;base64,` marks a DICOM data set without the Part 10 preamble.
+         */
+        Base64Image: string;
+        /**
+         * @description Width/center in HU: ct-soft-tissue 400/40, ct-lung 1500/-600, ct-bone 2500/480, ct-brain 80/40, ct-liver 150/90.
+         * @enum {string}
+         */
+        WindowPreset: "ct-soft-tissue" | "ct-lung" | "ct-bone" | "ct-brain" | "ct-liver";
+        /** @description Window center in modality units (HU for CT); give with window_width. */
+        WindowCenter: number;
+        /** @description Window width in modality units; give with window_center. */
+        WindowWidth: number;
+        /** @description 0-based frame of a multi-frame DICOM object (required for one). */
+        Frame: number;
+        /** @description 0-based page of a multi-page TIFF (default 0). */
+        Page: number;
+        /** @description A base64 image, or `{"dicomweb": {...}}`, an instance the service retrieves from a configured DICOMweb source. */
+        ImageOrReference: components["schemas"]["Base64Image"] | components["schemas"]["DicomwebImage"];
+        /** @description A DICOM UID (digits and dots, at most 64 characters); checked before any request leaves. */
+        DicomUid: string;
+        DicomwebSeries: {
+            /** @description A source named in DICOMWEB_SOURCES (400 for any other). */
+            source: string;
+            study: components["schemas"]["DicomUid"];
+            series: components["schemas"]["DicomUid"];
+        };
+        DicomwebInstance: {
+            /** @description A source named in DICOMWEB_SOURCES (400 for any other). */
+            source: string;
+            study: components["schemas"]["DicomUid"];
+            series: components["schemas"]["DicomUid"];
+            instance: components["schemas"]["DicomUid"];
+            frame?: components["schemas"]["Frame"];
+        };
+        /**
+         * @description An instance retrieved with WADO-RS (`multipart/related; type="application/dicom"; transfer-syntax=*`, so as
+         *     stored) and rendered exactly as an upload of the same file. `frame` is 0-based (WADO-RS counts from 1) and
+         *     takes the place of the request's `frame` for this image (giving both is a 400). Retrieved bytes count
+         *     against `MAX_BODY_BYTES`.
+         */
+        DicomwebImage: {
+            dicomweb: components["schemas"]["DicomwebInstance"];
+        };
+        /** @description Slices sampled evenly in slice order (first and last included), or `all` (up to `MAX_SERIES_SLICES`). Default 16. */
+        SliceCount: number | "all";
+        SeriesInfo: {
+            /** @description Instances in the series (listed by the source, or uploaded). */
+            instances: number;
+            /** @description Slices embedded. */
+            sampled: number;
+        };
+        EmbedSeriesRequest: {
+            dicomweb: components["schemas"]["DicomwebSeries"];
+            slices?: components["schemas"]["SliceCount"];
+            /** @description Answer each slice's SOP Instance UID (default false). */
+            include_uids?: boolean;
+            model?: components["schemas"]["ModelId"];
+            window?: components["schemas"]["WindowPreset"];
+            window_center?: components["schemas"]["WindowCenter"];
+            window_width?: components["schemas"]["WindowWidth"];
+        };
+        ClassifySeriesRequest: {
+            dicomweb: components["schemas"]["DicomwebSeries"];
+            slices?: components["schemas"]["SliceCount"];
+            /** @description Answer each slice's SOP Instance UID (default false). */
+            include_uids?: boolean;
+            labels?: components["schemas"]["Label"][];
+            templates?: components["schemas"]["Template"][];
+            prompt_set?: string;
+            top_k?: number;
+            model?: components["schemas"]["ModelId"];
+            window?: components["schemas"]["WindowPreset"];
+            window_center?: components["schemas"]["WindowCenter"];
+            window_width?: components["schemas"]["WindowWidth"];
+        };
+        SliceRecord: {
+            /** @description Place in slice order (0-based, over the whole series). */
+            index: number;
+            /** @description Instance Number (null when the instance has none). */
+            instance_number: number | null;
+            /** @description Only with include_uids. */
+            instance_uid?: components["schemas"]["DicomUid"];
+        };
+        EmbedSeriesResponse: {
+            model: string;
+            dim: number;
+            series: components["schemas"]["SeriesInfo"];
+            /** @description The normalized mean of the slice embeddings. */
+            embedding: components["schemas"]["Embedding"];
+            slices: (components["schemas"]["SliceRecord"] & {
+                embedding: components["schemas"]["Embedding"];
+            })[];
+        };
+        ClassifySeriesResponse: {
+            model: string;
+            prompt_set?: {
+                name: string;
+                version: string;
+            };
+            series: components["schemas"]["SeriesInfo"];
+            /** @description The series embedding (normalized mean of the slice embeddings) classified like an image. */
+            predictions: components["schemas"]["Prediction"][];
+            /** @description Each sampled slice's top label, in slice order. */
+            slices: (components["schemas"]["SliceRecord"] & {
+                label: string;
+                probability: number;
+            })[];
+        };
+        /**
+         * @description A FHIR R4 Observation (answered for `Accept: application/fhir+json`): status `preliminary`; `code` the prompt
+         *     set's name, or `zero-shot-classification`, in the system `urn:unimed-serve:prompt-set`; the top label as
+         *     `valueCodeableConcept` (system `urn:unimed-serve:label`; a label that is not a FHIR code is sent as text
+         *     only); every label's probability as a `component` with `valueQuantity` (unit "1"); `device` the model, a
+         *     contained Device with the model id and its sha256; `meta.security` the HL7 label AIAST (AI asserted);
+         *     `derivedFrom` the ImagingStudy `urn:dicom:uid` / `urn:oid:UID` identifier only when the request named the
+         *     study in a DICOMweb reference (never read from an uploaded file).
+         */
+        FhirObservation: {
+            /** @constant */
+            resourceType: "Observation";
+            /** @constant */
+            status: "preliminary";
+            meta: Record<string, never>;
+            contained?: Record<string, never>[];
+            category?: Record<string, never>[];
+            code: Record<string, never>;
+            issued?: string;
+            valueCodeableConcept: Record<string, never>;
+            note?: Record<string, never>[];
+            device: Record<string, never>;
+            derivedFrom?: Record<string, never>[];
+            component: {
+                code: Record<string, never>;
+                valueQuantity: {
+                    value: number;
+                    /** @constant */
+                    unit: "1";
+                };
+            }[];
+        };
+        EmbedImageRequest: {
+            images: components["schemas"]["ImageOrReference"][];
+            model?: components["schemas"]["ModelId"];
+            window?: components["schemas"]["WindowPreset"];
+            window_center?: components["schemas"]["WindowCenter"];
+            window_width?: components["schemas"]["WindowWidth"];
+            frame?: components["schemas"]["Frame"];
+            page?: components["schemas"]["Page"];
+        };
+        PreviewRequest: {
+            image: components["schemas"]["ImageOrReference"];
+            model?: components["schemas"]["ModelId"];
+            window?: components["schemas"]["WindowPreset"];
+            window_center?: components["schemas"]["WindowCenter"];
+            window_width?: components["schemas"]["WindowWidth"];
+            frame?: components["schemas"]["Frame"];
+            page?: components["schemas"]["Page"];
+        };
+        Preprocessing: {
+            source: {
+                /** @enum {string} */
+                format: "png" | "jpeg" | "tiff" | "webp" | "dicom";
+                width: number;
+                height: number;
+                /** @description Bands in the file, alpha included (samples per pixel for DICOM). */
+                channels: number;
+                /** @description Bits per sample (Bits Stored for DICOM). */
+                bit_depth: number;
+                has_alpha: boolean;
+                /** @description Pages in the file (frames for DICOM). */
+                pages: number;
+                /** @description The page used, present only when it is not page 0. */
+                page?: number;
+            };
+            /** @description DICOM input only. Technical attributes; nothing that identifies a patient, study or institution. */
+            dicom?: {
+                modality: string | null;
+                transfer_syntax_uid: string;
+                photometric_interpretation: string;
+                /** @description The frame rendered (0-based). */
+                frame: number;
+                /** @description Number of Frames. */
+                frames: number;
+                bits_stored: number;
+                /** @description MONOCHROME1 (or an INVERSE presentation LUT) inverted so that high values are bright. */
+                inverted: boolean;
+            };
+            /**
+             * @description The window that mapped wide samples to 8 bits: present for DICOM (null for colour DICOM, shown as stored)
+             *     and for 16/32-bit PNG/TIFF (always `auto`); absent for 8-bit images.
+             */
+            window?: {
+                /** @description Modality units (HU for CT); null for a VOI LUT. */
+                center: number | null;
+                width: number | null;
+                /** @enum {string} */
+                function: "LINEAR" | "LINEAR_EXACT" | "SIGMOID" | "LUT";
+                /**
+                 * @description request: window_center/width or a preset; voi_lut: the file's first VOI LUT; file: its first Window Center/Width; auto: 0.5th-99.5th percentile of the non-padding pixels.
+                 * @enum {string}
+                 */
+                source: "request" | "voi_lut" | "file" | "auto";
+                preset?: components["schemas"]["WindowPreset"];
+            } | null;
+            transform: {
+                /** @description Bicubic resize target, null when the shorter side already equals `size`. */
+                resize: {
+                    width: number;
+                    height: number;
+                } | null;
+                crop: {
+                    left: number;
+                    top: number;
+                    width: number;
+                    height: number;
+                };
+                /** @description Model input size S (the tensor is 3 x S x S). */
+                size: number;
+            };
+        };
+        EmbedImageResponse: {
+            model: string;
+            dim: number;
+            embeddings: components["schemas"]["Embedding"][];
+            preprocessing: components["schemas"]["Preprocessing"][];
+        };
+        /** @description A class name, or `{name, text}` when the text put into the templates differs from the label returned. */
+        Label: string | {
+            name: string;
+            text: string;
+        };
+        /**
+         * @description Must contain `{}` exactly once (400 otherwise), replaced by the label text. The filled prompt counts
+         *     against `MAX_CHARS_PER_TEXT` like any text (413 `text_too_long`).
+         */
+        Template: string;
+        ClassifyRequest: {
+            image: components["schemas"]["ImageOrReference"];
+            labels?: components["schemas"]["Label"][];
+            templates?: components["schemas"]["Template"][];
+            prompt_set?: string;
+            top_k?: number;
+            model?: components["schemas"]["ModelId"];
+            window?: components["schemas"]["WindowPreset"];
+            window_center?: components["schemas"]["WindowCenter"];
+            window_width?: components["schemas"]["WindowWidth"];
+            frame?: components["schemas"]["Frame"];
+            page?: components["schemas"]["Page"];
+        };
+        Prediction: {
+            label: string;
+            /** @description softmax over the labels of logit_scale x cosine. */
+            probability: number;
+            /** @description Cosine similarity of the image and class embeddings. */
+            similarity: number;
+        };
+        ClassifyResponse: {
+            model: string;
+            prompt_set?: {
+                name: string;
+                version: string;
+            };
+            predictions: components["schemas"]["Prediction"][];
+            preprocessing: components["schemas"]["Preprocessing"];
+        };
+        ModelInfo: {
+            id: string;
+            sha256: string;
+            embed_dim: number;
+            image_size: number;
+            context_length: number;
+            logit_scale: number;
+            providers: {
+                image: string;
+                text: string;
+            };
+            /** @description model.json's `intended_use` paragraph. */
+            intended_use: string;
+            /** @description model.json's `diagnostic_use`; false when the file does not say (the model is then not for diagnostic use). */
+            diagnostic_use: boolean;
+            default: boolean;
+        };
+        ModelsResponse: {
+            default: string;
+            models: components["schemas"]["ModelInfo"][];
+        };
+        PromptSetInfo: {
+            name: string;
+            version: string;
+            model: string;
+            labels: string[];
+            templates: string[];
+            description?: string;
+            /** @enum {string} */
+            source: "model" | "service";
+        };
+        PromptSetsResponse: {
+            prompt_sets: components["schemas"]["PromptSetInfo"][];
+        };
+        HealthResponse: {
+            /** @enum {string} */
+            status: "ok";
+        };
+        ReadyResponse: {
+            /** @enum {string} */
+            status: "ready";
+            models: string[];
+        };
+    };
+    responses: {
+        /** @description No API key, or not a valid one (`Authorization: Bearer <key>`). */
+        Unauthorized: {
+            headers: {
+                /** @description `Bearer realm="unimed-serve"`, with `error="invalid_token"` for a wrong key. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "unauthorized",
+                 *         "message": "an API key is required: send Authorization: Bearer <key>"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+        };
+        /**
+         * @description The API key may not call this route (`routes=`) or use this model (`models=`) (code `forbidden`), or the
+         *     request comes from a browser page whose `Origin` is not in `CORS_ORIGINS` (code `origin_not_allowed`,
+         *     answered before the body is read).
+         */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "forbidden",
+                 *         "message": "this API key may not use model \"unimed-b16\" (it may use: unimed-demo)"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "forbidden" | "origin_not_allowed";
+                    };
+                };
+            };
+        };
+        /** @description The request comes from a browser page whose `Origin` is not in `CORS_ORIGINS` (nor the service itself). */
+        OriginNotAllowed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "origin_not_allowed",
+                 *         "message": "requests from this origin are not allowed (CORS_ORIGINS)"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "origin_not_allowed";
+                    };
+                };
+            };
+        };
+        /** @description The API key is over its rate (`rate=`, counted per pod); retry after `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "rate_limited",
+                 *         "message": "API key \"ward-3\" is over its rate of 60 requests per 1 minute"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+        };
+        /** @description A parameter is missing, malformed or out of range (also invalid JSON, invalid base64, unknown fields). */
+        BadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "bad_request",
+                 *         "message": "template 0 must contain \"{}\" exactly once (where the label goes)",
+                 *         "field": "templates"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "bad_request";
+                    };
+                };
+            };
+        };
+        /** @description Unknown model, prompt set or route. */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "model_not_found",
+                 *         "message": "unknown model \"unimed-b16\"; GET /models lists the served ones",
+                 *         "field": "model"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "not_found" | "route_not_found" | "model_not_found" | "prompt_set_not_found" | "dicom_not_found";
+                    };
+                };
+            };
+        };
+        /**
+         * @description The request (headers within `HTTP_HEADERS_TIMEOUT_MS`, all of it within `HTTP_REQUEST_TIMEOUT_MS`) did not
+         *     arrive in time (code `request_timeout`); the connection is closed. Sent before any route is known, it
+         *     carries a generated `X-Request-Id` and no `X-Model-Sha256`.
+         */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "request_timeout",
+                 *         "message": "the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS for the headers, HTTP_REQUEST_TIMEOUT_MS for all of it)"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "request_timeout";
+                    };
+                };
+            };
+        };
+        /**
+         * @description Over a configured limit (body bytes, image pixels, texts, characters, images, labels x templates, tokens of
+         *     the texts or prompts: `too_many_tokens`, `MAX_TOKENS_PER_REQUEST`). The item and length limits are written
+         *     into the request schemas of the served document (`maxItems`, `maxLength`) from the running configuration. A
+         *     `Content-Length` over `MAX_BODY_BYTES` (`MAX_TEXT_BODY_BYTES` for `/embed/text`) is refused before the body is read, and with `Expect: 100-continue`
+         *     instead of `100 Continue`. An answer sent before the whole body arrived carries `Connection: close`; the
+         *     server reads on and discards the rest of the body for a while (`HTTP_LINGER_MS`, `HTTP_LINGER_BYTES`) so that
+         *     a client that writes its whole body before reading still gets this answer.
+         */
+        TooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "image_too_large",
+                 *         "message": "the image has more pixels than MAX_IMAGE_PIXELS allows",
+                 *         "field": "image"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "too_large" | "too_many_images" | "too_many_texts" | "too_many_prompts" | "too_many_tokens" | "text_too_long" | "image_too_large";
+                    };
+                };
+            };
+        };
+        /** @description A request content type or image format the service does not accept, or a DICOM transfer syntax it does not decode (video). */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "unsupported_media_type",
+                 *         "message": "GIF images are not supported; send png, jpeg, tiff, webp",
+                 *         "field": "image"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+        };
+        /**
+         * @description A supported media type whose content cannot be decoded: a damaged or truncated image, not an image, or a
+         *     DICOM object without pixel data (structured report, RT plan, waveform), malformed or truncated, or with
+         *     pixels the pipeline cannot render (1-bit, floating point); a decode past `DECODER_TIMEOUT_MS`. A compressed
+         *     DICOM frame whose own header (JPEG/JPEG-LS start of frame, JPEG 2000 SIZ) contradicts Rows/Columns is
+         *     `dimension_mismatch`, refused before the codec runs.
+         */
+        Undecodable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "undecodable",
+                 *         "message": "the content is not a decodable png, jpeg, tiff, webp image",
+                 *         "field": "image"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "undecodable" | "dimension_mismatch";
+                    };
+                };
+            };
+        };
+        /** @description Not ready, shutting down, overloaded (`overloaded`, `MAX_INFLIGHT_REQUESTS` requests in progress, answered before the body is read; or `queue_full`), decoding memory busy past `MEMORY_WAIT_MS` (`memory_busy`) or a worker failed; retry after `Retry-After` seconds. */
+        Unavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "queue_full",
+                 *         "message": "the image queue of model unimed-demo is full (256 items waiting, 1 more asked); retry later"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "not_ready" | "shutting_down" | "overloaded" | "queue_full" | "worker_failed" | "inference_failed" | "memory_busy";
+                    };
+                };
+            };
+        };
+        /**
+         * @description A DICOMweb source the request named failed: unreachable, refused the service's credentials, answered an
+         *     error or redirect (redirects are not followed) or something that is not DICOMweb (`upstream_unavailable`).
+         *     The message names the source, never its URL or credentials.
+         */
+        BadGateway: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "upstream_unavailable",
+                 *         "message": "DICOMweb source \"pacs\" is unreachable (ECONNREFUSED)"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "upstream_unavailable";
+                    };
+                };
+            };
+        };
+        /**
+         * @description The request's deadline (`REQUEST_TIMEOUT_MS`) passed before decoding or inference finished (`deadline_exceeded`), or a
+         *     DICOMweb source did not answer within its `timeout_ms` (`upstream_timeout`).
+         */
+        DeadlineExceeded: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "deadline_exceeded",
+                 *         "message": "the request deadline passed before inference finished"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "deadline_exceeded" | "upstream_timeout";
+                    };
+                };
+            };
+        };
+        /**
+         * @description The request's headers are larger than Node's limit (16 KiB). Answered before any route is known, for every
+         *     path, with a generated `X-Request-Id` and no `X-Model-Sha256`; the connection closes.
+         */
+        HeadersTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "headers_too_large",
+                 *         "message": "the request headers are too large"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "headers_too_large";
+                    };
+                };
+            };
+        };
+        /** @description A fault of the service itself, never an answer to bad input; the message says nothing of the internals (the log has the error). */
+        InternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "internal_error",
+                 *         "message": "internal error"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+    };
+    parameters: {
+        /** @description Model id (see `GET /models`); the default model when absent. */
+        ModelQuery: components["schemas"]["ModelId"];
+        /** @description A named window for greyscale DICOM (width/center in Hounsfield units); not combined with window_center/window_width. */
+        WindowQuery: components["schemas"]["WindowPreset"];
+        /** @description Window center in modality units (HU for CT); with window_width. */
+        WindowCenterQuery: components["schemas"]["WindowCenter"];
+        /** @description Window width in modality units, at least 1; with window_center. */
+        WindowWidthQuery: components["schemas"]["WindowWidth"];
+        /** @description 0-based frame of a multi-frame DICOM object; required for one (400 without it). */
+        FrameQuery: components["schemas"]["Frame"];
+        /** @description 0-based page of a multi-page TIFF (default 0). */
+        PageQuery: components["schemas"]["Page"];
+    };
+    requestBodies: never;
+    headers: {
+        /** @description W3C trace context (version 00) of the request's span: the caller's trace id when the request carried a valid `traceparent`, a new trace otherwise; the same header goes on requests to DICOMweb sources. */
+        Traceparent: string;
+        /** @description The caller's X-Request-Id when sane, else a generated UUID. */
+        RequestId: string;
+        /** @description sha256 of the model that answered (models/README.md defines it). */
+        ModelSha256: string;
+        /** @description The service version (package.json). */
+        ServiceVersion: string;
+    };
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    embedText: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "texts": [
+                 *         "chest x-ray",
+                 *         "a CT scan of the abdomen"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["EmbedTextRequest"];
+            };
+        };
+        responses: {
+            /** @description One embedding per text. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Model-Sha256": components["headers"]["ModelSha256"];
+                    "X-Service-Version": components["headers"]["ServiceVersion"];
+                    traceparent: components["headers"]["Traceparent"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model": "unimed-demo",
+                     *       "dim": 64,
+                     *       "embeddings": [
+                     *         [
+                     *           0.0465,
+                     *           -0.0709,
+                     *           -0.1106,
+                     *           0.0035
+                     *         ]
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmbedTextResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["DeadlineExceeded"];
+        };
+    };
+    embedImage: {
+        parameters: {
+            query?: {
+                /** @description Model id (see `GET /models`); the default model when absent. */
+                model?: components["parameters"]["ModelQuery"];
+                /** @description A named window for greyscale DICOM (width/center in Hounsfield units); not combined with window_center/window_width. */
+                window?: components["parameters"]["WindowQuery"];
+                /** @description Window center in modality units (HU for CT); with window_width. */
+                window_center?: components["parameters"]["WindowCenterQuery"];
+                /** @description Window width in modality units, at least 1; with window_center. */
+                window_width?: components["parameters"]["WindowWidthQuery"];
+                /** @description 0-based frame of a multi-frame DICOM object; required for one (400 without it). */
+                frame?: components["parameters"]["FrameQuery"];
+                /** @description 0-based page of a multi-page TIFF (default 0). */
+                page?: components["parameters"]["PageQuery"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/dicom": string;
+                "image/png": string;
+                "image/jpeg": string;
+                "image/tiff": string;
+                "image/webp": string;
+                "multipart/related": string;
+                "multipart/form-data": {
+                    /** @description One or more file parts, each named `image` (a part typed `application/dicom` is read as DICOM). */
+                    image?: string[];
+                    /** @description Instead of (or besides) file parts: fields each holding a JSON {"source", "study", "series", "instance", "frame"?} (schema DicomwebInstance). */
+                    dicomweb?: string[];
+                    model?: string;
+                    window?: components["schemas"]["WindowPreset"];
+                    window_center?: number;
+                    window_width?: number;
+                    frame?: number;
+                    page?: number;
+                } | unknown | unknown;
+                "application/json": components["schemas"]["EmbedImageRequest"];
+            };
+        };
+        responses: {
+            /** @description One embedding and one preprocessing record per image. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Model-Sha256": components["headers"]["ModelSha256"];
+                    "X-Service-Version": components["headers"]["ServiceVersion"];
+                    traceparent: components["headers"]["Traceparent"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model": "unimed-demo",
+                     *       "dim": 64,
+                     *       "embeddings": [
+                     *         [
+                     *           0.2346,
+                     *           -0.2149,
+                     *           -0.0738,
+                     *           0.1589
+                     *         ]
+                     *       ],
+                     *       "preprocessing": [
+                     *         {
+                     *           "source": {
+                     *             "format": "png",
+                     *             "width": 193,
+                     *             "height": 154,
+                     *             "channels": 3,
+                     *             "bit_depth": 8,
+                     *             "has_alpha": false,
+                     *             "pages": 1
+                     *           },
+                     *           "transform": {
+                     *             "resize": {
+                     *               "width": 140,
+                     *               "height": 112
+                     *             },
+                     *             "crop": {
+                     *               "left": 14,
+                     *               "top": 0,
+                     *               "width": 112,
+                     *               "height": 112
+                     *             },
+                     *             "size": 112
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmbedImageResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Undecodable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["DeadlineExceeded"];
+        };
+    };
+    classify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    image?: string;
+                    /** @description Instead of the image part: JSON {"source", "study", "series", "instance", "frame"?}. */
+                    dicomweb?: string;
+                    /** @description Repeated fields, or one field holding a JSON array (of strings or {name, text} objects). */
+                    labels?: string[];
+                    /** @description Repeated fields, or one field holding a JSON array of strings. */
+                    templates?: string[];
+                    prompt_set?: string;
+                    top_k?: number;
+                    model?: string;
+                    window?: components["schemas"]["WindowPreset"];
+                    window_center?: number;
+                    window_width?: number;
+                    frame?: number;
+                    page?: number;
+                } | unknown | unknown;
+                /**
+                 * @example {
+                 *       "image": "<base64 PNG>",
+                 *       "labels": [
+                 *         "chest x-ray",
+                 *         "brain MRI",
+                 *         "fundus photograph"
+                 *       ],
+                 *       "templates": [
+                 *         "a photo of a {}."
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ClassifyRequest"];
+            };
+        };
+        responses: {
+            /** @description Predictions, best first; a FHIR R4 Observation with `Accept: application/fhir+json`. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Model-Sha256": components["headers"]["ModelSha256"];
+                    "X-Service-Version": components["headers"]["ServiceVersion"];
+                    traceparent: components["headers"]["Traceparent"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model": "unimed-demo",
+                     *       "prompt_set": {
+                     *         "name": "modality",
+                     *         "version": "c4a162845c6a0bed"
+                     *       },
+                     *       "predictions": [
+                     *         {
+                     *           "label": "ct",
+                     *           "probability": 0.999907,
+                     *           "similarity": 0.9598
+                     *         },
+                     *         {
+                     *           "label": "xray",
+                     *           "probability": 0.0000763889,
+                     *           "similarity": 0.3314
+                     *         },
+                     *         {
+                     *           "label": "mri",
+                     *           "probability": 0.0000089233,
+                     *           "similarity": 0.189
+                     *         }
+                     *       ],
+                     *       "preprocessing": {
+                     *         "source": {
+                     *           "format": "png",
+                     *           "width": 193,
+                     *           "height": 154,
+                     *           "channels": 3,
+                     *           "bit_depth": 8,
+                     *           "has_alpha": false,
+                     *           "pages": 1
+                     *         },
+                     *         "transform": {
+                     *           "resize": {
+                     *             "width": 140,
+                     *             "height": 112
+                     *           },
+                     *           "crop": {
+                     *             "left": 14,
+                     *             "top": 0,
+                     *             "width": 112,
+                     *             "height": 112
+                     *           },
+                     *           "size": 112
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ClassifyResponse"];
+                    /**
+                     * @example {
+                     *       "resourceType": "Observation",
+                     *       "meta": {
+                     *         "security": [
+                     *           {
+                     *             "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+                     *             "code": "AIAST",
+                     *             "display": "Artificial Intelligence asserted"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "contained": [
+                     *         {
+                     *           "resourceType": "Device",
+                     *           "id": "model",
+                     *           "deviceName": [
+                     *             {
+                     *               "name": "unimed-demo",
+                     *               "type": "model-name"
+                     *             }
+                     *           ],
+                     *           "version": [
+                     *             {
+                     *               "type": {
+                     *                 "text": "sha256"
+                     *               },
+                     *               "value": "53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "status": "preliminary",
+                     *       "category": [
+                     *         {
+                     *           "coding": [
+                     *             {
+                     *               "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                     *               "code": "imaging",
+                     *               "display": "Imaging"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "code": {
+                     *         "coding": [
+                     *           {
+                     *             "system": "urn:unimed-serve:prompt-set",
+                     *             "code": "modality"
+                     *           }
+                     *         ],
+                     *         "text": "modality"
+                     *       },
+                     *       "issued": "2026-11-30T05:00:00.000Z",
+                     *       "valueCodeableConcept": {
+                     *         "coding": [
+                     *           {
+                     *             "system": "urn:unimed-serve:label",
+                     *             "code": "ct"
+                     *           }
+                     *         ],
+                     *         "text": "ct"
+                     *       },
+                     *       "note": [
+                     *         {
+                     *           "text": "Research aid, not a diagnosis: probabilities are a softmax over the labels offered only, so one of them is always chosen."
+                     *         }
+                     *       ],
+                     *       "device": {
+                     *         "reference": "#model",
+                     *         "display": "unimed-demo (sha256 53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853)"
+                     *       },
+                     *       "component": [
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "ct"
+                     *               }
+                     *             ],
+                     *             "text": "ct"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.999907,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "xray"
+                     *               }
+                     *             ],
+                     *             "text": "xray"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.000076,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "mri"
+                     *               }
+                     *             ],
+                     *             "text": "mri"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.000009,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "fundus"
+                     *               }
+                     *             ],
+                     *             "text": "fundus"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.000007,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "ultrasound"
+                     *               }
+                     *             ],
+                     *             "text": "ultrasound"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "histopathology"
+                     *               }
+                     *             ],
+                     *             "text": "histopathology"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["FhirObservation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Undecodable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["DeadlineExceeded"];
+        };
+    };
+    classifySeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "dicomweb": {
+                 *         "source": "pacs",
+                 *         "study": "1.2.826.0.1.3680043.8.498.1",
+                 *         "series": "1.2.826.0.1.3680043.8.498.2"
+                 *       },
+                 *       "prompt_set": "modality",
+                 *       "slices": 16
+                 *     }
+                 */
+                "application/json": components["schemas"]["ClassifySeriesRequest"];
+                "multipart/form-data": {
+                    /** @description The series' DICOM instances, one file part each. */
+                    image?: string[];
+                    /** @description A number or `all`. */
+                    slices?: string;
+                    include_uids?: boolean;
+                    labels?: string[];
+                    templates?: string[];
+                    prompt_set?: string;
+                    top_k?: number;
+                    model?: string;
+                    window?: components["schemas"]["WindowPreset"];
+                    window_center?: number;
+                    window_width?: number;
+                };
+                "multipart/related": string;
+            };
+        };
+        responses: {
+            /** @description The series' predictions and each sampled slice's top label. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Model-Sha256": components["headers"]["ModelSha256"];
+                    "X-Service-Version": components["headers"]["ServiceVersion"];
+                    traceparent: components["headers"]["Traceparent"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model": "unimed-demo",
+                     *       "prompt_set": {
+                     *         "name": "modality",
+                     *         "version": "c4a162845c6a0bed"
+                     *       },
+                     *       "series": {
+                     *         "instances": 120,
+                     *         "sampled": 16
+                     *       },
+                     *       "predictions": [
+                     *         {
+                     *           "label": "ct",
+                     *           "probability": 0.9981,
+                     *           "similarity": 0.8712
+                     *         },
+                     *         {
+                     *           "label": "mri",
+                     *           "probability": 0.0012,
+                     *           "similarity": 0.4198
+                     *         },
+                     *         {
+                     *           "label": "xray",
+                     *           "probability": 0.0007,
+                     *           "similarity": 0.3796
+                     *         }
+                     *       ],
+                     *       "slices": [
+                     *         {
+                     *           "index": 0,
+                     *           "instance_number": 1,
+                     *           "label": "ct",
+                     *           "probability": 0.9954
+                     *         },
+                     *         {
+                     *           "index": 8,
+                     *           "instance_number": 9,
+                     *           "label": "ct",
+                     *           "probability": 0.9987
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ClassifySeriesResponse"];
+                    /**
+                     * @example {
+                     *       "resourceType": "Observation",
+                     *       "meta": {
+                     *         "security": [
+                     *           {
+                     *             "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+                     *             "code": "AIAST",
+                     *             "display": "Artificial Intelligence asserted"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "contained": [
+                     *         {
+                     *           "resourceType": "Device",
+                     *           "id": "model",
+                     *           "deviceName": [
+                     *             {
+                     *               "name": "unimed-demo",
+                     *               "type": "model-name"
+                     *             }
+                     *           ],
+                     *           "version": [
+                     *             {
+                     *               "type": {
+                     *                 "text": "sha256"
+                     *               },
+                     *               "value": "53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "status": "preliminary",
+                     *       "category": [
+                     *         {
+                     *           "coding": [
+                     *             {
+                     *               "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                     *               "code": "imaging",
+                     *               "display": "Imaging"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "code": {
+                     *         "coding": [
+                     *           {
+                     *             "system": "urn:unimed-serve:prompt-set",
+                     *             "code": "modality"
+                     *           }
+                     *         ],
+                     *         "text": "modality"
+                     *       },
+                     *       "issued": "2026-11-30T05:00:00.000Z",
+                     *       "valueCodeableConcept": {
+                     *         "coding": [
+                     *           {
+                     *             "system": "urn:unimed-serve:label",
+                     *             "code": "ct"
+                     *           }
+                     *         ],
+                     *         "text": "ct"
+                     *       },
+                     *       "note": [
+                     *         {
+                     *           "text": "Research aid, not a diagnosis: probabilities are a softmax over the labels offered only, so one of them is always chosen."
+                     *         }
+                     *       ],
+                     *       "device": {
+                     *         "reference": "#model",
+                     *         "display": "unimed-demo (sha256 53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853)"
+                     *       },
+                     *       "component": [
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "ct"
+                     *               }
+                     *             ],
+                     *             "text": "ct"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.999907,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "xray"
+                     *               }
+                     *             ],
+                     *             "text": "xray"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.000076,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "mri"
+                     *               }
+                     *             ],
+                     *             "text": "mri"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.000009,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "fundus"
+                     *               }
+                     *             ],
+                     *             "text": "fundus"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0.000007,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "ultrasound"
+                     *               }
+                     *             ],
+                     *             "text": "ultrasound"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         },
+                     *         {
+                     *           "code": {
+                     *             "coding": [
+                     *               {
+                     *                 "system": "urn:unimed-serve:label",
+                     *                 "code": "histopathology"
+                     *               }
+                     *             ],
+                     *             "text": "histopathology"
+                     *           },
+                     *           "valueQuantity": {
+                     *             "value": 0,
+                     *             "unit": "1",
+                     *             "system": "http://unitsofmeasure.org",
+                     *             "code": "1"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/fhir+json": components["schemas"]["FhirObservation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Undecodable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["DeadlineExceeded"];
+        };
+    };
+    embedSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmbedSeriesRequest"];
+                "multipart/form-data": {
+                    image?: string[];
+                    /** @description A number or `all`. */
+                    slices?: string;
+                    include_uids?: boolean;
+                    model?: string;
+                    window?: components["schemas"]["WindowPreset"];
+                    window_center?: number;
+                    window_width?: number;
+                };
+                "multipart/related": string;
+            };
+        };
+        responses: {
+            /** @description The series embedding and the slices'. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Model-Sha256": components["headers"]["ModelSha256"];
+                    "X-Service-Version": components["headers"]["ServiceVersion"];
+                    traceparent: components["headers"]["Traceparent"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model": "unimed-demo",
+                     *       "dim": 64,
+                     *       "series": {
+                     *         "instances": 120,
+                     *         "sampled": 16
+                     *       },
+                     *       "embedding": [
+                     *         0.1532,
+                     *         -0.0871,
+                     *         0.0219,
+                     *         0.2045
+                     *       ],
+                     *       "slices": [
+                     *         {
+                     *           "index": 0,
+                     *           "instance_number": 1,
+                     *           "embedding": [
+                     *             0.1498,
+                     *             -0.0902,
+                     *             0.0187,
+                     *             0.2011
+                     *           ]
+                     *         },
+                     *         {
+                     *           "index": 8,
+                     *           "instance_number": 9,
+                     *           "embedding": [
+                     *             0.1561,
+                     *             -0.0844,
+                     *             0.0243,
+                     *             0.2079
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EmbedSeriesResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Undecodable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["DeadlineExceeded"];
+        };
+    };
+    preview: {
+        parameters: {
+            query?: {
+                /** @description Model id (see `GET /models`); the default model when absent. */
+                model?: components["parameters"]["ModelQuery"];
+                /** @description A named window for greyscale DICOM (width/center in Hounsfield units); not combined with window_center/window_width. */
+                window?: components["parameters"]["WindowQuery"];
+                /** @description Window center in modality units (HU for CT); with window_width. */
+                window_center?: components["parameters"]["WindowCenterQuery"];
+                /** @description Window width in modality units, at least 1; with window_center. */
+                window_width?: components["parameters"]["WindowWidthQuery"];
+                /** @description 0-based frame of a multi-frame DICOM object; required for one (400 without it). */
+                frame?: components["parameters"]["FrameQuery"];
+                /** @description 0-based page of a multi-page TIFF (default 0). */
+                page?: components["parameters"]["PageQuery"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/dicom": string;
+                "image/png": string;
+                "image/jpeg": string;
+                "image/tiff": string;
+                "image/webp": string;
+                "multipart/related": string;
+                "multipart/form-data": {
+                    image?: string;
+                    /** @description Instead of the image part: JSON {"source", "study", "series", "instance", "frame"?}. */
+                    dicomweb?: string;
+                    model?: string;
+                    window?: components["schemas"]["WindowPreset"];
+                    window_center?: number;
+                    window_width?: number;
+                    frame?: number;
+                    page?: number;
+                } | unknown | unknown;
+                "application/json": components["schemas"]["PreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description The S x S RGB image (S = the model's `image_size`). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Model-Sha256": components["headers"]["ModelSha256"];
+                    "X-Service-Version": components["headers"]["ServiceVersion"];
+                    traceparent: components["headers"]["Traceparent"];
+                    /**
+                     * @description The image's preprocessing record (schema `Preprocessing`) as JSON.
+                     * @example {"source":{"format":"dicom","width":64,"height":48,"channels":1,"bit_depth":12,"has_alpha":false,"pages":1},"dicom":{"modality":"CT","transfer_syntax_uid":"1.2.840.10008.1.2.1","photometric_interpretation":"MONOCHROME2","frame":0,"frames":1,"bits_stored":12,"inverted":false},"window":{"center":-600,"width":1500,"function":"LINEAR","source":"request","preset":"ct-lung"},"transform":{"resize":{"width":149,"height":112},"crop":{"left":18,"top":0,"width":112,"height":112},"size":112}}
+                     */
+                    "X-Preprocessing"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Undecodable"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["Unavailable"];
+            504: components["responses"]["DeadlineExceeded"];
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Served models. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "default": "unimed-demo",
+                     *       "models": [
+                     *         {
+                     *           "id": "unimed-demo",
+                     *           "sha256": "53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853",
+                     *           "embed_dim": 64,
+                     *           "image_size": 112,
+                     *           "context_length": 256,
+                     *           "logit_scale": 15.0848398,
+                     *           "providers": {
+                     *             "image": "cpu",
+                     *             "text": "cpu"
+                     *           },
+                     *           "intended_use": "Demo and test model of unimed-serve, trained on synthetic images only: it is not a medical model and must not be used on real medical images or for any medical decision.",
+                     *           "diagnostic_use": false,
+                     *           "default": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ModelsResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listPromptSets: {
+        parameters: {
+            query?: {
+                /** @description Model id (see `GET /models`); the default model when absent. */
+                model?: components["parameters"]["ModelQuery"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prompt sets of every model (or of the model named by `model`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "prompt_sets": [
+                     *         {
+                     *           "name": "modality",
+                     *           "version": "c4a162845c6a0bed",
+                     *           "model": "unimed-demo",
+                     *           "labels": [
+                     *             "xray",
+                     *             "ct",
+                     *             "mri",
+                     *             "ultrasound",
+                     *             "histopathology",
+                     *             "fundus"
+                     *           ],
+                     *           "templates": [
+                     *             "a {} image.",
+                     *             "a medical {} image.",
+                     *             "an example of {}.",
+                     *             "a {} of a patient.",
+                     *             "{} scan."
+                     *           ],
+                     *           "source": "model",
+                     *           "description": "imaging modality of the demo's synthetic images"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PromptSetsResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Alive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready to serve. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "models": [
+                     *         "unimed-demo"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ReadyResponse"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example # HELP unimed_model_info Served models: always 1, labelled with the model id, its sha256, the execution provider in use and the one asked for first (EXECUTION_PROVIDERS).
+                     *     # TYPE unimed_model_info gauge
+                     *     unimed_model_info{model="unimed-demo",sha256="53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853",provider="cpu",requested_provider="cpu"} 1
+                     */
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    openapiJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI 3.1 document the routes validate requests with. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "unimed-serve",
+                     *         "version": "0.1.0"
+                     *       },
+                     *       "paths": {
+                     *         "/embed/text": {}
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        openapi: string;
+                        info: Record<string, never>;
+                        paths: Record<string, never>;
+                    };
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    openapiYaml: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description openapi.yaml, byte for byte. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example openapi: 3.1.0
+                     *     info:
+                     *       title: unimed-serve
+                     */
+                    "application/yaml": string;
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    docs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The reference's HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!DOCTYPE html><html lang="en"><head><title>Swagger UI</title>... */
+                    "text/html": string;
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's HTML. */
+            200: {
+                headers: {
+                    /** @example default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none' */
+                    "Content-Security-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><html lang="en"><head><title>unimed-serve: classify an image</title>... */
+                    "text/html": string;
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+}

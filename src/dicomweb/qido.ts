@@ -1,0 +1,47 @@
+/** A QIDO-RS answer (DICOM JSON, PS3.18 F.2) read for what orders a series: each instance's UID, number, position. */
+import { isUid } from './reference.ts';
+
+export interface ListedInstance {
+  uid: string;
+  instanceNumber: number | undefined;
+  /** Image Position (Patient), x y z in mm. */
+  position: [number, number, number] | undefined;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function values(entry: Record<string, unknown>, tag: string): unknown[] | undefined {
+  const element = entry[tag];
+  return isRecord(element) && Array.isArray(element.Value) ? element.Value : undefined;
+}
+
+/** IS and DS come as JSON numbers, or as strings from some servers. */
+function numeric(value: unknown): number | undefined {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
+
+/** The listed instances, or undefined when the body is not a DICOM JSON array of instances with UIDs. */
+export function seriesListing(body: Buffer): ListedInstance[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const listed: ListedInstance[] = [];
+  for (const entry of parsed) {
+    if (!isRecord(entry)) return undefined;
+    const uid = values(entry, '00080018')?.[0];
+    if (!isUid(uid)) return undefined;
+    const number = numeric(values(entry, '00200013')?.[0]);
+    const position = values(entry, '00200032')?.map(numeric);
+    listed.push({
+      uid,
+      instanceNumber: number !== undefined && Number.isInteger(number) ? number : undefined,
+      position: position?.length === 3 && position.every((p) => p !== undefined) ? (position as [number, number, number]) : undefined,
+    });
+  }
+  return listed;
+}

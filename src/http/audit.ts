@@ -1,0 +1,94 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import type { SecurityConfig } from '../config/security.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The model that served the request, for the audit line (set where the route picks it). */
+    auditModel: { id: string; sha256: string } | null;
+  }
+}
+
+/**
+ * The audit trail, a pino logger of its own (AUDIT_LOG: stdout or a file), apart from the service log so it
+ * can be shipped and kept on its own terms. Each line says `"log":"audit"`, so on a shared stdout it is told
+ * apart. Written synchronously: one write per line, so lines from the two loggers never interleave mid-line.
+ * `destination` replaces the target (tests capture it).
+ */
+export function openAuditLog(target: SecurityConfig['auditLog'], destination?: pino.DestinationStream): { logger: Logger; close(): void } {
+  const options = { base: { log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (destination !== undefined) return { logger: pino(options, destination), close: () => undefined };
+  const dest = target === 'stdout' ? pino.destination({ dest: 1, sync: true }) : pino.destination({ dest: target.file, append: true, mkdir: true, sync: true });
+  return {
+    logger: pino(options, dest),
+    close: () => {
+      if (target !== 'stdout') dest.end();
+    },
+  };
+}
+
+/** Records the model a request used, for its audit line. */
+export function noteModel(request: FastifyRequest, model: { id: string; sha256: string }): void {
+  request.auditModel = { id: model.id, sha256: model.sha256 };
+}
+
+/** Bytes the request's connection has read and written so far (0 for an injected request, which has no real socket). */
+function counters(request: FastifyRequest): { read: number; written: number } {
+  const socket = request.raw.socket as { bytesRead?: number; bytesWritten?: number } | undefined;
+  return { read: socket?.bytesRead ?? 0, written: socket?.bytesWritten ?? 0 };
+}
+
+interface Start {
+  at: number;
+  bytesRead: number;
+  bytesWritten: number;
+  bodyAt?: number;
+}
+
+/** A body's size: its Content-Length when it has one (Node delivers exactly that or fails), else counted on the socket. */
+function size(header: unknown, counted: number): number {
+  const declared = Number(header);
+  return Number.isInteger(declared) && declared >= 0 ? declared : Math.max(0, counted);
+}
+
+/**
+ * One line per request, whatever its outcome: who (`key_id`, never the key), what (route template, method, model
+ * id and sha256), the answer (status, body bytes in and out) and timings. Never a body, query string, header
+ * value, file name or field value: nothing a client sends is copied into it.
+ */
+export function installAuditLog(app: FastifyInstance, audit: Logger): void {
+  app.decorateRequest('auditModel', null);
+  const starts = new WeakMap<FastifyRequest, Start>();
+
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done) => {
+    const { read, written } = counters(request);
+    starts.set(request, { at: performance.now(), bytesRead: read, bytesWritten: written });
+    done();
+  });
+  app.addHook('preHandler', (request: FastifyRequest, _reply: FastifyReply, done) => {
+    const start = starts.get(request);
+    if (start !== undefined) start.bodyAt = performance.now();
+    done();
+  });
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    const start = starts.get(request);
+    const { read, written } = counters(request);
+    const round = (ms: number): number => Math.round(ms * 10) / 10;
+    audit.info({
+      request_id: request.id,
+      key_id: request.apiKeyId ?? null,
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      model: request.auditModel,
+      status: reply.statusCode,
+      bytes_in: size(request.headers['content-length'], start === undefined ? 0 : read - start.bytesRead),
+      bytes_out: size(reply.getHeader('content-length'), start === undefined ? 0 : written - start.bytesWritten),
+      timings: {
+        total_ms: round(reply.elapsedTime),
+        ...(start?.bodyAt === undefined ? {} : { until_handler_ms: round(start.bodyAt - start.at) }),
+      },
+    });
+    done();
+  });
+}

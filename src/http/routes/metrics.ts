@@ -1,0 +1,26 @@
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify';
+import type { Logger } from 'pino';
+import type { Metrics } from '../../metrics.ts';
+import { errorBody } from '../error-handler.ts';
+
+/** GET /metrics: the Prometheus text exposition of `metrics`. */
+export const metricsRoutes: FastifyPluginCallback<{ metrics: Metrics }> = (app, { metrics }, done) => {
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+  done();
+};
+
+/**
+ * The metrics listener of METRICS_PORT: /metrics alone, on its own port, so the Service and load balancer in
+ * front of the API never expose it (the network policy lets only Prometheus reach this port). Needs no key.
+ */
+export async function buildMetricsListener(metrics: Metrics, logger: Logger): Promise<FastifyInstance> {
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({ loggerInstance, disableRequestLogging: true, forceCloseConnections: true });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)));
+  await app.register(metricsRoutes, { metrics });
+  return app;
+}

@@ -1,0 +1,102 @@
+/**
+ * A real Orthanc (Debian's `orthanc` with `orthanc-dicomweb`) for the DICOMweb integration tests: loopback port,
+ * temporary storage and index, basic auth, no DICOM listener. Started, waited for on its /system endpoint (a
+ * condition, not a sleep), and stopped by the caller.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { until } from './common.ts';
+
+export const ORTHANC_PLUGINS = '/usr/share/orthanc/plugins';
+
+export interface Orthanc {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** The DICOMweb root, as a DICOMWEB_SOURCES url. */
+  dicomweb: string;
+  username: string;
+  password: string;
+  /** Stores a DICOM file through the REST API (POST /instances). */
+  store(bytes: Buffer): Promise<void>;
+  /** Stops the server and waits for the process to end; safe to call twice. */
+  stop(): Promise<void>;
+  /** Orthanc's own log, for a failing test's message. */
+  logFile: string;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function startOrthanc(binary: string): Promise<Orthanc> {
+  const dir = mkdtempSync(join(tmpdir(), 'unimed-orthanc-'));
+  const port = await freePort();
+  const username = 'svc';
+  const password = `pw-${process.pid}-${port}`;
+  const configFile = join(dir, 'orthanc.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      Name: 'unimed-test',
+      StorageDirectory: join(dir, 'storage'),
+      IndexDirectory: join(dir, 'index'),
+      HttpPort: port,
+      RemoteAccessAllowed: false,
+      DicomServerEnabled: false,
+      AuthenticationEnabled: true,
+      RegisteredUsers: { [username]: password },
+      Plugins: [ORTHANC_PLUGINS],
+      DicomWeb: { Enable: true, Root: '/dicom-web/' },
+    }),
+  );
+  const logFile = join(dir, 'orthanc.log');
+  const log = openSync(logFile, 'a');
+  const child: ChildProcess = spawn(binary, [configFile], { stdio: ['ignore', log, log] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let running = true;
+  void exited.then(() => (running = false));
+  const url = `http://127.0.0.1:${port}`;
+  const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  const stop = async (): Promise<void> => {
+    if (running) child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await until(
+      'Orthanc to answer /system',
+      async () => {
+        if (!running) throw new Error(`Orthanc exited at start (log: ${logFile})`);
+        try {
+          return (await fetch(`${url}/system`, { headers: { authorization } })).ok;
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    url,
+    dicomweb: `${url}/dicom-web`,
+    username,
+    password,
+    logFile,
+    stop,
+    async store(bytes: Buffer) {
+      const res = await fetch(`${url}/instances`, { method: 'POST', headers: { authorization, 'content-type': 'application/dicom' }, body: new Uint8Array(bytes) });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`Orthanc refused an instance: ${res.status} ${text}`);
+    },
+  };
+}
