@@ -9,6 +9,8 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { buildApp } from '../src/app.ts';
 import { Metrics } from '../src/metrics.ts';
+import { ct, ctValues } from './fixtures/dicom/images.ts';
+import { imageDicom } from './fixtures/dicom/writer.ts';
 import { loadRegistry, testConfig, until } from './helpers/common.ts';
 import type { EmbedBody, ErrorBody } from './helpers/http.ts';
 
@@ -49,6 +51,17 @@ t.test('sharp keeps no decoded image: its cache is off once the app is built', a
   await serve(t, {});
   const cache = sharp.cache();
   t.same([cache.memory.max, cache.files.max, cache.items.max], [0, 0, 0]);
+});
+
+t.test('a series upload is held to the same budget: every instance decodes through it (413 over MAX_IMAGE_BYTES, nothing left reserved)', async (t) => {
+  const { url, metric } = await serve(t, { MAX_IMAGE_BYTES: String(64 * 1024), MEMORY_BUDGET_BYTES: String(64 * MIB) });
+  const form = new FormData();
+  for (const i of [0, 1, 2]) form.append('image', new Blob([new Uint8Array(imageDicom(ct([[0x00200013, 'IS', String(i + 1)]], ctValues(i))))]), `${i}.dcm`);
+  const res = await fetch(`${url}/embed/series`, { method: 'POST', body: form });
+  t.equal(res.status, 413);
+  t.match(((await res.json()) as ErrorBody).error, { code: 'image_too_large', message: /MAX_IMAGE_BYTES/ });
+  t.ok(await healthy(url), 'the process is alive');
+  t.equal(await metric('unimed_memory_reserved_bytes'), 0);
 });
 
 t.test('MAX_IMAGE_BYTES: an image whose decode would need more is 413 image_too_large from its header; a small one is served', async (t) => {

@@ -13,7 +13,7 @@ import type { SeriesReference } from '../dicomweb/reference.ts';
 import { evenSample, sliceOrder, type OrderKey } from '../dicomweb/series.ts';
 import type { ServedModel } from '../models/types.ts';
 import { l2normalize } from '../vectors.ts';
-import { decodeImages } from './decode-images.ts';
+import { decodeDeps, decodeImages } from './decode-images.ts';
 
 /** The series a request names: a reference on a DICOMweb source, or the instances it uploaded. */
 export type SeriesInput = { reference: SeriesReference } | { instances: ImageInput[] };
@@ -46,7 +46,6 @@ interface Candidate extends OrderKey {
 }
 
 export interface SeriesDeps {
-  decoding: Parameters<typeof decodeImages>[2];
   limits: { bodyBytes: number; maxSeriesSlices: number; maxSeriesInstances: number };
   /** Instances decoded at once from an upload (the decoder threads). */
   uploadParallelism: number;
@@ -106,6 +105,8 @@ export async function embedSeries(
 ): Promise<EmbeddedSeries> {
   const { limits } = deps;
   const { cancellation } = request;
+  // The request's own limits, memory budget, deadline and trace, exactly as for an upload to /embed/image.
+  const decoding = decodeDeps(request);
   let candidates: Candidate[];
   let parallel = deps.uploadParallelism;
   if ('reference' in series) {
@@ -129,7 +130,7 @@ export async function embedSeries(
     const candidate = candidates[order[position]!]!;
     try {
       const bytes = candidate.bytes ?? (await retrieve(candidate.uid));
-      const [image] = await decodeImages([{ bytes, declaredDicom: candidate.declaredDicom ?? true }], model, deps.decoding, rendering);
+      const [image] = await decodeImages([{ bytes, declaredDicom: candidate.declaredDicom ?? true }], model, decoding, rendering);
       if (image === undefined) throw new Error('the image decoder returned nothing');
       // Embedded as soon as decoded (the batcher groups the slices in flight), so that only `parallel` model
       // inputs are held at once however many slices the request takes.

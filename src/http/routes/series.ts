@@ -19,7 +19,6 @@ function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string,
 export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits, dicomweb, decoderThreads } = app.config;
   const deps: SeriesDeps = {
-    decoding: { imagePixels: limits.imagePixels, decoder: app.pixelDecoder },
     limits: { bodyBytes: limits.bodyBytes, maxSeriesSlices: dicomweb.maxSeriesSlices, maxSeriesInstances: dicomweb.maxSeriesInstances },
     uploadParallelism: decoderThreads,
   };
