@@ -2,7 +2,6 @@
 // client leaves or its deadline passes (as queued inference is), and /preview answers 504 at the request deadline
 // even while its decode still runs; the memory that decode reserved comes back when it ends. The decoder threads
 // run test/fixtures/workers/hanging-decoder.ts: the real decoder, except that a marked DICOM object hangs for real.
-import { BroadcastChannel } from 'node:worker_threads';
 import pino from 'pino';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -13,28 +12,13 @@ import { ct } from './fixtures/dicom/images.ts';
 import { imageDicom } from './fixtures/dicom/writer.ts';
 import { loadRegistry, testConfig, until } from './helpers/common.ts';
 import type { ErrorBody } from './helpers/http.ts';
+import { HANGING_ENTRY, hangingDicom, hangStarted } from './helpers/hanging-decoder.ts';
 
-// Kept in step with the fixture (importing it would start serving on this thread).
-const HANG_MARKER = 'HANG-THE-PIXEL-DECODER';
-const HANG_CHANNEL = 'unimed-hanging-decoder';
-const HANGING_ENTRY = new URL('./fixtures/workers/hanging-decoder.ts', import.meta.url);
-
-const hanging = imageDicom(ct([[0x00081030, 'LO', HANG_MARKER]]));
+const hanging = hangingDicom();
 const valid = imageDicom(ct());
 const silent = pino({ level: 'silent' });
 const { registry } = await loadRegistry();
 t.teardown(() => registry.close());
-
-/** Resolves when the next hanging decode has started on a decoder thread. */
-function hangStarted(): Promise<void> {
-  const channel = new BroadcastChannel(HANG_CHANNEL);
-  return new Promise((resolve) => {
-    channel.onmessage = () => {
-      channel.close();
-      resolve();
-    };
-  });
-}
 
 /** An app with one decoder thread, which a marked DICOM object hangs until the app closes. */
 async function serve(t: Test, env: Record<string, string> = {}) {

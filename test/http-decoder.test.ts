@@ -2,7 +2,6 @@
 // queue answered 503 with Retry-After, and the decoder's threads ended with the app. The decoder threads run
 // test/fixtures/workers/hanging-decoder.ts: the real decoder, except that a marked DICOM object hangs for real.
 import { readdirSync, readFileSync } from 'node:fs';
-import { BroadcastChannel } from 'node:worker_threads';
 import pino from 'pino';
 import t from 'tap';
 import { buildApp } from '../src/app.ts';
@@ -14,13 +13,9 @@ import { ct } from './fixtures/dicom/images.ts';
 import { imageDicom } from './fixtures/dicom/writer.ts';
 import type { ErrorBody } from './helpers/http.ts';
 import { loadRegistry, testConfig } from './helpers/http.ts';
+import { HANGING_ENTRY, hangingDicom, hangStarted } from './helpers/hanging-decoder.ts';
 
-// Kept in step with the fixture (importing it would start serving on this thread).
-const HANG_MARKER = 'HANG-THE-PIXEL-DECODER';
-const HANG_CHANNEL = 'unimed-hanging-decoder';
-const HANGING_ENTRY = new URL('./fixtures/workers/hanging-decoder.ts', import.meta.url);
-
-const hanging = imageDicom(ct([[0x00081030, 'LO', HANG_MARKER]]));
+const hanging = hangingDicom();
 const valid = imageDicom(ct());
 const silent = pino({ level: 'silent' });
 const metrics = new Metrics({ defaultMetrics: false });
@@ -31,17 +26,6 @@ t.teardown(() => registry.close());
 async function appWith(config: Config) {
   const decoder = new PixelDecoder({ threads: config.decoderThreads, taskTimeoutMs: config.decoderTimeoutMs, maxQueue: config.decoderMaxQueue, logger: silent, entry: HANGING_ENTRY });
   return buildApp({ config, metrics, registry, logger: silent, decoder });
-}
-
-/** Resolves when the next hanging decode has started on a decoder thread. */
-function hangStarted(): Promise<void> {
-  const channel = new BroadcastChannel(HANG_CHANNEL);
-  return new Promise((resolve) => {
-    channel.onmessage = () => {
-      channel.close();
-      resolve();
-    };
-  });
 }
 
 /** Threads named as Node names worker threads, counted from /proc (Linux). */
