@@ -1,20 +1,14 @@
 /** The eval report as plain-text tables for the terminal. */
-import type { ClassMetrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 
-export interface ReportView {
-  accuracy: number;
-  balanced_accuracy: number;
-  macro_auroc: number | null;
-  ece: number;
-  per_class: Record<string, ClassMetrics>;
-  confusion: number[][];
+/** The report.json record: the metrics (less the reliability bins, which only the SVG draws) and their context. */
+export type ReportView = Omit<Metrics, 'reliability'> & {
   labels: string[];
-  n: number;
   failed: number;
   model: string | null;
   model_sha256: string | null;
   prompt_set: { name: string; version: string } | null;
-}
+};
 
 function table(header: string[], rows: string[][], rightAligned: (col: number) => boolean): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
