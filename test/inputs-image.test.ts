@@ -15,7 +15,7 @@ import { sniffImageFormat } from '../src/inputs/format.ts';
 import type { InputLimits } from '../src/inputs/limits.ts';
 import { resizeAndCrop, roundHalfEven, transformGeometry } from '../src/inputs/transform.ts';
 import type { ImageTensorSpec } from '../src/models/types.ts';
-import { DEMO } from './helpers/common.ts';
+import { DEMO, ROOT } from './helpers/common.ts';
 
 const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
@@ -225,4 +225,25 @@ t.test('refusals: 415 for other formats, 422 for damaged content, 413 past the p
   await rejects(t, decode(png, spec(16), { imagePixels: 40 * 30 - 1 }), 413, 'image_too_large');
   const ok = await decode(png, spec(16), { imagePixels: 40 * 30 });
   t.equal(ok.preprocessing.source.width, 40, 'exactly at the limit is fine');
+});
+
+t.test('a damaged image gets the same message however many others fail beside it', async (t) => {
+  // libvips has one error buffer per process: read as the message, it mixed in other images' errors at random.
+  const png = readFileSync(join(ROOT, 'examples/chest-xray.png'));
+  const jpeg = await encode(pattern(256, 256), 256, 256).jpeg().toBuffer();
+  const damaged = { PNG: png.subarray(0, 200), JPEG: jpeg.subarray(0, jpeg.length / 2) };
+  const messages = { PNG: new Set<string>(), JPEG: new Set<string>() };
+  for (let round = 0; round < 10; round++) {
+    const attempts = Object.entries(damaged).flatMap(([format, bytes]) =>
+      Array.from({ length: 6 }, () =>
+        decode(bytes, spec(16)).then(
+          () => t.fail(`a damaged ${format} decoded`),
+          (err: unknown) => messages[format as keyof typeof messages].add(err instanceof ServiceError ? `${err.statusCode} ${err.code} ${err.message}` : String(err)),
+        ),
+      ),
+    );
+    await Promise.all(attempts);
+  }
+  t.same([...messages.PNG], ['422 undecodable the PNG image could not be decoded: the file is damaged or truncated']);
+  t.same([...messages.JPEG], ['422 undecodable the JPEG image could not be decoded: the file is damaged or truncated']);
 });

@@ -41,8 +41,9 @@ export function sharpFailure(err: unknown, format: SupportedImageFormat): never 
   const message = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(message)) throw imageTooLarge('the image has more pixels than MAX_IMAGE_PIXELS allows');
   if (/^timeout:/.test(message)) throw undecodable(`decoding the ${format.toUpperCase()} image took longer than DECODER_TIMEOUT_MS and was stopped`);
-  // The library's message describes the damage, never pixel values, so it is safe to pass on.
-  throw undecodable(`the ${format.toUpperCase()} image could not be decoded: ${message.split('\n')[0]?.trim() ?? ''}`);
+  // libvips keeps one error buffer for every thread of the process, so its text can carry the errors of other
+  // images decoded at the same moment (and varies from run to run): none of it is passed on.
+  throw undecodable(`the ${format.toUpperCase()} image could not be decoded: the file is damaged or truncated`);
 }
 
 async function pageMetadata(bytes: Buffer, format: SupportedImageFormat, page: number, limits: InputLimits): Promise<Metadata> {
