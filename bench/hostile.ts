@@ -112,9 +112,10 @@ function multipart(files: Buffer[], type: string): { type: string; body: Buffer 
 /** Every hostile class of the issue, built once before the traffic starts. */
 async function hostileClasses(smallPng: Buffer): Promise<HostileClass[]> {
   const side = P.bomb;
-  const blank = (channels: 2 | 3) => sharp(Buffer.alloc(side * side * channels), { raw: { width: side, height: side, channels } });
+  const blank = (channels: 1 | 2 | 3) => sharp(Buffer.alloc(side * side * channels), { raw: { width: side, height: side, channels } });
   const greyAlphaPng = await blank(2).png({ compressionLevel: 9 }).toBuffer();
-  const jpeg = await blank(3).jpeg({ quality: 50 }).toBuffer();
+  // Grey: the JPEG bomb that MAX_DECOMPRESSION_RATIO lets through (about 170:1; a colour one is 511:1).
+  const jpeg = await blank(1).jpeg({ quality: 50 }).toBuffer();
   const tiff = await blank(3).tiff({ compression: 'deflate' }).toBuffer();
   const webp = await blank(3).webp({ lossless: true, effort: 0 }).toBuffer();
   const dicom = imageDicom({ rows: 65535, columns: 65535, frames: 1000, bitsAllocated: 16, pixels: new Uint8Array(64) });
@@ -124,7 +125,7 @@ async function hostileClasses(smallPng: Buffer): Promise<HostileClass[]> {
   log(`decode bombs: ${side}x${side}; grey+alpha PNG ${greyAlphaPng.length} B (x16 in one body), JPEG ${jpeg.length} B, TIFF ${tiff.length} B, WebP ${webp.length} B`);
   return [
     { name: 'png bombs (16 grey+alpha in one multipart body)', send: post('/embed/image', pngs.type, pngs.body) },
-    { name: 'jpeg bomb', send: post('/embed/image', 'image/jpeg', jpeg) },
+    { name: 'jpeg bomb (grey)', send: post('/embed/image', 'image/jpeg', jpeg) },
     { name: 'tiff bomb', send: post('/embed/image', 'image/tiff', tiff) },
     { name: 'webp bomb', send: post('/embed/image', 'image/webp', webp) },
     { name: 'dicom 65535 x 65535 x 1000 frames', send: post('/embed/image', 'application/dicom', dicom) },

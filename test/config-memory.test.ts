@@ -11,15 +11,17 @@ import { BUDGET_MARGIN_BYTES, cgroupMemoryLimit, defaultMemoryBudget, MIN_AUTOMA
 
 const MIB = 1024 * 1024;
 
-t.test('defaults: 512 MiB per image, the budget sized at ready, a 5 s wait', (t) => {
+t.test('defaults: 512 MiB per image, the budget sized at ready, a 5 s wait, 256:1 past 32 MiB decoded', (t) => {
   const { memory } = loadConfig({});
-  t.same(memory, { maxImageBytes: 512 * MIB, budgetBytes: undefined, waitMs: 5000 });
+  t.same(memory, { maxImageBytes: 512 * MIB, budgetBytes: undefined, waitMs: 5000, decompression: { ratio: 256, exemptBytes: 32 * MIB } });
   t.end();
 });
 
 t.test('each variable is read, and bad values stop the start naming the variable', (t) => {
-  const { memory } = loadConfig({ MAX_IMAGE_BYTES: '1000000', MEMORY_BUDGET_BYTES: '3000000', MEMORY_WAIT_MS: '0' });
-  t.same(memory, { maxImageBytes: 1_000_000, budgetBytes: 3_000_000, waitMs: 0 });
+  const { memory } = loadConfig({ MAX_IMAGE_BYTES: '1000000', MEMORY_BUDGET_BYTES: '3000000', MEMORY_WAIT_MS: '0', MAX_DECOMPRESSION_RATIO: '10', DECOMPRESSION_EXEMPT_BYTES: '0' });
+  t.same(memory, { maxImageBytes: 1_000_000, budgetBytes: 3_000_000, waitMs: 0, decompression: { ratio: 10, exemptBytes: 0 } });
+  t.throws(() => loadConfig({ MAX_DECOMPRESSION_RATIO: '0' }), /MAX_DECOMPRESSION_RATIO/);
+  t.throws(() => loadConfig({ DECOMPRESSION_EXEMPT_BYTES: '-1' }), /DECOMPRESSION_EXEMPT_BYTES/);
   t.throws(() => loadConfig({ MAX_IMAGE_BYTES: '0' }), /MAX_IMAGE_BYTES/);
   t.throws(() => loadConfig({ MAX_IMAGE_BYTES: 'lots' }), ConfigError);
   t.throws(() => loadConfig({ MEMORY_BUDGET_BYTES: '-1' }), /MEMORY_BUDGET_BYTES/);

@@ -9,6 +9,8 @@ export interface MemoryConfig {
   budgetBytes: number | undefined;
   /** How long a decode waits for room in the budget before 503 memory_busy. */
   waitMs: number;
+  /** The decompression-bomb rule: an image decoding to over `exemptBytes` may decode to at most `ratio` x its size. */
+  decompression: { ratio: number; exemptBytes: number };
 }
 
 const MIB = 1024 * 1024;
@@ -29,7 +31,14 @@ export function memoryConfig(env: Env): MemoryConfig {
   if (budgetBytes !== undefined && maxImageBytes > budgetBytes) {
     throw new ConfigError(`MAX_IMAGE_BYTES (${maxImageBytes}) must not exceed MEMORY_BUDGET_BYTES (${budgetBytes}): no such image could ever be decoded`);
   }
-  return { maxImageBytes, budgetBytes, waitMs: integer(env, 'MEMORY_WAIT_MS', 5_000, 0, MAX_TIMEOUT_MS) };
+  return {
+    maxImageBytes,
+    budgetBytes,
+    waitMs: integer(env, 'MEMORY_WAIT_MS', 5_000, 0, MAX_TIMEOUT_MS),
+    // Blank PNG, TIFF and WebP bombs measure 500:1 to millions:1; JPEG cannot pass about 170:1 per sample, which
+    // flat real images reach too (docs/decisions.md), so a JPEG is bounded by MAX_IMAGE_PIXELS alone.
+    decompression: { ratio: integer(env, 'MAX_DECOMPRESSION_RATIO', 256, 1), exemptBytes: integer(env, 'DECOMPRESSION_EXEMPT_BYTES', 32 * MIB, 0) },
+  };
 }
 
 function readText(path: string): string | undefined {

@@ -16,6 +16,7 @@ export function decodeDeps(request: FastifyRequest): RequestDecodeDeps {
     imagePixels: config.limits.imagePixels,
     imageBytes: config.memory.maxImageBytes,
     decodeTimeoutMs: config.decoderTimeoutMs,
+    decompression: config.memory.decompression,
     decoder: pixelDecoder,
     memory: memoryBudget,
     cancellation: request.cancellation,

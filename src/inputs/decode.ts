@@ -12,8 +12,8 @@ import { readDicom, renderOptions } from './dicom/reader.ts';
 import { readEightBit } from './eight-bit.ts';
 import { sniffImageFormat, SUPPORTED_IMAGE_FORMATS } from './format.ts';
 import { readHeader } from './header.ts';
-import { readerBytes } from './image-cost.ts';
-import { imageTooLarge, type InputLimits } from './limits.ts';
+import { decodedSampleBytes, readerBytes } from './image-cost.ts';
+import { checkDecompression, imageTooLarge, type InputLimits } from './limits.ts';
 import type { MemoryBudget } from './memory-budget.ts';
 import { checkResizeLimit, toModelInput, transformBytes, transformGeometry } from './transform.ts';
 import type { ImageOptions, ImageSource, ModelInput } from './types.ts';
@@ -67,6 +67,7 @@ async function plan(input: ImageInput, deps: DecodeDeps, options: ImageOptions):
   }
   if (sniffed.kind === 'unknown') throw undecodable(`the content is not a decodable ${SUPPORTED_IMAGE_FORMATS.join(', ')} image`);
   const header = await readHeader(bytes, sniffed.format, options.page ?? 0, deps);
+  checkDecompression(decodedSampleBytes(header), bytes.length, deps.decompression, `${header.pageSize.width}x${header.pageSize.height} ${sniffed.format.toUpperCase()} image`);
   const { wide } = header;
   const read =
     wide === undefined

@@ -12,12 +12,18 @@ const HISTOGRAM_BYTES = 2 * 65536 * 8;
 /** Sorting samples too wide for a histogram (window.ts distinctCounts): kept values (sorted in place), distinct values, counts, order. */
 const SORT_BYTES_PER_SAMPLE = 8 + 8 + 8 + 4;
 
+/** The page's samples as the file holds them, decoded: what the decompression limit weighs against the file's size. */
+export function decodedSampleBytes(header: ImageHeader): number {
+  const { width, height } = header.pageSize;
+  return width * height * header.meta.channels * (BYTES_PER_SAMPLE[header.meta.depth] ?? 8);
+}
+
 /** Bytes the reader holds for this image, up to and including the full-size 8-bit RGB the transform takes. */
 export function readerBytes(header: ImageHeader): number {
   const { width, height } = header.pageSize;
   const pixels = width * height;
   const channels = header.meta.channels;
-  const decoded = pixels * channels * (BYTES_PER_SAMPLE[header.meta.depth] ?? 8);
+  const decoded = decodedSampleBytes(header);
   if (header.wide !== undefined) {
     // libvips' decoded image, sharp's raw output, the copy sent to a decoder thread and its aligned copy there;
     // then the histogram (or sort) of the colour samples and the windowed 8-bit RGB.

@@ -8,6 +8,27 @@ export interface InputLimits {
   imageBytes?: number;
   /** sharp pipelines stop after this (rounded up to whole seconds: sharp's unit); unset for the golden images. */
   decodeTimeoutMs?: number;
+  /** The decompression-bomb rule (MAX_DECOMPRESSION_RATIO); unset for the golden images. */
+  decompression?: DecompressionLimit;
+}
+
+/**
+ * An image may decode to at most max(exemptBytes, ratio x the bytes it was sent as). A decode bomb is a small
+ * file of flat pixels that decodes to hundreds of megabytes: its cost is out of all proportion to what the client
+ * sent. Small images are exempt: whatever their ratio, they are cheap to decode.
+ */
+export interface DecompressionLimit {
+  ratio: number;
+  exemptBytes: number;
+}
+
+/** 413 for an image whose decoded samples exceed the decompression limit for the bytes it came in. */
+export function checkDecompression(decodedBytes: number, sentBytes: number, limit: DecompressionLimit | undefined, what: string): void {
+  if (limit === undefined || decodedBytes <= limit.exemptBytes || decodedBytes <= limit.ratio * sentBytes) return;
+  const ratio = Math.round(decodedBytes / Math.max(1, sentBytes));
+  throw imageTooLarge(
+    `this ${what} decodes to ${decodedBytes} bytes from ${sentBytes} (${ratio}:1): over ${limit.exemptBytes} bytes, an image may decode to at most MAX_DECOMPRESSION_RATIO (${limit.ratio}) times its size`,
+  );
 }
 
 /** 413 for an image over MAX_IMAGE_PIXELS, whichever reader finds it: one code, so clients can tell it from a body too large. */
@@ -21,6 +42,11 @@ export function bounded(pipeline: Sharp, limits: InputLimits): Sharp {
 }
 
 /** The limits alone, without whatever else the object carries (a decoder thread gets a structured clone of them). */
-export function limitsOf({ imagePixels, imageBytes, decodeTimeoutMs }: InputLimits): InputLimits {
-  return { imagePixels, ...(imageBytes === undefined ? {} : { imageBytes }), ...(decodeTimeoutMs === undefined ? {} : { decodeTimeoutMs }) };
+export function limitsOf({ imagePixels, imageBytes, decodeTimeoutMs, decompression }: InputLimits): InputLimits {
+  return {
+    imagePixels,
+    ...(imageBytes === undefined ? {} : { imageBytes }),
+    ...(decodeTimeoutMs === undefined ? {} : { decodeTimeoutMs }),
+    ...(decompression === undefined ? {} : { decompression: { ...decompression } }),
+  };
 }

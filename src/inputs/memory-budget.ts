@@ -2,6 +2,10 @@
  * The process-wide budget of bytes that image decodes may hold at once (README "Limits"). Every decode reserves
  * its worst case, computed from the header, before it allocates anything, and gives it back when it ends, so
  * many large images sent together queue here instead of being decoded at once.
+ *
+ * Two lines, each first come first served. Small reservations (at most 1/16 of the budget: every ordinary
+ * image) never wait behind large ones, and large ones together hold at most 3/4 of the budget (one alone may
+ * take more), so a stream of huge images can slow only other huge images, never the small ones around them.
  */
 import type { Cancellation } from '../engine/cancellation.ts';
 import { DeadlineExceededError } from '../engine/errors.ts';
@@ -27,12 +31,19 @@ interface Waiter {
   grant: () => void;
 }
 
+/** A reservation up to this share of the budget is small: it never waits behind a large one. */
+export const SMALL_SHARE = 1 / 16;
+/** Large reservations together hold at most this share of the budget, leaving the rest to small ones. */
+export const LARGE_SHARE = 3 / 4;
+
 export class MemoryBudget {
   readonly #maxWaitMs: number;
   readonly #onChange: (reservedBytes: number, limitBytes: number) => void;
-  readonly #queue: Waiter[] = [];
+  readonly #small: Waiter[] = [];
+  readonly #large: Waiter[] = [];
   #limit: number;
   #reserved = 0;
+  #reservedLarge = 0;
 
   constructor(options: MemoryBudgetOptions) {
     this.#limit = options.limitBytes;
@@ -51,7 +62,7 @@ export class MemoryBudget {
 
   /** Reservations waiting for room. */
   get waiting(): number {
-    return this.#queue.length;
+    return this.#small.length + this.#large.length;
   }
 
   /** Resizes the budget (the automatic default is known only once the models are loaded); waiters that now fit go ahead. */
@@ -62,8 +73,8 @@ export class MemoryBudget {
   }
 
   /**
-   * Resolves once `bytes` are reserved, in arrival order: a large reservation at the head is not overtaken by
-   * smaller ones behind it, so it cannot starve. Rejects with 413 image_too_large when `bytes` exceed the whole
+   * Resolves once `bytes` are reserved, in arrival order within its line (small or large): a reservation at the
+   * head of its line is not overtaken by one behind it, so it cannot starve there. Rejects with 413 image_too_large when `bytes` exceed the whole
    * budget, 503 memory_busy after MEMORY_WAIT_MS, DeadlineExceededError at the request's deadline and
    * CancelledError when the client leaves; a rejected reservation holds nothing.
    */
@@ -75,7 +86,8 @@ export class MemoryBudget {
     if (signal?.aborted === true) return Promise.reject(new CancelledError('the client disconnected before the image was decoded'));
     const untilDeadline = deadline === undefined ? Infinity : deadline - Date.now();
     if (untilDeadline <= 0) return Promise.reject(new DeadlineExceededError(false));
-    if (this.#queue.length === 0 && this.#fits(bytes)) return Promise.resolve(this.#take(bytes));
+    const line = this.#isLarge(bytes) ? this.#large : this.#small;
+    if (line.length === 0 && this.#fits(bytes)) return Promise.resolve(this.#take(bytes));
     return new Promise<Reservation>((resolve, reject) => {
       const byDeadline = untilDeadline < this.#maxWaitMs;
       const timer = setTimeout(() => {
@@ -101,22 +113,31 @@ export class MemoryBudget {
       const leave = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        const at = this.#queue.indexOf(waiter);
-        if (at >= 0) this.#queue.splice(at, 1);
+        const at = line.indexOf(waiter);
+        if (at >= 0) line.splice(at, 1);
         // The one leaving may have been the head that blocked smaller reservations behind it.
         if (at === 0) this.#grant();
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#queue.push(waiter);
+      line.push(waiter);
     });
   }
 
+  #isLarge(bytes: number): boolean {
+    return bytes > this.#limit * SMALL_SHARE;
+  }
+
   #fits(bytes: number): boolean {
-    return this.#reserved + bytes <= this.#limit;
+    if (this.#reserved + bytes > this.#limit) return false;
+    // One large reservation alone may take more than the large share: MAX_IMAGE_BYTES may allow it.
+    return !this.#isLarge(bytes) || this.#reservedLarge === 0 || this.#reservedLarge + bytes <= this.#limit * LARGE_SHARE;
   }
 
   #take(bytes: number): Reservation {
+    // Whether it counts as large is fixed when taken: the limit may change while it is held.
+    const large = this.#isLarge(bytes) ? bytes : 0;
     this.#reserved += bytes;
+    this.#reservedLarge += large;
     this.#onChange(this.#reserved, this.#limit);
     let held = true;
     return {
@@ -125,6 +146,7 @@ export class MemoryBudget {
         if (!held) return;
         held = false;
         this.#reserved -= bytes;
+        this.#reservedLarge -= large;
         this.#onChange(this.#reserved, this.#limit);
         this.#grant();
       },
@@ -132,9 +154,11 @@ export class MemoryBudget {
   }
 
   #grant(): void {
-    for (let head = this.#queue[0]; head !== undefined && this.#fits(head.bytes); head = this.#queue[0]) {
-      this.#queue.shift();
-      head.grant();
+    for (const line of [this.#small, this.#large]) {
+      for (let head = line[0]; head !== undefined && this.#fits(head.bytes); head = line[0]) {
+        line.shift();
+        head.grant();
+      }
     }
   }
 }

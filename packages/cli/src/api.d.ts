@@ -833,7 +833,8 @@ export interface components {
             };
         };
         /**
-         * @description Over a configured limit (body bytes, image pixels, texts, characters, images, labels x templates, tokens of
+         * @description Over a configured limit (body bytes, image pixels, decode bytes or decoded bytes per byte sent
+         *     (`MAX_IMAGE_BYTES`, `MAX_DECOMPRESSION_RATIO`: `image_too_large`), texts, characters, images, labels x templates, tokens of
          *     the texts or prompts: `too_many_tokens`, `MAX_TOKENS_PER_REQUEST`). The item and length limits are written
          *     into the request schemas of the served document (`maxItems`, `maxLength`) from the running configuration. A
          *     `Content-Length` over `MAX_BODY_BYTES` (`MAX_TEXT_BODY_BYTES` for `/embed/text`) is refused before the body is read, and with `Expect: 100-continue`

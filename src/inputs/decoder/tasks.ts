@@ -6,7 +6,8 @@ import { ServiceError } from '../../errors.ts';
 import type { TaskServer } from '../../workers/serve.ts';
 import { checkCodestream } from '../dicom/codestream.ts';
 import { loadCodecs } from '../dicom/codecs.ts';
-import { dicomRenderBytes } from '../dicom/cost.ts';
+import { dicomDecodedBytes, dicomRenderBytes } from '../dicom/cost.ts';
+import { checkDecompression } from '../limits.ts';
 import { describe } from '../dicom/parse.ts';
 import { windowRaw } from '../dicom/raw-window.ts';
 import { renderDicomSync } from '../dicom/render.ts';
@@ -28,6 +29,7 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
     const d = describe(task.bytes, task.options.frame, task.limits);
     // A codestream that contradicts Rows/Columns is refused here, before any memory is reserved for it.
     checkCodestream(d);
+    checkDecompression(dicomDecodedBytes(d), task.bytes.length, task.limits.decompression, `${d.columns}x${d.rows} DICOM frame`);
     return { result: { kind: 'dicom-cost', bytes: dicomRenderBytes(d, task.bytes.length), width: d.columns, height: d.rows }, transfer: [] };
   }
   // Loaded at start; after a codec trap the module is dropped (codecs.ts) and comes back here.

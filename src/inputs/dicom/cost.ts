@@ -10,6 +10,14 @@ const LUT_BYTES = 1024 * 1024;
  * kept values (sorted in place), distinct values and counts, and percentileWindow's order of them. */
 const SORT_BYTES_PER_VALUE = 2 * (8 + 8 + 8 + 4);
 
+/**
+ * What the object decodes to, for the decompression limit: the frame's samples, or the whole data set where it
+ * came deflated. A compressed frame or a deflated data set can be a decode bomb; an uncompressed one is its own size.
+ */
+export function dicomDecodedBytes(d: ImageDescription): number {
+  return Math.max(d.rows * d.columns * d.samplesPerPixel * (d.bitsAllocated / 8), d.datasetBytes);
+}
+
 /** Everything the decoder thread and the model transform hold for this frame; `fileBytes`: the object's size as sent. */
 export function dicomRenderBytes(d: ImageDescription, fileBytes: number): number {
   const pixels = d.rows * d.columns;
