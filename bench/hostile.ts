@@ -114,8 +114,8 @@ async function hostileClasses(smallPng: Buffer): Promise<HostileClass[]> {
   const side = P.bomb;
   const blank = (channels: 1 | 2 | 3) => sharp(Buffer.alloc(side * side * channels), { raw: { width: side, height: side, channels } });
   const greyAlphaPng = await blank(2).png({ compressionLevel: 9 }).toBuffer();
-  // Grey: the JPEG bomb that MAX_DECOMPRESSION_RATIO lets through (about 170:1; a colour one is 511:1).
-  const jpeg = await blank(1).jpeg({ quality: 50 }).toBuffer();
+  // Grey (one component): the cheapest JPEG bomb to send, 256:1 (sRGB 4:2:0 is 511:1, in 1.5 times the bytes).
+  const jpeg = await blank(1).toColourspace('b-w').jpeg({ quality: 50 }).toBuffer();
   const tiff = await blank(3).tiff({ compression: 'deflate' }).toBuffer();
   const webp = await blank(3).webp({ lossless: true, effort: 0 }).toBuffer();
   const dicom = imageDicom({ rows: 65535, columns: 65535, frames: 1000, bitsAllocated: 16, pixels: new Uint8Array(64) });

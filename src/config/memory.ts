@@ -35,8 +35,7 @@ export function memoryConfig(env: Env): MemoryConfig {
     maxImageBytes,
     budgetBytes,
     waitMs: integer(env, 'MEMORY_WAIT_MS', 5_000, 0, MAX_TIMEOUT_MS),
-    // Blank PNG, TIFF and WebP bombs measure 500:1 to millions:1; JPEG cannot pass about 170:1 per sample, which
-    // flat real images reach too (docs/decisions.md), so a JPEG is bounded by MAX_IMAGE_PIXELS alone.
+    // Blank PNG, TIFF and WebP bombs measure 500:1 to millions:1 (docs/decisions.md); JPEG is exempt (limits.ts).
     decompression: { ratio: integer(env, 'MAX_DECOMPRESSION_RATIO', 256, 1), exemptBytes: integer(env, 'DECOMPRESSION_EXEMPT_BYTES', 32 * MIB, 0) },
   };
 }

@@ -67,7 +67,9 @@ async function plan(input: ImageInput, deps: DecodeDeps, options: ImageOptions):
   }
   if (sniffed.kind === 'unknown') throw undecodable(`the content is not a decodable ${SUPPORTED_IMAGE_FORMATS.join(', ')} image`);
   const header = await readHeader(bytes, sniffed.format, options.page ?? 0, deps);
-  checkDecompression(decodedSampleBytes(header), bytes.length, deps.decompression, `${header.pageSize.width}x${header.pageSize.height} ${sniffed.format.toUpperCase()} image`);
+  const { width, height } = header.pageSize;
+  const what = `${width}x${height} ${sniffed.format.toUpperCase()} image`;
+  checkDecompression({ decodedBytes: decodedSampleBytes(header), sentBytes: bytes.length, jpeg: sniffed.format === 'jpeg', what }, deps.decompression);
   const { wide } = header;
   const read =
     wide === undefined

@@ -15,7 +15,9 @@ export interface InputLimits {
 /**
  * An image may decode to at most max(exemptBytes, ratio x the bytes it was sent as). A decode bomb is a small
  * file of flat pixels that decodes to hundreds of megabytes: its cost is out of all proportion to what the client
- * sent. Small images are exempt: whatever their ratio, they are cheap to decode.
+ * sent. Small images are exempt: whatever their ratio, they are cheap to decode. So is JPEG: its coding cannot
+ * pass about 256 decoded bytes per byte, and flat real images come close to that (docs/decisions.md), so the
+ * ratio cannot tell a JPEG bomb from a scan; MAX_IMAGE_PIXELS and the memory budget bound it.
  */
 export interface DecompressionLimit {
   ratio: number;
@@ -23,8 +25,9 @@ export interface DecompressionLimit {
 }
 
 /** 413 for an image whose decoded samples exceed the decompression limit for the bytes it came in. */
-export function checkDecompression(decodedBytes: number, sentBytes: number, limit: DecompressionLimit | undefined, what: string): void {
-  if (limit === undefined || decodedBytes <= limit.exemptBytes || decodedBytes <= limit.ratio * sentBytes) return;
+export function checkDecompression(image: { decodedBytes: number; sentBytes: number; jpeg: boolean; what: string }, limit: DecompressionLimit | undefined): void {
+  const { decodedBytes, sentBytes, what } = image;
+  if (limit === undefined || image.jpeg || decodedBytes <= limit.exemptBytes || decodedBytes <= limit.ratio * sentBytes) return;
   const ratio = Math.round(decodedBytes / Math.max(1, sentBytes));
   throw imageTooLarge(
     `this ${what} decodes to ${decodedBytes} bytes from ${sentBytes} (${ratio}:1): over ${limit.exemptBytes} bytes, an image may decode to at most MAX_DECOMPRESSION_RATIO (${limit.ratio}) times its size`,

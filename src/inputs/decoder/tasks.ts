@@ -29,7 +29,8 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
     const d = describe(task.bytes, task.options.frame, task.limits);
     // A codestream that contradicts Rows/Columns is refused here, before any memory is reserved for it.
     checkCodestream(d);
-    checkDecompression(dicomDecodedBytes(d), task.bytes.length, task.limits.decompression, `${d.columns}x${d.rows} DICOM frame`);
+    const jpeg = d.encoding.kind === 'encapsulated' && d.encoding.codec === 'jpeg';
+    checkDecompression({ decodedBytes: dicomDecodedBytes(d), sentBytes: task.bytes.length, jpeg, what: `${d.columns}x${d.rows} DICOM frame` }, task.limits.decompression);
     return { result: { kind: 'dicom-cost', bytes: dicomRenderBytes(d, task.bytes.length), width: d.columns, height: d.rows }, transfer: [] };
   }
   // Loaded at start; after a codec trap the module is dropped (codecs.ts) and comes back here.
