@@ -74,9 +74,10 @@ export class MemoryBudget {
 
   /**
    * Resolves once `bytes` are reserved, in arrival order within its line (small or large): a reservation at the
-   * head of its line is not overtaken by one behind it, so it cannot starve there. Rejects with 413 image_too_large when `bytes` exceed the whole
-   * budget, 503 memory_busy after MEMORY_WAIT_MS, DeadlineExceededError at the request's deadline and
-   * CancelledError when the client leaves; a rejected reservation holds nothing.
+   * head of its line is not overtaken by one behind it, so it cannot starve there. Rejects with 413
+   * image_too_large when `bytes` exceed the whole budget, 503 memory_busy after MEMORY_WAIT_MS,
+   * DeadlineExceededError at the request's deadline and CancelledError when the client leaves; a rejected
+   * reservation holds nothing.
    */
   reserve(bytes: number, cancellation: Cancellation = {}): Promise<Reservation> {
     if (bytes > this.#limit) {
