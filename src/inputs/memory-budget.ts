@@ -5,7 +5,7 @@
  *
  * Two lines, each first come first served. Small reservations (at most 1/16 of the budget: every ordinary
  * image) never wait behind large ones, and large ones together hold at most 3/4 of the budget (one alone may
- * take more), so a stream of huge images can slow only other huge images, never the small ones around them.
+ * take more), so a stream of huge images can make only other huge images wait for memory, never the small ones.
  */
 import type { Cancellation } from '../engine/cancellation.ts';
 import { DeadlineExceededError } from '../engine/errors.ts';
