@@ -3,14 +3,13 @@
 // real (demo model, real HTTP); test/integration/dicomweb-orthanc.test.ts runs against a real Orthanc.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { buildApp, createLogger } from '../src/app.ts';
-import { cosine, loadRegistry, until } from './helpers/common.ts';
+import { buildApp } from '../src/app.ts';
+import { capturedLogger, cosine, loadRegistry, until } from './helpers/common.ts';
 import { json, type EmbedBody, type ErrorBody } from './helpers/http.ts';
 import { COLUMNS, ct, ctValues, ROWS } from './fixtures/dicom/images.ts';
 import { imageDicom } from './fixtures/dicom/writer.ts';
@@ -62,8 +61,7 @@ const sources = {
   locked: { url: `${base}/wrong-password/dicom-web`, auth: auth('wrong') },
 };
 
-const lines: string[] = [];
-const logger = createLogger('trace', new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(chunk.toString('utf8')), done()) }));
+const { logger, lines } = capturedLogger('trace');
 const { registry, metrics, config } = await loadRegistry({ DICOMWEB_SOURCES: JSON.stringify(sources), MAX_BODY_BYTES: '200000' }, { logger });
 const app = await buildApp({ config, metrics, registry, logger });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -5,27 +5,17 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { buildApp, createLogger } from '../src/app.ts';
+import { buildApp } from '../src/app.ts';
 import { imageElements, part10 } from './fixtures/dicom/writer.ts';
 import { mono8 } from './fixtures/dicom/images.ts';
 import type { Element } from './fixtures/dicom/writer.ts';
-import { DEMO, loadRegistry, until } from './helpers/common.ts';
+import { capturedLogger, DEMO, loadRegistry, until } from './helpers/common.ts';
 
 const MARK = 'Qzmarker';
 const KEY = `auditor-${MARK}-key-0123456789`;
 const UID = '1.2.826.0.1.3680043.8.498.777999111333555';
-const serviceLines: string[] = [];
-const logger = createLogger(
-  'trace',
-  new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      serviceLines.push(chunk.toString('utf8'));
-      done();
-    },
-  }),
-);
+const { logger, lines: serviceLines } = capturedLogger('trace');
 const dir = mkdtempSync(join(tmpdir(), 'unimed-audit-'));
 const auditFile = join(dir, 'logs', 'audit.jsonl');
 const { registry, metrics, config } = await loadRegistry({ API_KEYS: `auditor:${KEY} models=unimed-demo`, AUDIT_LOG: auditFile, MAX_CHARS_PER_TEXT: '300' }, { logger });

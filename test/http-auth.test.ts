@@ -6,25 +6,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { buildApp, createLogger } from '../src/app.ts';
+import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { ConfigError } from '../src/config/env.ts';
-import { DEMO, loadRegistry, ROOT, testConfig, until } from './helpers/common.ts';
+import { capturedLogger, DEMO, loadRegistry, ROOT, testConfig, until } from './helpers/common.ts';
 
 const { registry, metrics } = await loadRegistry();
 const dir = mkdtempSync(join(tmpdir(), 'unimed-keys-'));
-const logLines: string[] = [];
-const logger = createLogger(
-  'info',
-  new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logLines.push(chunk.toString('utf8'));
-      done();
-    },
-  }),
-);
+const { logger, lines: logLines } = capturedLogger('info');
 const apps: { close(): Promise<unknown> }[] = [];
 t.teardown(async () => {
   for (const app of apps) await app.close();

@@ -1,7 +1,6 @@
 // DICOM and wide PNG/TIFF through the HTTP API: real server on 127.0.0.1:0, the demo model, fixtures built here
 // (tests' own DICOM writer, dcmtk for the bare data set). Windows are checked in the response records and in the
 // pixels of /preview, against the decoding module's render resized by sharp directly.
-import { Writable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -20,20 +19,15 @@ import { Workdir } from './fixtures/dicom/tools.ts';
 import { encapsulated, EXPLICIT_LE, imageDicom, imageElements, part10, PATIENT_ID, PATIENT_NAME } from './fixtures/dicom/writer.ts';
 import type { Element } from './fixtures/dicom/writer.ts';
 import type { ClassifyBody, EmbedBody, ErrorBody } from './helpers/http.ts';
+import { capturedLogger } from './helpers/common.ts';
 import { cosine, loadRegistry, ROOT, testConfig } from './helpers/http.ts';
 
 // --- one app for the file, its logs captured ------------------------------------------------------------------
-const logLines: string[] = [];
-const logStream = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    logLines.push(chunk.toString('utf8'));
-    done();
-  },
-});
+const { logger, lines: logLines } = capturedLogger('debug');
 const config = testConfig({ MAX_IMAGE_PIXELS: '1000000', MAX_IMAGES_PER_REQUEST: '4', DECODER_THREADS: '2' });
 const metrics = new Metrics({ defaultMetrics: false });
 const registry = await loadRegistry(config, metrics);
-const app = await buildApp({ config, metrics, registry, logger: createLogger('debug', logStream) });
+const app = await buildApp({ config, metrics, registry, logger });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 const work = new Workdir();
 // A decoder of the test's own for the expected renders, apart from the app's.

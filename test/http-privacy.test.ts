@@ -1,22 +1,14 @@
 // Texts sent for embedding, labels and request bodies may be patient data: none of them may reach the logs,
 // whatever the outcome (success, a refused input, a body that is not even JSON). Logs are captured at trace
 // level from both the HTTP layer and the engine.
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { buildApp, createLogger } from '../src/app.ts';
+import { buildApp } from '../src/app.ts';
 import { Metrics } from '../src/metrics.ts';
 import { ModelRegistry } from '../src/service/registry.ts';
-import { testConfig } from './helpers/common.ts';
+import { capturedLogger, testConfig } from './helpers/common.ts';
 
 const SECRET = 'Zebediah Quixotefield DOB 1961-04-17';
-const lines: string[] = [];
-const stream = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    lines.push(chunk.toString('utf8'));
-    done();
-  },
-});
-const logger = createLogger('trace', stream);
+const { logger, lines } = capturedLogger('trace');
 const config = testConfig({ MAX_CHARS_PER_TEXT: '200' });
 const metrics = new Metrics({ defaultMetrics: false });
 const registry = await ModelRegistry.load(config, { logger, metrics });

