@@ -7,6 +7,7 @@ import { BufferRecycler } from './buffer-recycler.ts';
 import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from './errors.ts';
 import type { AllocateBuffer } from './feeds.ts';
 import type { EncoderLabel, FeedTensor, RunResult } from './protocol.ts';
+import { reportTimings } from './batch-timings.ts';
 import { openGroup } from './request-group.ts';
 import type { Group } from './request-group.ts';
 import { WorkQueue } from './work-queue.ts';
@@ -219,14 +220,4 @@ export class Batcher<P> {
     this.#timer = undefined;
     for (const resolve of this.#drained.splice(0)) resolve();
   }
-}
-
-/** Tells each submission in `batch` that asked (Cancellation.onBatch) when its items were queued, started and ended. */
-function reportTimings(batch: readonly { enqueuedAt: number; onBatch: Cancellation['onBatch'] }[], startedAt: number, endedAt: number): void {
-  const queuedAt = new Map<NonNullable<Cancellation['onBatch']>, number>();
-  for (const { onBatch, enqueuedAt } of batch) {
-    if (onBatch !== undefined) queuedAt.set(onBatch, Math.min(queuedAt.get(onBatch) ?? Infinity, enqueuedAt));
-  }
-  const origin = performance.timeOrigin;
-  for (const [report, at] of queuedAt) report({ queuedAt: origin + at, startedAt: origin + startedAt, endedAt: origin + endedAt });
 }
