@@ -9,12 +9,18 @@ import { ROOT } from './helpers/common.ts';
 /** Variable names the configuration code reads: `integer(env, 'NAME', ...)`, `list(env, 'NAME', ...)`,
  * `env.NAME` and `env['NAME']`. */
 function variablesRead(): Set<string> {
-  const files = ['src/config.ts', ...readdirSync(join(ROOT, 'src/config')).filter((f) => f.endsWith('.ts')).map((f) => `src/config/${f}`)];
+  const files = [
+    'src/config.ts',
+    ...readdirSync(join(ROOT, 'src/config'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `src/config/${f}`),
+  ];
   const names = new Set<string>();
   const gone = new Set<string>();
   for (const file of files) {
     const text = readFileSync(join(ROOT, file), 'utf8');
-    for (const m of text.matchAll(/\(env, '([A-Z][A-Z0-9_]*)'|\benv\.([A-Z][A-Z0-9_]*)\b|\benv\['([A-Z][A-Z0-9_]*)'\]/g)) names.add((m[1] ?? m[2] ?? m[3])!);
+    for (const m of text.matchAll(/\(\s*env,\s*'([A-Z][A-Z0-9_]*)'|\benv\.([A-Z][A-Z0-9_]*)\b|\benv\['([A-Z][A-Z0-9_]*)'\]/g))
+      names.add((m[1] ?? m[2] ?? m[3])!);
     // A variable read only to refuse it (`ConfigError('NAME is gone: ...')`) is no longer configuration.
     for (const m of text.matchAll(/ConfigError\('([A-Z][A-Z0-9_]*) is gone/g)) gone.add(m[1]!);
   }
@@ -34,7 +40,7 @@ function documented(): Map<string, { fallback: string; meaning: string }> {
   return rows;
 }
 
-t.test('every environment variable the service reads is in README\'s Configuration table, and nothing else', (t) => {
+t.test("every environment variable the service reads is in README's Configuration table, and nothing else", (t) => {
   const read = variablesRead();
   const rows = documented();
   t.ok(read.size >= 40, `the configuration reads ${read.size} variables`);
@@ -43,6 +49,10 @@ t.test('every environment variable the service reads is in README\'s Configurati
     t.ok(row, `${name} has a row`);
     if (row) t.ok(row.fallback !== '' && row.meaning !== '', `${name}: a default and a meaning`);
   }
-  t.same([...rows.keys()].filter((name) => !read.has(name)), [], 'no row for a variable the service does not read');
+  t.same(
+    [...rows.keys()].filter((name) => !read.has(name)),
+    [],
+    'no row for a variable the service does not read',
+  );
   t.end();
 });
