@@ -84,6 +84,9 @@ export default {
     tsPreCompilationDeps: true,
     doNotFollow: { path: '(^|/)node_modules/' },
     // The sources import each other with explicit `.ts` extensions (Node type stripping); packages by name.
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.node'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: {
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json', '.node'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
   },
 };

@@ -54,13 +54,15 @@ export function throughputChart(title: string, series: Series[], refs: { label: 
   const px = (x: number): number => M.left + (pw * (Math.log2(x) - xMin)) / Math.max(1e-9, xMax - xMin);
   const py = (y: number): number => M.top + ph - (ph * y) / yMax;
   let xTicks = '';
-  for (const x of [...new Set(xs)].sort((a, b) => a - b)) xTicks += `<text x="${px(x)}" y="${M.top + ph + 16}" text-anchor="middle">${x}</text>`;
+  for (const x of [...new Set(xs)].sort((a, b) => a - b))
+    xTicks += `<text x="${px(x)}" y="${M.top + ph + 16}" text-anchor="middle">${x}</text>`;
   let body = '';
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length]!;
     const pts = s.points.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ');
     body += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts}"/>`;
-    for (const p of s.points) body += `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${p.y.toFixed(2)}/s</title></circle>`;
+    for (const p of s.points)
+      body += `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${c}"><title>${p.y.toFixed(2)}/s</title></circle>`;
     body += `<rect x="${W - M.right + 12}" y="${M.top + 18 * i}" width="12" height="3" fill="${c}"/><text x="${W - M.right + 28}" y="${M.top + 18 * i + 5}">${esc(s.label)}</text>`;
   });
   refs.forEach((r, j) => {

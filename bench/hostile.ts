@@ -59,7 +59,12 @@ function runForked(scenario: Scenario): Promise<ScenarioResult> {
 }
 
 /** A request written on a raw socket; resolves with the status (0: no answer) once answered, closed, or `until`. */
-function rawRequest(base: URL, head: string, body: { bytes: Buffer } | { trickle: number; everyMs: number } | { declared: number; send: number }, until: number): Promise<number> {
+function rawRequest(
+  base: URL,
+  head: string,
+  body: { bytes: Buffer } | { trickle: number; everyMs: number } | { declared: number; send: number },
+  until: number,
+): Promise<number> {
   return new Promise((done) => {
     const socket = net.connect({ host: base.hostname, port: Number(base.port) });
     let data = '';
@@ -121,25 +126,63 @@ async function hostileClasses(smallPng: Buffer): Promise<HostileClass[]> {
   const dicom = imageDicom({ rows: 65535, columns: 65535, frames: 1000, bitsAllocated: 16, pixels: new Uint8Array(64) });
   const b64 = smallPng.toString('base64');
   const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
-  const pngs = multipart(Array.from({ length: 16 }, () => greyAlphaPng), 'image/png');
-  log(`decode bombs: ${side}x${side}; grey+alpha PNG ${greyAlphaPng.length} B (x16 in one body), JPEG ${jpeg.length} B, TIFF ${tiff.length} B, WebP ${webp.length} B`);
+  const pngs = multipart(
+    Array.from({ length: 16 }, () => greyAlphaPng),
+    'image/png',
+  );
+  log(
+    `decode bombs: ${side}x${side}; grey+alpha PNG ${greyAlphaPng.length} B (x16 in one body), JPEG ${jpeg.length} B, TIFF ${tiff.length} B, WebP ${webp.length} B`,
+  );
   return [
     { name: 'png bombs (16 grey+alpha in one multipart body)', send: post('/embed/image', pngs.type, pngs.body) },
     { name: 'jpeg bomb (grey)', send: post('/embed/image', 'image/jpeg', jpeg) },
     { name: 'tiff bomb', send: post('/embed/image', 'image/tiff', tiff) },
     { name: 'webp bomb', send: post('/embed/image', 'image/webp', webp) },
     { name: 'dicom 65535 x 65535 x 1000 frames', send: post('/embed/image', 'application/dicom', dicom) },
-    { name: 'template flood (10,000 templates)', send: post('/classify', 'application/json', json({ image: b64, labels: ['a', 'b'], templates: Array.from({ length: 10_000 }, (_, i) => `t${i} {}`) })) },
-    { name: 'label flood (20,000 labels)', send: post('/classify', 'application/json', json({ image: b64, labels: Array.from({ length: 20_000 }, (_, i) => `label ${i}`) })) },
+    {
+      name: 'template flood (10,000 templates)',
+      send: post(
+        '/classify',
+        'application/json',
+        json({ image: b64, labels: ['a', 'b'], templates: Array.from({ length: 10_000 }, (_, i) => `t${i} {}`) }),
+      ),
+    },
+    {
+      name: 'label flood (20,000 labels)',
+      send: post('/classify', 'application/json', json({ image: b64, labels: Array.from({ length: 20_000 }, (_, i) => `label ${i}`) })),
+    },
     { name: '100 images', send: post('/embed/image', 'application/json', json({ images: Array.from({ length: 100 }, () => b64) })) },
-    { name: '1000 prompts (100 labels x 10 templates)', send: post('/classify', 'application/json', json({ image: b64, labels: Array.from({ length: 100 }, (_, i) => `finding ${i}`), templates: Array.from({ length: 10 }, (_, i) => `view ${i} of {}`) })) },
+    {
+      name: '1000 prompts (100 labels x 10 templates)',
+      send: post(
+        '/classify',
+        'application/json',
+        json({
+          image: b64,
+          labels: Array.from({ length: 100 }, (_, i) => `finding ${i}`),
+          templates: Array.from({ length: 10 }, (_, i) => `view ${i} of {}`),
+        }),
+      ),
+    },
     {
       name: 'trickled body (64 B every 500 ms of a declared 1 MiB)',
-      send: (base, until) => rawRequest(base, `POST /embed/image HTTP/1.1\r\nHost: bench\r\nContent-Type: image/png\r\nContent-Length: ${MIB}\r\n\r\n`, { trickle: 64, everyMs: 500 }, until),
+      send: (base, until) =>
+        rawRequest(
+          base,
+          `POST /embed/image HTTP/1.1\r\nHost: bench\r\nContent-Type: image/png\r\nContent-Length: ${MIB}\r\n\r\n`,
+          { trickle: 64, everyMs: 500 },
+          until,
+        ),
     },
     {
       name: 'oversized body (declared 100 MiB)',
-      send: (base, until) => rawRequest(base, `POST /embed/image HTTP/1.1\r\nHost: bench\r\nContent-Type: image/png\r\nContent-Length: ${100 * MIB}\r\n\r\n`, { declared: 100 * MIB, send: 2 * MIB }, until),
+      send: (base, until) =>
+        rawRequest(
+          base,
+          `POST /embed/image HTTP/1.1\r\nHost: bench\r\nContent-Type: image/png\r\nContent-Length: ${100 * MIB}\r\n\r\n`,
+          { declared: 100 * MIB, send: 2 * MIB },
+          until,
+        ),
     },
   ];
 }
@@ -177,7 +220,10 @@ const KINDS: Kind[] = ['image', 'text', 'classify'];
 function prompts(count: number, seed: number): string[] {
   const words = 'chest x-ray ct mri ultrasound lesion effusion nodule fracture normal lung liver brain kidney retina'.split(' ');
   const rand = prng(seed);
-  return Array.from({ length: count }, (_, i) => `${words[Math.floor(rand() * words.length)]!} ${words[Math.floor(rand() * words.length)]!} case ${i}`);
+  return Array.from(
+    { length: count },
+    (_, i) => `${words[Math.floor(rand() * words.length)]!} ${words[Math.floor(rand() * words.length)]!} case ${i}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -216,7 +262,13 @@ async function main(): Promise<void> {
     const rates = Object.fromEntries(KINDS.map((k) => [k, Math.max(0.2, capacity[k] / 2 / KINDS.length)])) as Record<Kind, number>;
     log(`capacity ${JSON.stringify(capacity)}; legitimate rates ${JSON.stringify(rates)}; baseline ${P.baselineMs / 1000} s`);
     const legit = (durationMs: number, probe: boolean) =>
-      Promise.all(KINDS.map((kind, i) => runForked(scenario(kind, { rate: rates[kind], ...(probe && i === 0 ? { healthEveryMs: 100, scrapeMetrics: true } : {}) }, durationMs))));
+      Promise.all(
+        KINDS.map((kind, i) =>
+          runForked(
+            scenario(kind, { rate: rates[kind], ...(probe && i === 0 ? { healthEveryMs: 100, scrapeMetrics: true } : {}) }, durationMs),
+          ),
+        ),
+      );
     const baseline = await legit(P.baselineMs, false);
 
     const classes = await hostileClasses(readFileSync(join(modelDir, 'golden_resized.png')));
@@ -225,23 +277,43 @@ async function main(): Promise<void> {
     let peakRss = service.rssBytes();
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, service.rssBytes())), 100);
     const hostileEnd = performance.now() + P.warmupMs + P.hostileMs;
-    const [loaded, hostile] = await Promise.all([legit(P.hostileMs, true), sleep(P.warmupMs).then(() => runHostile(classes, base, hostileEnd))]);
+    const [loaded, hostile] = await Promise.all([
+      legit(P.hostileMs, true),
+      sleep(P.warmupMs).then(() => runHostile(classes, base, hostileEnd)),
+    ]);
     clearInterval(sampler);
     const metricsText = loaded[0]!.metricsEnd ?? (await service.metrics());
     const after = await service.metrics();
     const budget = metricValue(after, 'unimed_memory_budget_bytes') ?? Number(process.env.MEMORY_BUDGET_BYTES ?? Number.NaN);
     const restarts = sumOf(after, 'unimed_worker_restarts_total') - restartsBefore;
-    const eventLoopP99 = Math.max(0, (metricValue(metricsText, 'nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) - EVENT_LOOP_RESOLUTION_S) * 1000;
+    const eventLoopP99 =
+      Math.max(0, (metricValue(metricsText, 'nodejs_eventloop_lag_p99_seconds') ?? Number.NaN) - EVENT_LOOP_RESOLUTION_S) * 1000;
     const health = summarize(loaded[0]!.healthMs);
     const allStatuses = [...loaded.map((r) => r.statuses), ...Object.values(hostile)];
-    const count = (statuses: Record<string, number>[], codes: string[]): number => statuses.reduce((s, m) => s + codes.reduce((t, c) => t + (m[c] ?? 0), 0), 0);
+    const count = (statuses: Record<string, number>[], codes: string[]): number =>
+      statuses.reduce((s, m) => s + codes.reduce((t, c) => t + (m[c] ?? 0), 0), 0);
     const p99 = (r: ScenarioResult): number => summarize(r.latenciesMs).p99;
     const targets: { target: string; measured: number; limit: number; strict?: boolean }[] = [
-      { target: 'peak RSS <= RSS at ready + MEMORY_BUDGET_BYTES + 256 MiB (MiB)', measured: round(peakRss / MIB, 1), limit: round((rssAtReady + budget) / MIB + 256, 1) },
+      {
+        target: 'peak RSS <= RSS at ready + MEMORY_BUDGET_BYTES + 256 MiB (MiB)',
+        measured: round(peakRss / MIB, 1),
+        limit: round((rssAtReady + budget) / MIB + 256, 1),
+      },
       { target: '/healthz p99 < 100 ms', measured: round(health.p99, 1), limit: 100, strict: true },
       { target: 'event-loop delay p99 < 20 ms', measured: round(eventLoopP99, 1), limit: 20, strict: true },
-      ...KINDS.map((k, i) => ({ target: `${k} p99 <= 3 x its p99 without hostile traffic (ms)`, measured: round(p99(loaded[i]!), 1), limit: round(3 * p99(baseline[i]!), 1) })),
-      { target: 'legitimate requests answered 503', measured: count(loaded.map((r) => r.statuses), ['503']), limit: 0 },
+      ...KINDS.map((k, i) => ({
+        target: `${k} p99 <= 3 x its p99 without hostile traffic (ms)`,
+        measured: round(p99(loaded[i]!), 1),
+        limit: round(3 * p99(baseline[i]!), 1),
+      })),
+      {
+        target: 'legitimate requests answered 503',
+        measured: count(
+          loaded.map((r) => r.statuses),
+          ['503'],
+        ),
+        limit: 0,
+      },
       { target: 'answers 500, 502 or 504 (all traffic)', measured: count(allStatuses, ['500', '502', '504']), limit: 0 },
       { target: 'worker restarts', measured: restarts, limit: 0 },
     ];
@@ -255,7 +327,11 @@ async function main(): Promise<void> {
       memoryBudgetMiB: round(budget / MIB, 1),
       capacity,
       rates,
-      legitimate: KINDS.map((k, i) => ({ kind: k, baseline: { statuses: baseline[i]!.statuses, latencyMs: summarize(baseline[i]!.latenciesMs) }, hostile: { statuses: loaded[i]!.statuses, latencyMs: summarize(loaded[i]!.latenciesMs) } })),
+      legitimate: KINDS.map((k, i) => ({
+        kind: k,
+        baseline: { statuses: baseline[i]!.statuses, latencyMs: summarize(baseline[i]!.latenciesMs) },
+        hostile: { statuses: loaded[i]!.statuses, latencyMs: summarize(loaded[i]!.latenciesMs) },
+      })),
       hostile,
       targets: judged,
     };
@@ -269,7 +345,16 @@ async function main(): Promise<void> {
   }
 }
 
-function markdown(r: { date: string; smoke: boolean; model: string; seconds: number; rssAtReadyMiB: number; memoryBudgetMiB: number; hostile: Record<string, Record<string, number>>; targets: { target: string; measured: number; limit: number; met: boolean }[] }): string {
+function markdown(r: {
+  date: string;
+  smoke: boolean;
+  model: string;
+  seconds: number;
+  rssAtReadyMiB: number;
+  memoryBudgetMiB: number;
+  hostile: Record<string, Record<string, number>>;
+  targets: { target: string; measured: number; limit: number; met: boolean }[];
+}): string {
   const lines = [
     `Hostile traffic (\`npm run bench:hostile${r.smoke ? ' -- --smoke' : ''}\`, ${r.date.slice(0, 10)}): ${r.seconds} s, model \`${r.model.replace(ROOT + '/', '')}\`, RSS at ready ${r.rssAtReadyMiB} MiB, memory budget ${r.memoryBudgetMiB} MiB.`,
     '',
@@ -279,7 +364,12 @@ function markdown(r: { date: string; smoke: boolean; model: string; seconds: num
     '',
     '| hostile class (1 req/s) | answers (status: count; 0 = none before the end) |',
     '| --- | --- |',
-    ...Object.entries(r.hostile).map(([name, statuses]) => `| ${name} | ${Object.entries(statuses).map(([s, n]) => `${s}: ${n}`).join(', ')} |`),
+    ...Object.entries(r.hostile).map(
+      ([name, statuses]) =>
+        `| ${name} | ${Object.entries(statuses)
+          .map(([s, n]) => `${s}: ${n}`)
+          .join(', ')} |`,
+    ),
     '',
   ];
   return lines.join('\n');

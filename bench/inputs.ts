@@ -43,7 +43,9 @@ export async function writeBenchJpeg(path: string, seed = 7): Promise<Buffer> {
       raw[i + 2] = Math.max(0, Math.min(255, 255 - base + noise));
     }
   }
-  const jpeg = await sharp(raw, { raw: { width: size, height: size, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  const jpeg = await sharp(raw, { raw: { width: size, height: size, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
   await writeFile(path, jpeg);
   return jpeg;
 }
@@ -62,7 +64,12 @@ export async function makePrompts(modelDir: string, count: number, minTokens = 8
     text: { tokenizer: string; context_length: number; pad_id: number; cls_id: number; sep_id: number };
   };
   const t = manifest.text;
-  const tokenizer = await TextTokenizer.load(modelDir, t.tokenizer, { contextLength: t.context_length, padId: t.pad_id, clsId: t.cls_id, sepId: t.sep_id });
+  const tokenizer = await TextTokenizer.load(modelDir, t.tokenizer, {
+    contextLength: t.context_length,
+    padId: t.pad_id,
+    clsId: t.cls_id,
+    sepId: t.sep_id,
+  });
   const rand = prng(seed);
   const seen = new Set<string>();
   const out: Prompt[] = [];

@@ -65,7 +65,12 @@ async function session(path: string, a: LimitArgs): Promise<{ session: ort.Infer
 }
 
 /** Warm-up once, then run until both bounds are met; `feeds(i)` gives the i-th run's inputs. */
-async function measure(s: ort.InferenceSession, a: LimitArgs, batch: number, feeds: (i: number) => { feeds: Record<string, ort.Tensor>; seq?: number }): Promise<Throughput> {
+async function measure(
+  s: ort.InferenceSession,
+  a: LimitArgs,
+  batch: number,
+  feeds: (i: number) => { feeds: Record<string, ort.Tensor>; seq?: number },
+): Promise<Throughput> {
   await s.run(feeds(0).feeds);
   let runs = 0;
   let seqSum = 0;
@@ -97,7 +102,10 @@ function textFeeds(prompts: number[][], pad: 'longest' | number): { feeds: Recor
 }
 
 export async function runLimit(a: LimitArgs): Promise<LimitResult> {
-  const manifest = JSON.parse(readFileSync(join(a.modelDir, 'model.json'), 'utf8')) as { image: { size: number; file: string; input: string }; text: { file: string } };
+  const manifest = JSON.parse(readFileSync(join(a.modelDir, 'model.json'), 'utf8')) as {
+    image: { size: number; file: string; input: string };
+    text: { file: string };
+  };
   const size = manifest.image.size;
   const img = await session(join(a.modelDir, manifest.image.file), a);
   const image: Throughput[] = [];
@@ -109,7 +117,16 @@ export async function runLimit(a: LimitArgs): Promise<LimitResult> {
   }
   await img.session.release();
   const imageBest = image.reduce((best, t) => (t.itemsPerSecond > best.itemsPerSecond ? t : best));
-  if (a.imageOnly) return { modelDir: a.modelDir, provider: { image: img.provider, text: 'none' }, intraOpThreads: a.intraOpThreads, spinning: a.spinning, denormalAsZero: a.denormalAsZero, image, imageBest };
+  if (a.imageOnly)
+    return {
+      modelDir: a.modelDir,
+      provider: { image: img.provider, text: 'none' },
+      intraOpThreads: a.intraOpThreads,
+      spinning: a.spinning,
+      denormalAsZero: a.denormalAsZero,
+      image,
+      imageBest,
+    };
 
   const txt = await session(join(a.modelDir, manifest.text.file), a);
   const slice = (i: number, n: number): number[][] => {
@@ -120,7 +137,17 @@ export async function runLimit(a: LimitArgs): Promise<LimitResult> {
   const text256 = await measure(txt.session, a, a.text256Batch, (i) => textFeeds(slice(i, a.text256Batch), a.contextLength));
   const textLongest = await measure(txt.session, a, a.textLongestBatch, (i) => textFeeds(slice(i, a.textLongestBatch), 'longest'));
   await txt.session.release();
-  return { modelDir: a.modelDir, provider: { image: img.provider, text: txt.provider }, intraOpThreads: a.intraOpThreads, spinning: a.spinning, denormalAsZero: a.denormalAsZero, image, imageBest, text256, textLongest };
+  return {
+    modelDir: a.modelDir,
+    provider: { image: img.provider, text: txt.provider },
+    intraOpThreads: a.intraOpThreads,
+    spinning: a.spinning,
+    denormalAsZero: a.denormalAsZero,
+    image,
+    imageBest,
+    text256,
+    textLongest,
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -55,13 +55,20 @@ interface Target {
   body: (i: number) => Buffer;
 }
 
-function multipart(fields: Record<string, string>, file: { name: string; filename: string; type: string; data: Buffer }): { body: Buffer; type: string } {
+function multipart(
+  fields: Record<string, string>,
+  file: { name: string; filename: string; type: string; data: Buffer },
+): { body: Buffer; type: string } {
   const boundary = `----unimedbench${Math.random().toString(16).slice(2)}`;
   const parts: Buffer[] = [];
   for (const [name, value] of Object.entries(fields)) {
     parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
   }
-  parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\nContent-Type: ${file.type}\r\n\r\n`));
+  parts.push(
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\nContent-Type: ${file.type}\r\n\r\n`,
+    ),
+  );
   parts.push(file.data, Buffer.from(`\r\n--${boundary}--\r\n`));
   return { body: Buffer.concat(parts), type: `multipart/form-data; boundary=${boundary}` };
 }
@@ -83,14 +90,31 @@ function target(s: Scenario): Target {
       },
     };
   }
-  const form = multipart({ prompt_set: s.promptSet! }, { name: 'image', filename: 'bench.jpg', type: 'image/jpeg', data: readFileSync(s.imageFile!) });
+  const form = multipart(
+    { prompt_set: s.promptSet! },
+    { name: 'image', filename: 'bench.jpg', type: 'image/jpeg', data: readFileSync(s.imageFile!) },
+  );
   return { path: '/classify', headers: { 'content-type': form.type }, body: () => form.body };
 }
 
-function send(agent: Agent, base: URL, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<{ status: number; text: string }> {
+function send(
+  agent: Agent,
+  base: URL,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { agent, host: base.hostname, port: base.port, method, path, headers: body ? { ...headers, 'content-length': String(body.length) } : headers },
+      {
+        agent,
+        host: base.hostname,
+        port: base.port,
+        method,
+        path,
+        headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -73,7 +73,12 @@ export function memoryMaps(pid: number): MemoryMaps | undefined {
   return { mainArena: mib(kib.mainArena), anonymous: mib(kib.anonymous), files: mib(kib.files) };
 }
 
-export async function startService(options: { root: string; env: Record<string, string>; logFile: string; readyTimeoutMs: number }): Promise<RunningService> {
+export async function startService(options: {
+  root: string;
+  env: Record<string, string>;
+  logFile: string;
+  readyTimeoutMs: number;
+}): Promise<RunningService> {
   const port = await freePort();
   const log = createWriteStream(options.logFile);
   // Started with the node flags of `npm start` / `npm run dev` (package.json), so memory is measured as deployed.
@@ -94,7 +99,10 @@ export async function startService(options: { root: string; env: Record<string, 
       child.kill('SIGKILL');
       throw new Error(`the service was not ready within ${options.readyTimeoutMs} ms; see ${options.logFile}`);
     }
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     await sleep(250);
   }

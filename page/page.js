@@ -45,8 +45,16 @@ async function api(path, init = {}) {
 
 /** `error.field` -> the control it is shown next to (the API's names; `images` is the page's one image). */
 const FIELD_CONTROLS = {
-  image: 'image', images: 'image', model: 'model', prompt_set: 'prompt_set', labels: 'labels', templates: 'templates',
-  window: 'window', window_center: 'window_center', window_width: 'window_width', frame: 'frame',
+  image: 'image',
+  images: 'image',
+  model: 'model',
+  prompt_set: 'prompt_set',
+  labels: 'labels',
+  templates: 'templates',
+  window: 'window',
+  window_center: 'window_center',
+  window_width: 'window_width',
+  frame: 'frame',
 };
 
 function clearErrors() {
@@ -221,7 +229,11 @@ function showDicomOptions(record) {
 
 // ---- classification ------------------------------------------------------------------------------------------
 
-const lines = (text) => text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+const lines = (text) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 
 async function classify(event) {
   event.preventDefault();
@@ -300,27 +312,38 @@ function describeWindow(window) {
 function showPreprocessing(record) {
   const { source, dicom, transform } = record;
   const rows = [
-    ['Source', `${source.format.toUpperCase()}, ${source.width} x ${source.height}, ${source.bit_depth}-bit, ${source.channels} channel(s)` +
-      `${source.has_alpha ? ' with alpha (dropped)' : ''}${source.pages > 1 ? `, ${source.pages} ${dicom ? 'frames' : 'pages'}` : ''}` +
-      `${source.page ? `, page ${source.page} used` : ''}`],
+    [
+      'Source',
+      `${source.format.toUpperCase()}, ${source.width} x ${source.height}, ${source.bit_depth}-bit, ${source.channels} channel(s)` +
+        `${source.has_alpha ? ' with alpha (dropped)' : ''}${source.pages > 1 ? `, ${source.pages} ${dicom ? 'frames' : 'pages'}` : ''}` +
+        `${source.page ? `, page ${source.page} used` : ''}`,
+    ],
   ];
   if (dicom) {
-    rows.push(['DICOM', `modality ${dicom.modality ?? 'not given'}, ${dicom.photometric_interpretation}, frame ${dicom.frame} of ${dicom.frames}` +
-      `, ${dicom.bits_stored} bits stored${dicom.inverted ? ', inverted (MONOCHROME1)' : ''}, transfer syntax ${dicom.transfer_syntax_uid}`]);
+    rows.push([
+      'DICOM',
+      `modality ${dicom.modality ?? 'not given'}, ${dicom.photometric_interpretation}, frame ${dicom.frame} of ${dicom.frames}` +
+        `, ${dicom.bits_stored} bits stored${dicom.inverted ? ', inverted (MONOCHROME1)' : ''}, transfer syntax ${dicom.transfer_syntax_uid}`,
+    ]);
   }
   rows.push(
     ['Window', describeWindow(record.window)],
-    ['Resize', transform.resize ? `bicubic, to ${transform.resize.width} x ${transform.resize.height}` : 'none (the shorter side already fits)'],
+    [
+      'Resize',
+      transform.resize ? `bicubic, to ${transform.resize.width} x ${transform.resize.height}` : 'none (the shorter side already fits)',
+    ],
     ['Crop', `centre ${transform.crop.width} x ${transform.crop.height} at (${transform.crop.left}, ${transform.crop.top})`],
     ['Model input', `${transform.size} x ${transform.size} RGB`],
   );
-  $('preprocessing').replaceChildren(...rows.flatMap(([term, text]) => {
-    const dt = document.createElement('dt');
-    dt.textContent = term;
-    const dd = document.createElement('dd');
-    dd.textContent = text;
-    return [dt, dd];
-  }));
+  $('preprocessing').replaceChildren(
+    ...rows.flatMap(([term, text]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = term;
+      const dd = document.createElement('dd');
+      dd.textContent = text;
+      return [dt, dd];
+    }),
+  );
   $('preprocessing-block').hidden = false;
 }
 
@@ -331,7 +354,10 @@ function wire() {
   $('image').addEventListener('change', fileChosen);
   $('model').addEventListener('change', () => {
     clearErrors();
-    modelChanged().then(() => updatePreview(), (err) => showApiError(err, false));
+    modelChanged().then(
+      () => updatePreview(),
+      (err) => showApiError(err, false),
+    );
   });
   $('prompt_set').addEventListener('change', promptSetChanged);
   $('api-key').addEventListener('change', () => {
@@ -354,7 +380,11 @@ function wire() {
     void updatePreview();
   };
   const frameChanged = () => void updatePreview();
-  for (const [id, changed] of [['window_center', windowChanged], ['window_width', windowChanged], ['frame', frameChanged]]) {
+  for (const [id, changed] of [
+    ['window_center', windowChanged],
+    ['window_width', windowChanged],
+    ['frame', frameChanged],
+  ]) {
     $(id).addEventListener('change', changed);
     // Enter in a rendering field updates the preview; it does not submit the form (classify) as it otherwise would.
     $(id).addEventListener('keydown', (e) => {

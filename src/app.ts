@@ -86,7 +86,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const decoder =
     options.decoder ??
-    new PixelDecoder({ threads: config.decoderThreads, taskTimeoutMs: config.decoderTimeoutMs, maxQueue: config.decoderMaxQueue, logger: serviceLogger });
+    new PixelDecoder({
+      threads: config.decoderThreads,
+      taskTimeoutMs: config.decoderTimeoutMs,
+      maxQueue: config.decoderMaxQueue,
+      logger: serviceLogger,
+    });
   // Decoded images may be patient data: libvips keeps none of them (nor open files) in its cache.
   sharp.cache(false);
   const memoryBudget = new MemoryBudget({
@@ -98,7 +103,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       metrics.memoryBudgetBytes.set(limit);
     },
   });
-  decorateService(app, { state, config, metrics, pixelDecoder: decoder, memoryBudget, dicomweb: new DicomwebSources(config.dicomweb, metrics) });
+  decorateService(app, {
+    state,
+    config,
+    metrics,
+    pixelDecoder: decoder,
+    memoryBudget,
+    dicomweb: new DicomwebSources(config.dicomweb, metrics),
+  });
   app.addHook('onClose', async () => {
     await decoder.close();
   });

@@ -105,12 +105,22 @@ function httpConfig(env: Env, bodyBytes: number, requestTimeoutMs: number): Http
   const httpRequestTimeoutMs = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 1, MAX_TIMEOUT_MS);
   const headersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(60_000, httpRequestTimeoutMs), 1, MAX_TIMEOUT_MS);
   if (headersTimeoutMs > httpRequestTimeoutMs) {
-    throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs})`);
+    throw new ConfigError(
+      `HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs})`,
+    );
   }
   // While inference runs (up to REQUEST_TIMEOUT_MS) the socket is silent: an idle limit below that would cut it.
-  const connectionTimeoutMs = integer(env, 'HTTP_CONNECTION_TIMEOUT_MS', Math.min(MAX_TIMEOUT_MS, Math.max(120_000, 2 * requestTimeoutMs)), 0, MAX_TIMEOUT_MS);
+  const connectionTimeoutMs = integer(
+    env,
+    'HTTP_CONNECTION_TIMEOUT_MS',
+    Math.min(MAX_TIMEOUT_MS, Math.max(120_000, 2 * requestTimeoutMs)),
+    0,
+    MAX_TIMEOUT_MS,
+  );
   if (connectionTimeoutMs !== 0 && connectionTimeoutMs <= requestTimeoutMs) {
-    throw new ConfigError(`HTTP_CONNECTION_TIMEOUT_MS (${connectionTimeoutMs}) must be 0 or more than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+    throw new ConfigError(
+      `HTTP_CONNECTION_TIMEOUT_MS (${connectionTimeoutMs}) must be 0 or more than REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
   }
   return {
     requestTimeoutMs: httpRequestTimeoutMs,

@@ -31,7 +31,10 @@ export function disableCoreDumps(): CoreDumps {
     try {
       execFileSync('prlimit', [`--pid=${process.pid}`, '--core=0:0'], { stdio: 'pipe', timeout: 10_000 });
     } catch (err) {
-      reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'prlimit (util-linux) is not installed' : `prlimit failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
+      reason =
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'prlimit (util-linux) is not installed'
+          : `prlimit failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
     }
   }
   const after = coreFileLimit();

@@ -10,7 +10,12 @@ export class ServiceError extends Error {
   /** The request input at fault (`error.field`), as the API names it: `image`, `labels`, `window`, ... */
   readonly field: string | undefined;
 
-  constructor(statusCode: number, code: string, message: string, options?: { retryAfterSeconds?: number; cause?: unknown; field?: string }) {
+  constructor(
+    statusCode: number,
+    code: string,
+    message: string,
+    options?: { retryAfterSeconds?: number; cause?: unknown; field?: string },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ServiceError';
     this.statusCode = statusCode;

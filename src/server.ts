@@ -42,7 +42,10 @@ async function main(): Promise<void> {
   // A core file would hold whatever images and texts were in memory: patient data on disk.
   const coreDumps = disableCoreDumps();
   if (coreDumps.state === 'on') {
-    logger.fatal({ coreFileLimit: coreDumps.soft, reason: coreDumps.reason }, 'core dumps could not be turned off; refusing to start (start it with `ulimit -c 0`)');
+    logger.fatal(
+      { coreFileLimit: coreDumps.soft, reason: coreDumps.reason },
+      'core dumps could not be turned off; refusing to start (start it with `ulimit -c 0`)',
+    );
     process.exit(1);
   }
   if (coreDumps.state === 'unknown') logger.warn('no /proc/self/limits: core dumps could not be checked (start it with `ulimit -c 0`)');
@@ -68,7 +71,8 @@ async function main(): Promise<void> {
       state.startDraining();
       const graceEnds = Date.now() + config.shutdownGraceMs;
       const drained = await state.waitIdle(config.shutdownGraceMs);
-      if (!drained) logger.warn({ inflight: state.inflight, graceMs: config.shutdownGraceMs }, 'grace period over with requests still running');
+      if (!drained)
+        logger.warn({ inflight: state.inflight, graceMs: config.shutdownGraceMs }, 'grace period over with requests still running');
       // Closing waits for running batches and open connections, but no longer than the grace period leaves (a
       // hung worker must not hold the exit): what is still running then is cut off by the exit.
       const closing = (async () => {
@@ -113,7 +117,8 @@ async function main(): Promise<void> {
     return;
   }
   // The default memory budget is what the container allows beyond the process as it is now: models loaded and warmed.
-  if (config.memory.budgetBytes === undefined) app.memoryBudget.setLimit(defaultMemoryBudget(cgroupMemoryLimit(), process.memoryUsage.rss()));
+  if (config.memory.budgetBytes === undefined)
+    app.memoryBudget.setLimit(defaultMemoryBudget(cgroupMemoryLimit(), process.memoryUsage.rss()));
   state.setRegistry(registry);
   logger.info({ models: registry.list().map((m) => m.id), memoryBudgetBytes: app.memoryBudget.limitBytes }, 'ready');
 }

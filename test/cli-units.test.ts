@@ -55,17 +55,28 @@ t.test('metrics equal the definitions, computed another way', (t) => {
     let wins = 0;
     const pos = items.filter((x) => x.truth === c);
     const neg = items.filter((x) => x.truth !== c);
-    for (const p of pos) for (const n of neg) wins += p.probabilities[c]! > n.probabilities[c]! ? 1 : p.probabilities[c] === n.probabilities[c] ? 0.5 : 0;
+    for (const p of pos)
+      for (const n of neg) wins += p.probabilities[c]! > n.probabilities[c]! ? 1 : p.probabilities[c] === n.probabilities[c] ? 0.5 : 0;
     const area = pos.length === 0 ? null : wins / (pos.length * neg.length);
     if (area !== null) areas.push(area);
     const got = m.per_class[label]!;
-    t.ok(Math.abs(got.precision - precision) < 1e-12 && Math.abs(got.recall - recall) < 1e-12 && got.support === support, `${label}: precision, recall, support`);
+    t.ok(
+      Math.abs(got.precision - precision) < 1e-12 && Math.abs(got.recall - recall) < 1e-12 && got.support === support,
+      `${label}: precision, recall, support`,
+    );
     t.equal(got.f1, precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall), `${label}: F1`);
-    t.equal(got.auroc === null ? null : Math.round(got.auroc * 1e12), area === null ? null : Math.round(area * 1e12), `${label}: AUROC (pairwise, ties half)`);
+    t.equal(
+      got.auroc === null ? null : Math.round(got.auroc * 1e12),
+      area === null ? null : Math.round(area * 1e12),
+      `${label}: AUROC (pairwise, ties half)`,
+    );
   });
   t.equal(m.per_class.never!.auroc, null, 'a class without examples has no AUROC');
   t.equal(m.per_class.never!.recall, 0, 'and recall 0, not NaN');
-  t.ok(Math.abs(m.balanced_accuracy - recalls.reduce((a, b) => a + b, 0) / recalls.length) < 1e-12, 'balanced accuracy: mean recall over classes with examples');
+  t.ok(
+    Math.abs(m.balanced_accuracy - recalls.reduce((a, b) => a + b, 0) / recalls.length) < 1e-12,
+    'balanced accuracy: mean recall over classes with examples',
+  );
   t.ok(Math.abs(m.macro_auroc! - areas.reduce((a, b) => a + b, 0) / areas.length) < 1e-12, 'macro AUROC over the defined ones');
   t.same(
     m.confusion.map((row) => row.reduce((a, b) => a + b, 0)),
@@ -78,13 +89,27 @@ t.test('metrics equal the definitions, computed another way', (t) => {
 t.test('ECE: 15 equal-width bins of the top-1 probability, worked by hand', (t) => {
   // top-1 0.95 (right), 0.95 (wrong): bin (14/15, 1], accuracy 0.5, confidence 0.95 -> |0.45| x 2/4
   // top-1 0.5 (right), 0.5 (right): bin (7/15, 8/15], accuracy 1, confidence 0.5 -> |0.5| x 2/4
-  const item = (truth: number, predicted: number, top: number): Scored => ({ truth, predicted, probabilities: predicted === 0 ? [top, 1 - top] : [1 - top, top] });
+  const item = (truth: number, predicted: number, top: number): Scored => ({
+    truth,
+    predicted,
+    probabilities: predicted === 0 ? [top, 1 - top] : [1 - top, top],
+  });
   const m = computeMetrics(['x', 'y'], [item(0, 0, 0.95), item(1, 0, 0.95), item(0, 0, 0.5), item(1, 1, 0.5)]);
   t.ok(Math.abs(m.ece - (0.45 * 0.5 + 0.5 * 0.5)) < 1e-12, `ECE ${m.ece}`);
   t.equal(m.reliability.length, 15);
-  t.same(m.reliability.filter((b) => b.count > 0).map((b) => [Math.round(b.lower * 15), b.count]), [[7, 2], [14, 2]]);
+  t.same(
+    m.reliability.filter((b) => b.count > 0).map((b) => [Math.round(b.lower * 15), b.count]),
+    [
+      [7, 2],
+      [14, 2],
+    ],
+  );
   const edge = computeMetrics(['x', 'y'], [item(0, 0, 0.6)]);
-  t.equal(edge.reliability.findIndex((b) => b.count === 1), 8, 'a bin holds its upper edge: 0.6 = 9/15 is in (8/15, 9/15]');
+  t.equal(
+    edge.reliability.findIndex((b) => b.count === 1),
+    8,
+    'a bin holds its upper edge: 0.6 = 9/15 is in (8/15, 9/15]',
+  );
   t.equal(auroc([0.1, 0.2], [true, true]), null, 'AUROC without negatives is undefined');
   t.end();
 });
@@ -92,7 +117,13 @@ t.test('ECE: 15 equal-width bins of the top-1 probability, worked by hand', (t) 
 t.test('class names match labels after lower-casing and dropping all but letters and digits', (t) => {
   t.equal(labelKey('X-Ray'), 'xray');
   t.equal(labelKey('Histo Pathology!'), 'histopathology');
-  t.same([...matchLabels(['X-Ray', 'CT'], ['xray', 'ct', 'mri'], 'the set')], [['X-Ray', 0], ['CT', 1]]);
+  t.same(
+    [...matchLabels(['X-Ray', 'CT'], ['xray', 'ct', 'mri'], 'the set')],
+    [
+      ['X-Ray', 0],
+      ['CT', 1],
+    ],
+  );
   let error: unknown;
   try {
     matchLabels(['xray', 'brain scan', 'radiograph'], ['xray', 'ct'], 'prompt set "m"');
@@ -100,16 +131,39 @@ t.test('class names match labels after lower-casing and dropping all but letters
     error = e;
   }
   t.ok(error instanceof CommandError, 'a mismatch is a CommandError (exit status 1, message only)');
-  t.match((error as Error).message, /no label for: brain scan, radiograph\n.*labels of prompt set "m": xray, ct/s, 'listing every class without a label, and the labels');
+  t.match(
+    (error as Error).message,
+    /no label for: brain scan, radiograph\n.*labels of prompt set "m": xray, ct/s,
+    'listing every class without a label, and the labels',
+  );
   t.throws(() => matchLabels(['ab'], ['a-b', 'AB'], 'x'), /more than one label for: ab \(a-b, AB\)/);
   t.end();
 });
 
 t.test('CSV and TSV round trips', (t) => {
-  const rows = [['path', 'label'], ['a,b.png', 'say "hi"'], ['multi\nline.dcm', ' padded '], ['', 'plain']];
+  const rows = [
+    ['path', 'label'],
+    ['a,b.png', 'say "hi"'],
+    ['multi\nline.dcm', ' padded '],
+    ['', 'plain'],
+  ];
   t.same(parseCsv(formatCsv(rows)), rows, 'commas, quotes, line breaks, spaces and empty fields survive');
-  t.same(parseCsv('\ufeffpath,label\r\nx.png,ct\r\n'), [['path', 'label'], ['x.png', 'ct']], 'BOM and CRLF');
-  t.same(parseCsv('file\tclass\na "b".png\tX-Ray\n', '\t'), [['file', 'class'], ['a "b".png', 'X-Ray']], 'TSV takes quotes literally');
+  t.same(
+    parseCsv('\ufeffpath,label\r\nx.png,ct\r\n'),
+    [
+      ['path', 'label'],
+      ['x.png', 'ct'],
+    ],
+    'BOM and CRLF',
+  );
+  t.same(
+    parseCsv('file\tclass\na "b".png\tX-Ray\n', '\t'),
+    [
+      ['file', 'class'],
+      ['a "b".png', 'X-Ray'],
+    ],
+    'TSV takes quotes literally',
+  );
   t.throws(() => formatCsv([['a\tb']], '\t'), /tab or line break/);
   t.throws(() => parseCsv('"open'), /unterminated/);
   t.end();
@@ -127,7 +181,10 @@ t.test('.npy: the header numpy expects, and a round trip', (t) => {
   t.equal(readFileSync(join(dir, 'a.npy')).length, header.length + 3 * 5 * 4);
   const back = readNpy(join(dir, 'a.npy'));
   t.same([back.rows, back.cols], [3, 5]);
-  t.same([...back.data], rows.flatMap((r) => [...r]));
+  t.same(
+    [...back.data],
+    rows.flatMap((r) => [...r]),
+  );
   t.throws(() => writeNpy(join(dir, 'b.npy'), 5, rows, 4), /wrote 3 rows, the header says 4/);
   t.end();
 });
@@ -153,7 +210,10 @@ t.test('forEachLimit: at most `limit` at once, every item once, the first error 
     running--;
   });
   t.equal(most, 3);
-  t.same(seen.sort((a, b) => a - b), [...Array(20).keys()]);
+  t.same(
+    seen.sort((a, b) => a - b),
+    [...Array(20).keys()],
+  );
   const started: number[] = [];
   await t.rejects(
     forEachLimit([0, 1, 2, 3, 4, 5], 2, async (item) => {
@@ -175,7 +235,10 @@ t.test('progress: a bar with rate and ETA on a terminal, plain periodic lines ot
   await until('a periodic line', () => plain.some((l) => l.startsWith('4/10 images')));
   p.finish();
   t.notOk(plain.join('').includes('\r'), 'no carriage returns in plain output');
-  t.match(plain.find((l) => l.startsWith('4/10 images')), /^4\/10 images, 1 failed, [\d.]+\/s, ETA \d\d:\d\d\n$/);
+  t.match(
+    plain.find((l) => l.startsWith('4/10 images')),
+    /^4\/10 images, 1 failed, [\d.]+\/s, ETA \d\d:\d\d\n$/,
+  );
   t.match(plain.at(-1), /^4\/10 images, 1 failed, .* elapsed\n$/, 'and a closing line');
   const tty: string[] = [];
   const bar = new Progress('images', 4, { write: (s) => tty.push(s) > 0, isTTY: true });

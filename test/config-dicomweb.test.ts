@@ -17,7 +17,13 @@ const parse = (value: unknown, extra: Record<string, string> = {}) =>
 
 t.test('sources from JSON: url normalised, basic and bearer auth from files, defaults', (t) => {
   const config = parse({
-    pacs: { url: 'http://pacs:8042/dicom-web/', auth: { type: 'basic', username: 'svc', password_file: 'password' }, timeout_ms: 5000, concurrency: 2, ca_file: 'ca.pem' },
+    pacs: {
+      url: 'http://pacs:8042/dicom-web/',
+      auth: { type: 'basic', username: 'svc', password_file: 'password' },
+      timeout_ms: 5000,
+      concurrency: 2,
+      ca_file: 'ca.pem',
+    },
     cloud: { url: 'https://dicom.example/v1', auth: { type: 'bearer', token_file: join(dir, 'token') } },
   });
   const pacs = config.sources.get('pacs')!;
@@ -53,7 +59,10 @@ t.test('bad values stop the start, naming the variable and never a secret', (t) 
     [{ p: { url: 'http://pacs', concurrency: 1000 } }, /concurrency must be an integer between 1 and 256/],
     [{ p: { url: 'http://pacs', auth: { type: 'digest' } } }, /auth\.type must be "basic" or "bearer"/],
     [{ p: { url: 'http://pacs', auth: { type: 'basic', username: 'svc', password: SECRET } } }, /unknown key "password"/],
-    [{ p: { url: 'http://pacs', auth: { type: 'basic', username: 'svc', password_file: 'nope' } } }, /password_file nope cannot be read \(ENOENT\)/],
+    [
+      { p: { url: 'http://pacs', auth: { type: 'basic', username: 'svc', password_file: 'nope' } } },
+      /password_file nope cannot be read \(ENOENT\)/,
+    ],
     [{ p: { url: 'http://pacs', auth: { type: 'bearer', token_file: 'empty' } } }, /token_file empty must hold one non-empty line/],
   ];
   for (const [value, message] of cases) {

@@ -34,7 +34,8 @@ async function sessionOptions(t: Test, env: Record<string, string>): Promise<Ses
   return until('both encoders to report their session options', () => (reports.length >= 2 ? reports : undefined));
 }
 
-const spinning = (report: SessionOptionsReport) => (report.options.extra as { session?: { intra_op?: { allow_spinning?: unknown } } } | undefined)?.session?.intra_op?.allow_spinning;
+const spinning = (report: SessionOptionsReport) =>
+  (report.options.extra as { session?: { intra_op?: { allow_spinning?: unknown } } } | undefined)?.session?.intra_op?.allow_spinning;
 
 t.test('ORT_SPINNING=1: every session is created with allow_spinning "1"', async (t) => {
   const reports = await sessionOptions(t, { ORT_SPINNING: '1' });

@@ -14,8 +14,16 @@ t.test('the endpoint variables, as the OTLP exporter specification reads them', 
   const traces = (env: Record<string, string>) => loadConfig(env).telemetry.tracesUrl;
   t.equal(traces({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), 'http://collector:4318/v1/traces');
   t.equal(traces({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example.org/base/' }), 'https://otel.example.org/base/v1/traces');
-  t.equal(traces({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/custom' }), 'http://collector:4318/custom', 'the traces URL as given');
-  t.equal(traces({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/t' }), 'http://b:4318/t', 'the traces URL wins');
+  t.equal(
+    traces({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/custom' }),
+    'http://collector:4318/custom',
+    'the traces URL as given',
+  );
+  t.equal(
+    traces({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/t' }),
+    'http://b:4318/t',
+    'the traces URL wins',
+  );
   t.equal(loadConfig({ OTEL_SERVICE_NAME: 'radiology-ai' }).telemetry.serviceName, 'radiology-ai');
   t.end();
 });

@@ -31,7 +31,10 @@ const sources = {
   mono8: work.write('mono8.dcm', imageDicom(mono8())),
 };
 const HTJ2K = '1.2.840.10008.1.2.4.201';
-const ht = part10(imageElements(mono12(), false), { transferSyntax: HTJ2K, pixelData: encapsulated([htj2k(work, mono12Values(), ROWS, COLUMNS, 12)]) });
+const ht = part10(imageElements(mono12(), false), {
+  transferSyntax: HTJ2K,
+  pixelData: encapsulated([htj2k(work, mono12Values(), ROWS, COLUMNS, 12)]),
+});
 
 interface Case {
   name: string;
@@ -75,7 +78,11 @@ async function mismatch(t: Test, work: Promise<unknown>, size: string) {
     (e: unknown) => e,
   );
   t.type(error, ServiceError);
-  t.match(error, { statusCode: 422, code: 'dimension_mismatch', message: new RegExp(`codestream is ${size} pixels but Rows x Columns say ${COLUMNS}x${ROWS}`) });
+  t.match(error, {
+    statusCode: 422,
+    code: 'dimension_mismatch',
+    message: new RegExp(`codestream is ${size} pixels but Rows x Columns say ${COLUMNS}x${ROWS}`),
+  });
 }
 
 for (const c of cases) {
@@ -106,11 +113,21 @@ t.test('the frame header readers find nothing in streams without one (the codec 
 t.test('through HTTP: 422 dimension_mismatch from the header pass, nothing reserved', async (t) => {
   const { registry } = await loadRegistry();
   t.teardown(() => registry.close());
-  const app = await buildApp({ config: testConfig({ MEMORY_BUDGET_BYTES: String(64 * 1024 * 1024) }), metrics: new Metrics({ defaultMetrics: false }), registry, logger: silent });
+  const app = await buildApp({
+    config: testConfig({ MEMORY_BUDGET_BYTES: String(64 * 1024 * 1024) }),
+    metrics: new Metrics({ defaultMetrics: false }),
+    registry,
+    logger: silent,
+  });
   t.teardown(() => app.close());
   const [jpegLs] = cases.filter((c) => c.name.startsWith('JPEG-LS'));
   const { width, bytes } = jpegLs!.fields(jpegLs!.file);
-  const response = await app.inject({ method: 'POST', url: '/embed/image', headers: { 'content-type': 'application/dicom' }, payload: patched(jpegLs!.file, width, bytes, COLUMNS + 1) });
+  const response = await app.inject({
+    method: 'POST',
+    url: '/embed/image',
+    headers: { 'content-type': 'application/dicom' },
+    payload: patched(jpegLs!.file, width, bytes, COLUMNS + 1),
+  });
   t.equal(response.statusCode, 422);
   t.equal(response.json<ErrorBody>().error.code, 'dimension_mismatch');
   t.equal(app.memoryBudget.reservedBytes, 0);

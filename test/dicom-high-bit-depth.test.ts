@@ -70,11 +70,14 @@ t.test('16-bit RGB PNG: one window for all channels, hues kept', async (t) => {
   const h = 16;
   const samples = new Uint16Array(w * h * 3).map((_, i) => (i % 3 === 0 ? 40000 : i % 3 === 1 ? 30000 : 20000) + Math.floor(i / 3) * 10);
   // A Uint16Array input tells sharp the raw samples are 16-bit.
-  const png = await sharp(samples, { raw: { width: w, height: h, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+  const png = await sharp(samples, { raw: { width: w, height: h, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
   const image = await readHighBitDepth(png, {}, LIMITS);
   t.ok(image, 'read as high bit depth');
   t.equal(image!.data.length, w * h * 3);
-  const mid = 3 * (w * h / 2);
+  const mid = 3 * ((w * h) / 2);
   t.ok(image!.data[mid]! > image!.data[mid + 1]! && image!.data[mid + 1]! > image!.data[mid + 2]!, 'red > green > blue survives windowing');
 });
 
@@ -83,16 +86,27 @@ t.test('8-bit PNG is left to the ordinary path', async (t) => {
 });
 
 t.test('page out of range: 400', async (t) => {
-  await t.rejects(readHighBitDepth(file('pages16.tif'), { page: 2 }, LIMITS), { statusCode: 400, message: /page 2 is out of range.*2 page/ });
+  await t.rejects(readHighBitDepth(file('pages16.tif'), { page: 2 }, LIMITS), {
+    statusCode: 400,
+    message: /page 2 is out of range.*2 page/,
+  });
   await t.rejects(readHighBitDepth(file('grey16.png'), { page: 1 }, LIMITS), { statusCode: 400, message: /page 1/ });
 });
 
 t.test('over the pixel limit: 413', async (t) => {
-  await t.rejects(readHighBitDepth(file('grey16.png'), {}, { imagePixels: 100 }), { statusCode: 413, code: 'image_too_large', message: /MAX_IMAGE_PIXELS/ });
+  await t.rejects(readHighBitDepth(file('grey16.png'), {}, { imagePixels: 100 }), {
+    statusCode: 413,
+    code: 'image_too_large',
+    message: /MAX_IMAGE_PIXELS/,
+  });
 });
 
 t.test('garbage: 422', async (t) => {
-  const error = await decodeImage({ bytes: Buffer.from('not an image at all') }, { size: 8, mean: [0, 0, 0], std: [1, 1, 1] }, { ...LIMITS, decoder }).catch((e: unknown) => e);
+  const error = await decodeImage(
+    { bytes: Buffer.from('not an image at all') },
+    { size: 8, mean: [0, 0, 0], std: [1, 1, 1] },
+    { ...LIMITS, decoder },
+  ).catch((e: unknown) => e);
   t.type(error, ServiceError);
   t.equal((error as ServiceError).statusCode, 422);
 });

@@ -3,7 +3,21 @@ import t, { type Test } from 'tap';
 import pino from 'pino';
 import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
 import type { RenderedImage, RenderOptions } from '../src/inputs/dicom/index.ts';
-import { ct, ctValues, lutItem, mono12, mono8, paletteElements, rgb, rgbValues, ROWS, COLUMNS, toPlanar, toYbr422, toYbrFull } from './fixtures/dicom/images.ts';
+import {
+  ct,
+  ctValues,
+  lutItem,
+  mono12,
+  mono8,
+  paletteElements,
+  rgb,
+  rgbValues,
+  ROWS,
+  COLUMNS,
+  toPlanar,
+  toYbr422,
+  toYbrFull,
+} from './fixtures/dicom/images.ts';
 import { compare, reference, Workdir, type ReferenceJob } from './fixtures/dicom/tools.ts';
 import { bytesOf, imageDicom, PATIENT_ID, PATIENT_NAME, type ImageSpec } from './fixtures/dicom/writer.ts';
 
@@ -29,7 +43,7 @@ interface Case {
 }
 
 // Garbage above Bits Stored must be masked off before sign extension: set bits 12..15 to a pattern.
-const dirty = Int16Array.from(ctValues(), (v, i) => ((v & 0x0fff) | ((i % 16) << 12)) << 16 >> 16);
+const dirty = Int16Array.from(ctValues(), (v, i) => (((v & 0x0fff) | ((i % 16) << 12)) << 16) >> 16);
 const padded = Int16Array.from(ctValues(), (v, i) => (i % 7 === 0 ? -2000 : v));
 // Soft tissue with ten outliers (0.3% of the pixels): the automatic window must ignore them.
 const outliers = Int16Array.from({ length: ROWS * COLUMNS }, (_, i) => (i < 5 ? 2047 : i < 10 ? -2048 : 1064 + ((i * 7) % 120)));
@@ -38,30 +52,115 @@ const multiFrame = new Int16Array(frames.length * ROWS * COLUMNS);
 frames.forEach((f, i) => multiFrame.set(f, i * ROWS * COLUMNS));
 
 const cases: Case[] = [
-  { name: 'signed CT with rescale, window from file', spec: ct([[0x00281050, 'DS', '40\\-600'], [0x00281051, 'DS', '400\\1500']]), source: 'file' },
-  { name: 'bits above Bits Stored are masked and the sign extended', spec: ct([[0x00281050, 'DS', '40'], [0x00281051, 'DS', '400']], dirty), source: 'file' },
-  { name: 'window from the request wins over the file', spec: ct([[0x00281050, 'DS', '40'], [0x00281051, 'DS', '400']]), options: { windowCenter: 300, windowWidth: 800 }, job: { window: { center: 300, width: 800 } }, source: 'request' },
-  { name: 'window preset ct-lung', spec: ct(), options: { window: 'ct-lung' }, job: { window: { center: -600, width: 1500 } }, source: 'request' },
-  { name: 'window preset ct-bone', spec: ct(), options: { window: 'ct-bone' }, job: { window: { center: 480, width: 2500 } }, source: 'request' },
+  {
+    name: 'signed CT with rescale, window from file',
+    spec: ct([
+      [0x00281050, 'DS', '40\\-600'],
+      [0x00281051, 'DS', '400\\1500'],
+    ]),
+    source: 'file',
+  },
+  {
+    name: 'bits above Bits Stored are masked and the sign extended',
+    spec: ct(
+      [
+        [0x00281050, 'DS', '40'],
+        [0x00281051, 'DS', '400'],
+      ],
+      dirty,
+    ),
+    source: 'file',
+  },
+  {
+    name: 'window from the request wins over the file',
+    spec: ct([
+      [0x00281050, 'DS', '40'],
+      [0x00281051, 'DS', '400'],
+    ]),
+    options: { windowCenter: 300, windowWidth: 800 },
+    job: { window: { center: 300, width: 800 } },
+    source: 'request',
+  },
+  {
+    name: 'window preset ct-lung',
+    spec: ct(),
+    options: { window: 'ct-lung' },
+    job: { window: { center: -600, width: 1500 } },
+    source: 'request',
+  },
+  {
+    name: 'window preset ct-bone',
+    spec: ct(),
+    options: { window: 'ct-bone' },
+    job: { window: { center: 480, width: 2500 } },
+    source: 'request',
+  },
   { name: 'automatic percentile window', spec: ct(), job: { auto: true }, source: 'auto' },
   { name: 'automatic window ignores outliers', spec: ct([], outliers), job: { auto: true }, source: 'auto' },
-  { name: 'automatic window ignores Pixel Padding Value', spec: ct([[0x00280120, 'SS', [-2000]]], padded), job: { auto: true }, source: 'auto' },
-  { name: 'VOI LUT Function LINEAR_EXACT', spec: ct([[0x00281050, 'DS', '100'], [0x00281051, 'DS', '300'], [0x00281056, 'CS', 'LINEAR_EXACT']]), source: 'file' },
-  { name: 'VOI LUT Function SIGMOID', spec: ct([[0x00281050, 'DS', '60'], [0x00281051, 'DS', '200'], [0x00281056, 'CS', 'SIGMOID']]), source: 'file' },
+  {
+    name: 'automatic window ignores Pixel Padding Value',
+    spec: ct([[0x00280120, 'SS', [-2000]]], padded),
+    job: { auto: true },
+    source: 'auto',
+  },
+  {
+    name: 'VOI LUT Function LINEAR_EXACT',
+    spec: ct([
+      [0x00281050, 'DS', '100'],
+      [0x00281051, 'DS', '300'],
+      [0x00281056, 'CS', 'LINEAR_EXACT'],
+    ]),
+    source: 'file',
+  },
+  {
+    name: 'VOI LUT Function SIGMOID',
+    spec: ct([
+      [0x00281050, 'DS', '60'],
+      [0x00281051, 'DS', '200'],
+      [0x00281056, 'CS', 'SIGMOID'],
+    ]),
+    source: 'file',
+  },
   {
     name: 'VOI LUT Sequence wins over the file window',
-    spec: mono12([[0x00281050, 'DS', '40'], [0x00281051, 'DS', '400'], [0x00283010, 'SQ', [lutItem(4096, 0, (i) => Math.round(65535 * Math.sqrt(i / 4095)), 'sqrt')]]]),
+    spec: mono12([
+      [0x00281050, 'DS', '40'],
+      [0x00281051, 'DS', '400'],
+      [0x00283010, 'SQ', [lutItem(4096, 0, (i) => Math.round(65535 * Math.sqrt(i / 4095)), 'sqrt')]],
+    ]),
     source: 'voi_lut',
   },
   {
     name: 'Modality LUT Sequence instead of rescale',
-    spec: mono12([[0x00283000, 'SQ', [[...lutItem(4096, 0, (i) => (i * 3) % 4096, 'folded'), [0x00283004, 'LO', 'US']]]], [0x00281050, 'DS', '2048'], [0x00281051, 'DS', '4096']]),
+    spec: mono12([
+      [0x00283000, 'SQ', [[...lutItem(4096, 0, (i) => (i * 3) % 4096, 'folded'), [0x00283004, 'LO', 'US']]]],
+      [0x00281050, 'DS', '2048'],
+      [0x00281051, 'DS', '4096'],
+    ]),
     source: 'file',
   },
-  { name: 'MONOCHROME1 is inverted', spec: mono8([[0x00281050, 'DS', '128'], [0x00281051, 'DS', '200']], 'MONOCHROME1'), source: 'file', check: (t, i) => t.equal(i.record.inverted, true) },
+  {
+    name: 'MONOCHROME1 is inverted',
+    spec: mono8(
+      [
+        [0x00281050, 'DS', '128'],
+        [0x00281051, 'DS', '200'],
+      ],
+      'MONOCHROME1',
+    ),
+    source: 'file',
+    check: (t, i) => t.equal(i.record.inverted, true),
+  },
   {
     name: 'MONOCHROME1 with Presentation LUT Shape INVERSE is inverted once',
-    spec: mono8([[0x00281050, 'DS', '128'], [0x00281051, 'DS', '200'], [0x20500020, 'CS', 'INVERSE']], 'MONOCHROME1'),
+    spec: mono8(
+      [
+        [0x00281050, 'DS', '128'],
+        [0x00281051, 'DS', '200'],
+        [0x20500020, 'CS', 'INVERSE'],
+      ],
+      'MONOCHROME1',
+    ),
     source: 'file',
     check: (t, i) => t.ok(i.data[0]! > 200, 'value 0 renders near white, as one inversion gives'),
   },
@@ -74,7 +173,16 @@ const cases: Case[] = [
   { name: 'PALETTE COLOR', spec: { ...mono8(paletteElements(), 'PALETTE COLOR') }, source: null },
   {
     name: 'multi-frame, frame 2',
-    spec: { ...ct([[0x00281050, 'DS', '40'], [0x00281051, 'DS', '400']], multiFrame), frames: 3 },
+    spec: {
+      ...ct(
+        [
+          [0x00281050, 'DS', '40'],
+          [0x00281051, 'DS', '400'],
+        ],
+        multiFrame,
+      ),
+      frames: 3,
+    },
     options: { frame: 2 },
     job: { frame: 2 },
     source: 'file',
@@ -83,16 +191,76 @@ const cases: Case[] = [
   {
     name: 'enhanced multi-frame: rescale and window from the functional groups (per-frame over shared)',
     spec: {
-      rows: ROWS, columns: COLUMNS, bitsAllocated: 16, bitsStored: 12, signed: true, modality: 'CT', frames: 3, pixels: bytesOf(multiFrame),
+      rows: ROWS,
+      columns: COLUMNS,
+      bitsAllocated: 16,
+      bitsStored: 12,
+      signed: true,
+      modality: 'CT',
+      frames: 3,
+      pixels: bytesOf(multiFrame),
       extra: [
-        [0x52009229, 'SQ', [[
-          [0x00289145, 'SQ', [[[0x00281052, 'DS', '-1024'], [0x00281053, 'DS', '1'], [0x00281054, 'LO', 'HU']]]],
-          [0x00289132, 'SQ', [[[0x00281050, 'DS', '40'], [0x00281051, 'DS', '400']]]],
-        ]]],
-        [0x52009230, 'SQ', [[], [[0x00289132, 'SQ', [[[0x00281050, 'DS', '-600'], [0x00281051, 'DS', '1500']]]]], []]],
+        [
+          0x52009229,
+          'SQ',
+          [
+            [
+              [
+                0x00289145,
+                'SQ',
+                [
+                  [
+                    [0x00281052, 'DS', '-1024'],
+                    [0x00281053, 'DS', '1'],
+                    [0x00281054, 'LO', 'HU'],
+                  ],
+                ],
+              ],
+              [
+                0x00289132,
+                'SQ',
+                [
+                  [
+                    [0x00281050, 'DS', '40'],
+                    [0x00281051, 'DS', '400'],
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ],
+        [
+          0x52009230,
+          'SQ',
+          [
+            [],
+            [
+              [
+                0x00289132,
+                'SQ',
+                [
+                  [
+                    [0x00281050, 'DS', '-600'],
+                    [0x00281051, 'DS', '1500'],
+                  ],
+                ],
+              ],
+            ],
+            [],
+          ],
+        ],
       ],
     },
-    referenceSpec: { ...ct([[0x00281050, 'DS', '-600'], [0x00281051, 'DS', '1500']], multiFrame), frames: 3 },
+    referenceSpec: {
+      ...ct(
+        [
+          [0x00281050, 'DS', '-600'],
+          [0x00281051, 'DS', '1500'],
+        ],
+        multiFrame,
+      ),
+      frames: 3,
+    },
     options: { frame: 1 },
     job: { frame: 1 },
     source: 'file',
@@ -100,7 +268,18 @@ const cases: Case[] = [
   },
   {
     name: '32-bit unsigned with fractional rescale, automatic window',
-    spec: { rows: ROWS, columns: COLUMNS, bitsAllocated: 32, bitsStored: 32, modality: 'RTDOSE', pixels: bytesOf(Uint32Array.from(ctValues(), (v, i) => (v + 1000) * 100000 + i)), extra: [[0x00281052, 'DS', '0'], [0x00281053, 'DS', '0.0001']] },
+    spec: {
+      rows: ROWS,
+      columns: COLUMNS,
+      bitsAllocated: 32,
+      bitsStored: 32,
+      modality: 'RTDOSE',
+      pixels: bytesOf(Uint32Array.from(ctValues(), (v, i) => (v + 1000) * 100000 + i)),
+      extra: [
+        [0x00281052, 'DS', '0'],
+        [0x00281053, 'DS', '0.0001'],
+      ],
+    },
     job: { auto: true },
     source: 'auto',
   },

@@ -25,20 +25,37 @@ const windowed: [number, string, string][] = [
 ];
 const sources = {
   ct: work.write('ct.dcm', imageDicom(ct(windowed))),
-  mono12: work.write('mono12.dcm', imageDicom(mono12([[0x00281050, 'DS', '2000'], [0x00281051, 'DS', '3000']]))),
+  mono12: work.write(
+    'mono12.dcm',
+    imageDicom(
+      mono12([
+        [0x00281050, 'DS', '2000'],
+        [0x00281051, 'DS', '3000'],
+      ]),
+    ),
+  ),
   mono8: work.write('mono8.dcm', imageDicom(mono8())),
   rgb: work.write('rgb.dcm', imageDicom(rgb())),
   ybr: work.write('ybr.dcm', imageDicom(rgb([], toYbrFull(rgbValues()), 'YBR_FULL'))),
   // Sequences and OW LUT data must survive implicit VR (no VRs on the wire) and byte swapping.
-  luts: work.write('luts.dcm', imageDicom(mono12([
-    [0x00283000, 'SQ', [[...lutItem(4096, 0, (i) => (i * 3) % 4096, 'folded'), [0x00283004, 'LO', 'US']]]],
-    [0x00283010, 'SQ', [lutItem(4096, 0, (i) => Math.round(65535 * Math.sqrt(i / 4095)), 'sqrt')]],
-  ]))),
+  luts: work.write(
+    'luts.dcm',
+    imageDicom(
+      mono12([
+        [0x00283000, 'SQ', [[...lutItem(4096, 0, (i) => (i * 3) % 4096, 'folded'), [0x00283004, 'LO', 'US']]]],
+        [0x00283010, 'SQ', [lutItem(4096, 0, (i) => Math.round(65535 * Math.sqrt(i / 4095)), 'sqrt')]],
+      ]),
+    ),
+  ),
 };
 
 // HTJ2K: no DICOM tool writes it here, so wrap OpenJPH's codestream ourselves (one frame, then two frames with and
 // without a basic offset table).
-const htSpecOf = () => mono12([[0x00281050, 'DS', '2000'], [0x00281051, 'DS', '3000']]);
+const htSpecOf = () =>
+  mono12([
+    [0x00281050, 'DS', '2000'],
+    [0x00281051, 'DS', '3000'],
+  ]);
 const htSpec = htSpecOf();
 const htStream = htj2k(work, mono12Values(), ROWS, COLUMNS, 12);
 const inverted = Uint16Array.from(mono12Values(), (v) => 4095 - v);
@@ -50,7 +67,13 @@ const twoFrameSource = work.write('mono12-2.dcm', imageDicom({ ...htSpecOf(), fr
 const HTJ2K = '1.2.840.10008.1.2.4.201';
 const htFile = work.write('ht.dcm', part10(imageElements(htSpec, false), { transferSyntax: HTJ2K, pixelData: encapsulated([htStream]) }));
 const ht2 = (offsets: boolean) =>
-  work.write(`ht2-${offsets}.dcm`, part10(imageElements({ ...htSpec, frames: 2 }, false), { transferSyntax: HTJ2K, pixelData: encapsulated([htStream, htStreamInverted], offsets) }));
+  work.write(
+    `ht2-${offsets}.dcm`,
+    part10(imageElements({ ...htSpec, frames: 2 }, false), {
+      transferSyntax: HTJ2K,
+      pixelData: encapsulated([htStream, htStreamInverted], offsets),
+    }),
+  );
 
 interface Case {
   name: string;
@@ -71,32 +94,134 @@ const jpegExtended = work.convert('dcmcjpeg', ['+ee'], sources.mono12);
 const jlsNear = work.convert('dcmcjpls', ['+en', '+md', '2'], sources.mono12);
 
 const cases: Case[] = [
-  { name: 'implicit VR little endian', file: work.convert('dcmconv', ['+ti'], sources.ct), syntax: '1.2.840.10008.1.2', reference: sources.ct },
-  { name: 'bare implicit VR data set (no preamble, no meta header)', file: work.convert('dcmconv', ['-F', '+ti'], sources.ct), syntax: '1.2.840.10008.1.2', reference: sources.ct },
-  { name: 'implicit VR with Modality and VOI LUT Sequences', file: work.convert('dcmconv', ['+ti'], sources.luts), syntax: '1.2.840.10008.1.2', reference: sources.luts },
-  { name: 'big endian with Modality and VOI LUT Sequences', file: work.convert('dcmconv', ['+tb'], sources.luts), syntax: '1.2.840.10008.1.2.2', reference: sources.luts },
+  {
+    name: 'implicit VR little endian',
+    file: work.convert('dcmconv', ['+ti'], sources.ct),
+    syntax: '1.2.840.10008.1.2',
+    reference: sources.ct,
+  },
+  {
+    name: 'bare implicit VR data set (no preamble, no meta header)',
+    file: work.convert('dcmconv', ['-F', '+ti'], sources.ct),
+    syntax: '1.2.840.10008.1.2',
+    reference: sources.ct,
+  },
+  {
+    name: 'implicit VR with Modality and VOI LUT Sequences',
+    file: work.convert('dcmconv', ['+ti'], sources.luts),
+    syntax: '1.2.840.10008.1.2',
+    reference: sources.luts,
+  },
+  {
+    name: 'big endian with Modality and VOI LUT Sequences',
+    file: work.convert('dcmconv', ['+tb'], sources.luts),
+    syntax: '1.2.840.10008.1.2.2',
+    reference: sources.luts,
+  },
   { name: 'explicit VR little endian', file: sources.ct, syntax: '1.2.840.10008.1.2.1', reference: sources.ct },
-  { name: 'explicit VR big endian, 16-bit', file: work.convert('dcmconv', ['+tb'], sources.ct), syntax: '1.2.840.10008.1.2.2', reference: sources.ct },
-  { name: 'explicit VR big endian, 8-bit', file: work.convert('dcmconv', ['+tb'], sources.mono8), syntax: '1.2.840.10008.1.2.2', reference: sources.mono8, job: { auto: true } },
-  { name: 'explicit VR big endian, RGB', file: work.convert('dcmconv', ['+tb'], sources.rgb), syntax: '1.2.840.10008.1.2.2', reference: sources.rgb },
-  { name: 'deflated explicit VR little endian', file: work.convert('dcmconv', ['+td'], sources.ct), syntax: '1.2.840.10008.1.2.1.99', reference: sources.ct },
-  { name: 'RLE lossless, signed 16-bit', file: work.convert('dcmcrle', [], sources.ct), syntax: '1.2.840.10008.1.2.5', reference: sources.ct },
+  {
+    name: 'explicit VR big endian, 16-bit',
+    file: work.convert('dcmconv', ['+tb'], sources.ct),
+    syntax: '1.2.840.10008.1.2.2',
+    reference: sources.ct,
+  },
+  {
+    name: 'explicit VR big endian, 8-bit',
+    file: work.convert('dcmconv', ['+tb'], sources.mono8),
+    syntax: '1.2.840.10008.1.2.2',
+    reference: sources.mono8,
+    job: { auto: true },
+  },
+  {
+    name: 'explicit VR big endian, RGB',
+    file: work.convert('dcmconv', ['+tb'], sources.rgb),
+    syntax: '1.2.840.10008.1.2.2',
+    reference: sources.rgb,
+  },
+  {
+    name: 'deflated explicit VR little endian',
+    file: work.convert('dcmconv', ['+td'], sources.ct),
+    syntax: '1.2.840.10008.1.2.1.99',
+    reference: sources.ct,
+  },
+  {
+    name: 'RLE lossless, signed 16-bit',
+    file: work.convert('dcmcrle', [], sources.ct),
+    syntax: '1.2.840.10008.1.2.5',
+    reference: sources.ct,
+  },
   { name: 'RLE lossless, RGB', file: work.convert('dcmcrle', [], sources.rgb), syntax: '1.2.840.10008.1.2.5', reference: sources.rgb },
   { name: 'RLE lossless, YBR_FULL', file: work.convert('dcmcrle', [], sources.ybr), syntax: '1.2.840.10008.1.2.5', reference: sources.ybr },
-  { name: 'JPEG baseline, 8-bit grey', file: jpegBaseline, syntax: '1.2.840.10008.1.2.4.50', reference: lossy(jpegBaseline, 'dcmdjpeg'), job: { auto: true } },
-  { name: 'JPEG baseline, colour (YBR_FULL_422)', file: jpegBaselineRgb, syntax: '1.2.840.10008.1.2.4.50', reference: lossy(jpegBaselineRgb, 'dcmdjpeg'), photometric: 'YBR_FULL_422' },
+  {
+    name: 'JPEG baseline, 8-bit grey',
+    file: jpegBaseline,
+    syntax: '1.2.840.10008.1.2.4.50',
+    reference: lossy(jpegBaseline, 'dcmdjpeg'),
+    job: { auto: true },
+  },
+  {
+    name: 'JPEG baseline, colour (YBR_FULL_422)',
+    file: jpegBaselineRgb,
+    syntax: '1.2.840.10008.1.2.4.50',
+    reference: lossy(jpegBaselineRgb, 'dcmdjpeg'),
+    photometric: 'YBR_FULL_422',
+  },
   { name: 'JPEG extended, 12-bit', file: jpegExtended, syntax: '1.2.840.10008.1.2.4.51', reference: lossy(jpegExtended, 'dcmdjpeg') },
-  { name: 'JPEG lossless process 14', file: work.convert('dcmcjpeg', ['+el'], sources.ct), syntax: '1.2.840.10008.1.2.4.57', reference: sources.ct },
-  { name: 'JPEG lossless process 14 SV1', file: work.convert('dcmcjpeg', ['+e1'], sources.ct), syntax: '1.2.840.10008.1.2.4.70', reference: sources.ct },
-  { name: 'JPEG lossless SV1, RGB', file: work.convert('dcmcjpeg', ['+e1'], sources.rgb), syntax: '1.2.840.10008.1.2.4.70', reference: sources.rgb },
+  {
+    name: 'JPEG lossless process 14',
+    file: work.convert('dcmcjpeg', ['+el'], sources.ct),
+    syntax: '1.2.840.10008.1.2.4.57',
+    reference: sources.ct,
+  },
+  {
+    name: 'JPEG lossless process 14 SV1',
+    file: work.convert('dcmcjpeg', ['+e1'], sources.ct),
+    syntax: '1.2.840.10008.1.2.4.70',
+    reference: sources.ct,
+  },
+  {
+    name: 'JPEG lossless SV1, RGB',
+    file: work.convert('dcmcjpeg', ['+e1'], sources.rgb),
+    syntax: '1.2.840.10008.1.2.4.70',
+    reference: sources.rgb,
+  },
   { name: 'JPEG-LS lossless', file: work.convert('dcmcjpls', [], sources.ct), syntax: '1.2.840.10008.1.2.4.80', reference: sources.ct },
-  { name: 'JPEG-LS lossless, RGB', file: work.convert('dcmcjpls', [], sources.rgb), syntax: '1.2.840.10008.1.2.4.80', reference: sources.rgb },
+  {
+    name: 'JPEG-LS lossless, RGB',
+    file: work.convert('dcmcjpls', [], sources.rgb),
+    syntax: '1.2.840.10008.1.2.4.80',
+    reference: sources.rgb,
+  },
   { name: 'JPEG-LS near-lossless', file: jlsNear, syntax: '1.2.840.10008.1.2.4.81', reference: lossy(jlsNear, 'dcmdjpls') },
-  { name: 'JPEG 2000 lossless', file: work.convert('gdcmconv', ['--j2k'], sources.ct), syntax: '1.2.840.10008.1.2.4.90', reference: sources.ct },
-  { name: 'JPEG 2000 lossless, RGB', file: work.convert('gdcmconv', ['--j2k'], sources.rgb), syntax: '1.2.840.10008.1.2.4.90', reference: sources.rgb },
+  {
+    name: 'JPEG 2000 lossless',
+    file: work.convert('gdcmconv', ['--j2k'], sources.ct),
+    syntax: '1.2.840.10008.1.2.4.90',
+    reference: sources.ct,
+  },
+  {
+    name: 'JPEG 2000 lossless, RGB',
+    file: work.convert('gdcmconv', ['--j2k'], sources.rgb),
+    syntax: '1.2.840.10008.1.2.4.90',
+    reference: sources.rgb,
+  },
   { name: 'HTJ2K lossless', file: htFile, syntax: HTJ2K, reference: sources.mono12 },
-  { name: 'HTJ2K two frames with basic offset table, frame 1', file: ht2(true), syntax: HTJ2K, reference: twoFrameSource, options: { frame: 1 }, job: { frame: 1 } },
-  { name: 'HTJ2K two frames, one fragment each, no offset table', file: ht2(false), syntax: HTJ2K, reference: twoFrameSource, options: { frame: 1 }, job: { frame: 1 } },
+  {
+    name: 'HTJ2K two frames with basic offset table, frame 1',
+    file: ht2(true),
+    syntax: HTJ2K,
+    reference: twoFrameSource,
+    options: { frame: 1 },
+    job: { frame: 1 },
+  },
+  {
+    name: 'HTJ2K two frames, one fragment each, no offset table',
+    file: ht2(false),
+    syntax: HTJ2K,
+    reference: twoFrameSource,
+    options: { frame: 1 },
+    job: { frame: 1 },
+  },
 ];
 
 const expected = reference(cases.map((c) => ({ path: c.reference, ...c.job })));

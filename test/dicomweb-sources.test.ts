@@ -18,12 +18,21 @@ const PASSWORD = 'pw-Qx7-never-in-logs';
 const STUDY = '1.2.826.0.1.3680043.8.498.77';
 const SERIES = `${STUDY}.1`;
 const frames = 2;
-const multi = imageDicom({ ...ct([], Int16Array.from({ length: frames * ROWS * COLUMNS }, (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!)), frames });
+const multi = imageDicom({
+  ...ct(
+    [],
+    Int16Array.from({ length: frames * ROWS * COLUMNS }, (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!),
+  ),
+  frames,
+});
 const single = imageDicom(ct());
 
 const BOUNDARY = 'pacs-boundary-42';
 const related = (parts: Buffer[]): Buffer =>
-  Buffer.concat([...parts.flatMap((p) => [Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), p, Buffer.from('\r\n')]), Buffer.from(`--${BOUNDARY}--\r\n`)]);
+  Buffer.concat([
+    ...parts.flatMap((p) => [Buffer.from(`--${BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n`), p, Buffer.from('\r\n')]),
+    Buffer.from(`--${BOUNDARY}--\r\n`),
+  ]);
 const RELATED_TYPE = `multipart/related; type="application/dicom"; boundary=${BOUNDARY}`;
 
 /** What the loopback PACS saw, and answers held open until the test lets them go. */
@@ -62,7 +71,10 @@ const sources = {
 };
 
 const { logger, lines } = capturedLogger('trace');
-const { registry, metrics, config } = await loadRegistry({ DICOMWEB_SOURCES: JSON.stringify(sources), MAX_BODY_BYTES: '200000' }, { logger });
+const { registry, metrics, config } = await loadRegistry(
+  { DICOMWEB_SOURCES: JSON.stringify(sources), MAX_BODY_BYTES: '200000' },
+  { logger },
+);
 const app = await buildApp({ config, metrics, registry, logger });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 t.teardown(async () => {
@@ -72,9 +84,19 @@ t.teardown(async () => {
   await new Promise((resolve) => pacs.close(resolve));
 });
 
-const ref = (source: string, instance: string, frame?: number) => ({ dicomweb: { source, study: STUDY, series: SERIES, instance, ...(frame === undefined ? {} : { frame }) } });
-const postJson = (path: string, body: unknown) => fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const upload = async (bytes: Buffer, query = '') => json<EmbedBody>(await fetch(`${url}/embed/image${query}`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: new Uint8Array(bytes) }));
+const ref = (source: string, instance: string, frame?: number) => ({
+  dicomweb: { source, study: STUDY, series: SERIES, instance, ...(frame === undefined ? {} : { frame }) },
+});
+const postJson = (path: string, body: unknown) =>
+  fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const upload = async (bytes: Buffer, query = '') =>
+  json<EmbedBody>(
+    await fetch(`${url}/embed/image${query}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/dicom' },
+      body: new Uint8Array(bytes),
+    }),
+  );
 
 async function refused(t: Test, res: Response, status: number, code: string): Promise<ErrorBody> {
   const body = await json(res);
@@ -87,7 +109,10 @@ t.test('a referenced instance is retrieved as stored and embeds as its upload do
   const pulled = await json<EmbedBody>(await postJson('/embed/image', { images: [ref('pacs', '1.1'), ref('pacs', '1.2', 1)] }));
   const [uploaded, frame1] = [await upload(single), await upload(multi, '?frame=1')];
   t.ok(cosine(pulled.embeddings[0]!, uploaded.embeddings[0]!) > 0.999999, 'same embedding as the upload');
-  t.ok(cosine(pulled.embeddings[1]!, frame1.embeddings[0]!) > 0.999999, 'frame 1 (0-based) is WADO frame 2, rendered as the upload\'s frame=1');
+  t.ok(
+    cosine(pulled.embeddings[1]!, frame1.embeddings[0]!) > 0.999999,
+    "frame 1 (0-based) is WADO frame 2, rendered as the upload's frame=1",
+  );
   t.same(pulled.preprocessing[1]!.dicom?.frame, 1);
   const request = seen.find((s) => s.path.endsWith('/instances/1.1'))!;
   t.equal(request.path, `/dicom-web/studies/${STUDY}/series/${SERIES}/instances/1.1`);
@@ -112,27 +137,43 @@ t.test('in multipart, "dicomweb" form fields hold the references', async (t) => 
 });
 
 t.test('a multipart/related body (a WADO-RS answer forwarded) is an upload of its instances', async (t) => {
-  const res = await fetch(url + '/embed/image', { method: 'POST', headers: { 'content-type': RELATED_TYPE }, body: new Uint8Array(related([single, single])) });
+  const res = await fetch(url + '/embed/image', {
+    method: 'POST',
+    headers: { 'content-type': RELATED_TYPE },
+    body: new Uint8Array(related([single, single])),
+  });
   const body = await json<EmbedBody>(res);
   t.equal(res.status, 200);
   t.equal(body.embeddings.length, 2);
   t.ok(cosine(body.embeddings[0]!, (await upload(single)).embeddings[0]!) > 0.999999);
 });
 
-
 t.test('failures: each with its status, naming the source and nothing secret', async (t) => {
   const before = seen.length;
   const unknown = await refused(t, await postJson('/classify', { image: ref('nowhere', '1.1'), labels: ['a', 'b'] }), 400, 'bad_request');
   t.match(unknown.error.message, /"nowhere" is not a configured DICOMweb source \(configured: pacs, slow, locked\)/);
-  await refused(t, await postJson('/embed/image', { images: [{ dicomweb: { source: 'pacs', study: '1.2.x', series: SERIES, instance: '1.1' } }] }), 400, 'bad_request');
-  await refused(t, await postJson('/embed/image', { images: [{ dicomweb: { source: 'pacs', study: '1'.repeat(65), series: SERIES, instance: '1.1' } }] }), 400, 'bad_request');
+  await refused(
+    t,
+    await postJson('/embed/image', { images: [{ dicomweb: { source: 'pacs', study: '1.2.x', series: SERIES, instance: '1.1' } }] }),
+    400,
+    'bad_request',
+  );
+  await refused(
+    t,
+    await postJson('/embed/image', { images: [{ dicomweb: { source: 'pacs', study: '1'.repeat(65), series: SERIES, instance: '1.1' } }] }),
+    400,
+    'bad_request',
+  );
   await refused(t, await postJson('/embed/image', { images: [ref('pacs', '1.1', 0)], frame: 0 }), 400, 'bad_request');
   t.equal(seen.length, before, 'no request left for an unknown source or a bad UID');
 
   await refused(t, await postJson('/embed/image', { images: [ref('pacs', '9.9')] }), 404, 'dicom_not_found');
   const redirect = await refused(t, await postJson('/embed/image', { images: [ref('pacs', '1.3')] }), 502, 'upstream_unavailable');
   t.match(redirect.error.message, /"pacs".*302.*not followed/);
-  t.notOk(seen.some((s) => s.path.includes('elsewhere')), 'the redirect was not followed');
+  t.notOk(
+    seen.some((s) => s.path.includes('elsewhere')),
+    'the redirect was not followed',
+  );
   await refused(t, await postJson('/embed/image', { images: [ref('pacs', '1.5')] }), 413, 'too_large');
   await refused(t, await postJson('/embed/image', { images: [ref('pacs', '1.6')] }), 502, 'upstream_unavailable');
   const locked = await refused(t, await postJson('/preview', { image: ref('locked', '1.1') }), 502, 'upstream_unavailable');
@@ -141,7 +182,8 @@ t.test('failures: each with its status, naming the source and nothing secret', a
   t.match(slow.error.message, /"slow" did not answer within its timeout \(300 ms\)/);
 
   const logs = lines.join('');
-  for (const secret of [PASSWORD, 'not-it', Buffer.from(`svc:${PASSWORD}`).toString('base64'), STUDY]) t.notOk(logs.includes(secret), 'no secret or UID in the logs');
+  for (const secret of [PASSWORD, 'not-it', Buffer.from(`svc:${PASSWORD}`).toString('base64'), STUDY])
+    t.notOk(logs.includes(secret), 'no secret or UID in the logs');
   const text = await metrics.registry.metrics();
   t.match(text, /unimed_dicomweb_requests_total\{source="pacs"\} \d+/);
   t.match(text, /unimed_dicomweb_failures_total\{source="pacs",reason="too_large"\} 1/);
@@ -157,7 +199,9 @@ t.test('a source takes at most its concurrency; the others wait their turn', asy
   const first = postJson('/embed/image', { images: [ref('pacs', '1.4')] });
   await until('the first request to reach the PACS', () => held.length > heldBefore);
   const second = postJson('/embed/image', { images: [ref('pacs', '1.1')] });
-  await until('the second request to wait for the source', async () => /unimed_dicomweb_waiting\{source="pacs"\} 1/.test(await metrics.registry.metrics()));
+  await until('the second request to wait for the source', async () =>
+    /unimed_dicomweb_waiting\{source="pacs"\} 1/.test(await metrics.registry.metrics()),
+  );
   t.equal(maxInFlight, 1, 'concurrency 1: the second waits');
   held[heldBefore]!.writeHead(200, { 'content-type': RELATED_TYPE }).end(related([single]));
   t.equal((await first).status, 200);

@@ -93,13 +93,24 @@ const text = (first: number, length = 3): number[] => Array.from({ length }, (_,
 t.test('a batch holds at most maxBatchSize items; the next gathers while it runs', async (t) => {
   const { pool, batcher } = setup({ maxBatchSize: 4 });
   const out = batcher.submit(Array.from({ length: 9 }, (_, i) => text(10 * (i + 1))));
-  t.same(pool.batches.map((b) => b.length), [4], 'one batch at once, the worker is busy');
+  t.same(
+    pool.batches.map((b) => b.length),
+    [4],
+    'one batch at once, the worker is busy',
+  );
   await pool.finishNext();
   await pool.finishNext();
   await pool.finishNext();
-  t.same(pool.batches.map((b) => b.length), [4, 4, 1]);
+  t.same(
+    pool.batches.map((b) => b.length),
+    [4, 4, 1],
+  );
   const rows = await out;
-  t.same(rows.map((r) => [...r]), Array.from({ length: 9 }, (_, i) => [10 * (i + 1), 3]), 'rows come back in input order');
+  t.same(
+    rows.map((r) => [...r]),
+    Array.from({ length: 9 }, (_, i) => [10 * (i + 1), 3]),
+    'rows come back in input order',
+  );
 });
 
 t.test('queued texts are grouped by length, the oldest always goes, and each batch is sorted by length', async (t) => {
@@ -134,7 +145,10 @@ t.test('a full queue refuses with QueueFullError and a Retry-After; the accepted
   await pool.finishNext();
   await pool.finishNext();
   await pool.finishNext();
-  t.same((await Promise.all([held, queued])).map((r) => r.length), [2, 3]);
+  t.same(
+    (await Promise.all([held, queued])).map((r) => r.length),
+    [2, 3],
+  );
 });
 
 t.test('a deadline that passes in the queue: DeadlineExceededError(running=false), and it never runs', async (t) => {
@@ -147,7 +161,11 @@ t.test('a deadline that passes in the queue: DeadlineExceededError(running=false
   t.equal(pool.running.length, 1, 'the held batch was still running when the deadline answered');
   await pool.finishNext();
   await held;
-  t.same(pool.batches.flat().map((r) => r[0]), [1], 'the expired text never reached a worker');
+  t.same(
+    pool.batches.flat().map((r) => r[0]),
+    [1],
+    'the expired text never reached a worker',
+  );
   const past = await batcher.submit([text(3)], { deadline: Date.now() - 1 }).catch((e: unknown) => e);
   t.match(past, { name: 'DeadlineExceededError', running: false });
 });
@@ -173,7 +191,10 @@ t.test('an aborted request leaves the queue at once and never runs; an already a
   await t.rejects(batcher.submit([text(4)], { signal: AbortSignal.abort() }), CancelledError);
   await pool.finishNext();
   await held;
-  t.same(pool.batches.flat().map((r) => r[0]), [1]);
+  t.same(
+    pool.batches.flat().map((r) => r[0]),
+    [1],
+  );
 });
 
 t.test('a client that leaves while its batch runs: CancelledError(running=true), answered at once', async (t) => {
@@ -193,7 +214,11 @@ t.test('a worker failure fails every request in its batch with that error', asyn
   const b = batcher.submit([text(2)]);
   await pool.finishNext();
   await first;
-  t.same(pool.batches.map((x) => x.length), [1, 2], 'a and b queued behind the first batch, then ran together');
+  t.same(
+    pool.batches.map((x) => x.length),
+    [1, 2],
+    'a and b queued behind the first batch, then ran together',
+  );
   const failure = new WorkerFailedError('crashed', 'gone');
   pool.running.shift()!.fail(failure);
   t.equal(await a.catch((e: unknown) => e), failure);
@@ -203,8 +228,12 @@ t.test('a worker failure fails every request in its batch with that error', asyn
 t.test('an answer of the wrong size is InferenceFailedError, not a crash', async (t) => {
   const pool = new ManualPool(1);
   const batcher = new Batcher<number[]>({
-    label: { model: 'm', encoder: 'text' }, config: { maxBatchSize: 4, maxDelayMs: 0, maxQueue: 10 }, pool, metrics: new Metrics({ defaultMetrics: false }),
-    dim: 3, buildFeeds: (texts, allocate) => textFeeds({ inputIds: 'ids', attentionMask: 'mask', padId: 0, contextLength: 256 }, texts, allocate),
+    label: { model: 'm', encoder: 'text' },
+    config: { maxBatchSize: 4, maxDelayMs: 0, maxQueue: 10 },
+    pool,
+    metrics: new Metrics({ defaultMetrics: false }),
+    dim: 3,
+    buildFeeds: (texts, allocate) => textFeeds({ inputIds: 'ids', attentionMask: 'mask', padId: 0, contextLength: 256 }, texts, allocate),
   });
   const out = batcher.submit([text(1)]).catch((e: unknown) => e);
   await pool.finishNext();
@@ -219,7 +248,10 @@ t.test('input buffers come back with the answer and feed the next batch', async 
   await first;
   const second = batcher.submit([text(7, 3)]);
   const reused = pool.running[0]!.feeds.map((f) => f.data.buffer);
-  t.ok(reused.every((b) => buffers.has(b)), 'both tensors of the next batch use buffers that came back');
+  t.ok(
+    reused.every((b) => buffers.has(b)),
+    'both tensors of the next batch use buffers that came back',
+  );
   t.same(pool.batches[1], [[7, 8, 9]], 'what the buffers held before (200 ids, a mask of ones) does not leak');
   await pool.finishNext();
   await second;
@@ -239,17 +271,31 @@ t.test('close() runs what is queued without waiting for company, then refuses ne
 t.test('fairness: a request queued behind a large one gets its share of the next batch, not the leftovers', async (t) => {
   const { pool, batcher } = setup({ maxBatchSize: 4 });
   const held = batcher.submit([text(1)], { owner: 'held' });
-  const large = batcher.submit(Array.from({ length: 12 }, (_, i) => text(100 + 10 * i)), { owner: 'large' });
+  const large = batcher.submit(
+    Array.from({ length: 12 }, (_, i) => text(100 + 10 * i)),
+    { owner: 'large' },
+  );
   const small = batcher.submit([text(900), text(910)], { owner: 'small' });
   let smallDone = false;
   void small.then(() => (smallDone = true));
   await pool.finishNext();
-  t.same(pool.batches[1]!.map((r) => r[0]), [100, 110, 900, 910], 'ceil(4 / 2) = 2 items each, oldest first');
+  t.same(
+    pool.batches[1]!.map((r) => r[0]),
+    [100, 110, 900, 910],
+    'ceil(4 / 2) = 2 items each, oldest first',
+  );
   await pool.finishNext();
   t.ok(smallDone, 'the small request is answered with the first batch after the held one');
-  t.same(pool.batches[2]!.map((r) => r[0]), [120, 130, 140, 150], 'no one else waits: the large request fills the batch');
+  t.same(
+    pool.batches[2]!.map((r) => r[0]),
+    [120, 130, 140, 150],
+    'no one else waits: the large request fills the batch',
+  );
   for (let i = 0; i < 3; i++) await pool.finishNext();
-  t.same(pool.batches.map((b) => b.length), [1, 4, 4, 4, 2]);
+  t.same(
+    pool.batches.map((b) => b.length),
+    [1, 4, 4, 4, 2],
+  );
   t.same((await large).length, 12);
   await held;
 });
@@ -261,23 +307,40 @@ t.test('fairness: three owners share ceil(batch / 3) each, the oldest first; a s
   const b = batcher.submit([text(200), text(210), text(220), text(230)], { owner: 'b' });
   const c = batcher.submit([text(300)], { owner: 'c' });
   await pool.finishNext();
-  t.same(pool.batches[1]!.map((r) => r[0]), [100, 110, 200, 210, 300], 'a 2, b 2 (share ceil(5 / 3) = 2), c its only one');
+  t.same(
+    pool.batches[1]!.map((r) => r[0]),
+    [100, 110, 200, 210, 300],
+    'a 2, b 2 (share ceil(5 / 3) = 2), c its only one',
+  );
   await pool.finishNext();
-  t.same(pool.batches[2]!.map((r) => r[0]), [120, 130, 220, 230]);
+  t.same(
+    pool.batches[2]!.map((r) => r[0]),
+    [120, 130, 220, 230],
+  );
   await pool.finishNext();
-  t.same((await Promise.all([held, a, b, c])).map((rows) => rows.length), [1, 4, 4, 1]);
+  t.same(
+    (await Promise.all([held, a, b, c])).map((rows) => rows.length),
+    [1, 4, 4, 1],
+  );
 });
 
-t.test('fairness keeps length grouping: an owner\'s share is taken from the texts closest in length to the oldest', async (t) => {
+t.test("fairness keeps length grouping: an owner's share is taken from the texts closest in length to the oldest", async (t) => {
   const { pool, batcher } = setup({ maxBatchSize: 4, cost: true });
   const held = batcher.submit([text(1)]);
   // The large owner has short and long texts; the small owner one short text, queued last.
   const large = batcher.submit([text(100, 3), text(110, 40), text(120, 3), text(130, 40), text(140, 3)], { owner: 'large' });
   const small = batcher.submit([text(900, 4)], { owner: 'small' });
   await pool.finishNext();
-  t.same(pool.batches[1]!.map((r) => r[0]), [100, 120, 140, 900], 'the short texts of both, sorted by length; the long ones wait');
+  t.same(
+    pool.batches[1]!.map((r) => r[0]),
+    [100, 120, 140, 900],
+    'the short texts of both, sorted by length; the long ones wait',
+  );
   await pool.finishNext();
-  t.same(pool.batches[2]!.map((r) => r.length), [40, 40]);
+  t.same(
+    pool.batches[2]!.map((r) => r.length),
+    [40, 40],
+  );
   await pool.finishNext();
   await Promise.all([held, large, small]);
 });
@@ -292,5 +355,8 @@ t.test('with a cost, the queue is bounded in cost (tokens), not in items', async
   const fits = batcher.submit([text(40, 4)]);
   t.pass('16 + 4 = 20 tokens fit');
   for (let i = 0; i < 3; i++) await pool.finishNext();
-  t.same((await Promise.all([held, queued, fits])).map((r) => r.length), [1, 2, 1]);
+  t.same(
+    (await Promise.all([held, queued, fits])).map((r) => r.length),
+    [1, 2, 1],
+  );
 });

@@ -48,7 +48,11 @@ t.test('feeds written into recycled buffers hold exactly the batch, whatever the
   t.same(Array.from(image!.data as Float32Array), new Array<number>(plane).fill(0.5));
   t.same(image!.dims, [1, 3, 2, 2]);
 
-  const [ids, mask] = textFeeds({ inputIds: 'input_ids', attentionMask: 'attention_mask', padId: 0, contextLength: 256 }, [[2, 7, 3]], dirty);
+  const [ids, mask] = textFeeds(
+    { inputIds: 'input_ids', attentionMask: 'attention_mask', padId: 0, contextLength: 256 },
+    [[2, 7, 3]],
+    dirty,
+  );
   t.same(Array.from(ids!.data as BigInt64Array), [2n, 7n, 3n, 0n, 0n, 0n, 0n, 0n]);
   t.same(Array.from(mask!.data as BigInt64Array), [1n, 1n, 1n, 0n, 0n, 0n, 0n, 0n]);
   t.end();

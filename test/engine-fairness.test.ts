@@ -22,7 +22,10 @@ t.test('a request of 200 prompts, then a small one queued after it: the small on
   await gate.holding(before + 1);
 
   const settled: string[] = [];
-  const large = model.embedTexts(Array.from({ length: 200 }, (_, i) => letters(i)), { owner: 'large' });
+  const large = model.embedTexts(
+    Array.from({ length: 200 }, (_, i) => letters(i)),
+    { owner: 'large' },
+  );
   const small = model.embedTexts([letters(600), letters(601), letters(602)], { owner: 'small' });
   void large.then(() => settled.push('large'));
   void small.then(() => settled.push('small'));

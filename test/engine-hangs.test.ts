@@ -23,7 +23,10 @@ t.test('the limit: the ceiling until a task is timed, then 10 x p99 per unit x u
 });
 
 t.test('a hung worker is replaced at the measured limit, not at WORKER_TIMEOUT_MS', async (t) => {
-  const { registry, metrics } = await loadRegistry({ WORKER_TIMEOUT_MS: '600000', TEXT_CACHE_BYTES: '0' }, { inferenceWorker: INFERENCE_TEST_WORKER });
+  const { registry, metrics } = await loadRegistry(
+    { WORKER_TIMEOUT_MS: '600000', TEXT_CACHE_BYTES: '0' },
+    { inferenceWorker: INFERENCE_TEST_WORKER },
+  );
   t.teardown(() => registry.close());
   const model = registry.get();
   const plane = 3 * model.imageSpec.size * model.imageSpec.size;

@@ -11,7 +11,11 @@ import { CRASH, HANG, HOLD, INFERENCE_TEST_WORKER, InferenceGate, marked } from 
 
 async function load(env: Record<string, string> = {}) {
   const metrics = new Metrics({ defaultMetrics: false });
-  const registry = await ModelRegistry.load(testConfig({ TEXT_CACHE_BYTES: '0', ...env }), { logger: pino({ level: 'silent' }), metrics, inferenceWorker: INFERENCE_TEST_WORKER });
+  const registry = await ModelRegistry.load(testConfig({ TEXT_CACHE_BYTES: '0', ...env }), {
+    logger: pino({ level: 'silent' }),
+    metrics,
+    inferenceWorker: INFERENCE_TEST_WORKER,
+  });
   return { registry, metrics, model: registry.get() };
 }
 
@@ -63,14 +67,22 @@ t.test('the hang timeout counts from when the worker takes a batch, not while it
 t.test('close() lets queued and running batches finish, then refuses new work and stops the workers', async (t) => {
   const own = await load();
   const before = gate.held;
-  const pending = [own.model.embedImages([marked(plane, HOLD)]), own.model.embedImages([marked(plane, 0.1), marked(plane, 0.2)]), own.model.embedTexts(['drained text'])];
+  const pending = [
+    own.model.embedImages([marked(plane, HOLD)]),
+    own.model.embedImages([marked(plane, 0.1), marked(plane, 0.2)]),
+    own.model.embedTexts(['drained text']),
+  ];
   await gate.holding(before + 1);
   const closed = own.registry.close();
   await t.rejects(own.model.embedImages([marked(plane, 0.4)]), ShuttingDownError);
   gate.release();
   const results = await Promise.all(pending);
   await closed;
-  t.same(results.map((r) => r.length), [1, 2, 1], 'every accepted request was answered');
+  t.same(
+    results.map((r) => r.length),
+    [1, 2, 1],
+    'every accepted request was answered',
+  );
   t.equal(await counter(own.metrics, 'unimed_model_info', { model: model.id }), 0, 'the model info series is gone');
 });
 
@@ -85,7 +97,10 @@ t.test('WORKERS_PER_ENCODER=2: two batches run at once, at most one per worker, 
   gate.release();
   await gate.holding(before + 3);
   gate.release();
-  t.same((await Promise.all(requests)).map((r) => r.length), [1, 1, 1]);
+  t.same(
+    (await Promise.all(requests)).map((r) => r.length),
+    [1, 1, 1],
+  );
 });
 
 t.test('a deadline passes while the batch runs: DeadlineExceededError(running=true)', async (t) => {

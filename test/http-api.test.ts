@@ -52,7 +52,17 @@ async function expectError(t: Test, res: Response, status: number, code?: string
 t.test('openapi.yaml is OpenAPI 3.1 and documents every route the app serves', (t) => {
   const doc = parse(readFileSync(join(ROOT, 'openapi.yaml'), 'utf8')) as { openapi: string; paths: Record<string, unknown> };
   t.equal(doc.openapi, '3.1.0');
-  const served = { '/embed/text': 'POST', '/embed/image': 'POST', '/classify': 'POST', '/healthz': 'GET', '/readyz': 'GET', '/metrics': 'GET', '/models': 'GET', '/prompt-sets': 'GET', '/': 'GET' } as const;
+  const served = {
+    '/embed/text': 'POST',
+    '/embed/image': 'POST',
+    '/classify': 'POST',
+    '/healthz': 'GET',
+    '/readyz': 'GET',
+    '/metrics': 'GET',
+    '/models': 'GET',
+    '/prompt-sets': 'GET',
+    '/': 'GET',
+  } as const;
   for (const [path, method] of Object.entries(served)) {
     t.ok(doc.paths[path], `${path} documented`);
     t.ok(app.hasRoute({ url: path, method }), `${method} ${path} served`);
@@ -101,7 +111,7 @@ t.test('POST /embed/text', async (t) => {
   t.equal(body.embeddings.length, 2);
   t.equal(body.embeddings[0]!.length, model.embedDim);
   t.ok(Math.abs(cosine(body.embeddings[0]!, body.embeddings[0]!) - 1) < 1e-6);
-  const norm = Math.hypot(...(body.embeddings[1]!));
+  const norm = Math.hypot(...body.embeddings[1]!);
   t.ok(Math.abs(norm - 1) < 1e-5, 'L2-normalized');
   const direct = await model.embedTexts(['chest x-ray']);
   t.ok(cosine(direct[0]!, body.embeddings[0]!) > 0.999999, 'same embedding as the model gives directly');
@@ -113,9 +123,24 @@ t.test('POST /embed/text', async (t) => {
   await expectError(t, await postJson('/embed/text', { texts: ['a'], model: 'nope' }), 404, 'model_not_found');
   await expectError(t, await postJson('/embed/text', { texts: ['a', 'b', 'c', 'd', 'e'] }), 413, 'too_many_texts');
   await expectError(t, await postJson('/embed/text', { texts: ['x'.repeat(201)] }), 413, 'text_too_long');
-  await expectError(t, await fetch(url + '/embed/text', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts": [' }), 400, 'bad_request');
-  await expectError(t, await fetch(url + '/embed/text', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 415, 'unsupported_media_type');
-  await expectError(t, await fetch(url + '/embed/text', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) }), 415, 'unsupported_media_type');
+  await expectError(
+    t,
+    await fetch(url + '/embed/text', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts": [' }),
+    400,
+    'bad_request',
+  );
+  await expectError(
+    t,
+    await fetch(url + '/embed/text', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+    415,
+    'unsupported_media_type',
+  );
+  await expectError(
+    t,
+    await fetch(url + '/embed/text', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) }),
+    415,
+    'unsupported_media_type',
+  );
   await expectError(t, await fetch(url + '/embed/text', { method: 'POST', body: form([['texts', 'a']]) }), 415, 'unsupported_media_type');
   await expectError(t, await postJson('/embed/text', { texts: ['y'.repeat(150)], pad: 'z'.repeat(400_000) }), 413, 'too_large');
 });
@@ -126,16 +151,32 @@ t.test('POST /embed/image: raw, multipart and JSON forms give the same embedding
   t.equal(raw.headers.get('x-model-sha256'), model.sha256);
   const rawBody = await json<EmbedBody>(raw);
   t.equal(rawBody.embeddings.length, 1);
-  t.same(rawBody.preprocessing[0]!.source, { format: 'png', width: rawBody.preprocessing[0]!.source.width, height: rawBody.preprocessing[0]!.source.height, channels: 3, bit_depth: 8, has_alpha: false, pages: 1 });
+  t.same(rawBody.preprocessing[0]!.source, {
+    format: 'png',
+    width: rawBody.preprocessing[0]!.source.width,
+    height: rawBody.preprocessing[0]!.source.height,
+    channels: 3,
+    bit_depth: 8,
+    has_alpha: false,
+    pages: 1,
+  });
   t.equal(rawBody.preprocessing[0]!.transform.size, model.imageSpec.size);
 
-  const multi = await fetch(url + '/embed/image', { method: 'POST', body: form([['image', png], ['image', exactPng]]) });
+  const multi = await fetch(url + '/embed/image', {
+    method: 'POST',
+    body: form([
+      ['image', png],
+      ['image', exactPng],
+    ]),
+  });
   t.equal(multi.status, 200);
   const multiBody = await json<EmbedBody>(multi);
   t.equal(multiBody.embeddings.length, 2, 'one embedding per part, in order');
   t.equal(multiBody.preprocessing[1]!.transform.resize, null, 'golden_exact needs no resize');
 
-  const viaJson = await postJson('/embed/image', { images: [exactPng.toString('base64'), `data:image/png;base64,${png.toString('base64')}`] });
+  const viaJson = await postJson('/embed/image', {
+    images: [exactPng.toString('base64'), `data:image/png;base64,${png.toString('base64')}`],
+  });
   t.equal(viaJson.status, 200);
   const jsonBody = await json<EmbedBody>(viaJson);
   t.ok(cosine(rawBody.embeddings[0]!, multiBody.embeddings[0]!) > 0.999999, 'raw == multipart');
@@ -144,19 +185,28 @@ t.test('POST /embed/image: raw, multipart and JSON forms give the same embedding
   t.ok(cosine(jsonBody.embeddings[0]!, jsonBody.embeddings[1]!) < 0.9999, 'different images differ');
 
   const golden = JSON.parse(readFileSync(join(DEMO, 'golden.json'), 'utf8')) as { images: { kind: string; embedding: number[] }[] };
-  const tolerances = (JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as { golden: { image_exact_min_cosine: number; image_resized_min_cosine: number } }).golden;
+  const tolerances = (
+    JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as {
+      golden: { image_exact_min_cosine: number; image_resized_min_cosine: number };
+    }
+  ).golden;
   const exactGolden = golden.images.find((i) => i.kind === 'exact')!.embedding;
   const resizedGolden = golden.images.find((i) => i.kind === 'resized')!.embedding;
   t.ok(cosine(jsonBody.embeddings[0]!, exactGolden) >= tolerances.image_exact_min_cosine, 'golden_exact through HTTP');
   t.ok(cosine(jsonBody.embeddings[1]!, resizedGolden) >= tolerances.image_resized_min_cosine, 'golden_resized through HTTP');
 
-  const byQuery = await fetch(url + '/embed/image?model=unimed-demo', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+  const byQuery = await fetch(url + '/embed/image?model=unimed-demo', {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: new Uint8Array(png),
+  });
   t.equal(byQuery.status, 200);
   await byQuery.arrayBuffer();
 });
 
 t.test('POST /embed/image errors', async (t) => {
-  const rawPost = (body: Buffer, type: string, query = '') => fetch(url + '/embed/image' + query, { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) });
+  const rawPost = (body: Buffer, type: string, query = '') =>
+    fetch(url + '/embed/image' + query, { method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(body) });
   const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
   await expectError(t, await rawPost(png, 'image/gif'), 415, 'unsupported_media_type');
   await expectError(t, await rawPost(png, 'application/octet-stream'), 415, 'unsupported_media_type');
@@ -169,11 +219,25 @@ t.test('POST /embed/image errors', async (t) => {
   await expectError(t, await rawPost(png, 'image/png', '?unknown=1'), 400, 'bad_request');
   const many = [png, png, png, png].map((b) => b.toString('base64'));
   await expectError(t, await postJson('/embed/image', { images: many }), 413, 'too_many_images');
-  await expectError(t, await fetch(url + '/embed/image', { method: 'POST', body: form([['image', png], ['image', png], ['image', png], ['image', png]]) }), 413);
+  await expectError(
+    t,
+    await fetch(url + '/embed/image', {
+      method: 'POST',
+      body: form([
+        ['image', png],
+        ['image', png],
+        ['image', png],
+        ['image', png],
+      ]),
+    }),
+    413,
+  );
   await expectError(t, await fetch(url + '/embed/image', { method: 'POST', body: form([['picture', png]]) }), 400, 'bad_request');
   await expectError(t, await fetch(url + '/embed/image', { method: 'POST', body: form([['model', 'unimed-demo']]) }), 400, 'bad_request');
   // 1001 x 1000 pixels: past MAX_IMAGE_PIXELS (1e6) but a small file (a flat colour compresses well).
-  const huge = await sharp({ create: { width: 1001, height: 1000, channels: 3, background: '#808080' } }).png().toBuffer();
+  const huge = await sharp({ create: { width: 1001, height: 1000, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
   await expectError(t, await rawPost(huge, 'image/png'), 413, 'image_too_large');
   const big = Buffer.concat([png, Buffer.alloc(300_001)]);
   await expectError(t, await rawPost(big, 'image/png'), 413, 'too_large');
@@ -203,16 +267,37 @@ t.test('POST /classify with inline labels (JSON and multipart agree)', async (t)
 
   const viaForm = await fetch(url + '/classify', {
     method: 'POST',
-    body: form([['image', png], ['labels', JSON.stringify(labels)], ['templates', 'a {} image.'], ['templates', 'a photo of a {}.']]),
+    body: form([
+      ['image', png],
+      ['labels', JSON.stringify(labels)],
+      ['templates', 'a {} image.'],
+      ['templates', 'a photo of a {}.'],
+    ]),
   });
   t.equal(viaForm.status, 200);
   const b = await json<ClassifyBody>(viaForm);
-  t.same(b.predictions.map((p) => p.label), a.predictions.map((p) => p.label));
+  t.same(
+    b.predictions.map((p) => p.label),
+    a.predictions.map((p) => p.label),
+  );
   for (let i = 0; i < 3; i++) t.ok(Math.abs(b.predictions[i]!.probability - a.predictions[i]!.probability) < 1e-6, 'same probabilities');
 
-  const topK = await json<ClassifyBody>(await fetch(url + '/classify', { method: 'POST', body: form([['image', png], ['labels', 'a'], ['labels', 'b'], ['labels', 'c'], ['top_k', '1']]) }));
+  const topK = await json<ClassifyBody>(
+    await fetch(url + '/classify', {
+      method: 'POST',
+      body: form([
+        ['image', png],
+        ['labels', 'a'],
+        ['labels', 'b'],
+        ['labels', 'c'],
+        ['top_k', '1'],
+      ]),
+    }),
+  );
   t.equal(topK.predictions.length, 1, 'top_k from a form field');
-  const objectLabels = await json<ClassifyBody>(await postJson('/classify', { image: png.toString('base64'), labels: [{ name: 'xr', text: 'chest x-ray' }, 'mri'], top_k: 5 }));
+  const objectLabels = await json<ClassifyBody>(
+    await postJson('/classify', { image: png.toString('base64'), labels: [{ name: 'xr', text: 'chest x-ray' }, 'mri'], top_k: 5 }),
+  );
   t.same(objectLabels.predictions.map((p) => p.label).sort(), ['mri', 'xr']);
 });
 
@@ -222,7 +307,13 @@ t.test('POST /classify with a prompt set on synthetic images', async (t) => {
   const set = registry.get().promptSet('modality');
   t.ok(set, 'the PROMPT_SETS file was loaded');
   for (const image of images) {
-    const res = await fetch(url + '/classify', { method: 'POST', body: form([['image', image], ['prompt_set', 'modality']]) });
+    const res = await fetch(url + '/classify', {
+      method: 'POST',
+      body: form([
+        ['image', image],
+        ['prompt_set', 'modality'],
+      ]),
+    });
     t.equal(res.status, 200);
     const body = await json<ClassifyBody>(res);
     t.same(body.prompt_set, { name: 'modality', version: set!.info.version });
@@ -235,7 +326,10 @@ t.test('POST /classify with a prompt set on synthetic images', async (t) => {
         templates: ['a {} image.', 'a medical {} scan.'],
       }),
     );
-    t.same(inline.predictions.map((p) => p.label), body.predictions.map((p) => p.label));
+    t.same(
+      inline.predictions.map((p) => p.label),
+      body.predictions.map((p) => p.label),
+    );
     t.ok(Math.abs(inline.predictions[0]!.probability - body.predictions[0]!.probability) < 1e-5);
   }
 });
@@ -244,7 +338,12 @@ t.test('POST /classify errors', async (t) => {
   const b64 = png.toString('base64');
   await expectError(t, await postJson('/classify', { image: b64, labels: ['a', 'b'], prompt_set: 'modality' }), 400, 'bad_request');
   await expectError(t, await postJson('/classify', { image: b64 }), 400, 'bad_request');
-  await expectError(t, await fetch(url + '/classify', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) }), 415, 'unsupported_media_type');
+  await expectError(
+    t,
+    await fetch(url + '/classify', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) }),
+    415,
+    'unsupported_media_type',
+  );
   await expectError(t, await postJson('/classify', { image: b64, prompt_set: 'modality', templates: ['a {}'] }), 400, 'bad_request');
   await expectError(t, await postJson('/classify', { image: b64, labels: ['only one'] }), 400, 'bad_request');
   await expectError(t, await postJson('/classify', { image: b64, labels: ['a', 'a'] }), 400, 'bad_request');
@@ -252,15 +351,85 @@ t.test('POST /classify errors', async (t) => {
   await expectError(t, await postJson('/classify', { image: b64, labels: ['a', 'b'], top_k: 0 }), 400, 'bad_request');
   await expectError(t, await postJson('/classify', { image: b64, prompt_set: 'nope' }), 404, 'prompt_set_not_found');
   await expectError(t, await postJson('/classify', { image: b64, labels: ['a', 'b'], model: 'nope' }), 404, 'model_not_found');
-  await expectError(t, await postJson('/classify', { image: b64, labels: ['a', 'b', 'c', 'd', 'e'], templates: ['1 {}', '2 {}', '3 {}'] }), 413, 'too_many_prompts');
+  await expectError(
+    t,
+    await postJson('/classify', { image: b64, labels: ['a', 'b', 'c', 'd', 'e'], templates: ['1 {}', '2 {}', '3 {}'] }),
+    413,
+    'too_many_prompts',
+  );
   await expectError(t, await postJson('/classify', { image: b64, labels: ['a', 'b'.repeat(201)] }), 413, 'text_too_long');
   await expectError(t, await postJson('/classify', { image: Buffer.from('GIF89a....').toString('base64'), labels: ['a', 'b'] }), 415);
-  await expectError(t, await postJson('/classify', { image: png.subarray(0, 100).toString('base64'), labels: ['a', 'b'] }), 422, 'undecodable');
-  await expectError(t, await fetch(url + '/classify', { method: 'POST', body: form([['image', png], ['image', png], ['labels', 'a'], ['labels', 'b']]) }), 413);
-  await expectError(t, await fetch(url + '/classify', { method: 'POST', body: form([['image', png], ['labels', '[not json']]) }), 400, 'bad_request');
-  await expectError(t, await fetch(url + '/classify', { method: 'POST', body: form([['image', png], ['labels', 'a'], ['labels', 'b'], ['top_k', 'two']]) }), 400, 'bad_request');
-  await expectError(t, await fetch(url + '/classify', { method: 'POST', body: form([['labels', 'a'], ['labels', 'b']]) }), 400, 'bad_request');
-  await expectError(t, await fetch(url + '/classify', { method: 'POST', body: form([['image', png], ['labels', 'a'], ['labels', 'b'], ['colour', 'red']]) }), 400, 'bad_request');
+  await expectError(
+    t,
+    await postJson('/classify', { image: png.subarray(0, 100).toString('base64'), labels: ['a', 'b'] }),
+    422,
+    'undecodable',
+  );
+  await expectError(
+    t,
+    await fetch(url + '/classify', {
+      method: 'POST',
+      body: form([
+        ['image', png],
+        ['image', png],
+        ['labels', 'a'],
+        ['labels', 'b'],
+      ]),
+    }),
+    413,
+  );
+  await expectError(
+    t,
+    await fetch(url + '/classify', {
+      method: 'POST',
+      body: form([
+        ['image', png],
+        ['labels', '[not json'],
+      ]),
+    }),
+    400,
+    'bad_request',
+  );
+  await expectError(
+    t,
+    await fetch(url + '/classify', {
+      method: 'POST',
+      body: form([
+        ['image', png],
+        ['labels', 'a'],
+        ['labels', 'b'],
+        ['top_k', 'two'],
+      ]),
+    }),
+    400,
+    'bad_request',
+  );
+  await expectError(
+    t,
+    await fetch(url + '/classify', {
+      method: 'POST',
+      body: form([
+        ['labels', 'a'],
+        ['labels', 'b'],
+      ]),
+    }),
+    400,
+    'bad_request',
+  );
+  await expectError(
+    t,
+    await fetch(url + '/classify', {
+      method: 'POST',
+      body: form([
+        ['image', png],
+        ['labels', 'a'],
+        ['labels', 'b'],
+        ['colour', 'red'],
+      ]),
+    }),
+    400,
+    'bad_request',
+  );
 });
 
 t.test('unknown routes are 404 JSON; /metrics labels by route template', async (t) => {
@@ -268,7 +437,12 @@ t.test('unknown routes are 404 JSON; /metrics labels by route template', async (
   await expectError(t, await fetch(url + '/embed/text'), 404);
   // The series checked below, made here so that this test does not depend on the ones before it.
   t.equal((await postJson('/embed/text', { texts: ['metrics probe'] })).status, 200);
-  await expectError(t, await postJson('/classify', { image: png.toString('base64'), labels: ['a', 'b'.repeat(201)] }), 413, 'text_too_long');
+  await expectError(
+    t,
+    await postJson('/classify', { image: png.toString('base64'), labels: ['a', 'b'.repeat(201)] }),
+    413,
+    'text_too_long',
+  );
   const res = await fetch(url + '/metrics');
   t.equal(res.status, 200);
   t.match(res.headers.get('content-type'), /text\/plain/);

@@ -18,7 +18,10 @@ const UID = '1.2.826.0.1.3680043.8.498.777999111333555';
 const { logger, lines: serviceLines } = capturedLogger('trace');
 const dir = mkdtempSync(join(tmpdir(), 'unimed-audit-'));
 const auditFile = join(dir, 'logs', 'audit.jsonl');
-const { registry, metrics, config } = await loadRegistry({ API_KEYS: `auditor:${KEY} models=unimed-demo`, AUDIT_LOG: auditFile, MAX_CHARS_PER_TEXT: '300' }, { logger });
+const { registry, metrics, config } = await loadRegistry(
+  { API_KEYS: `auditor:${KEY} models=unimed-demo`, AUDIT_LOG: auditFile, MAX_CHARS_PER_TEXT: '300' },
+  { logger },
+);
 const app = await buildApp({ config, metrics, registry, logger });
 const url = await app.listen({ host: '127.0.0.1', port: 0 });
 t.teardown(async () => {
@@ -29,7 +32,11 @@ t.teardown(async () => {
 
 const png = readFileSync(join(DEMO, 'golden_resized.png'));
 const auth = { authorization: `Bearer ${KEY}` };
-const json = (body: unknown) => ({ method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const json = (body: unknown) => ({
+  method: 'POST',
+  headers: { ...auth, 'content-type': 'application/json' },
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+});
 const form = (parts: [string, string | Buffer, string?][]): RequestInit => {
   const data = new FormData();
   for (const [name, value, filename] of parts) {
@@ -38,7 +45,11 @@ const form = (parts: [string, string | Buffer, string?][]): RequestInit => {
   }
   return { method: 'POST', headers: auth, body: data };
 };
-const raw = (type: string, bytes: Buffer): RequestInit => ({ method: 'POST', headers: { ...auth, 'content-type': type }, body: new Uint8Array(bytes) });
+const raw = (type: string, bytes: Buffer): RequestInit => ({
+  method: 'POST',
+  headers: { ...auth, 'content-type': type },
+  body: new Uint8Array(bytes),
+});
 
 const withMarks: Element[] = [
   [0x00080080, 'LO', `${MARK} Institution`],
@@ -65,19 +76,66 @@ const sent: Sent[] = [
   { path: '/embed/text', init: json({ texts: [MARK], [MARK]: MARK }), status: 400 },
   { path: '/embed/text', init: json({ texts: [`${MARK} `.repeat(80)] }), status: 413 },
   { path: '/embed/text', init: json({ texts: ['x'], model: MARK }), status: 404 },
-  { path: '/classify', init: json({ image: png.toString('base64'), labels: [MARK, `${MARK} 2`], templates: [`a ${MARK} of {}`] }), status: 200 },
-  { path: '/classify', init: json({ image: png.toString('base64'), labels: [MARK, 'x'], templates: [`no placeholder ${MARK}`] }), status: 400 },
+  {
+    path: '/classify',
+    init: json({ image: png.toString('base64'), labels: [MARK, `${MARK} 2`], templates: [`a ${MARK} of {}`] }),
+    status: 200,
+  },
+  {
+    path: '/classify',
+    init: json({ image: png.toString('base64'), labels: [MARK, 'x'], templates: [`no placeholder ${MARK}`] }),
+    status: 400,
+  },
   { path: '/classify', init: json({ image: png.toString('base64'), prompt_set: MARK }), status: 404 },
-  { path: '/classify', init: form([['image', png, `${MARK}.png`], ['labels', MARK], ['labels', `${MARK} b`], ['templates', `${MARK} {}`]]), status: 200 },
-  { path: '/classify', init: form([['image', png, `${MARK}.png`], [MARK, MARK]]), status: 400 },
-  { path: '/embed/image', init: form([['image', png, `${MARK}.png`], ['model', MARK]]), status: 404 },
+  {
+    path: '/classify',
+    init: form([
+      ['image', png, `${MARK}.png`],
+      ['labels', MARK],
+      ['labels', `${MARK} b`],
+      ['templates', `${MARK} {}`],
+    ]),
+    status: 200,
+  },
+  {
+    path: '/classify',
+    init: form([
+      ['image', png, `${MARK}.png`],
+      [MARK, MARK],
+    ]),
+    status: 400,
+  },
+  {
+    path: '/embed/image',
+    init: form([
+      ['image', png, `${MARK}.png`],
+      ['model', MARK],
+    ]),
+    status: 404,
+  },
   { path: '/embed/image', init: raw('application/dicom', dicom), status: 200 },
   { path: '/preview', init: raw('application/dicom', dicom), status: 200 },
   { path: '/embed/image', init: raw('application/dicom', truncated), status: 422 },
-  { path: '/classify', init: form([['image', dicom, `${MARK}.dcm`], ['labels', MARK], ['labels', 'x']]), status: 200 },
+  {
+    path: '/classify',
+    init: form([
+      ['image', dicom, `${MARK}.dcm`],
+      ['labels', MARK],
+      ['labels', 'x'],
+    ]),
+    status: 200,
+  },
   { path: `/embed/image?window=${MARK}`, init: raw('image/png', png), status: 400 },
-  { path: '/embed/text', init: { ...json({ texts: ['x'] }), headers: { 'content-type': 'application/json', authorization: `Bearer ${MARK}-wrong-key-0123` } }, status: 401 },
-  { path: '/embed/text', init: { ...json({ texts: ['x'] }), headers: { 'content-type': 'application/json', origin: `https://${MARK}.example` } }, status: 403 },
+  {
+    path: '/embed/text',
+    init: { ...json({ texts: ['x'] }), headers: { 'content-type': 'application/json', authorization: `Bearer ${MARK}-wrong-key-0123` } },
+    status: 401,
+  },
+  {
+    path: '/embed/text',
+    init: { ...json({ texts: ['x'] }), headers: { 'content-type': 'application/json', origin: `https://${MARK}.example` } },
+    status: 403,
+  },
   { path: `/${MARK}`, init: { headers: auth }, status: 404 },
   { path: '/healthz', init: {}, status: 200 },
 ];

@@ -39,7 +39,10 @@ const textBody = (model?: string): RequestInit => ({
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify({ texts: ['chest x-ray'], ...(model === undefined ? {} : { model }) }),
 });
-const withKey = (key: string, init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${key}` } });
+const withKey = (key: string, init: RequestInit = {}): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${key}` },
+});
 async function status(url: string, init: RequestInit = {}): Promise<{ status: number; code?: string; challenge: string | null }> {
   const res = await fetch(url, init);
   const body = (await res.json().catch(() => undefined)) as { error?: { code: string } } | undefined;
@@ -49,7 +52,9 @@ async function status(url: string, init: RequestInit = {}): Promise<{ status: nu
 const keysFile = join(dir, 'keys');
 writeFileSync(
   keysFile,
-  [`# one key per line`, `alice:${ALICE}`, `bob:sha256:${hex(BOB)} routes=embed_text,models`, `carol:${CAROL} models=other-model`, ''].join('\n'),
+  [`# one key per line`, `alice:${ALICE}`, `bob:sha256:${hex(BOB)} routes=embed_text,models`, `carol:${CAROL} models=other-model`, ''].join(
+    '\n',
+  ),
 );
 const url = await serve({ API_KEYS_FILE: keysFile });
 
@@ -60,11 +65,15 @@ t.test('a key is needed, sent as a bearer token; 401 says so', async (t) => {
   const wrong = await status(url + '/embed/text', withKey('not-a-key-0123456789abcdef', textBody()));
   t.same([wrong.status, wrong.code], [401, 'unauthorized'], 'wrong key: 401');
   t.match(wrong.challenge, /error="invalid_token"/);
-  const basic = await status(url + '/embed/text', { ...textBody(), headers: { 'content-type': 'application/json', authorization: `Basic ${ALICE}` } });
+  const basic = await status(url + '/embed/text', {
+    ...textBody(),
+    headers: { 'content-type': 'application/json', authorization: `Basic ${ALICE}` },
+  });
   t.equal(basic.status, 401, 'another scheme: 401');
   t.equal((await status(url + '/embed/text', withKey(ALICE, textBody()))).status, 200, 'alice (plain key): 200');
   t.equal((await status(url + '/models', withKey(BOB))).status, 200, 'bob (sha256 form): 200');
-  for (const path of ['/models', '/prompt-sets', '/metrics', '/nowhere']) t.equal((await status(url + path)).status, 401, `${path} without a key: 401`);
+  for (const path of ['/models', '/prompt-sets', '/metrics', '/nowhere'])
+    t.equal((await status(url + path)).status, 401, `${path} without a key: 401`);
 });
 
 t.test('probes and documentation are open without a key', async (t) => {
@@ -75,7 +84,10 @@ t.test('probes and documentation are open without a key', async (t) => {
 
 t.test('routes= and models= restrict a key: 403', async (t) => {
   t.equal((await status(url + '/embed/text', withKey(BOB, textBody()))).status, 200, 'bob may embed texts');
-  const classify = await status(url + '/classify', withKey(BOB, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }));
+  const classify = await status(
+    url + '/classify',
+    withKey(BOB, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+  );
   t.same([classify.status, classify.code], [403, 'forbidden'], 'bob may not classify');
   t.equal((await status(url + '/prompt-sets', withKey(BOB))).status, 403, 'nor list prompt sets');
   const carol = await status(url + '/embed/text', withKey(CAROL, textBody()));
@@ -100,7 +112,9 @@ t.test('API_KEYS_FILE is re-read when it changes; a bad file keeps the keys in f
 
   const warnings = logLines.length;
   writeFileSync(keysFile, `alice:${ALICE}\ndave:${dave}\nerin:Xyzzy9\n`);
-  const warning = await until('a warning about the bad file', () => logLines.slice(warnings).find((l) => l.includes('API_KEYS_FILE changed but is not valid')));
+  const warning = await until('a warning about the bad file', () =>
+    logLines.slice(warnings).find((l) => l.includes('API_KEYS_FILE changed but is not valid')),
+  );
   t.match(warning, /line 3/, 'the warning names the line');
   t.notMatch(warning, /Xyzzy9|dave-key/, 'and never its text');
   t.equal((await status(url + '/models', withKey(dave))).status, 200, 'the keys in force stay');
@@ -133,7 +147,10 @@ t.test('a Secret-style update (symlink swapped) is picked up', async (t) => {
 t.test('keys at start: a bad file names its line (never its text), REQUIRE_AUTH needs a key', (t) => {
   const bad = join(dir, 'bad-keys');
   writeFileSync(bad, `alice:${ALICE}\n\nbob:too-short rate=5/second\n`);
-  t.throws(() => loadConfig({ API_KEYS_FILE: bad }, ROOT), new ConfigError(`API_KEYS_FILE (${bad}) line 3: the key is shorter than 16 characters`));
+  t.throws(
+    () => loadConfig({ API_KEYS_FILE: bad }, ROOT),
+    new ConfigError(`API_KEYS_FILE (${bad}) line 3: the key is shorter than 16 characters`),
+  );
   writeFileSync(bad, `alice:${ALICE} rate=5/hour\n`);
   t.throws(() => loadConfig({ API_KEYS_FILE: bad }, ROOT), /line 1: rate= must be/);
   writeFileSync(bad, `alice:${ALICE}\nalice:${BOB}\n`);
@@ -147,7 +164,12 @@ t.test('keys at start: a bad file names its line (never its text), REQUIRE_AUTH 
   t.notOk(JSON.stringify(config.security).includes(ALICE), 'the configuration holds no key, only its hash');
 
   // The real entry point refuses to start, exit code 2, naming the variable.
-  const run = spawnSync(process.execPath, ['src/server.ts'], { cwd: ROOT, env: { ...process.env, MODEL_DIRS: DEMO, REQUIRE_AUTH: 'true', API_KEYS: '', API_KEYS_FILE: '' }, encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(process.execPath, ['src/server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, MODEL_DIRS: DEMO, REQUIRE_AUTH: 'true', API_KEYS: '', API_KEYS_FILE: '' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(run.status, 2, 'exit code 2');
   t.match(run.stderr, /configuration error: REQUIRE_AUTH=true but no API key/);
   t.end();
@@ -157,7 +179,10 @@ t.test('without keys the service is open and says so at start', async (t) => {
   const before = logLines.length;
   const openUrl = await serve({});
   t.equal((await status(openUrl + '/embed/text', textBody())).status, 200, 'no key needed');
-  t.ok(logLines.slice(before).some((l) => l.includes('no API key is configured')), 'a warning at start');
+  t.ok(
+    logLines.slice(before).some((l) => l.includes('no API key is configured')),
+    'a warning at start',
+  );
 });
 
 t.test("rate=: past a key's rate, 429 with Retry-After; counted per key, across routes", async (t) => {

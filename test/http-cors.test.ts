@@ -39,7 +39,10 @@ t.test('a foreign origin: 403 origin_not_allowed, no CORS grant, before the body
   t.equal((await fetch(url + '/healthz', { headers: { origin: 'https://evil.example' } })).status, 403, 'on open routes too');
 
   // Headers announce a 1 MB body that is never sent: the answer comes all the same, so nothing waited for the body.
-  const req = request(url + '/embed/image', { method: 'POST', headers: { origin: 'null', 'content-type': 'image/png', 'content-length': String(1 << 20), authorization: `Bearer ${KEY}` } });
+  const req = request(url + '/embed/image', {
+    method: 'POST',
+    headers: { origin: 'null', 'content-type': 'image/png', 'content-length': String(1 << 20), authorization: `Bearer ${KEY}` },
+  });
   req.flushHeaders();
   const [answer] = (await once(req, 'response')) as [IncomingMessage];
   t.equal(answer.statusCode, 403, 'answered without the body');
@@ -60,7 +63,10 @@ t.test('a listed origin gets CORS headers and its preflight, without a key on th
   t.equal(preflight.headers.get('access-control-allow-origin'), VIEWER);
   t.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
   t.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
-  const foreign = await fetch(url + '/embed/text', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+  const foreign = await fetch(url + '/embed/text', {
+    method: 'OPTIONS',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+  });
   t.equal(foreign.status, 403, 'a foreign preflight: 403');
   t.equal(foreign.headers.get('access-control-allow-origin'), null);
   t.equal((await fetch(url + '/embed/text', embed(VIEWER, 'wrong-key-0123456789abcdef'))).status, 401, 'the key is still checked');
@@ -76,8 +82,14 @@ t.test("the service's own page: Origin is the service itself", async (t) => {
 });
 
 t.test('CORS_ORIGINS takes origins only', (t) => {
-  t.throws(() => loadConfig({ CORS_ORIGINS: 'https://viewer.example.org/path' }, ROOT), /CORS_ORIGINS: "https:\/\/viewer.example.org\/path" is not an origin/);
+  t.throws(
+    () => loadConfig({ CORS_ORIGINS: 'https://viewer.example.org/path' }, ROOT),
+    /CORS_ORIGINS: "https:\/\/viewer.example.org\/path" is not an origin/,
+  );
   t.throws(() => loadConfig({ CORS_ORIGINS: '*' }, ROOT), /is not an origin/);
-  t.same(loadConfig({ CORS_ORIGINS: 'https://a.example, http://b.example:8080' }, ROOT).security.corsOrigins, ['https://a.example', 'http://b.example:8080']);
+  t.same(loadConfig({ CORS_ORIGINS: 'https://a.example, http://b.example:8080' }, ROOT).security.corsOrigins, [
+    'https://a.example',
+    'http://b.example:8080',
+  ]);
   t.end();
 });

@@ -23,13 +23,24 @@ t.teardown(() => registry.close());
 /** An app with one decoder thread, which a marked DICOM object hangs until the app closes. */
 async function serve(t: Test, env: Record<string, string> = {}) {
   const config = testConfig({ DECODER_THREADS: '1', DECODER_TIMEOUT_MS: '600000', ...env });
-  const decoder = new PixelDecoder({ threads: 1, taskTimeoutMs: config.decoderTimeoutMs, maxQueue: config.decoderMaxQueue, logger: silent, entry: HANGING_ENTRY });
+  const decoder = new PixelDecoder({
+    threads: 1,
+    taskTimeoutMs: config.decoderTimeoutMs,
+    maxQueue: config.decoderMaxQueue,
+    logger: silent,
+    entry: HANGING_ENTRY,
+  });
   const metrics = new Metrics({ defaultMetrics: false });
   const app = await buildApp({ config, metrics, registry, logger: silent, decoder });
   t.teardown(() => app.close());
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const post = (path: string, body: Buffer, signal?: AbortSignal) =>
-    fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: new Uint8Array(body), ...(signal === undefined ? {} : { signal }) });
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/dicom' },
+      body: new Uint8Array(body),
+      ...(signal === undefined ? {} : { signal }),
+    });
   return { app, url, metrics, decoder, post };
 }
 
@@ -45,7 +56,9 @@ t.test('a decode waiting for a thread is dropped when its client leaves; /health
   client.abort();
   t.type(await leaving, Error);
   await until('the waiting decode is dropped, the thread still hung', () => decoder.queued === 0);
-  await until('counted as client_gone', async () => (await metrics.requestsRejected.get()).values.some((v) => v.labels.reason === 'client_gone' && v.value === 1));
+  await until('counted as client_gone', async () =>
+    (await metrics.requestsRejected.get()).values.some((v) => v.labels.reason === 'client_gone' && v.value === 1),
+  );
   void stuck;
 });
 

@@ -24,7 +24,13 @@ t.teardown(() => registry.close());
 
 /** An app whose decoder is made from `config` as the app would make it, on the hanging decoder's threads. */
 async function appWith(config: Config) {
-  const decoder = new PixelDecoder({ threads: config.decoderThreads, taskTimeoutMs: config.decoderTimeoutMs, maxQueue: config.decoderMaxQueue, logger: silent, entry: HANGING_ENTRY });
+  const decoder = new PixelDecoder({
+    threads: config.decoderThreads,
+    taskTimeoutMs: config.decoderTimeoutMs,
+    maxQueue: config.decoderMaxQueue,
+    logger: silent,
+    entry: HANGING_ENTRY,
+  });
   return buildApp({ config, metrics, registry, logger: silent, decoder });
 }
 
@@ -44,26 +50,30 @@ t.test('DECODER_TIMEOUT_MS and DECODER_MAX_QUEUE: defaults, and bad values stop 
   t.end();
 });
 
-t.test('a hung decode is 422; of two images behind it, the one over DECODER_MAX_QUEUE is 503 with Retry-After, the other 200', async (t) => {
-  const app = await appWith(testConfig({ DECODER_THREADS: '1', DECODER_TIMEOUT_MS: '1000', DECODER_MAX_QUEUE: '1' }));
-  t.teardown(() => app.close());
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  const post = (body: Buffer) => fetch(`${url}/preview`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: new Uint8Array(body) });
+t.test(
+  'a hung decode is 422; of two images behind it, the one over DECODER_MAX_QUEUE is 503 with Retry-After, the other 200',
+  async (t) => {
+    const app = await appWith(testConfig({ DECODER_THREADS: '1', DECODER_TIMEOUT_MS: '1000', DECODER_MAX_QUEUE: '1' }));
+    t.teardown(() => app.close());
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const post = (body: Buffer) =>
+      fetch(`${url}/preview`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: new Uint8Array(body) });
 
-  const hang = hangStarted();
-  const hung = post(hanging);
-  await hang;
-  const [a, b] = await Promise.all([post(valid), post(valid)]);
-  const [refused, served] = a.status === 503 ? [a, b] : [b, a];
-  t.equal(refused.status, 503);
-  t.equal(refused.headers.get('retry-after'), '1');
-  t.equal(((await refused.json()) as ErrorBody).error.code, 'queue_full');
-  t.equal(served.status, 200, 'the queued image waited for the hung one and was served');
-  t.equal(served.headers.get('content-type'), 'image/png');
-  const answer = await hung;
-  t.equal(answer.status, 422);
-  t.match(((await answer.json()) as ErrorBody).error, { code: 'undecodable', message: /took longer than 1000 ms/ });
-});
+    const hang = hangStarted();
+    const hung = post(hanging);
+    await hang;
+    const [a, b] = await Promise.all([post(valid), post(valid)]);
+    const [refused, served] = a.status === 503 ? [a, b] : [b, a];
+    t.equal(refused.status, 503);
+    t.equal(refused.headers.get('retry-after'), '1');
+    t.equal(((await refused.json()) as ErrorBody).error.code, 'queue_full');
+    t.equal(served.status, 200, 'the queued image waited for the hung one and was served');
+    t.equal(served.headers.get('content-type'), 'image/png');
+    const answer = await hung;
+    t.equal(answer.status, 422);
+    t.match(((await answer.json()) as ErrorBody).error, { code: 'undecodable', message: /took longer than 1000 ms/ });
+  },
+);
 
 t.test('closing the app fails pending decodes with 503 and ends the decoder threads', async (t) => {
   if (process.platform !== 'linux') {
@@ -73,7 +83,8 @@ t.test('closing the app fails pending decodes with 503 and ends the decoder thre
   const before = workerThreads();
   const app = await appWith(testConfig({ DECODER_THREADS: '1' }));
   t.equal(workerThreads(), before + 1, 'the decoder thread started with the app');
-  const inject = (body: Buffer) => app.inject({ method: 'POST', url: '/preview', headers: { 'content-type': 'application/dicom' }, payload: body });
+  const inject = (body: Buffer) =>
+    app.inject({ method: 'POST', url: '/preview', headers: { 'content-type': 'application/dicom' }, payload: body });
   const hang = hangStarted();
   const running = inject(hanging);
   await hang;

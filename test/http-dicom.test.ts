@@ -54,7 +54,8 @@ async function call(path: string, init: RequestInit): Promise<{ res: Response; b
 }
 const raw = (path: string, body: Uint8Array, type = 'application/dicom', query = '') =>
   call(path + query, { headers: { 'content-type': type }, body: new Uint8Array(body) });
-const postJson = (path: string, body: unknown, query = '') => call(path + query, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const postJson = (path: string, body: unknown, query = '') =>
+  call(path + query, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 function form(entries: [string, string | Buffer, string?][]): FormData {
   const f = new FormData();
   for (const [name, value, type] of entries) {
@@ -69,7 +70,13 @@ const parsed = <T>(bytes: Buffer): T => JSON.parse(bytes.toString('utf8')) as T;
 function ok(t: Test, r: { res: Response; bytes: Buffer }, what: string): void {
   t.equal(r.res.status, 200, `${what}: 200 (${r.res.status === 200 ? '' : r.bytes.toString('utf8').slice(0, 300)})`);
 }
-async function refused(t: Test, r: Promise<{ res: Response; bytes: Buffer }>, status: number, message: RegExp, code?: string): Promise<void> {
+async function refused(
+  t: Test,
+  r: Promise<{ res: Response; bytes: Buffer }>,
+  status: number,
+  message: RegExp,
+  code?: string,
+): Promise<void> {
   const { res, bytes } = await r;
   const body = parsed<ErrorBody>(bytes);
   t.equal(res.status, status, `status ${status}: ${body.error?.message}`);
@@ -79,10 +86,18 @@ async function refused(t: Test, r: Promise<{ res: Response; bytes: Buffer }>, st
 
 // --- fixtures ---------------------------------------------------------------------------------------------------
 const ctAuto = imageDicom(ct());
-const ctFileWindow = imageDicom(ct([[0x00281050, 'DS', '300'], [0x00281051, 'DS', '1200']]));
+const ctFileWindow = imageDicom(
+  ct([
+    [0x00281050, 'DS', '300'],
+    [0x00281051, 'DS', '1200'],
+  ]),
+);
 const ctVoiLut = imageDicom(mono12([[0x00283010, 'SQ', [lutItem(4096, 0, (i) => Math.round(65535 * Math.sqrt(i / 4095)), 'sqrt')]]]));
 const frames = 3;
-const multiValues = Int16Array.from({ length: frames * ROWS * COLUMNS }, (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!);
+const multiValues = Int16Array.from(
+  { length: frames * ROWS * COLUMNS },
+  (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!,
+);
 const ctMulti = imageDicom({ ...ct([], multiValues), frames });
 
 /** The module's render, resized and cropped by sharp directly (not through the service's transform code). */
@@ -92,14 +107,20 @@ async function expectedView(bytes: Buffer, options: RenderOptions): Promise<Buff
   let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
   if (g.resize !== null) {
     // Resize to a buffer first: one sharp pipeline would fold the crop into the resize.
-    const resized = await pipeline.resize(g.resize.width, g.resize.height, { kernel: 'cubic', fit: 'fill', fastShrinkOnLoad: false }).raw().toBuffer();
+    const resized = await pipeline
+      .resize(g.resize.width, g.resize.height, { kernel: 'cubic', fit: 'fill', fastShrinkOnLoad: false })
+      .raw()
+      .toBuffer();
     pipeline = sharp(resized, { raw: { width: g.resize.width, height: g.resize.height, channels: 3 } });
   }
   return pipeline.extract({ left: g.crop.left, top: g.crop.top, width: S, height: S }).raw().toBuffer();
 }
 
 /** Decodes a /preview answer: its pixels and the record from the header. */
-async function preview(r: { res: Response; bytes: Buffer }): Promise<{ pixels: Buffer; record: ImagePreprocessing; width: number; height: number }> {
+async function preview(r: {
+  res: Response;
+  bytes: Buffer;
+}): Promise<{ pixels: Buffer; record: ImagePreprocessing; width: number; height: number }> {
   const { data, info } = await sharp(r.bytes).raw().toBuffer({ resolveWithObject: true });
   const header = r.res.headers.get('x-preprocessing');
   return { pixels: data, record: JSON.parse(header ?? 'null') as ImagePreprocessing, width: info.width, height: info.height };
@@ -141,7 +162,15 @@ t.test('/embed/image: raw, multipart and JSON DICOM give the embedding of the re
   const body = parsed<EmbedBody>(viaRaw.bytes);
   const record = body.preprocessing[0]!;
   t.same(record.source, { format: 'dicom', width: COLUMNS, height: ROWS, channels: 1, bit_depth: 12, has_alpha: false, pages: 1 });
-  t.same(record.dicom, { modality: 'CT', transfer_syntax_uid: EXPLICIT_LE, photometric_interpretation: 'MONOCHROME2', frame: 0, frames: 1, bits_stored: 12, inverted: false });
+  t.same(record.dicom, {
+    modality: 'CT',
+    transfer_syntax_uid: EXPLICIT_LE,
+    photometric_interpretation: 'MONOCHROME2',
+    frame: 0,
+    frames: 1,
+    bits_stored: 12,
+    inverted: false,
+  });
   t.match(record.window, { source: 'auto', function: 'LINEAR_EXACT' });
   t.same(record.transform, transformGeometry(COLUMNS, ROWS, S));
 
@@ -151,14 +180,19 @@ t.test('/embed/image: raw, multipart and JSON DICOM give the embedding of the re
   t.ok(cosine(body.embeddings[0]!, direct!) > 0.999999, 'embedding of the module render + the model transform');
 
   // The declared type is not needed when the preamble is there (a multipart part typed octet-stream).
-  const viaForm = await multipart('/embed/image', [['image', ctAuto], ['image', ctFileWindow, 'application/dicom']]);
+  const viaForm = await multipart('/embed/image', [
+    ['image', ctAuto],
+    ['image', ctFileWindow, 'application/dicom'],
+  ]);
   ok(t, viaForm, 'multipart');
   const formBody = parsed<EmbedBody>(viaForm.bytes);
   t.equal(formBody.embeddings.length, 2);
   t.ok(cosine(formBody.embeddings[0]!, body.embeddings[0]!) > 0.999999, 'multipart == raw');
   t.equal(formBody.preprocessing[1]!.window?.source, 'file');
 
-  const viaJson = await postJson('/embed/image', { images: [ctAuto.toString('base64'), `data:application/dicom;base64,${ctAuto.toString('base64')}`] });
+  const viaJson = await postJson('/embed/image', {
+    images: [ctAuto.toString('base64'), `data:application/dicom;base64,${ctAuto.toString('base64')}`],
+  });
   ok(t, viaJson, 'JSON');
   const jsonBody = parsed<EmbedBody>(viaJson.bytes);
   t.ok(cosine(jsonBody.embeddings[0]!, body.embeddings[0]!) > 0.999999, 'JSON == raw');
@@ -182,9 +216,32 @@ t.test('a bare data set (no preamble) is read when declared application/dicom', 
 });
 
 t.test('/preview: the window from the request, a preset, the file, a VOI LUT and auto, in record and pixels', async (t) => {
-  const cases: { what: string; bytes: Buffer; query: string; options: RenderOptions; source: string; window?: { center: number; width: number }; preset?: string }[] = [
-    { what: 'request', bytes: ctFileWindow, query: '?window_center=100&window_width=700', options: { windowCenter: 100, windowWidth: 700 }, source: 'request', window: { center: 100, width: 700 } },
-    { what: 'preset', bytes: ctFileWindow, query: '?window=ct-lung', options: { window: 'ct-lung' }, source: 'request', window: { center: -600, width: 1500 }, preset: 'ct-lung' },
+  const cases: {
+    what: string;
+    bytes: Buffer;
+    query: string;
+    options: RenderOptions;
+    source: string;
+    window?: { center: number; width: number };
+    preset?: string;
+  }[] = [
+    {
+      what: 'request',
+      bytes: ctFileWindow,
+      query: '?window_center=100&window_width=700',
+      options: { windowCenter: 100, windowWidth: 700 },
+      source: 'request',
+      window: { center: 100, width: 700 },
+    },
+    {
+      what: 'preset',
+      bytes: ctFileWindow,
+      query: '?window=ct-lung',
+      options: { window: 'ct-lung' },
+      source: 'request',
+      window: { center: -600, width: 1500 },
+      preset: 'ct-lung',
+    },
     { what: 'file', bytes: ctFileWindow, query: '', options: {}, source: 'file', window: { center: 300, width: 1200 } },
     { what: 'VOI LUT', bytes: ctVoiLut, query: '', options: {}, source: 'voi_lut' },
     { what: 'auto', bytes: ctAuto, query: '', options: {}, source: 'auto' },
@@ -215,12 +272,16 @@ t.test('/preview: the window from the request, a preset, the file, a VOI LUT and
 
   // A preset and its explicit numbers render the same image.
   const presetPixels = (await preview(await raw('/preview', ctAuto, 'application/dicom', '?window=ct-lung'))).pixels;
-  const explicitPixels = (await preview(await raw('/preview', ctAuto, 'application/dicom', '?window_center=-600&window_width=1500'))).pixels;
+  const explicitPixels = (await preview(await raw('/preview', ctAuto, 'application/dicom', '?window_center=-600&window_width=1500')))
+    .pixels;
   t.same(presetPixels, explicitPixels, 'ct-lung == 1500/-600');
 });
 
 t.test('/preview and /classify take multipart fields and JSON properties', async (t) => {
-  const fromForm = await multipart('/preview', [['image', ctAuto], ['window', 'ct-bone']]);
+  const fromForm = await multipart('/preview', [
+    ['image', ctAuto],
+    ['window', 'ct-bone'],
+  ]);
   ok(t, fromForm, 'preview multipart');
   const fromJson = await postJson('/preview', { image: ctAuto.toString('base64'), window: 'ct-bone' });
   ok(t, fromJson, 'preview JSON');
@@ -231,7 +292,12 @@ t.test('/preview and /classify take multipart fields and JSON properties', async
   t.match(a.record.window, { source: 'request', preset: 'ct-bone', center: 480, width: 2500 });
 
   const labels = ['a CT scan', 'a chest x-ray', 'a fundus photograph'];
-  const classifyForm = await multipart('/classify', [['image', ctAuto], ['window_center', '40'], ['window_width', '400'], ...labels.map((l): [string, string] => ['labels', l])]);
+  const classifyForm = await multipart('/classify', [
+    ['image', ctAuto],
+    ['window_center', '40'],
+    ['window_width', '400'],
+    ...labels.map((l): [string, string] => ['labels', l]),
+  ]);
   ok(t, classifyForm, 'classify multipart');
   const formBody = parsed<ClassifyBody>(classifyForm.bytes);
   t.equal(formBody.predictions.length, 3);
@@ -259,12 +325,23 @@ t.test('multi-frame: frame is required, chosen, and checked', async (t) => {
   const second = await raw('/preview', ctMulti, 'application/dicom', '?frame=1&window=ct-bone');
   ok(t, second, 'frame 1');
   const { pixels, record } = await preview(second);
-  t.same(record.dicom, { modality: 'CT', transfer_syntax_uid: EXPLICIT_LE, photometric_interpretation: 'MONOCHROME2', frame: 1, frames: 3, bits_stored: 12, inverted: false });
+  t.same(record.dicom, {
+    modality: 'CT',
+    transfer_syntax_uid: EXPLICIT_LE,
+    photometric_interpretation: 'MONOCHROME2',
+    frame: 1,
+    frames: 3,
+    bits_stored: 12,
+    inverted: false,
+  });
   t.equal(record.source.pages, 3);
   t.equal(maxDiff(pixels, await expectedView(ctMulti, { frame: 1, window: 'ct-bone' })), 0, 'frame 1 rendered');
   const first = (await preview(await raw('/preview', ctMulti, 'application/dicom', '?frame=0&window=ct-bone'))).pixels;
   t.not(maxDiff(first, pixels), 0, 'frames differ');
-  const viaForm = await multipart('/embed/image', [['image', ctMulti], ['frame', '2']]);
+  const viaForm = await multipart('/embed/image', [
+    ['image', ctMulti],
+    ['frame', '2'],
+  ]);
   ok(t, viaForm, 'frame as a form field');
   t.equal(parsed<EmbedBody>(viaForm.bytes).preprocessing[0]!.dicom?.frame, 2);
   const viaJson = await postJson('/embed/image', { images: [ctMulti.toString('base64')], frame: 2 });
@@ -277,7 +354,10 @@ t.test('16-bit PNG through HTTP is windowed, not truncated; TIFF pages by parame
   const w = 64;
   const h = 64;
   const samples = Uint16Array.from({ length: w * h }, (_, i) => 30000 + Math.floor(((i % w) * 255) / (w - 1)));
-  const png16 = await sharp(samples, { raw: { width: w, height: h, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+  const png16 = await sharp(samples, { raw: { width: w, height: h, channels: 1 } })
+    .toColourspace('grey16')
+    .png()
+    .toBuffer();
   t.equal((await sharp(png16).metadata()).depth, 'ushort', 'the fixture is 16-bit');
   const r = await raw('/preview', png16, 'image/png');
   ok(t, r, '16-bit PNG preview');
@@ -298,17 +378,33 @@ t.test('16-bit PNG through HTTP is windowed, not truncated; TIFF pages by parame
 
   // An 8-bit two-page TIFF: page 1 (white) by parameter, page 0 by default, page 2 refused.
   const pattern = Buffer.alloc(24 * 24 * 3, 40);
-  const tiff = await sharp(Buffer.concat([pattern, Buffer.alloc(24 * 24 * 3, 255)]), { raw: { width: 24, height: 48, channels: 3, pageHeight: 24 } as never })
+  const tiff = await sharp(Buffer.concat([pattern, Buffer.alloc(24 * 24 * 3, 255)]), {
+    raw: { width: 24, height: 48, channels: 3, pageHeight: 24 } as never,
+  })
     .tiff()
     .toBuffer();
   const page1 = await preview(await raw('/preview', tiff, 'image/tiff', '?page=1'));
   t.equal(page1.record.source.page, 1);
-  t.ok(page1.pixels.every((v) => v === 255), 'page 1 is the white page');
+  t.ok(
+    page1.pixels.every((v) => v === 255),
+    'page 1 is the white page',
+  );
   const page0 = await preview(await raw('/preview', tiff, 'image/tiff'));
-  t.ok(page0.pixels.every((v) => v === 40), 'page 0 by default');
+  t.ok(
+    page0.pixels.every((v) => v === 40),
+    'page 0 by default',
+  );
   t.equal(page0.record.source.page, undefined);
   await refused(t, raw('/preview', tiff, 'image/tiff', '?page=2'), 400, /page 2 is out of range: this image has 2 page/);
-  await refused(t, multipart('/embed/image', [['image', png16], ['page', '1']]), 400, /page 1 is out of range/);
+  await refused(
+    t,
+    multipart('/embed/image', [
+      ['image', png16],
+      ['page', '1'],
+    ]),
+    400,
+    /page 1 is out of range/,
+  );
 });
 
 t.test('every failure class through HTTP: 422, 415, 413, 400 with a clear message, never 500', async (t) => {
@@ -324,44 +420,126 @@ t.test('every failure class through HTTP: 422, 415, 413, 400 with a clear messag
   await refused(t, multipart('/preview', [['image', sr]]), 422, /no pixel data/);
   await refused(t, raw('/preview', ctAuto.subarray(0, ctAuto.length - 1000)), 422, /truncated/, 'undecodable');
   await refused(t, raw('/preview', Buffer.from('no DICOM here, just words')), 422, /not a DICOM object|malformed/);
-  const oneBit = part10(imageElements({ rows: 8, columns: 8, bitsAllocated: 8, pixels: new Uint8Array(8) }).map((e): Element =>
-    e[0] === 0x00280100 || e[0] === 0x00280101 ? [e[0], 'US', [1]] : e[0] === 0x00280102 ? [e[0], 'US', [0]] : e,
-  ));
+  const oneBit = part10(
+    imageElements({ rows: 8, columns: 8, bitsAllocated: 8, pixels: new Uint8Array(8) }).map((e): Element =>
+      e[0] === 0x00280100 || e[0] === 0x00280101 ? [e[0], 'US', [1]] : e[0] === 0x00280102 ? [e[0], 'US', [0]] : e,
+    ),
+  );
   await refused(t, raw('/embed/image', oneBit), 422, /1-bit/, 'undecodable');
-  const video = part10(imageElements(ct(), false), { transferSyntax: '1.2.840.10008.1.2.4.102', pixelData: encapsulated([new Uint8Array(32)]) });
+  const video = part10(imageElements(ct(), false), {
+    transferSyntax: '1.2.840.10008.1.2.4.102',
+    pixelData: encapsulated([new Uint8Array(32)]),
+  });
   await refused(t, raw('/embed/image', video), 415, /video/, 'unsupported_media_type');
   await refused(t, postJson('/embed/image', { images: [video.toString('base64')] }), 415, /video/);
   // 2000 x 1000 claimed, a few bytes carried: the pixel cap (1e6) answers before any decoding.
-  const huge = part10(imageElements({ ...ct(), pixels: new Uint8Array(16) }).map((e): Element =>
-    e[0] === 0x00280010 ? [e[0], 'US', [1000]] : e[0] === 0x00280011 ? [e[0], 'US', [2000]] : e,
-  ));
+  const huge = part10(
+    imageElements({ ...ct(), pixels: new Uint8Array(16) }).map((e): Element =>
+      e[0] === 0x00280010 ? [e[0], 'US', [1000]] : e[0] === 0x00280011 ? [e[0], 'US', [2000]] : e,
+    ),
+  );
   await refused(t, raw('/embed/image', huge), 413, /.+/, 'image_too_large');
   await refused(t, multipart('/preview', [['image', huge]]), 413, /.+/, 'image_too_large');
   // A thin strip within the pixel cap whose resize (shorter side to S) would not be: refused, not allocated.
   const strip = imageDicom({ rows: 1, columns: 20_000, bitsAllocated: 16, bitsStored: 12, modality: 'CT', pixels: new Uint8Array(40_000) });
   await refused(t, raw('/preview', strip), 413, new RegExp(`resizing this 20000x1 image .* ${S * 20_000}x${S} pixels`), 'image_too_large');
   // Several images: the failing one is named by position.
-  await refused(t, postJson('/embed/image', { images: [ctAuto.toString('base64'), sr.toString('base64')] }), 422, /^image 1: .*no pixel data/);
+  await refused(
+    t,
+    postJson('/embed/image', { images: [ctAuto.toString('base64'), sr.toString('base64')] }),
+    422,
+    /^image 1: .*no pixel data/,
+  );
 
   // Parameters.
-  await refused(t, raw('/preview', ctAuto, 'application/dicom', '?window=ct-heart'), 400, /window \(query parameter\) must be one of ct-soft-tissue, ct-lung/);
-  await refused(t, raw('/preview', ctAuto, 'application/dicom', '?window_center=40'), 400, /window_center and window_width must be given together/);
-  await refused(t, raw('/preview', ctAuto, 'application/dicom', '?window_center=40&window_width=0'), 400, /window_width \(query parameter\) must be at least 1/);
-  await refused(t, raw('/preview', ctAuto, 'application/dicom', '?window_center=abc&window_width=10'), 400, /window_center \(query parameter\) must be a number/);
-  await refused(t, raw('/preview', ctAuto, 'application/dicom', '?window=ct-lung&window_center=40&window_width=400'), 400, /either window .* not both/);
+  await refused(
+    t,
+    raw('/preview', ctAuto, 'application/dicom', '?window=ct-heart'),
+    400,
+    /window \(query parameter\) must be one of ct-soft-tissue, ct-lung/,
+  );
+  await refused(
+    t,
+    raw('/preview', ctAuto, 'application/dicom', '?window_center=40'),
+    400,
+    /window_center and window_width must be given together/,
+  );
+  await refused(
+    t,
+    raw('/preview', ctAuto, 'application/dicom', '?window_center=40&window_width=0'),
+    400,
+    /window_width \(query parameter\) must be at least 1/,
+  );
+  await refused(
+    t,
+    raw('/preview', ctAuto, 'application/dicom', '?window_center=abc&window_width=10'),
+    400,
+    /window_center \(query parameter\) must be a number/,
+  );
+  await refused(
+    t,
+    raw('/preview', ctAuto, 'application/dicom', '?window=ct-lung&window_center=40&window_width=400'),
+    400,
+    /either window .* not both/,
+  );
   await refused(t, raw('/preview', ctMulti, 'application/dicom', '?frame=-1'), 400, /frame \(query parameter\) must be an integer/);
   await refused(t, raw('/preview', ctMulti, 'application/dicom', '?frame=one'), 400, /frame \(query parameter\) must be an integer/);
   await refused(t, raw('/preview', ctAuto, 'application/dicom', '?colour=red'), 400, /.+/, 'bad_request');
-  await refused(t, multipart('/classify', [['image', ctAuto], ['labels', 'a'], ['labels', 'b'], ['frame', '1.5']]), 400, /frame \(form field\) must be an integer/);
-  await refused(t, multipart('/preview', [['image', ctAuto], ['window', 'ct-lung'], ['window', 'ct-bone']]), 400, /"window" was given 2 times/);
+  await refused(
+    t,
+    multipart('/classify', [
+      ['image', ctAuto],
+      ['labels', 'a'],
+      ['labels', 'b'],
+      ['frame', '1.5'],
+    ]),
+    400,
+    /frame \(form field\) must be an integer/,
+  );
+  await refused(
+    t,
+    multipart('/preview', [
+      ['image', ctAuto],
+      ['window', 'ct-lung'],
+      ['window', 'ct-bone'],
+    ]),
+    400,
+    /"window" was given 2 times/,
+  );
   await refused(t, postJson('/embed/image', { images: [ctAuto.toString('base64')], window: 'bone' }), 400, /window/);
   await refused(t, postJson('/preview', { image: ctAuto.toString('base64'), window_width: 400 }), 400, /given together/);
   await refused(t, postJson('/preview', { image: ctAuto.toString('base64'), frame: 1.5 }), 400, /frame/);
-  await refused(t, postJson('/preview', { image: ctAuto.toString('base64') }, '?window=ct-lung'), 400, /window is a query parameter only with a raw image body/);
-  await refused(t, multipart('/classify', [['image', ctAuto], ['labels', 'a'], ['labels', 'b']], '?frame=0'), 400, /frame is a query parameter only/);
+  await refused(
+    t,
+    postJson('/preview', { image: ctAuto.toString('base64') }, '?window=ct-lung'),
+    400,
+    /window is a query parameter only with a raw image body/,
+  );
+  await refused(
+    t,
+    multipart(
+      '/classify',
+      [
+        ['image', ctAuto],
+        ['labels', 'a'],
+        ['labels', 'b'],
+      ],
+      '?frame=0',
+    ),
+    400,
+    /frame is a query parameter only/,
+  );
   await refused(t, raw('/classify', ctAuto), 415, /multipart\/form-data or application\/json/);
   await refused(t, postJson('/preview', { images: [ctAuto.toString('base64')] }), 400, /.+/, 'bad_request');
-  await refused(t, multipart('/preview', [['image', ctAuto], ['image', ctAuto]]), 413, /.+/);
+  await refused(
+    t,
+    multipart('/preview', [
+      ['image', ctAuto],
+      ['image', ctAuto],
+    ]),
+    413,
+    /.+/,
+  );
 });
 
 t.test('malformed header numbers and transfer syntax UIDs through HTTP: 422 / 413 / 415, never 500', async (t) => {
@@ -372,19 +550,52 @@ t.test('malformed header numbers and transfer syntax UIDs through HTTP: 422 / 41
   await refused(t, multipart('/preview', [['image', framesX]]), 422, /Number of Frames/, 'undecodable');
   // A sound frame count (none): rows x columns alone are over the cap (1e6), refused before any pixel is read.
   const squareHeader = part10(imageElements({ rows: 4000, columns: 4000, bitsAllocated: 8, pixels: new Uint8Array(16) }));
-  await refused(t, raw('/embed/image', squareHeader), 413, /4000 x 4000 = 16000000 pixels per frame, over the limit of 1000000/, 'image_too_large');
+  await refused(
+    t,
+    raw('/embed/image', squareHeader),
+    413,
+    /4000 x 4000 = 16000000 pixels per frame, over the limit of 1000000/,
+    'image_too_large',
+  );
   for (const uid of ['__proto__', 'constructor', 'toString']) {
-    await refused(t, raw('/embed/image', part10(imageElements(ct()), { transferSyntax: uid })), 415, new RegExp(`${uid} is not supported`), 'unsupported_media_type');
+    await refused(
+      t,
+      raw('/embed/image', part10(imageElements(ct()), { transferSyntax: uid })),
+      415,
+      new RegExp(`${uid} is not supported`),
+      'unsupported_media_type',
+    );
   }
-  await refused(t, raw('/preview', imageDicom({ ...ct(), extra: [[0x00281052, 'DS', '0'], [0x00281053, 'DS', '1e308']] })), 422, /Rescale Slope\/Intercept/, 'undecodable');
+  await refused(
+    t,
+    raw(
+      '/preview',
+      imageDicom({
+        ...ct(),
+        extra: [
+          [0x00281052, 'DS', '0'],
+          [0x00281053, 'DS', '1e308'],
+        ],
+      }),
+    ),
+    422,
+    /Rescale Slope\/Intercept/,
+    'undecodable',
+  );
 });
 
 t.test('no patient name or ID in any response, header or log line', (t) => {
   t.ok(answered.length > 50, `${answered.length / 2} responses checked`);
   t.ok(logLines.length > 50, `${logLines.length} log lines checked`);
-  t.ok(logLines.some((l) => l.includes('request refused')), 'the refusals were logged');
+  t.ok(
+    logLines.some((l) => l.includes('request refused')),
+    'the refusals were logged',
+  );
   const needles = [PATIENT_NAME, PATIENT_ID, 'Doe^Jane', 'Jane', 'PID-0000'];
-  for (const [what, texts] of [['responses', answered], ['logs', logLines]] as const) {
+  for (const [what, texts] of [
+    ['responses', answered],
+    ['logs', logLines],
+  ] as const) {
     const leaks = needles.filter((n) => texts.some((text) => text.includes(n)));
     t.same(leaks, [], `no patient attribute in ${what}`);
   }

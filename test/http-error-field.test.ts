@@ -21,12 +21,29 @@ t.teardown(async () => {
 const png = readFileSync(join(DEMO, 'golden_resized.png'));
 const b64 = png.toString('base64');
 const notAnImage = Buffer.from('plain text, not an image '.repeat(8));
-const gif = Buffer.from('GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;', 'latin1');
+const gif = Buffer.from(
+  'GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;',
+  'latin1',
+);
 const frames = 3;
-const ctMulti = imageDicom({ ...ct([], Int16Array.from({ length: frames * ROWS * COLUMNS }, (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!)), frames });
+const ctMulti = imageDicom({
+  ...ct(
+    [],
+    Int16Array.from({ length: frames * ROWS * COLUMNS }, (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!),
+  ),
+  frames,
+});
 
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const raw = (type: string, bytes: Buffer): RequestInit => ({ method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(bytes) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+const raw = (type: string, bytes: Buffer): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': type },
+  body: new Uint8Array(bytes),
+});
 function form(fields: [string, string | Buffer][]): RequestInit {
   const data = new FormData();
   for (const [name, value] of fields) {
@@ -54,7 +71,14 @@ t.test('classify: labels, templates, prompt_set, schema errors', async (t) => {
   await refused(t, '/classify', json({ image: b64, labels: ['a', 'b'], prompt_set: 'modality' }), 400, 'bad_request', 'prompt_set');
   await refused(t, '/classify', json({ image: b64, prompt_set: 'modality', templates: ['a {}'] }), 400, 'bad_request', 'templates');
   await refused(t, '/classify', json({ image: b64, prompt_set: 'nope' }), 404, 'prompt_set_not_found', 'prompt_set');
-  await refused(t, '/classify', json({ image: b64, labels: ['a', 'b', 'c'], templates: ['{}', 'a {}'] }), 413, 'too_many_prompts', 'labels');
+  await refused(
+    t,
+    '/classify',
+    json({ image: b64, labels: ['a', 'b', 'c'], templates: ['{}', 'a {}'] }),
+    413,
+    'too_many_prompts',
+    'labels',
+  );
   // Fastify's own validation of a JSON body: the property at fault, missing or not allowed.
   await refused(t, '/classify', json({ image: b64, labels: ['a', 'b'], top_k: 0 }), 400, 'bad_request', 'top_k');
   await refused(t, '/classify', json({ image: b64, labels: ['a', 'b'], colour: 'red' }), 400, 'bad_request', 'colour');
@@ -63,14 +87,109 @@ t.test('classify: labels, templates, prompt_set, schema errors', async (t) => {
 });
 
 t.test('multipart: rendering fields, unknown and repeated fields, the schema', async (t) => {
-  await refused(t, '/classify', form([['image', png], ['labels', 'a'], ['labels', 'b'], ['window', 'bogus']]), 400, 'bad_request', 'window');
-  await refused(t, '/classify', form([['image', png], ['labels', 'a'], ['labels', 'b'], ['window_center', '40']]), 400, 'bad_request', 'window_width');
-  await refused(t, '/classify', form([['image', png], ['labels', 'a'], ['labels', 'b'], ['window_center', '40'], ['window_width', '0']]), 400, 'bad_request', 'window_width');
-  await refused(t, '/classify', form([['image', png], ['labels', 'a'], ['labels', 'b'], ['colour', 'red']]), 400, 'bad_request', 'colour');
-  await refused(t, '/classify', form([['image', png], ['labels', 'a'], ['labels', 'b'], ['top_k', '1'], ['top_k', '2']]), 400, 'bad_request', 'top_k');
-  await refused(t, '/classify', form([['image', png], ['labels', 'a'], ['labels', 'b'], ['top_k', 'many']]), 400, 'bad_request', 'top_k');
-  await refused(t, '/classify', form([['labels', 'a'], ['labels', 'b']]), 400, 'bad_request', 'image');
-  await refused(t, '/classify', form([['image', notAnImage], ['labels', 'a'], ['labels', 'b']]), 422, 'undecodable', 'image');
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['image', png],
+      ['labels', 'a'],
+      ['labels', 'b'],
+      ['window', 'bogus'],
+    ]),
+    400,
+    'bad_request',
+    'window',
+  );
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['image', png],
+      ['labels', 'a'],
+      ['labels', 'b'],
+      ['window_center', '40'],
+    ]),
+    400,
+    'bad_request',
+    'window_width',
+  );
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['image', png],
+      ['labels', 'a'],
+      ['labels', 'b'],
+      ['window_center', '40'],
+      ['window_width', '0'],
+    ]),
+    400,
+    'bad_request',
+    'window_width',
+  );
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['image', png],
+      ['labels', 'a'],
+      ['labels', 'b'],
+      ['colour', 'red'],
+    ]),
+    400,
+    'bad_request',
+    'colour',
+  );
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['image', png],
+      ['labels', 'a'],
+      ['labels', 'b'],
+      ['top_k', '1'],
+      ['top_k', '2'],
+    ]),
+    400,
+    'bad_request',
+    'top_k',
+  );
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['image', png],
+      ['labels', 'a'],
+      ['labels', 'b'],
+      ['top_k', 'many'],
+    ]),
+    400,
+    'bad_request',
+    'top_k',
+  );
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['labels', 'a'],
+      ['labels', 'b'],
+    ]),
+    400,
+    'bad_request',
+    'image',
+  );
+  await refused(
+    t,
+    '/classify',
+    form([
+      ['image', notAnImage],
+      ['labels', 'a'],
+      ['labels', 'b'],
+    ]),
+    422,
+    'undecodable',
+    'image',
+  );
 });
 
 t.test('images: the image itself, frames of a multi-frame DICOM object (decoded on another thread), query parameters', async (t) => {
@@ -82,7 +201,14 @@ t.test('images: the image itself, frames of a multi-frame DICOM object (decoded 
   await refused(t, '/preview?frame=-1', raw('application/dicom', ctMulti), 400, 'bad_request', 'frame');
   await refused(t, '/embed/image?model=nope', raw('image/png', png), 404, 'model_not_found', 'model');
   await refused(t, '/embed/image', json({ images: [b64, 'not base64!'] }), 400, 'bad_request', 'images');
-  await refused(t, '/embed/image', json({ images: [b64], window: 'ct-lung', window_center: 40, window_width: 400 }), 400, 'bad_request', 'window');
+  await refused(
+    t,
+    '/embed/image',
+    json({ images: [b64], window: 'ct-lung', window_center: 40, window_width: 400 }),
+    400,
+    'bad_request',
+    'window',
+  );
   await refused(t, '/embed/image?frame=1', json({ images: [b64] }), 400, 'bad_request', 'frame');
 });
 
@@ -94,8 +220,22 @@ t.test('texts and models', async (t) => {
 });
 
 t.test('an error about the request as a whole names no field', async (t) => {
-  await refused(t, '/embed/text', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }, 415, 'unsupported_media_type', undefined);
+  await refused(
+    t,
+    '/embed/text',
+    { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' },
+    415,
+    'unsupported_media_type',
+    undefined,
+  );
   await refused(t, '/preview', raw('image/gif', gif), 415, 'unsupported_media_type', undefined);
-  await refused(t, '/embed/text', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts": [' }, 400, 'bad_request', undefined);
+  await refused(
+    t,
+    '/embed/text',
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts": [' },
+    400,
+    'bad_request',
+    undefined,
+  );
   await refused(t, '/nowhere', {}, 404, 'route_not_found', undefined);
 });

@@ -23,7 +23,11 @@ const validator = new JSONSchemaValidator();
 const model = registry.get();
 const b64 = readFileSync(join(DEMO, 'golden_resized.png')).toString('base64');
 const post = (path: string, body: unknown, accept?: string) =>
-  fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(accept === undefined ? {} : { accept }) }, body: JSON.stringify(body) });
+  fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(accept === undefined ? {} : { accept }) },
+    body: JSON.stringify(body),
+  });
 
 interface Observation {
   resourceType: string;
@@ -37,7 +41,7 @@ interface Observation {
   derivedFrom?: unknown[];
 }
 
-t.test('/classify answers a FHIR R4 Observation that validates and carries the JSON answer\'s scores', async (t) => {
+t.test("/classify answers a FHIR R4 Observation that validates and carries the JSON answer's scores", async (t) => {
   const request = { image: b64, prompt_set: 'modality', top_k: 2 };
   const res = await post('/classify', request, 'application/fhir+json');
   t.equal(res.status, 200);
@@ -45,10 +49,16 @@ t.test('/classify answers a FHIR R4 Observation that validates and carries the J
   const observation = (await res.json()) as Observation;
   t.same(validator.validate(observation), [], 'valid against the FHIR R4 JSON schema');
   t.not(validator.validate({ ...observation, status: 'guessed' }).length, 0, 'the validator refuses a status FHIR does not have');
-  t.not(validator.validate({ ...observation, component: [{ valueQuantity: { value: 'high' } }] }).length, 0, 'and a component without code or with a non-decimal value');
+  t.not(
+    validator.validate({ ...observation, component: [{ valueQuantity: { value: 'high' } }] }).length,
+    0,
+    'and a component without code or with a non-decimal value',
+  );
   t.equal(observation.resourceType, 'Observation');
   t.equal(observation.status, 'preliminary');
-  t.same(observation.meta.security, [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'AIAST', display: 'Artificial Intelligence asserted' }]);
+  t.same(observation.meta.security, [
+    { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'AIAST', display: 'Artificial Intelligence asserted' },
+  ]);
   t.same(observation.code.coding, [{ system: 'urn:unimed-serve:prompt-set', code: 'modality' }], 'code names the prompt set');
 
   const plain = await json<ClassifyBody>(await post('/classify', { ...request, top_k: 6 }));
@@ -57,7 +67,10 @@ t.test('/classify answers a FHIR R4 Observation that validates and carries the J
   for (const [i, component] of observation.component.entries()) {
     t.equal(component.code.text, plain.predictions[i]!.label);
     t.equal(component.valueQuantity.unit, '1');
-    t.ok(Math.abs(component.valueQuantity.value - plain.predictions[i]!.probability) < 1e-6, `${component.code.text}: the JSON answer's probability`);
+    t.ok(
+      Math.abs(component.valueQuantity.value - plain.predictions[i]!.probability) < 1e-6,
+      `${component.code.text}: the JSON answer's probability`,
+    );
   }
   const [device] = observation.contained;
   t.equal(observation.device.reference, `#${device!.id}`);
@@ -92,7 +105,8 @@ t.test('Accept decides: JSON stays the default', async (t) => {
 
 t.test('/classify/series answers an Observation too; an uploaded file never gives derivedFrom', async (t) => {
   const form = new FormData();
-  for (const i of [0, 1, 2]) form.append('image', new Blob([new Uint8Array(imageDicom(ct([[0x00200013, 'IS', String(i + 1)]], ctValues(i))))]), `${i}.dcm`);
+  for (const i of [0, 1, 2])
+    form.append('image', new Blob([new Uint8Array(imageDicom(ct([[0x00200013, 'IS', String(i + 1)]], ctValues(i))))]), `${i}.dcm`);
   form.append('prompt_set', 'modality');
   const res = await fetch(url + '/classify/series', { method: 'POST', body: form, headers: { accept: 'application/fhir+json' } });
   t.equal(res.status, 200);
@@ -104,7 +118,10 @@ t.test('/classify/series answers an Observation too; an uploaded file never give
 t.test('derivedFrom: the ImagingStudy identifier of the study the client named', (t) => {
   const observation = classificationObservation({
     model: { id: 'm', sha256: 'a'.repeat(64) },
-    predictions: [{ label: 'ct', probability: 0.75, similarity: 0.3 }, { label: 'xray', probability: 0.25, similarity: 0.1 }],
+    predictions: [
+      { label: 'ct', probability: 0.75, similarity: 0.3 },
+      { label: 'xray', probability: 0.25, similarity: 0.1 },
+    ],
     studyUid: '1.2.840.10008.99',
   });
   t.same(validator.validate(observation), []);

@@ -11,7 +11,8 @@ import { DEMO, json, listen, testConfig, until } from './helpers/http.ts';
 import { HOLD, INFERENCE_TEST_WORKER, InferenceGate, marked } from './helpers/inference-gate.ts';
 
 const png = readFileSync(join(DEMO, 'golden_resized.png'));
-const postImage = (url: string) => fetch(url + '/embed/image', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+const postImage = (url: string) =>
+  fetch(url + '/embed/image', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
 
 // One registry with a tiny image queue (1 item per batch, 2 waiting at most) serves every test here. Its
 // inference worker is the real one plus a gate (test/helpers/inference-gate.ts) that holds a batch on demand.
@@ -128,13 +129,20 @@ t.test('a client that disconnects: its queued work is dropped, the server keeps 
   const ran = await histogram(metrics, 'unimed_batch_size', imageLabels);
   const controller = new AbortController();
   const staying = postImage(url);
-  const leaving = fetch(url + '/embed/image', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png), signal: controller.signal }).catch(
-    () => 'aborted',
+  const leaving = fetch(url + '/embed/image', {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: new Uint8Array(png),
+    signal: controller.signal,
+  }).catch(() => 'aborted');
+  await until('both requests to be queued', async () =>
+    (await counter(metrics, 'unimed_queue_depth', imageLabels)) === 2 ? true : undefined,
   );
-  await until('both requests to be queued', async () => ((await counter(metrics, 'unimed_queue_depth', imageLabels)) === 2 ? true : undefined));
   controller.abort();
   t.equal(await leaving, 'aborted');
-  await until('the abandoned request to leave the queue', async () => ((await counter(metrics, 'unimed_queue_depth', imageLabels)) === 1 ? true : undefined));
+  await until('the abandoned request to leave the queue', async () =>
+    (await counter(metrics, 'unimed_queue_depth', imageLabels)) === 1 ? true : undefined,
+  );
   gate.release();
   await blocker;
   t.equal((await staying).status, 200, 'the request queued beside it is answered');

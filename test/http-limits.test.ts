@@ -92,7 +92,9 @@ function rawConnection(port: number, allowHalfOpen = false) {
   socket.setEncoding('latin1');
   socket.on('data', (d: string) => (data += d));
   socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
-  const closed = new Promise<RawResult>((resolve) => socket.on('close', () => resolve({ data, ...(error === undefined ? {} : { error }) })));
+  const closed = new Promise<RawResult>((resolve) =>
+    socket.on('close', () => resolve({ data, ...(error === undefined ? {} : { error }) })),
+  );
   /** Resolves once the data received so far matches `pattern`. */
   const received = (pattern: RegExp) =>
     new Promise<string>((resolve, reject) => {
@@ -123,9 +125,30 @@ t.test('a client that writes all of a 100 MB body before reading gets the JSON a
   const { port } = await serve(t);
   const total = 100 * MiB;
   const boundary = 'limits-test';
-  const cases: { what: string; path: string; headers: Record<string, string>; size?: number; prefix?: string; suffix?: string; status: number; code: string }[] = [
-    { what: 'JSON with Content-Length over MAX_BODY_BYTES', path: '/embed/text', headers: { 'content-type': 'application/json', 'content-length': String(total) }, status: 413, code: 'too_large' },
-    { what: 'chunked JSON (refused once past the limit)', path: '/embed/text', headers: { 'content-type': 'application/json' }, status: 413, code: 'too_large' },
+  const cases: {
+    what: string;
+    path: string;
+    headers: Record<string, string>;
+    size?: number;
+    prefix?: string;
+    suffix?: string;
+    status: number;
+    code: string;
+  }[] = [
+    {
+      what: 'JSON with Content-Length over MAX_BODY_BYTES',
+      path: '/embed/text',
+      headers: { 'content-type': 'application/json', 'content-length': String(total) },
+      status: 413,
+      code: 'too_large',
+    },
+    {
+      what: 'chunked JSON (refused once past the limit)',
+      path: '/embed/text',
+      headers: { 'content-type': 'application/json' },
+      status: 413,
+      code: 'too_large',
+    },
     {
       what: 'chunked multipart with a 100 MB file part',
       path: '/embed/image',
@@ -135,7 +158,14 @@ t.test('a client that writes all of a 100 MB body before reading gets the JSON a
       status: 413,
       code: 'too_large',
     },
-    { what: 'a content type the route does not take (30 MB, under the limit)', path: '/embed/image', headers: { 'content-type': 'text/plain', 'content-length': String(30 * MiB) }, size: 30 * MiB, status: 415, code: 'unsupported_media_type' },
+    {
+      what: 'a content type the route does not take (30 MB, under the limit)',
+      path: '/embed/image',
+      headers: { 'content-type': 'text/plain', 'content-length': String(30 * MiB) },
+      size: 30 * MiB,
+      status: 415,
+      code: 'unsupported_media_type',
+    },
   ];
   for (const c of cases) {
     const answer = await within(60_000, c.what, postLarge(port, c.path, c.headers, c.size ?? total, c.prefix, c.suffix));

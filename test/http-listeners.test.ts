@@ -42,7 +42,17 @@ t.test('the entry point: metrics listener, core dumps off', async (t) => {
   // Soft core limit raised as far as the hard one allows, so the service has something to turn off.
   const child = spawn('sh', ['-c', 'ulimit -S -c "$(ulimit -H -c)"; exec "$0" src/server.ts', process.execPath], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'info', MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', AUDIT_LOG: '/dev/null' },
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      MODEL_DIRS: DEMO,
+      WORKERS_PER_ENCODER: '1',
+      INTRA_OP_THREADS: '1',
+      AUDIT_LOG: '/dev/null',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.teardown(() => {
@@ -69,7 +79,8 @@ t.test('the entry point: metrics listener, core dumps off', async (t) => {
 });
 
 t.test('coreFileLimit reads /proc/self/limits', (t) => {
-  const text = 'Limit                     Soft Limit           Hard Limit           Units\nMax core file size        0                    unlimited            bytes\n';
+  const text =
+    'Limit                     Soft Limit           Hard Limit           Units\nMax core file size        0                    unlimited            bytes\n';
   t.same(coreFileLimit(text), { soft: '0', hard: 'unlimited' });
   t.equal(coreFileLimit('nothing here'), undefined);
   t.end();

@@ -24,7 +24,9 @@ const MIB = 1024 * 1024;
 
 /** A blank grey+alpha PNG: a few hundred bytes on the wire for width x height x 2 bytes decoded (the issue's case, smaller). */
 function greyAlphaPng(width: number, height: number): Promise<Buffer> {
-  return sharp(Buffer.alloc(width * height * 2), { raw: { width, height, channels: 2 } }).png({ compressionLevel: 9 }).toBuffer();
+  return sharp(Buffer.alloc(width * height * 2), { raw: { width, height, channels: 2 } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
 }
 
 async function serve(t: Test, env: Record<string, string>) {
@@ -53,47 +55,64 @@ t.test('sharp keeps no decoded image: its cache is off once the app is built', a
   t.same([cache.memory.max, cache.files.max, cache.items.max], [0, 0, 0]);
 });
 
-t.test('a series upload is held to the same budget: every instance decodes through it (413 over MAX_IMAGE_BYTES, nothing left reserved)', async (t) => {
-  const { url, metric } = await serve(t, { MAX_IMAGE_BYTES: String(64 * 1024), MEMORY_BUDGET_BYTES: String(64 * MIB) });
-  const form = new FormData();
-  for (const i of [0, 1, 2]) form.append('image', new Blob([new Uint8Array(imageDicom(ct([[0x00200013, 'IS', String(i + 1)]], ctValues(i))))]), `${i}.dcm`);
-  const res = await fetch(`${url}/embed/series`, { method: 'POST', body: form });
-  t.equal(res.status, 413);
-  t.match(((await res.json()) as ErrorBody).error, { code: 'image_too_large', message: /MAX_IMAGE_BYTES/ });
-  t.ok(await healthy(url), 'the process is alive');
-  t.equal(await metric('unimed_memory_reserved_bytes'), 0);
-});
+t.test(
+  'a series upload is held to the same budget: every instance decodes through it (413 over MAX_IMAGE_BYTES, nothing left reserved)',
+  async (t) => {
+    const { url, metric } = await serve(t, { MAX_IMAGE_BYTES: String(64 * 1024), MEMORY_BUDGET_BYTES: String(64 * MIB) });
+    const form = new FormData();
+    for (const i of [0, 1, 2])
+      form.append('image', new Blob([new Uint8Array(imageDicom(ct([[0x00200013, 'IS', String(i + 1)]], ctValues(i))))]), `${i}.dcm`);
+    const res = await fetch(`${url}/embed/series`, { method: 'POST', body: form });
+    t.equal(res.status, 413);
+    t.match(((await res.json()) as ErrorBody).error, { code: 'image_too_large', message: /MAX_IMAGE_BYTES/ });
+    t.ok(await healthy(url), 'the process is alive');
+    t.equal(await metric('unimed_memory_reserved_bytes'), 0);
+  },
+);
 
-t.test('MAX_IMAGE_BYTES: an image whose decode would need more is 413 image_too_large from its header; a small one is served', async (t) => {
-  const { embed, url, metric } = await serve(t, { MAX_IMAGE_BYTES: String(2 * MIB), MEMORY_BUDGET_BYTES: String(64 * MIB) });
-  const large = await greyAlphaPng(1024, 1024);
-  t.ok(large.length < 64 * 1024, `${large.length} bytes on the wire`);
-  const refused = await embed([large]);
-  t.equal(refused.status, 413);
-  t.match(((await refused.json()) as ErrorBody).error, { code: 'image_too_large', message: /1024x1024 image needs up to \d+ bytes, more than the 2097152 MAX_IMAGE_BYTES/ });
-  const served = await embed([await greyAlphaPng(64, 64)]);
-  t.equal(served.status, 200);
-  t.ok(await healthy(url), 'the process is alive');
-  t.equal(await metric('unimed_memory_reserved_bytes'), 0);
-  t.equal(await metric('unimed_memory_budget_bytes'), 64 * MIB);
-});
+t.test(
+  'MAX_IMAGE_BYTES: an image whose decode would need more is 413 image_too_large from its header; a small one is served',
+  async (t) => {
+    const { embed, url, metric } = await serve(t, { MAX_IMAGE_BYTES: String(2 * MIB), MEMORY_BUDGET_BYTES: String(64 * MIB) });
+    const large = await greyAlphaPng(1024, 1024);
+    t.ok(large.length < 64 * 1024, `${large.length} bytes on the wire`);
+    const refused = await embed([large]);
+    t.equal(refused.status, 413);
+    t.match(((await refused.json()) as ErrorBody).error, {
+      code: 'image_too_large',
+      message: /1024x1024 image needs up to \d+ bytes, more than the 2097152 MAX_IMAGE_BYTES/,
+    });
+    const served = await embed([await greyAlphaPng(64, 64)]);
+    t.equal(served.status, 200);
+    t.ok(await healthy(url), 'the process is alive');
+    t.equal(await metric('unimed_memory_reserved_bytes'), 0);
+    t.equal(await metric('unimed_memory_budget_bytes'), 64 * MIB);
+  },
+);
 
-t.test('the issue case, scaled down: many large blank grey+alpha PNGs in one body queue at the budget, /healthz answers meanwhile', async (t) => {
-  const { app, embed, url, metric } = await serve(t, { MEMORY_BUDGET_BYTES: String(40 * MIB), MAX_IMAGE_BYTES: String(20 * MIB), MEMORY_WAIT_MS: '600000' });
-  const images = await Promise.all(Array.from({ length: 8 }, () => greyAlphaPng(1200, 1200)));
-  const hold = await app.memoryBudget.reserve(40 * MIB);
-  const answer = embed(images);
-  await until('every image queued at the budget, none decoding', () => app.memoryBudget.waiting === 8);
-  t.equal(app.memoryBudget.reservedBytes, 40 * MIB, 'nothing reserved beyond the hold: no image is being decoded');
-  t.ok(await healthy(url), '/healthz answers while the request waits');
-  t.equal(app.memoryBudget.waiting, 8, '... and the request was still waiting when it answered');
-  hold.release();
-  const response = await answer;
-  t.equal(response.status, 200, 'once memory is free, every image is decoded in turn');
-  t.equal(((await response.json()) as EmbedBody).embeddings.length, 8);
-  t.equal(app.memoryBudget.reservedBytes, 0);
-  t.equal(await metric('unimed_memory_reserved_bytes'), 0, 'the gauge is back to 0');
-});
+t.test(
+  'the issue case, scaled down: many large blank grey+alpha PNGs in one body queue at the budget, /healthz answers meanwhile',
+  async (t) => {
+    const { app, embed, url, metric } = await serve(t, {
+      MEMORY_BUDGET_BYTES: String(40 * MIB),
+      MAX_IMAGE_BYTES: String(20 * MIB),
+      MEMORY_WAIT_MS: '600000',
+    });
+    const images = await Promise.all(Array.from({ length: 8 }, () => greyAlphaPng(1200, 1200)));
+    const hold = await app.memoryBudget.reserve(40 * MIB);
+    const answer = embed(images);
+    await until('every image queued at the budget, none decoding', () => app.memoryBudget.waiting === 8);
+    t.equal(app.memoryBudget.reservedBytes, 40 * MIB, 'nothing reserved beyond the hold: no image is being decoded');
+    t.ok(await healthy(url), '/healthz answers while the request waits');
+    t.equal(app.memoryBudget.waiting, 8, '... and the request was still waiting when it answered');
+    hold.release();
+    const response = await answer;
+    t.equal(response.status, 200, 'once memory is free, every image is decoded in turn');
+    t.equal(((await response.json()) as EmbedBody).embeddings.length, 8);
+    t.equal(app.memoryBudget.reservedBytes, 0);
+    t.equal(await metric('unimed_memory_reserved_bytes'), 0, 'the gauge is back to 0');
+  },
+);
 
 t.test('budget exhausted past MEMORY_WAIT_MS: 503 memory_busy with Retry-After, counted, nothing left reserved', async (t) => {
   const { app, embed, url, metric } = await serve(t, { MEMORY_BUDGET_BYTES: String(16 * MIB), MEMORY_WAIT_MS: '200' });
@@ -126,7 +145,11 @@ t.test('a client that leaves while its images wait for memory is dropped from th
 });
 
 t.test('the request deadline ends the wait for memory: 504 on /embed/image and /preview', async (t) => {
-  const { app, embed, url } = await serve(t, { MEMORY_BUDGET_BYTES: String(16 * MIB), MEMORY_WAIT_MS: '600000', REQUEST_TIMEOUT_MS: '300' });
+  const { app, embed, url } = await serve(t, {
+    MEMORY_BUDGET_BYTES: String(16 * MIB),
+    MEMORY_WAIT_MS: '600000',
+    REQUEST_TIMEOUT_MS: '300',
+  });
   const hold = await app.memoryBudget.reserve(16 * MIB);
   const png = await greyAlphaPng(256, 256);
   const late = await embed([png]);

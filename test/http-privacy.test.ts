@@ -35,6 +35,9 @@ t.test('no text, label or body reaches the logs', async (t) => {
   const written = lines.slice(before);
   t.ok(written.length >= 5, `${written.length} log lines written for 5 requests`);
   for (const part of SECRET.split(' ')) {
-    t.notOk(written.some((line) => line.includes(part)), `"${part}" appears in no log line`);
+    t.notOk(
+      written.some((line) => line.includes(part)),
+      `"${part}" appears in no log line`,
+    );
   }
 });

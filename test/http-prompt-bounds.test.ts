@@ -17,7 +17,11 @@ t.teardown(async () => {
 
 const image = readFileSync(join(DEMO, 'golden_resized.png')).toString('base64');
 const classify = (labels: unknown[], templates: string[]) =>
-  fetch(url + '/classify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image, labels, templates }) });
+  fetch(url + '/classify', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ image, labels, templates }),
+  });
 
 t.test('a template with "{}" more than once is 400, before any text is filled or tokenized', async (t) => {
   // The case that held the event loop for 7.4 s: 2 labels of MAX_CHARS_PER_TEXT, one template of 2048 "{}".

@@ -17,8 +17,19 @@ import { CRASH, FAIL_START_ENV, INFERENCE_TEST_WORKER, marked } from './helpers/
 const failStartFile = join(mkdtempSync(join(tmpdir(), 'unimed-resilience-')), 'fail-start');
 // Read by every test worker as it starts (worker threads copy the environment when they are created).
 process.env[FAIL_START_ENV] = failStartFile;
-const { registry, metrics: engineMetrics, config } = await loadRegistry(
-  { MAX_INFLIGHT_REQUESTS: '2', MAX_TOKENS_PER_REQUEST: '64', MAX_TEXT_BODY_BYTES: '4096', MAX_TEXTS_PER_REQUEST: '8', MAX_CHARS_PER_TEXT: '300', TEXT_CACHE_BYTES: '0' },
+const {
+  registry,
+  metrics: engineMetrics,
+  config,
+} = await loadRegistry(
+  {
+    MAX_INFLIGHT_REQUESTS: '2',
+    MAX_TOKENS_PER_REQUEST: '64',
+    MAX_TEXT_BODY_BYTES: '4096',
+    MAX_TEXTS_PER_REQUEST: '8',
+    MAX_CHARS_PER_TEXT: '300',
+    TEXT_CACHE_BYTES: '0',
+  },
   { inferenceWorker: INFERENCE_TEST_WORKER },
 );
 const metrics = new Metrics({ defaultMetrics: false });
@@ -45,7 +56,11 @@ function raw(head: string) {
       const length = /content-length: (\d+)/i.exec(data.slice(0, end));
       if (end < 0 || length === null || data.length < end + 4 + Number(length[1])) return;
       socket.off('data', check);
-      resolve({ status: Number(data.slice(9, 12)), headers: data.slice(0, end), body: JSON.parse(data.slice(end + 4, end + 4 + Number(length[1]))) as ErrorBody });
+      resolve({
+        status: Number(data.slice(9, 12)),
+        headers: data.slice(0, end),
+        body: JSON.parse(data.slice(end + 4, end + 4 + Number(length[1]))) as ErrorBody,
+      });
     };
     socket.on('data', check);
     socket.once('close', () => reject(new Error(`closed before an answer; got ${JSON.stringify(data.slice(0, 200))}`)));
@@ -88,10 +103,16 @@ t.test('MAX_TEXT_BODY_BYTES: /embed/text refuses a body over it, declared or sen
   t.equal(declared.body.error.code, 'too_large');
   t.match(declared.body.error.message, /MAX_TEXT_BODY_BYTES allows \(4096 bytes\)/);
   const chunk = `{"texts": ["${'a '.repeat(2500)}"]}`;
-  const chunked = await raw(`POST /embed/text HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n`).answer;
+  const chunked = await raw(
+    `POST /embed/text HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n`,
+  ).answer;
   t.equal(chunked.status, 413, 'a chunked body is cut at the same limit');
   t.equal(chunked.body.error.code, 'too_large');
-  const image = await fetch(served.url + '/embed/image', { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(5000) });
+  const image = await fetch(served.url + '/embed/image', {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: new Uint8Array(5000),
+  });
   t.equal(image.status, 422, '5000 bytes are no image, but under MAX_BODY_BYTES they are read');
   t.equal((await fetch(served.url + '/healthz')).status, 200);
 });
@@ -111,16 +132,26 @@ t.test('MAX_TOKENS_PER_REQUEST: 413 too_many_tokens before any text reaches the 
   t.equal(classify.status, 413);
   t.equal((await json(classify)).error.code, 'too_many_tokens');
   t.equal(await batches(), ranBefore, 'no text batch ran for either');
-  t.equal(await counter(metrics, 'unimed_requests_rejected_total', { reason: 'too_many_tokens' }), rejected + 2, 'each refusal counted by its budget');
+  t.equal(
+    await counter(metrics, 'unimed_requests_rejected_total', { reason: 'too_many_tokens' }),
+    rejected + 2,
+    'each refusal counted by its budget',
+  );
   t.equal((await postJson('/embed/text', { texts: ['a chest x-ray', 'a brain mri'] })).status, 200, 'within the budget: served');
 });
 
 t.test('the schemas carry the configured limits: /openapi.json states them, a violation keeps its 413 code', async (t) => {
-  const doc = (await (await fetch(served.url + '/openapi.json')).json()) as { components: { schemas: Record<string, { properties?: Record<string, { maxItems?: number; items?: { maxLength?: number } }> }> } };
+  const doc = (await (await fetch(served.url + '/openapi.json')).json()) as {
+    components: { schemas: Record<string, { properties?: Record<string, { maxItems?: number; items?: { maxLength?: number } }> }> };
+  };
   const texts = doc.components.schemas.EmbedTextRequest!.properties!.texts!;
   t.equal(texts.maxItems, 8, 'MAX_TEXTS_PER_REQUEST');
   t.equal(texts.items?.maxLength, 300, 'MAX_CHARS_PER_TEXT');
-  t.equal(doc.components.schemas.ClassifyRequest!.properties!.labels!.maxItems, config.limits.promptsPerClassify, 'MAX_PROMPTS_PER_CLASSIFY');
+  t.equal(
+    doc.components.schemas.ClassifyRequest!.properties!.labels!.maxItems,
+    config.limits.promptsPerClassify,
+    'MAX_PROMPTS_PER_CLASSIFY',
+  );
   const many = await postJson('/embed/text', { texts: Array.from({ length: 9 }, () => 'x') });
   t.equal(many.status, 413);
   const manyBody = await json(many);
@@ -150,8 +181,15 @@ t.test('readiness tells the truth: 503 while an encoder has no live worker, read
   t.match(body.error.message, /no live inference worker/);
   t.ok(notReady.headers.get('retry-after'), 'with Retry-After');
   t.equal((await fetch(served.url + '/healthz')).status, 200, 'the process is alive and says so');
-  t.equal(await counter(engineMetrics, 'unimed_worker_restarts_total', { model: model.id, encoder: 'image', reason: 'crashed' }), crashed + 1);
-  await until('a failed replacement to be counted', async () => (await counter(engineMetrics, 'unimed_worker_restarts_total', { model: model.id, encoder: 'image', reason: 'start_failed' })) >= 1);
+  t.equal(
+    await counter(engineMetrics, 'unimed_worker_restarts_total', { model: model.id, encoder: 'image', reason: 'crashed' }),
+    crashed + 1,
+  );
+  await until(
+    'a failed replacement to be counted',
+    async () =>
+      (await counter(engineMetrics, 'unimed_worker_restarts_total', { model: model.id, encoder: 'image', reason: 'start_failed' })) >= 1,
+  );
   rmSync(failStartFile);
   await until('readiness to return', async () => (await fetch(served.url + '/readyz')).status === 200, 30_000);
   t.equal((await model.embedImages([marked(plane, 0.5)]))[0]!.length, model.embedDim, 'the replacement serves');

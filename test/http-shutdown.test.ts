@@ -66,6 +66,12 @@ t.test('SIGTERM: readiness 503 at once, new work refused, in-flight requests fin
   const [code, signal] = await exited;
   t.equal(signal, null);
   t.equal(code, 0, 'exit code 0');
-  t.ok(logs.some((l) => l.includes('shutting down')), 'shutdown is logged');
-  t.notOk(logs.some((l) => l.includes('iVBOR')), 'no image bytes in the logs');
+  t.ok(
+    logs.some((l) => l.includes('shutting down')),
+    'shutdown is logged',
+  );
+  t.notOk(
+    logs.some((l) => l.includes('iVBOR')),
+    'no image bytes in the logs',
+  );
 });

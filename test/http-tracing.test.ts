@@ -81,8 +81,8 @@ t.test('without OTEL_EXPORTER_OTLP_ENDPOINT: trace context propagated, no SDK lo
   const own = traceparentOf(res);
   t.ok(own, `the answer carries a traceparent: ${res.headers.get('traceparent')}`);
   t.equal(own?.[1], TRACE_ID, 'same trace');
-  t.not(own?.[2], CALLER_SPAN, 'the service\'s own span id');
-  t.equal(own?.[3], '01', 'the caller\'s sampling decision kept');
+  t.not(own?.[2], CALLER_SPAN, "the service's own span id");
+  t.equal(own?.[3], '01', "the caller's sampling decision kept");
   t.equal(res.headers.get('tracestate'), 'vendor=abc');
 
   const fresh = await fetch(`${service.url}/healthz`, { headers: { traceparent: `00-${'0'.repeat(32)}-${CALLER_SPAN}-01` } });
@@ -109,7 +109,11 @@ t.test('without OTEL_EXPORTER_OTLP_ENDPOINT: trace context propagated, no SDK lo
   const bounded = await fetch(`${service.url}/healthz`, { headers: { traceparent: TRACEPARENT, tracestate: tooLong } });
   t.equal(traceparentOf(bounded)?.[1], TRACE_ID);
   t.equal(bounded.headers.get('tracestate'), null, 'a tracestate of more than 32 members is dropped');
-  const refused = await fetch(`${service.url}/classify`, { method: 'POST', headers: { traceparent: TRACEPARENT, 'content-type': 'application/json' }, body: '{' });
+  const refused = await fetch(`${service.url}/classify`, {
+    method: 'POST',
+    headers: { traceparent: TRACEPARENT, 'content-type': 'application/json' },
+    body: '{',
+  });
   t.equal(refused.status, 400);
   t.equal(traceparentOf(refused)?.[1], TRACE_ID, 'errors carry the trace context too');
 
@@ -120,10 +124,13 @@ t.test('without OTEL_EXPORTER_OTLP_ENDPOINT: trace context propagated, no SDK lo
   });
   await pulled.arrayBuffer();
   t.equal(traceparentOf(pulled)?.[1], TRACE_ID);
-  t.equal(pacsSaw.at(-1), pulled.headers.get('traceparent') ?? 'none', 'the DICOMweb request continues the trace from the request\'s span');
+  t.equal(pacsSaw.at(-1), pulled.headers.get('traceparent') ?? 'none', "the DICOMweb request continues the trace from the request's span");
   await service.close();
   t.equal(exported.length, 0, 'nothing exported');
-  t.notOk(resolved.some((s) => SDK.test(s)), 'the OpenTelemetry SDK was never loaded');
+  t.notOk(
+    resolved.some((s) => SDK.test(s)),
+    'the OpenTelemetry SDK was never loaded',
+  );
 });
 
 interface OtlpSpan {
@@ -139,7 +146,10 @@ interface OtlpBody {
 
 t.test('with OTEL_EXPORTER_OTLP_ENDPOINT: request, decode, queue wait and inference spans, chained, without payload', async (t) => {
   const service = await serve({ OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl, OTEL_SERVICE_NAME: 'unimed-tracing-test' });
-  t.ok(resolved.some((s) => SDK.test(s)), 'the SDK is loaded once configured');
+  t.ok(
+    resolved.some((s) => SDK.test(s)),
+    'the SDK is loaded once configured',
+  );
   const res = await classify(service.url, { traceparent: TRACEPARENT });
   t.equal(res.status, 200, await res.text());
   const serverSpan = traceparentOf(res)?.[2];
@@ -148,21 +158,30 @@ t.test('with OTEL_EXPORTER_OTLP_ENDPOINT: request, decode, queue wait and infere
   t.ok(exported.length > 0, 'spans arrived at the receiver');
 
   const bodies = exported.map((raw) => JSON.parse(raw) as OtlpBody);
-  const services = bodies.flatMap((b) => b.resourceSpans.flatMap((r) => r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue)));
+  const services = bodies.flatMap((b) =>
+    b.resourceSpans.flatMap((r) => r.resource.attributes.filter((a) => a.key === 'service.name').map((a) => a.value.stringValue)),
+  );
   t.same([...new Set(services)], ['unimed-tracing-test'], 'service.name from OTEL_SERVICE_NAME');
   const spans = bodies.flatMap((b) => b.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)));
   const request = spans.find((s) => s.name === 'POST /classify');
   t.ok(request, `a request span among ${spans.map((s) => s.name).join(', ')}`);
-  t.equal(request?.traceId, TRACE_ID, 'the request span continues the caller\'s trace');
-  t.equal(request?.parentSpanId, CALLER_SPAN, 'its parent is the caller\'s span');
-  t.equal(request?.spanId, serverSpan, 'the answer\'s traceparent names it');
+  t.equal(request?.traceId, TRACE_ID, "the request span continues the caller's trace");
+  t.equal(request?.parentSpanId, CALLER_SPAN, "its parent is the caller's span");
+  t.equal(request?.spanId, serverSpan, "the answer's traceparent names it");
   const attributes = Object.fromEntries((request?.attributes ?? []).map((a) => [a.key, Object.values(a.value)[0]]));
   t.equal(attributes['http.route'], '/classify');
   t.equal(String(attributes['http.response.status_code']), '200');
   const children = spans.filter((s) => s.parentSpanId === request?.spanId);
   const names = children.map((s) => s.name).sort();
-  t.same(names, ['decode', 'inference', 'inference', 'queue wait', 'queue wait'], 'decode, and queue wait + inference for the image and the text encoder');
-  t.ok(children.every((s) => s.traceId === TRACE_ID), 'children in the same trace');
+  t.same(
+    names,
+    ['decode', 'inference', 'inference', 'queue wait', 'queue wait'],
+    'decode, and queue wait + inference for the image and the text encoder',
+  );
+  t.ok(
+    children.every((s) => s.traceId === TRACE_ID),
+    'children in the same trace',
+  );
   const all = exported.join('\n');
   for (const marker of MARKERS) t.notOk(all.includes(marker), `"${marker}" appears nowhere in what was exported`);
 });

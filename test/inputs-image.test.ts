@@ -26,7 +26,8 @@ const limits = { imagePixels: 10_000_000 };
 const decoder = new PixelDecoder({ threads: 1, taskTimeoutMs: 30_000, maxQueue: 16, logger: pino({ level: 'silent' }) });
 await decoder.start();
 t.teardown(() => decoder.close());
-const decode = (bytes: Buffer, s: ImageTensorSpec, lim: InputLimits = limits): Promise<ModelInput> => decodeImage({ bytes }, s, { ...lim, decoder });
+const decode = (bytes: Buffer, s: ImageTensorSpec, lim: InputLimits = limits): Promise<ModelInput> =>
+  decodeImage({ bytes }, s, { ...lim, decoder });
 
 /** A deterministic RGB test pattern (gradients + a checker), as raw bytes. */
 function pattern(width: number, height: number): Buffer {
@@ -61,10 +62,18 @@ t.test('roundHalfEven is Python round()', (t) => {
 
 t.test('geometry: torchvision Resize(S) + CenterCrop(S)', (t) => {
   t.plan(7);
-  t.same(transformGeometry(300, 200, 224), { resize: { width: 336, height: 224 }, crop: { left: 56, top: 0, width: 224, height: 224 }, size: 224 });
+  t.same(transformGeometry(300, 200, 224), {
+    resize: { width: 336, height: 224 },
+    crop: { left: 56, top: 0, width: 224, height: 224 },
+    size: 224,
+  });
   t.same(transformGeometry(200, 300, 224).resize, { width: 224, height: 336 });
   // long side truncated: 224 * 333 / 200 = 372.96 -> 372; crop left (372 - 224) / 2 = 74
-  t.same(transformGeometry(333, 200, 224), { resize: { width: 372, height: 224 }, crop: { left: 74, top: 0, width: 224, height: 224 }, size: 224 });
+  t.same(transformGeometry(333, 200, 224), {
+    resize: { width: 372, height: 224 },
+    crop: { left: 74, top: 0, width: 224, height: 224 },
+    size: 224,
+  });
   // shorter side already S: no resize, odd excess rounds half to even ((225 - 224) / 2 = 0.5 -> 0; 3 / 2 = 1.5 -> 2)
   t.same(transformGeometry(225, 224, 224), { resize: null, crop: { left: 0, top: 0, width: 224, height: 224 }, size: 224 });
   t.same(transformGeometry(224, 227, 224).crop, { left: 0, top: 2, width: 224, height: 224 });
@@ -181,14 +190,20 @@ t.test('formats: JPEG, WebP, TIFF decode; multi-page TIFF uses page 0; EXIF orie
 
   // Two pages stacked vertically (24 x 48) written as a 2-page TIFF; page 0 is the top half.
   const pages = Buffer.concat([raw, Buffer.alloc(24 * 24 * 3, 255)]);
-  const tiff = await sharp(pages, { raw: { width: 24, height: 48, channels: 3, pageHeight: 24 } as never }).tiff({ compression: 'lzw' }).toBuffer();
+  const tiff = await sharp(pages, { raw: { width: 24, height: 48, channels: 3, pageHeight: 24 } as never })
+    .tiff({ compression: 'lzw' })
+    .toBuffer();
   const multi = await decode(tiff, spec(24), limits);
   t.equal(multi.preprocessing.source.pages, 2);
   t.same(Array.from(multi.pixels), Array.from(png.pixels), 'page 0 only');
 
   const rotated = await encode(raw, 24, 24).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
   const plain = await encode(raw, 24, 24).jpeg({ quality: 95 }).toBuffer();
-  t.same(Array.from((await decode(rotated, spec(24), limits)).pixels), Array.from((await decode(plain, spec(24), limits)).pixels), 'no EXIF rotation');
+  t.same(
+    Array.from((await decode(rotated, spec(24), limits)).pixels),
+    Array.from((await decode(plain, spec(24), limits)).pixels),
+    'no EXIF rotation',
+  );
 });
 
 t.test('16-bit input is windowed to 8 bits (not clipped)', async (t) => {
@@ -238,7 +253,10 @@ t.test('a damaged image gets the same message however many others fail beside it
       Array.from({ length: 6 }, () =>
         decode(bytes, spec(16)).then(
           () => t.fail(`a damaged ${format} decoded`),
-          (err: unknown) => messages[format as keyof typeof messages].add(err instanceof ServiceError ? `${err.statusCode} ${err.code} ${err.message}` : String(err)),
+          (err: unknown) =>
+            messages[format as keyof typeof messages].add(
+              err instanceof ServiceError ? `${err.statusCode} ${err.code} ${err.message}` : String(err),
+            ),
         ),
       ),
     );

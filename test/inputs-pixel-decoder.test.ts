@@ -25,7 +25,14 @@ const hanging = imageDicom(ct([[0x00081030, 'LO', HANG_MARKER]]));
 const valid = imageDicom(ct());
 
 async function started(t: Test, options: Partial<PixelDecoderOptions>): Promise<PixelDecoder> {
-  const decoder = new PixelDecoder({ threads: 1, taskTimeoutMs: 30_000, maxQueue: 8, logger: pino({ level: 'silent' }), entry: HANGING_ENTRY, ...options });
+  const decoder = new PixelDecoder({
+    threads: 1,
+    taskTimeoutMs: 30_000,
+    maxQueue: 8,
+    logger: pino({ level: 'silent' }),
+    entry: HANGING_ENTRY,
+    ...options,
+  });
   await decoder.start();
   t.teardown(() => decoder.close());
   return decoder;
@@ -74,7 +81,11 @@ t.test('a decode that hangs gets 422 when its time is up; an image queued behind
     order.push('valid');
     return image;
   });
-  await t.rejects(hung, { statusCode: 422, code: 'undecodable', message: /decoding took longer than 1000 ms \(DECODER_TIMEOUT_MS\) and was stopped/ });
+  await t.rejects(hung, {
+    statusCode: 422,
+    code: 'undecodable',
+    message: /decoding took longer than 1000 ms \(DECODER_TIMEOUT_MS\) and was stopped/,
+  });
   const image = await behind;
   t.same(order, ['hang', 'valid'], 'the valid image ran after the hang, on the replacement thread');
   t.equal(image.preprocessing.source.format, 'dicom');
@@ -88,7 +99,9 @@ t.test('queue full: 503 queue_full with a Retry-After; 8-bit images never wait f
   await hang;
   const queued = outcome(decode(decoder, valid));
   await t.rejects(decode(decoder, valid), { statusCode: 503, code: 'queue_full', retryAfterSeconds: 1 });
-  const png = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#808080' } }).png().toBuffer();
+  const png = await sharp({ create: { width: 20, height: 20, channels: 3, background: '#808080' } })
+    .png()
+    .toBuffer();
   t.equal((await decode(decoder, png)).preprocessing.source.format, 'png', 'decoded by sharp on the libuv pool');
   await decoder.close();
   t.same(await Promise.all([running, queued]), ['503 shutting_down', '503 shutting_down']);

@@ -44,22 +44,33 @@ function plant(tree: Tree): string {
 
 /** depcruise on `<dir>/src` with the repository's rules: the JSON result for the details, the CI form for its exit status. */
 function cruise(dir: string): Cruise {
-  const run = (...args: string[]) => spawnSync(process.execPath, [DEPCRUISE, '--config', CONFIG, ...args, 'src'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [DEPCRUISE, '--config', CONFIG, ...args, 'src'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   const json = run('--output-type', 'json');
   const result = JSON.parse(json.stdout) as {
-    summary: { violations: { rule: { name: string }; from: string; to: string; cycle?: { name: string }[] }[]; totalCruised: number; totalDependenciesCruised: number };
+    summary: {
+      violations: { rule: { name: string }; from: string; to: string; cycle?: { name: string }[] }[];
+      totalCruised: number;
+      totalDependenciesCruised: number;
+    };
   };
   const ci = run();
   return {
     status: ci.status,
     errText: ci.stdout + ci.stderr,
-    violations: result.summary.violations.map((v) => ({ rule: v.rule.name, from: v.from, to: v.to, ...(v.cycle ? { cycle: v.cycle.map((c) => c.name) } : {}) })),
+    violations: result.summary.violations.map((v) => ({
+      rule: v.rule.name,
+      from: v.from,
+      to: v.to,
+      ...(v.cycle ? { cycle: v.cycle.map((c) => c.name) } : {}),
+    })),
     cruised: result.summary.totalCruised,
     dependencies: result.summary.totalDependenciesCruised,
   };
 }
 
-const key = (v: Violation): string => (v.cycle ? `${v.rule}: ${[...new Set([v.from, ...v.cycle])].sort().join(' ')}` : `${v.rule}: ${v.from} -> ${v.to}`);
+const key = (v: Violation): string =>
+  v.cycle ? `${v.rule}: ${[...new Set([v.from, ...v.cycle])].sort().join(' ')}` : `${v.rule}: ${v.from} -> ${v.to}`;
 
 /** A package for the trees to import, so that imports of packages are seen to pass. */
 const PACKAGE: Tree = {
@@ -71,19 +82,25 @@ const PACKAGE: Tree = {
 const CLEAN: Tree = {
   ...PACKAGE,
   'src/server.ts': "import { app } from './app.ts';\nexport const server = app;\n",
-  'src/app.ts': "import { route } from './http/route.ts';\nimport { decoder } from './inputs/decoder/pixel-decoder.ts';\nexport const app = [route, decoder];\n",
+  'src/app.ts':
+    "import { route } from './http/route.ts';\nimport { decoder } from './inputs/decoder/pixel-decoder.ts';\nexport const app = [route, decoder];\n",
   'src/http/route.ts':
     "import type { Registry } from '../service/registry.ts';\nimport { decode } from '../inputs/decode.ts';\nimport { score } from '../zeroshot/scoring.ts';\nimport { EngineError } from '../engine/errors.ts';\nimport { x } from 'some-package';\nexport const route = (r: Registry) => [r, decode, score, EngineError, x];\n",
   'src/service/registry.ts':
     "import { score } from '../zeroshot/scoring.ts';\nimport type { Spec } from '../models/types.ts';\nimport { Encoder } from '../engine/encoder.ts';\nexport interface Registry { spec: Spec }\nexport const registry = [score, Encoder];\n",
-  'src/inputs/decode.ts': "import type { Spec } from '../models/types.ts';\nimport { decoder } from './decoder/pixel-decoder.ts';\nexport const decode = (s: Spec) => [s, decoder];\n",
+  'src/inputs/decode.ts':
+    "import type { Spec } from '../models/types.ts';\nimport { decoder } from './decoder/pixel-decoder.ts';\nexport const decode = (s: Spec) => [s, decoder];\n",
   'src/inputs/decoder/pixel-decoder.ts': "import { Pool } from '../../workers/pool.ts';\nexport const decoder = new Pool();\n",
-  'src/zeroshot/scoring.ts': "import type { Spec } from '../models/types.ts';\nimport { dot } from '../vectors.ts';\nexport const score = (s: Spec) => [s, dot];\n",
+  'src/zeroshot/scoring.ts':
+    "import type { Spec } from '../models/types.ts';\nimport { dot } from '../vectors.ts';\nexport const score = (s: Spec) => [s, dot];\n",
   'src/models/types.ts': "import type { Config } from '../config.ts';\nexport interface Spec { config: Config }\n",
-  'src/models/text-embedder.ts': "import type { Encoder } from '../engine/encoder.ts';\nexport const embed = async (e: Encoder) => [e, await import('./types.ts')];\n",
-  'src/engine/encoder.ts': "import { Pool } from '../workers/pool.ts';\nimport { EngineError } from './errors.ts';\nexport class Encoder { pool = new Pool(); error = EngineError; }\n",
+  'src/models/text-embedder.ts':
+    "import type { Encoder } from '../engine/encoder.ts';\nexport const embed = async (e: Encoder) => [e, await import('./types.ts')];\n",
+  'src/engine/encoder.ts':
+    "import { Pool } from '../workers/pool.ts';\nimport { EngineError } from './errors.ts';\nexport class Encoder { pool = new Pool(); error = EngineError; }\n",
   'src/engine/errors.ts': "import { ServiceError } from '../errors.ts';\nexport class EngineError extends ServiceError {}\n",
-  'src/workers/pool.ts': "import { Worker } from 'node:worker_threads';\nimport type { Config } from '../config.ts';\nexport class Pool { worker?: Worker; config?: Config; }\n",
+  'src/workers/pool.ts':
+    "import { Worker } from 'node:worker_threads';\nimport type { Config } from '../config.ts';\nexport class Pool { worker?: Worker; config?: Config; }\n",
   'src/config.ts': "import { ServiceError } from './errors.ts';\nexport interface Config { e: ServiceError }\n",
   'src/errors.ts': 'export class ServiceError extends Error {}\n',
   'src/vectors.ts': "import type { Config } from './config.ts';\nexport const dot = (c: Config) => c;\n",
@@ -170,6 +187,10 @@ t.test('max-lines: no file in src/ over 250 lines, blank and comment lines inclu
   };
   t.same(await lint(lines(251, code), 'src/engine/planted.ts'), ['max-lines'], '251 lines of code in src/');
   t.same(await lint(lines(250, code), 'src/engine/planted.ts'), [], '250 lines pass');
-  t.same(await lint(lines(1, code) + lines(125, () => '') + lines(125, (i) => `// comment ${i}`), 'src/planted.ts'), ['max-lines'], '1 line of code, 125 blank and 125 comment lines');
+  t.same(
+    await lint(lines(1, code) + lines(125, () => '') + lines(125, (i) => `// comment ${i}`), 'src/planted.ts'),
+    ['max-lines'],
+    '1 line of code, 125 blank and 125 comment lines',
+  );
   t.same(await lint(lines(300, code), 'test/planted.ts'), [], 'the cap is for src/ only');
 });

@@ -27,7 +27,12 @@ t.test('provider fallback: cuda,cpu on a machine without CUDA serves on cpu and 
   t.same(info?.providers, { image: 'cpu', text: 'cpu' });
   t.equal(info?.default, true);
   t.equal(
-    await counter(metrics, 'unimed_model_info', { model: manifest.id, provider: 'cpu', requested_provider: 'cuda', sha256: registry.get().sha256 }),
+    await counter(metrics, 'unimed_model_info', {
+      model: manifest.id,
+      provider: 'cpu',
+      requested_provider: 'cuda',
+      sha256: registry.get().sha256,
+    }),
     1,
     'unimed_model_info says CUDA was asked for and CPU serves (the alert UnimedProviderFellBackToCPU reads this)',
   );
@@ -40,7 +45,10 @@ t.test('golden parity through the served engine', async (t) => {
     t.ok(cosine(texts[i]!, g.embedding) >= manifest.golden.text_min_cosine, `text ${i}`);
   });
   for (const image of golden.images) {
-    const { pixels } = await decodeImage({ bytes: await readFile(join(DEMO, image.file)) }, model.imageSpec, { ...config.limits, decoder: undefined });
+    const { pixels } = await decodeImage({ bytes: await readFile(join(DEMO, image.file)) }, model.imageSpec, {
+      ...config.limits,
+      decoder: undefined,
+    });
     const [embedding] = await model.embedImages([pixels]);
     const tolerance = image.kind === 'exact' ? manifest.golden.image_exact_min_cosine : manifest.golden.image_resized_min_cosine;
     t.ok(cosine(embedding!, image.embedding) >= tolerance, `${image.file} cosine >= ${tolerance}`);
@@ -53,14 +61,20 @@ t.test('golden parity through the served engine', async (t) => {
 t.test('the model sha256 is the sha256 of the sha256sum listing of files', async (t) => {
   const { createHash } = await import('node:crypto');
   const m = JSON.parse(await readFile(join(DEMO, 'model.json'), 'utf8')) as { files: Record<string, string> };
-  const listing = Object.keys(m.files).sort().map((name) => `${m.files[name]}  ${name}\n`).join('');
+  const listing = Object.keys(m.files)
+    .sort()
+    .map((name) => `${m.files[name]}  ${name}\n`)
+    .join('');
   t.equal(registry.get().sha256, createHash('sha256').update(listing).digest('hex'));
 });
 
 t.test('an unknown model id is a 404', (t) => {
   t.equal(registry.get().id, registry.defaultId);
   t.equal(registry.get(manifest.id).id, manifest.id);
-  t.throws(() => registry.get('no-such-model'), new ServiceError(404, 'model_not_found', 'unknown model "no-such-model"; GET /models lists the served ones', { field: 'model' }));
+  t.throws(
+    () => registry.get('no-such-model'),
+    new ServiceError(404, 'model_not_found', 'unknown model "no-such-model"; GET /models lists the served ones', { field: 'model' }),
+  );
   t.end();
 });
 
@@ -104,7 +118,11 @@ t.test('refuses a golden.json whose image embedding is off, naming the image, co
   resized.embedding = resized.embedding.map((x, i) => (i % 2 === 0 ? -x : x));
   await writeFile(join(dir, 'golden.json'), JSON.stringify(g));
   await rehash(dir, 'golden.json');
-  await expectLoadFailure(t, dir, /golden check failed: image golden_resized\.png \(resized\): embedding cosine -?\d\.\d+ < image_resized_min_cosine/);
+  await expectLoadFailure(
+    t,
+    dir,
+    /golden check failed: image golden_resized\.png \(resized\): embedding cosine -?\d\.\d+ < image_resized_min_cosine/,
+  );
 });
 
 t.test('refuses a golden.json whose text embedding is off', async (t) => {
@@ -152,7 +170,13 @@ t.test('several models: the first is the default, each is reachable by id', asyn
   const two = await loadRegistry({ MODEL_DIRS: `${DEMO},${dir}`, WORKERS_PER_ENCODER: '1' });
   t.teardown(() => two.registry.close());
   t.equal(two.registry.defaultId, manifest.id);
-  t.same(two.registry.list().map((i) => [i.id, i.default]), [[manifest.id, true], ['demo-copy', false]]);
+  t.same(
+    two.registry.list().map((i) => [i.id, i.default]),
+    [
+      [manifest.id, true],
+      ['demo-copy', false],
+    ],
+  );
   const [a] = await two.registry.get().embedTexts(['a chest x-ray']);
   const [b] = await two.registry.get('demo-copy').embedTexts(['a chest x-ray']);
   t.ok(cosine(a!, b!) > 0.99999, 'same weights, same embedding');

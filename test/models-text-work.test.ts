@@ -4,12 +4,19 @@ import t from 'tap';
 import { counter } from './helpers/engine-fixtures.ts';
 import { loadRegistry } from './helpers/common.ts';
 
-const { registry, metrics } = await loadRegistry({ TEXT_CACHE_BYTES: '0', MAX_TOKENS_PER_REQUEST: '200000', TEXT_MAX_QUEUE_TOKENS: '200000' });
+const { registry, metrics } = await loadRegistry({
+  TEXT_CACHE_BYTES: '0',
+  MAX_TOKENS_PER_REQUEST: '200000',
+  TEXT_MAX_QUEUE_TOKENS: '200000',
+});
 t.teardown(() => registry.close());
 const model = registry.get();
 const misses = (): Promise<number> => counter(metrics, 'unimed_text_cache_misses_total', { model: model.id });
 /** 400 distinct texts of 300 words: each is cut to about 256 words and tokenized (about 100,000 tokens in all). */
-const long = Array.from({ length: 400 }, (_, i) => `case ${i} ` + Array.from({ length: 300 }, (_, w) => `finding${(w * 7 + i) % 97}`).join(' '));
+const long = Array.from(
+  { length: 400 },
+  (_, i) => `case ${i} ` + Array.from({ length: 300 }, (_, w) => `finding${(w * 7 + i) % 97}`).join(' '),
+);
 
 t.test('tokenizing a large request yields to the event loop before it is done', async (t) => {
   const before = await misses();
@@ -27,7 +34,10 @@ t.test('the token budget stops the work once passed: too_many_tokens, nothing em
   const small = await loadRegistry({ TEXT_CACHE_BYTES: '0', MAX_TOKENS_PER_REQUEST: '1000' });
   t.teardown(() => small.registry.close());
   const before = await counter(small.metrics, 'unimed_text_cache_misses_total', {});
-  const err = await small.registry.get().embedTexts(long).catch((e: unknown) => e);
+  const err = await small.registry
+    .get()
+    .embedTexts(long)
+    .catch((e: unknown) => e);
   t.match(err, { statusCode: 413, code: 'too_many_tokens' });
   t.equal(await counter(small.metrics, 'unimed_text_cache_misses_total', {}), before, 'no text reached the cache or the encoder');
 });

@@ -14,7 +14,12 @@ import { fromJsonBlob, reference } from './helpers/reference.ts';
 const manifest = JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as {
   text: { tokenizer: string; context_length: number; pad_id: number; cls_id: number; sep_id: number };
 };
-const spec = { contextLength: manifest.text.context_length, padId: manifest.text.pad_id, clsId: manifest.text.cls_id, sepId: manifest.text.sep_id };
+const spec = {
+  contextLength: manifest.text.context_length,
+  padId: manifest.text.pad_id,
+  clsId: manifest.text.cls_id,
+  sepId: manifest.text.sep_id,
+};
 const tokenizer = await TextTokenizer.load(DEMO, manifest.text.tokenizer, spec);
 
 // Inputs where a naive port would differ from Python: every cleaning step, entity corner cases of
@@ -60,7 +65,9 @@ function python(texts: string[]): { cleaned: string; ids: number[] }[] {
     what: 'training/tokenizer.py clean_text and BertTokenizer.encode',
     key: [texts, readFileSync(join(DEMO, manifest.text.tokenizer)), spec.contextLength],
   };
-  const result = reference(recipe, () => ({ 'tokens.json': execFileSync(PYTHON, ['-c', script], { cwd: ROOT, input: JSON.stringify(texts) }) }));
+  const result = reference(recipe, () => ({
+    'tokens.json': execFileSync(PYTHON, ['-c', script], { cwd: ROOT, input: JSON.stringify(texts) }),
+  }));
   return fromJsonBlob<{ cleaned: string; ids: number[] }[]>(result['tokens.json']!);
 }
 
@@ -75,7 +82,9 @@ t.test('cleaning and token ids equal training/tokenizer.py on tricky inputs', (t
 });
 
 t.test('golden.json token ids are reproduced exactly', (t) => {
-  const golden = JSON.parse(readFileSync(join(DEMO, 'golden.json'), 'utf8')) as { texts: { text: string; cleaned: string; input_ids: number[] }[] };
+  const golden = JSON.parse(readFileSync(join(DEMO, 'golden.json'), 'utf8')) as {
+    texts: { text: string; cleaned: string; input_ids: number[] }[];
+  };
   t.ok(golden.texts.length >= 10);
   for (const [i, g] of golden.texts.entries()) {
     const got = tokenizer.encode(g.text);
@@ -102,10 +111,51 @@ t.test('truncation keeps [CLS], the first context_length - 2 pieces and [SEP]', 
 // not punctuation, characters the normalizer deletes or decomposes away (U+FEFF, U+200B, Mn marks, private
 // use), CJK (split per character), final sigma, a word over 100 characters (one [UNK]) and separators.
 const CUT_ALPHABET = [
-  'chest', 'x-ray', 'pneumonia', 'ct', 'mri', 'of', 'the', 'ultrasound', 'fundus', 'unknownword', 'ab##c',
-  '.', ',', '!', '(', ')', '$', '+', '~', '\u00bf', '\u2014', '\u00a9', '\u00b0', '\u00a8', '\u1fed', '\u00e9', 'e\u0301',
-  '\ufeff', '\u200b', '\u0301', '\u0301\u0302', '\ue000', '\u4e2d\u6587', '\u{20000}', '\u039f\u0394\u039f\u03a3', '\u03a3',
-  'x'.repeat(120), ' ', ' ', ' ', '\u00a0', '\u3000', '\t', '\n', '\u2028',
+  'chest',
+  'x-ray',
+  'pneumonia',
+  'ct',
+  'mri',
+  'of',
+  'the',
+  'ultrasound',
+  'fundus',
+  'unknownword',
+  'ab##c',
+  '.',
+  ',',
+  '!',
+  '(',
+  ')',
+  '$',
+  '+',
+  '~',
+  '\u00bf',
+  '\u2014',
+  '\u00a9',
+  '\u00b0',
+  '\u00a8',
+  '\u1fed',
+  '\u00e9',
+  'e\u0301',
+  '\ufeff',
+  '\u200b',
+  '\u0301',
+  '\u0301\u0302',
+  '\ue000',
+  '\u4e2d\u6587',
+  '\u{20000}',
+  '\u039f\u0394\u039f\u03a3',
+  '\u03a3',
+  'x'.repeat(120),
+  ' ',
+  ' ',
+  ' ',
+  '\u00a0',
+  '\u3000',
+  '\t',
+  '\n',
+  '\u2028',
 ];
 
 function randomText(seed: number, words: number): string {
@@ -183,7 +233,10 @@ t.test('text batches pad to the longest text rounded up to a multiple of 8, neve
   t.equal(paddedLength(8, 256), 8);
   t.equal(paddedLength(9, 256), 16);
   t.equal(paddedLength(256, 256), 256);
-  const feeds = textFeeds({ inputIds: 'input_ids', attentionMask: 'attention_mask', padId: 0, contextLength: 256 }, [[2, 7, 3], [2, 5, 6, 7, 8, 9, 10, 11, 12, 3]]);
+  const feeds = textFeeds({ inputIds: 'input_ids', attentionMask: 'attention_mask', padId: 0, contextLength: 256 }, [
+    [2, 7, 3],
+    [2, 5, 6, 7, 8, 9, 10, 11, 12, 3],
+  ]);
   t.same(feeds[0]!.dims, [2, 16]);
   t.same([...feeds[0]!.data.slice(0, 16)].map(Number), [2, 7, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   t.same([...feeds[1]!.data.slice(0, 16)].map(Number), [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);

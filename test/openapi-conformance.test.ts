@@ -37,14 +37,24 @@ t.teardown(async () => {
 const png = readFileSync(join(DEMO, 'golden_resized.png'));
 const b64 = png.toString('base64');
 // 300 x 300 = 90 000 pixels, over MAX_IMAGE_PIXELS (40 000); golden_resized.png has 193 x 154.
-const bigPng = await sharp({ create: { width: 300, height: 300, channels: 3, background: { r: 90, g: 40, b: 200 } } }).png().toBuffer();
+const bigPng = await sharp({ create: { width: 300, height: 300, channels: 3, background: { r: 90, g: 40, b: 200 } } })
+  .png()
+  .toBuffer();
 const notAnImage = Buffer.from('this is not an image at all, only text bytes '.repeat(4));
 
 const served = (await (await fetch(ready.url + '/openapi.json')).json()) as ConstructorParameters<typeof SpecChecker>[0];
 const checker = new SpecChecker(served);
 
-const jsonBody = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const raw = (type: string, bytes: Buffer): RequestInit => ({ method: 'POST', headers: { 'content-type': type }, body: new Uint8Array(bytes) });
+const jsonBody = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+const raw = (type: string, bytes: Buffer): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': type },
+  body: new Uint8Array(bytes),
+});
 const multipart = (fields: [string, string | Buffer][]): RequestInit => {
   const form = new FormData();
   for (const [name, value] of fields) {
@@ -55,7 +65,10 @@ const multipart = (fields: [string, string | Buffer][]): RequestInit => {
 };
 const down = { source: 'down', study: '1.2.3', series: '1.2.3.4', instance: '1.2.3.4.5' };
 const slices = [0, 1, 2].map((i) => imageDicom(ct([[0x00200013, 'IS', String(i + 1)]], ctValues(i))));
-const fhir = (init: RequestInit): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), accept: 'application/fhir+json' } });
+const fhir = (init: RequestInit): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers as Record<string, string>), accept: 'application/fhir+json' },
+});
 const textPlain: RequestInit = { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' };
 
 /** Calls `path` on `base`, expects `status` (and `code` for an error) and a body the document declares. */
@@ -79,12 +92,19 @@ t.test('the served document passes strict OpenAPI 3.1 validation and is openapi.
   t.equal(problem, '', 'no validation error');
   const yamlText = await (await fetch(ready.url + '/openapi.yaml')).text();
   const source = readFileSync(join(import.meta.dirname, '..', 'openapi.yaml'), 'utf8');
-  const texts = (served as unknown as { components: { schemas: Record<string, { properties: Record<string, { maxItems?: number }> }> } }).components.schemas.EmbedTextRequest!.properties.texts!;
+  const texts = (served as unknown as { components: { schemas: Record<string, { properties: Record<string, { maxItems?: number }> }> } })
+    .components.schemas.EmbedTextRequest!.properties.texts!;
   t.equal(texts.maxItems, 2, 'the served document states the running MAX_TEXTS_PER_REQUEST');
   const stripLimits = (node: unknown): unknown =>
-    Array.isArray(node) ? node.map(stripLimits) : node !== null && typeof node === 'object'
-      ? Object.fromEntries(Object.entries(node).filter(([key]) => key !== 'maxItems' && key !== 'maxLength').map(([key, value]) => [key, stripLimits(value)]))
-      : node;
+    Array.isArray(node)
+      ? node.map(stripLimits)
+      : node !== null && typeof node === 'object'
+        ? Object.fromEntries(
+            Object.entries(node)
+              .filter(([key]) => key !== 'maxItems' && key !== 'maxLength')
+              .map(([key, value]) => [key, stripLimits(value)]),
+          )
+        : node;
   t.same(stripLimits(parse(yamlText)), stripLimits(parse(source)), '/openapi.yaml is openapi.yaml, the limits written in');
   t.same(parse(yamlText), served, '/openapi.json is the same document');
 });
@@ -129,9 +149,25 @@ t.test('images', async (t) => {
 });
 
 t.test('classify', async (t) => {
-  await call(t, ready.url, '/classify', 200, jsonBody({ image: b64, labels: ['chest x-ray', 'brain MRI'], templates: ['a photo of a {}.'] }));
+  await call(
+    t,
+    ready.url,
+    '/classify',
+    200,
+    jsonBody({ image: b64, labels: ['chest x-ray', 'brain MRI'], templates: ['a photo of a {}.'] }),
+  );
   await call(t, ready.url, '/classify', 200, jsonBody({ image: b64, prompt_set: 'modality', top_k: 2 }));
-  await call(t, ready.url, '/classify', 200, multipart([['image', png], ['labels', 'xray'], ['labels', 'ct']]));
+  await call(
+    t,
+    ready.url,
+    '/classify',
+    200,
+    multipart([
+      ['image', png],
+      ['labels', 'xray'],
+      ['labels', 'ct'],
+    ]),
+  );
   await call(t, ready.url, '/classify', 400, jsonBody({ image: b64 }), 'bad_request');
   await call(t, ready.url, '/classify', 404, jsonBody({ image: b64, prompt_set: 'nope' }), 'prompt_set_not_found');
   await call(t, ready.url, '/classify', 413, jsonBody({ image: bigPng.toString('base64'), labels: ['a', 'b'] }), 'image_too_large');
@@ -144,21 +180,84 @@ t.test('classify', async (t) => {
 
 t.test('series', async (t) => {
   const form = (extra: [string, string | Buffer][]) => multipart([...slices.map((s): [string, Buffer] => ['image', s]), ...extra]);
-  await call(t, ready.url, '/classify/series', 200, form([['prompt_set', 'modality'], ['slices', '2']]));
-  await call(t, ready.url, '/classify/series', 200, fhir(form([['labels', 'xray'], ['labels', 'ct']])));
+  await call(
+    t,
+    ready.url,
+    '/classify/series',
+    200,
+    form([
+      ['prompt_set', 'modality'],
+      ['slices', '2'],
+    ]),
+  );
+  await call(
+    t,
+    ready.url,
+    '/classify/series',
+    200,
+    fhir(
+      form([
+        ['labels', 'xray'],
+        ['labels', 'ct'],
+      ]),
+    ),
+  );
   await call(t, ready.url, '/classify/series', 400, form([]), 'bad_request');
   await call(t, ready.url, '/classify/series', 404, form([['prompt_set', 'nope']]), 'prompt_set_not_found');
-  await call(t, ready.url, '/classify/series', 413, form([['prompt_set', 'modality'], ['slices', '5']]), 'too_many_images');
+  await call(
+    t,
+    ready.url,
+    '/classify/series',
+    413,
+    form([
+      ['prompt_set', 'modality'],
+      ['slices', '5'],
+    ]),
+    'too_many_images',
+  );
   await call(t, ready.url, '/classify/series', 415, textPlain, 'unsupported_media_type');
-  await call(t, ready.url, '/classify/series', 422, multipart([['image', notAnImage], ['prompt_set', 'modality']]), 'undecodable');
-  await call(t, ready.url, '/classify/series', 502, jsonBody({ dicomweb: { source: 'down', study: '1.2', series: '1.3' }, prompt_set: 'modality' }), 'upstream_unavailable');
-  await call(t, ready.url, '/embed/series', 200, form([['slices', 'all'], ['include_uids', 'true']]));
+  await call(
+    t,
+    ready.url,
+    '/classify/series',
+    422,
+    multipart([
+      ['image', notAnImage],
+      ['prompt_set', 'modality'],
+    ]),
+    'undecodable',
+  );
+  await call(
+    t,
+    ready.url,
+    '/classify/series',
+    502,
+    jsonBody({ dicomweb: { source: 'down', study: '1.2', series: '1.3' }, prompt_set: 'modality' }),
+    'upstream_unavailable',
+  );
+  await call(
+    t,
+    ready.url,
+    '/embed/series',
+    200,
+    form([
+      ['slices', 'all'],
+      ['include_uids', 'true'],
+    ]),
+  );
   await call(t, ready.url, '/embed/series', 400, form([['slices', 'some']]), 'bad_request');
   await call(t, ready.url, '/embed/series', 404, form([['model', 'nope']]), 'model_not_found');
   await call(t, ready.url, '/embed/series', 413, form([['slices', '5']]), 'too_many_images');
   await call(t, ready.url, '/embed/series', 415, textPlain, 'unsupported_media_type');
   await call(t, ready.url, '/embed/series', 422, multipart([['image', notAnImage]]), 'undecodable');
-  await call(t, ready.url, '/embed/series', 502, jsonBody({ dicomweb: { source: 'down', study: '1.2', series: '1.3' } }), 'upstream_unavailable');
+  await call(
+    t,
+    ready.url,
+    '/embed/series',
+    502,
+    jsonBody({ dicomweb: { source: 'down', study: '1.2', series: '1.3' } }),
+    'upstream_unavailable',
+  );
 });
 
 t.test('preview', async (t) => {
@@ -260,7 +359,10 @@ t.test('every operation was called, with a success and an error wherever the doc
   for (const [name, operation] of checker.operations()) {
     const statuses = Object.keys(operation.responses);
     const called = statuses.filter((s) => checker.seen.has(`${operation.operationId} ${s}`));
-    t.ok(called.some((s) => s.startsWith('2')), `${name}: a success`);
+    t.ok(
+      called.some((s) => s.startsWith('2')),
+      `${name}: a success`,
+    );
     for (const s of statuses.filter((s) => !s.startsWith('2') && !notExercised.has(s))) t.ok(called.includes(s), `${name}: ${s} exercised`);
   }
   t.end();

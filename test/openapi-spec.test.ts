@@ -59,7 +59,8 @@ function exampleProblems(doc: Doc): string[] {
           if (values.length === 0) problems.push(`${where} ${type}: no example`);
           if (media.schema === undefined) continue;
           for (const value of values) {
-            for (const p of checker.schemaProblems([...at, 'content', type, 'schema'], value)) problems.push(`${where} ${type}: example ${p}`);
+            for (const p of checker.schemaProblems([...at, 'content', type, 'schema'], value))
+              problems.push(`${where} ${type}: example ${p}`);
           }
         }
         for (const [header, object] of Object.entries(response.headers ?? {})) {
@@ -69,7 +70,8 @@ function exampleProblems(doc: Doc): string[] {
             continue;
           }
           const value: unknown = JSON.parse(object.example);
-          for (const p of checker.schemaProblems([...at, 'headers', header, 'schema', 'contentSchema'], value)) problems.push(`${where} header ${header}: example ${p}`);
+          for (const p of checker.schemaProblems([...at, 'headers', header, 'schema', 'contentSchema'], value))
+            problems.push(`${where} header ${header}: example ${p}`);
         }
       }
     }
@@ -90,8 +92,14 @@ t.test('the example check fails a missing or a wrong example', (t) => {
   badRequest.example = { error: { code: 'no_such_code', message: 'x' } };
   delete altered.components.responses.NotFound!.content['application/json']!.example;
   const problems = exampleProblems(altered as unknown as Doc);
-  t.ok(problems.some((p) => /\(BadRequest\) application\/json: example \/error\/code must be equal to one of the allowed values/.test(p)), 'a code outside the enum');
-  t.ok(problems.some((p) => /\(NotFound\) application\/json: no example/.test(p)), 'a missing example');
+  t.ok(
+    problems.some((p) => /\(BadRequest\) application\/json: example \/error\/code must be equal to one of the allowed values/.test(p)),
+    'a code outside the enum',
+  );
+  t.ok(
+    problems.some((p) => /\(NotFound\) application\/json: no example/.test(p)),
+    'a missing example',
+  );
   t.end();
 });
 

@@ -28,7 +28,10 @@ const STORE_IMPORTS = /from '\.\/(helpers\/reference|helpers\/synthetic|fixtures
 
 /** The Debian packages the reference tools come from (README "Development"). */
 const TOOLS: { command: string; install: string }[] = [
-  ...['dcmconv', 'dcmcjpeg', 'dcmdjpeg', 'dcmcjpls', 'dcmdjpls', 'dcmcrle', 'dcmdump'].map((command) => ({ command, install: 'apt-get install dcmtk' })),
+  ...['dcmconv', 'dcmcjpeg', 'dcmdjpeg', 'dcmcjpls', 'dcmdjpls', 'dcmcrle', 'dcmdump'].map((command) => ({
+    command,
+    install: 'apt-get install dcmtk',
+  })),
   { command: 'gdcmconv', install: 'apt-get install libgdcm-tools' },
   { command: 'ojph_compress', install: 'apt-get install openjph-tools' },
 ];
@@ -49,7 +52,11 @@ function referenceTestFiles(): string[] {
 function missingReferenceTools(): { command: string; install: string }[] {
   const missing = TOOLS.filter((tool) => findTool(tool.command) === undefined);
   const python = '/usr/bin/python3';
-  if (findTool(python) === undefined) return [...missing, { command: python, install: `apt-get install python3 ${PYTHON_MODULES.map((m) => m.install.split(' ').at(-1)).join(' ')}` }];
+  if (findTool(python) === undefined)
+    return [
+      ...missing,
+      { command: python, install: `apt-get install python3 ${PYTHON_MODULES.map((m) => m.install.split(' ').at(-1)).join(' ')}` },
+    ];
   for (const m of PYTHON_MODULES) {
     const r = spawnSync(python, ['-c', `import ${m.module}`], { stdio: 'ignore' });
     if (r.status !== 0) missing.push({ command: `${python} -c "import ${m.module}"`, install: m.install });
@@ -101,7 +108,10 @@ if (suite === 'tap-build') {
   const check = flags.includes('--check');
   needTools(check ? 'npm run fixtures -- --check' : 'npm run fixtures');
   const files = referenceTestFiles();
-  const status = tap(files, { UNIMED_REFERENCE: check ? 'check' : 'record', ...(flags.includes('--fresh') ? { UNIMED_REFERENCE_FRESH: '1' } : {}) });
+  const status = tap(files, {
+    UNIMED_REFERENCE: check ? 'check' : 'record',
+    ...(flags.includes('--fresh') ? { UNIMED_REFERENCE_FRESH: '1' } : {}),
+  });
   if (!check) {
     // Stores of test files that no longer use one.
     const names = new Set(files.map((f) => f.slice('test/'.length, -'.test.ts'.length)));
@@ -113,11 +123,16 @@ if (suite === 'tap-build') {
     }
   }
   const sizes = readdirSync(STORE_ROOT).map((dir) => `${dir} ${(bytesUnder(join(STORE_ROOT, dir)) / 1e6).toFixed(2)} MB`);
-  console.log(`test/fixtures: ${(bytesUnder(join(ROOT, 'test/fixtures')) / 1e6).toFixed(2)} MB in all; reference stores: ${sizes.join(', ')}`);
+  console.log(
+    `test/fixtures: ${(bytesUnder(join(ROOT, 'test/fixtures')) / 1e6).toFixed(2)} MB in all; reference stores: ${sizes.join(', ')}`,
+  );
   process.exit(status);
 } else if (suite === 'integration') {
   const dir = join(ROOT, 'test/integration');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).sort().map((f) => `test/integration/${f}`);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => `test/integration/${f}`);
   process.exit(tap(files, {}));
 } else {
   console.error('usage: node test/suite.ts reference | fixtures [--check | --fresh] | integration | tap-build');

@@ -36,7 +36,14 @@ const model = registry.get();
 
 t.test('prompt sets from the model directory and from a PROMPT_SETS YAML file are embedded before ready', (t) => {
   const infos = model.promptSets();
-  t.same(infos.map((i) => [i.name, i.source]), [['modality', 'model'], ['finding', 'service'], ['views', 'service']]);
+  t.same(
+    infos.map((i) => [i.name, i.source]),
+    [
+      ['modality', 'model'],
+      ['finding', 'service'],
+      ['views', 'service'],
+    ],
+  );
   const finding = model.promptSet('finding')!;
   t.same(finding.info.labels, ['normal', 'abnormal']);
   t.same(finding.info.templates, ['a {} image.', 'this scan is {}.'], 'the service file replaced the model set of the same name');
@@ -67,7 +74,11 @@ t.test('the version is a hash of the content and the model sha256: it changes wh
   t.equal(model.promptSet('modality')!.info.version, base);
   t.not(promptSetVersion({ ...set!, templates: [...set!.templates, 'x {}'] }, model.sha256), base, 'templates');
   t.not(promptSetVersion({ ...set!, labels: set!.labels.slice(1) }, model.sha256), base, 'labels');
-  t.not(promptSetVersion({ ...set!, labels: set!.labels.map((l, i) => (i === 0 ? { ...l, text: 'chest x-ray' } : l)) }, model.sha256), base, 'label text');
+  t.not(
+    promptSetVersion({ ...set!, labels: set!.labels.map((l, i) => (i === 0 ? { ...l, text: 'chest x-ray' } : l)) }, model.sha256),
+    base,
+    'label text',
+  );
   t.not(promptSetVersion(set!, 'f'.repeat(64)), base, 'model');
   t.equal(promptSetVersion({ ...set!, description: 'other words' }, model.sha256), base, 'the description changes no output');
   t.end();
@@ -81,9 +92,18 @@ t.test('a template is filled once, with the label text taken literally', (t) => 
 });
 
 t.test('invalid prompt sets are refused with the file and the set named', async (t) => {
-  t.throws(() => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'b'], templates: ['no placeholder'] } } }, 'f.yaml', 'service'), /f\.yaml: prompt set "bad" template 0 must be a string containing "\{\}"/);
-  t.throws(() => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'a'], templates: ['{}'] } } }, 'f.yaml', 'service'), /duplicate label/);
-  t.throws(() => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'b'], templates: ['{} or {}'] } } }, 'f.yaml', 'service'), /template 0 must be a string containing "\{\}" exactly once/);
+  t.throws(
+    () => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'b'], templates: ['no placeholder'] } } }, 'f.yaml', 'service'),
+    /f\.yaml: prompt set "bad" template 0 must be a string containing "\{\}"/,
+  );
+  t.throws(
+    () => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'a'], templates: ['{}'] } } }, 'f.yaml', 'service'),
+    /duplicate label/,
+  );
+  t.throws(
+    () => parsePromptSets({ prompt_sets: { bad: { labels: ['a', 'b'], templates: ['{} or {}'] } } }, 'f.yaml', 'service'),
+    /template 0 must be a string containing "\{\}" exactly once/,
+  );
   t.throws(() => parsePromptSets({ sets: {} }, 'f.yaml', 'service'), /"prompt_sets" must be an object/);
   const broken = join(scratch, 'broken.yaml');
   await writeFile(broken, 'prompt_sets: [unclosed');
@@ -131,7 +151,11 @@ t.test('a shared computation whose first requester leaves is still delivered to 
 });
 
 t.test('classify: softmax over labels of logit_scale x cosine, sorted, cut to topK', (t) => {
-  const labels = [{ name: 'a', text: 'a' }, { name: 'b', text: 'b' }, { name: 'c', text: 'c' }];
+  const labels = [
+    { name: 'a', text: 'a' },
+    { name: 'b', text: 'b' },
+    { name: 'c', text: 'c' },
+  ];
   const unit = (i: number): Float32Array => {
     const v = new Float32Array(4);
     v[i] = 1;
@@ -139,14 +163,23 @@ t.test('classify: softmax over labels of logit_scale x cosine, sorted, cut to to
   };
   const image = new Float32Array([0.6, 0.8, 0, 0]);
   const predictions = model.classify(image, [unit(0), unit(1), unit(2)], labels);
-  t.same(predictions.map((p) => p.label), ['b', 'a', 'c']);
+  t.same(
+    predictions.map((p) => p.label),
+    ['b', 'a', 'c'],
+  );
   t.ok(Math.abs(predictions[0]!.similarity - 0.8) < 1e-6);
   const z = [image[0]!, image[1]!, 0].map((s) => Math.exp(model.logitScale * s));
   const total = z.reduce((x, y) => x + y, 0);
   t.ok(Math.abs(predictions[0]!.probability - z[1]! / total) < 1e-9);
   t.ok(Math.abs(predictions.reduce((s, p) => s + p.probability, 0) - 1) < 1e-9);
-  t.same(model.classify(image, [unit(0), unit(1), unit(2)], labels, 1).map((p) => p.label), ['b']);
-  t.same(classify(image, [unit(0), unit(1)], labels.slice(0, 2), 100).map((p) => p.label), ['b', 'a']);
+  t.same(
+    model.classify(image, [unit(0), unit(1), unit(2)], labels, 1).map((p) => p.label),
+    ['b'],
+  );
+  t.same(
+    classify(image, [unit(0), unit(1)], labels.slice(0, 2), 100).map((p) => p.label),
+    ['b', 'a'],
+  );
   t.end();
 });
 
@@ -168,7 +201,9 @@ t.test('zero-shot accuracy >= 0.9 on the 300 held-out synthetic images with the 
   const limits = { imagePixels: 64 * 1024 * 1024 };
   for (let i = 0; i < rows.length; i += 16) {
     const chunk = rows.slice(i, i + 16);
-    const pixels = await Promise.all(chunk.map(async ({ bytes }) => (await decodeImage({ bytes }, model.imageSpec, { ...limits, decoder: undefined })).pixels));
+    const pixels = await Promise.all(
+      chunk.map(async ({ bytes }) => (await decodeImage({ bytes }, model.imageSpec, { ...limits, decoder: undefined })).pixels),
+    );
     const embeddings = await model.embedImages(pixels);
     chunk.forEach(({ modality }, j) => {
       if (model.classify(embeddings[j]!, set.classEmbeddings, set.labels, 1)[0]!.label === modality) correct++;

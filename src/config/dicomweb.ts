@@ -40,7 +40,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 function readText(path: string, what: string, cwd: string): string {
   try {
     const text = readFileSync(resolve(cwd, path), 'utf8');
-    if (text.length > MAX_SECRET_BYTES && what !== 'ca_file') throw new ConfigError(`${what} ${path} is larger than ${MAX_SECRET_BYTES} bytes`);
+    if (text.length > MAX_SECRET_BYTES && what !== 'ca_file')
+      throw new ConfigError(`${what} ${path} is larger than ${MAX_SECRET_BYTES} bytes`);
     return text;
   } catch (error) {
     if (error instanceof ConfigError) throw error;
@@ -92,7 +93,8 @@ function sourceUrl(value: unknown, where: string): URL {
     throw new ConfigError(`${where}.url must be an http or https URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${where}.url must be an http or https URL`);
-  if (url.username !== '' || url.password !== '') throw new ConfigError(`${where}.url must not hold credentials: use auth with password_file`);
+  if (url.username !== '' || url.password !== '')
+    throw new ConfigError(`${where}.url must not hold credentials: use auth with password_file`);
   if (url.search !== '' || url.hash !== '') throw new ConfigError(`${where}.url must have no query or fragment`);
   url.pathname = url.pathname.replace(/\/+$/, '');
   return url;
@@ -100,7 +102,8 @@ function sourceUrl(value: unknown, where: string): URL {
 
 function source(name: string, value: unknown, cwd: string): DicomwebSource {
   const where = `DICOMWEB_SOURCES.${name}`;
-  if (!NAME.test(name)) throw new ConfigError(`DICOMWEB_SOURCES: source name "${name.slice(0, 80)}" must be 1-64 characters of A-Z a-z 0-9 _ . -`);
+  if (!NAME.test(name))
+    throw new ConfigError(`DICOMWEB_SOURCES: source name "${name.slice(0, 80)}" must be 1-64 characters of A-Z a-z 0-9 _ . -`);
   if (!isRecord(value)) throw new ConfigError(`${where} must be an object`);
   const extra = Object.keys(value).find((k) => !SOURCE_KEYS.has(k));
   if (extra !== undefined) throw new ConfigError(`${where}: unknown key "${extra}" (accepted: ${[...SOURCE_KEYS].join(', ')})`);

@@ -22,9 +22,11 @@ export function integer(env: Env, name: string, fallback: number, min: number, m
 export function list(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
-  return raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Largest timeout accepted (a day); also keeps Node's timers far from their 2^31 ms limit. */
 export const MAX_TIMEOUT_MS = 86_400_000;
-

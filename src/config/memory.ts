@@ -24,19 +24,25 @@ export const MIN_AUTOMATIC_BUDGET_BYTES = 64 * MIB;
 const V1_UNLIMITED = 2 ** 60;
 
 export function memoryConfig(env: Env): MemoryConfig {
-  const budgetBytes = env.MEMORY_BUDGET_BYTES === undefined || env.MEMORY_BUDGET_BYTES.trim() === '' ? undefined : integer(env, 'MEMORY_BUDGET_BYTES', 0, 1);
+  const budgetBytes =
+    env.MEMORY_BUDGET_BYTES === undefined || env.MEMORY_BUDGET_BYTES.trim() === '' ? undefined : integer(env, 'MEMORY_BUDGET_BYTES', 0, 1);
   // Unset, the per-image cap follows a budget set below it; an automatic budget smaller than it refuses (413)
   // what it could never hold.
   const maxImageBytes = integer(env, 'MAX_IMAGE_BYTES', Math.min(512 * MIB, budgetBytes ?? Infinity), 1);
   if (budgetBytes !== undefined && maxImageBytes > budgetBytes) {
-    throw new ConfigError(`MAX_IMAGE_BYTES (${maxImageBytes}) must not exceed MEMORY_BUDGET_BYTES (${budgetBytes}): no such image could ever be decoded`);
+    throw new ConfigError(
+      `MAX_IMAGE_BYTES (${maxImageBytes}) must not exceed MEMORY_BUDGET_BYTES (${budgetBytes}): no such image could ever be decoded`,
+    );
   }
   return {
     maxImageBytes,
     budgetBytes,
     waitMs: integer(env, 'MEMORY_WAIT_MS', 5_000, 0, MAX_TIMEOUT_MS),
     // Blank PNG, TIFF and WebP bombs measure 500:1 to millions:1 (docs/decisions.md); JPEG is exempt (limits.ts).
-    decompression: { ratio: integer(env, 'MAX_DECOMPRESSION_RATIO', 256, 1), exemptBytes: integer(env, 'DECOMPRESSION_EXEMPT_BYTES', 32 * MIB, 0) },
+    decompression: {
+      ratio: integer(env, 'MAX_DECOMPRESSION_RATIO', 256, 1),
+      exemptBytes: integer(env, 'DECOMPRESSION_EXEMPT_BYTES', 32 * MIB, 0),
+    },
   };
 }
 

@@ -70,8 +70,10 @@ export function securityConfig(env: Env, cwd: string): SecurityConfig {
 
   const certFile = env.TLS_CERT_FILE?.trim() || undefined;
   const keyFile = env.TLS_KEY_FILE?.trim() || undefined;
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither');
-  const tls = certFile !== undefined && keyFile !== undefined ? { certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) } : undefined;
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither');
+  const tls =
+    certFile !== undefined && keyFile !== undefined ? { certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) } : undefined;
 
   const audit = env.AUDIT_LOG?.trim() || 'stdout';
   return {

@@ -27,7 +27,9 @@ export function workloadConfig(env: Env, bodyBytes: number): WorkloadConfig {
   const maxTokensPerRequest = integer(env, 'MAX_TOKENS_PER_REQUEST', 8192, 2);
   const textQueueTokens = integer(env, 'TEXT_MAX_QUEUE_TOKENS', 4 * maxTokensPerRequest, 1, 1_000_000_000);
   if (textQueueTokens < maxTokensPerRequest) {
-    throw new ConfigError(`TEXT_MAX_QUEUE_TOKENS (${textQueueTokens}) must be at least MAX_TOKENS_PER_REQUEST (${maxTokensPerRequest}): a request within its budget must fit the queue`);
+    throw new ConfigError(
+      `TEXT_MAX_QUEUE_TOKENS (${textQueueTokens}) must be at least MAX_TOKENS_PER_REQUEST (${maxTokensPerRequest}): a request within its budget must fit the queue`,
+    );
   }
   return {
     maxInflightRequests: integer(env, 'MAX_INFLIGHT_REQUESTS', 128, 1, 1_000_000),

@@ -43,7 +43,8 @@ export class SourceRequestError extends Error {
 export function sourceUrl(source: DicomwebSource, path: string): URL {
   const url = new URL(source.url.href);
   url.pathname = `${source.url.pathname}/${path}`;
-  if (url.origin !== source.url.origin || !url.pathname.startsWith(`${source.url.pathname}/`)) throw new Error('a DICOMweb URL left its source');
+  if (url.origin !== source.url.origin || !url.pathname.startsWith(`${source.url.pathname}/`))
+    throw new Error('a DICOMweb URL left its source');
   return url;
 }
 
@@ -71,30 +72,41 @@ export function getFromSource(source: DicomwebSource, url: URL, options: GetOpti
     const headers: Record<string, string> = { ...options.cancellation.traceHeaders, accept: options.accept, 'user-agent': 'unimed-serve' };
     if (source.authorization !== undefined) headers.authorization = source.authorization;
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const outgoing = send(url, { method: 'GET', headers, ...(source.ca === undefined ? {} : { ca: source.ca }) }, (response: IncomingMessage) => {
-      const declared = Number(response.headers['content-length']);
-      if (Number.isFinite(declared) && declared > options.maxBytes) {
-        fail('too_large', tooLarge(`DICOMweb source "${source.name}" sent ${declared} bytes, over MAX_BODY_BYTES (${options.maxBytes})`));
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let received = 0;
-      response.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > options.maxBytes) fail('too_large', tooLarge(`DICOMweb source "${source.name}" sent more than MAX_BODY_BYTES (${options.maxBytes}) bytes`));
-        else chunks.push(chunk);
-      });
-      response.on('error', (error) => fail('unreachable', upstreamUnavailable(source.name, `broke off its answer (${error.message})`)));
-      response.on('end', () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve({ status: response.statusCode ?? 0, contentType: response.headers['content-type'], body: Buffer.concat(chunks, received) });
-      });
-    });
+    const outgoing = send(
+      url,
+      { method: 'GET', headers, ...(source.ca === undefined ? {} : { ca: source.ca }) },
+      (response: IncomingMessage) => {
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > options.maxBytes) {
+          fail('too_large', tooLarge(`DICOMweb source "${source.name}" sent ${declared} bytes, over MAX_BODY_BYTES (${options.maxBytes})`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let received = 0;
+        response.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > options.maxBytes)
+            fail('too_large', tooLarge(`DICOMweb source "${source.name}" sent more than MAX_BODY_BYTES (${options.maxBytes}) bytes`));
+          else chunks.push(chunk);
+        });
+        response.on('error', (error) => fail('unreachable', upstreamUnavailable(source.name, `broke off its answer (${error.message})`)));
+        response.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve({
+            status: response.statusCode ?? 0,
+            contentType: response.headers['content-type'],
+            body: Buffer.concat(chunks, received),
+          });
+        });
+      },
+    );
     // Node's messages name the address and the system error (ECONNREFUSED 127.0.0.1:1), never the path.
-    outgoing.on('error', (error: NodeJS.ErrnoException) => fail('unreachable', upstreamUnavailable(source.name, `is unreachable (${error.code ?? error.message})`)));
+    outgoing.on('error', (error: NodeJS.ErrnoException) =>
+      fail('unreachable', upstreamUnavailable(source.name, `is unreachable (${error.code ?? error.message})`)),
+    );
     if (signal?.aborted === true) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     outgoing.end();

@@ -6,7 +6,8 @@ export const upstreamUnavailable = (source: string, why: string): ServiceError =
   new ServiceError(502, 'upstream_unavailable', `DICOMweb source "${source}" ${why}`);
 
 /** 404: the source answered that it has no such study, series or instance. */
-export const dicomNotFound = (source: string, what: string): ServiceError => new ServiceError(404, 'dicom_not_found', `DICOMweb source "${source}" has no such ${what}`);
+export const dicomNotFound = (source: string, what: string): ServiceError =>
+  new ServiceError(404, 'dicom_not_found', `DICOMweb source "${source}" has no such ${what}`);
 
 /** 504: the source did not answer within its timeout_ms. */
 export const upstreamTimeout = (source: string, ms: number): ServiceError =>

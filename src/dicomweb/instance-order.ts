@@ -22,7 +22,10 @@ function hasPreamble(bytes: Uint8Array): boolean {
 function parseHeader(bytes: Uint8Array): DataSet | undefined {
   try {
     // A data set without the Part 10 preamble is implicit VR little endian (as the decoder reads it).
-    const options: dicomParser.ParseDicomOptions = { untilTag: 'x7fe00010', ...(hasPreamble(bytes) ? {} : { TransferSyntaxUID: IMPLICIT_LITTLE_ENDIAN }) };
+    const options: dicomParser.ParseDicomOptions = {
+      untilTag: 'x7fe00010',
+      ...(hasPreamble(bytes) ? {} : { TransferSyntaxUID: IMPLICIT_LITTLE_ENDIAN }),
+    };
     return dicomParser.parseDicom(bytes, options);
   } catch {
     return undefined;

@@ -24,7 +24,10 @@ export function mediaType(header: string | undefined): { type: string; params: M
     const eq = param.indexOf('=');
     if (eq < 0) continue;
     const value = param.slice(eq + 1).trim();
-    params.set(param.slice(0, eq).trim().toLowerCase(), value.startsWith('"') && value.endsWith('"') && value.length >= 2 ? value.slice(1, -1) : value);
+    params.set(
+      param.slice(0, eq).trim().toLowerCase(),
+      value.startsWith('"') && value.endsWith('"') && value.length >= 2 ? value.slice(1, -1) : value,
+    );
   }
   return { type: type.trim().toLowerCase(), params };
 }

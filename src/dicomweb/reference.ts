@@ -35,7 +35,8 @@ function uid(value: Record<string, unknown>, key: string, what: string): string 
 
 function sourceName(value: Record<string, unknown>, what: string): string {
   const { source } = value;
-  if (typeof source !== 'string' || source === '' || source.length > 64) throw badRequest(`${what}.source must name a configured DICOMweb source`);
+  if (typeof source !== 'string' || source === '' || source.length > 64)
+    throw badRequest(`${what}.source must name a configured DICOMweb source`);
   return source;
 }
 

@@ -57,7 +57,13 @@ export class Slots {
           resolve(release);
         },
       };
-      const timer = deadline === undefined ? undefined : setTimeout(() => leave(deadlineExceeded('the request deadline passed while waiting for the DICOMweb source')), Math.max(0, deadline - Date.now()));
+      const timer =
+        deadline === undefined
+          ? undefined
+          : setTimeout(
+              () => leave(deadlineExceeded('the request deadline passed while waiting for the DICOMweb source')),
+              Math.max(0, deadline - Date.now()),
+            );
       this.#waiting.push(waiter);
       this.#onWaiting(this.#waiting.length);
       signal?.addEventListener('abort', onAbort, { once: true });

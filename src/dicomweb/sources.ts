@@ -27,7 +27,9 @@ export class DicomwebSources {
 
   constructor(config: DicomwebConfig, metrics: Metrics) {
     const waiting = (name: string) => (count: number) => metrics.dicomwebWaiting.set({ source: name }, count);
-    this.#sources = new Map([...config.sources].map(([name, source]) => [name, { source, slots: new Slots(source.concurrency, waiting(name)) }]));
+    this.#sources = new Map(
+      [...config.sources].map(([name, source]) => [name, { source, slots: new Slots(source.concurrency, waiting(name)) }]),
+    );
     this.#metrics = metrics;
   }
 
@@ -75,7 +77,9 @@ export class DicomwebSources {
     const named = this.#sources.get(name);
     if (named === undefined) {
       const known = [...this.#sources.keys()];
-      throw badRequest(`"${name}" is not a configured DICOMweb source (${known.length === 0 ? 'DICOMWEB_SOURCES configures none' : `configured: ${known.join(', ')}`})`);
+      throw badRequest(
+        `"${name}" is not a configured DICOMweb source (${known.length === 0 ? 'DICOMWEB_SOURCES configures none' : `configured: ${known.join(', ')}`})`,
+      );
     }
     return named;
   }
@@ -87,7 +91,10 @@ export class DicomwebSources {
     const refused = response.status === 401 || response.status === 403;
     this.#metrics.dicomwebFailures.inc({ source: name, reason: refused ? 'refused' : 'status' });
     if (refused) throw upstreamUnavailable(name, `refused the service's credentials (HTTP ${response.status})`);
-    throw upstreamUnavailable(name, `answered HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : ''}`);
+    throw upstreamUnavailable(
+      name,
+      `answered HTTP ${response.status}${response.status >= 300 && response.status < 400 ? ' (redirects are not followed)' : ''}`,
+    );
   }
 
   async #get(name: string, url: URL, accept: string, cancellation: Cancellation, maxBytes: number): Promise<SourceResponse> {

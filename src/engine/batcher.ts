@@ -108,7 +108,17 @@ export class Batcher<P> {
     return new Promise<Float32Array[]>((resolve, reject) => {
       const group = openGroup(payloads.length, options, { resolve, reject }, (g, err) => this.#fail(g, err));
       const now = performance.now();
-      this.#queue.push(payloads.map((payload, index) => ({ payload, group, index, enqueuedAt: now, owner, units: units[index]!, onBatch: options.onBatch })));
+      this.#queue.push(
+        payloads.map((payload, index) => ({
+          payload,
+          group,
+          index,
+          enqueuedAt: now,
+          owner,
+          units: units[index]!,
+          onBatch: options.onBatch,
+        })),
+      );
       this.#schedule();
     });
   }
@@ -148,10 +158,13 @@ export class Batcher<P> {
       const due = this.#closing || this.#queue.length >= maxBatchSize || waited >= maxDelayMs;
       if (!due) {
         if (this.#timer === undefined) {
-          this.#timer = setTimeout(() => {
-            this.#timer = undefined;
-            this.#schedule();
-          }, Math.max(0, maxDelayMs - waited));
+          this.#timer = setTimeout(
+            () => {
+              this.#timer = undefined;
+              this.#schedule();
+            },
+            Math.max(0, maxDelayMs - waited),
+          );
         }
         return;
       }
@@ -175,16 +188,24 @@ export class Batcher<P> {
     const units = batch.length * Math.max(...batch.map((item) => item.units));
     let run: Promise<RunResult>;
     try {
-      run = this.#o.pool.run(this.#o.buildFeeds(batch.map((item) => item.payload), (bytes) => this.#buffers.take(bytes)), units);
+      run = this.#o.pool.run(
+        this.#o.buildFeeds(
+          batch.map((item) => item.payload),
+          (bytes) => this.#buffers.take(bytes),
+        ),
+        units,
+      );
     } catch (err) {
       run = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    run.then(
-      (result): void => {
+    run
+      .then((result): void => {
         this.#buffers.give(result.inputs);
         const dim = this.#o.dim;
         if (result.data.length !== batch.length * dim) {
-          throw new InferenceFailedError(`the ${this.#labels.encoder} encoder returned ${result.data.length} values for ${batch.length} x ${dim}`);
+          throw new InferenceFailedError(
+            `the ${this.#labels.encoder} encoder returned ${result.data.length} values for ${batch.length} x ${dim}`,
+          );
         }
         this.#o.metrics.inferenceDuration.observe(this.#labels, result.seconds);
         reportTimings(batch, now, performance.now());
@@ -201,17 +222,16 @@ export class Batcher<P> {
             group.resolve(group.results);
           }
         });
-      },
-    ).catch(
-      (err: Error) => {
+      })
+      .catch((err: Error) => {
         for (const group of new Set(batch.map((item) => item.group))) this.#fail(group, err);
-      },
-    ).finally(() => {
-      this.#inflight--;
-      this.#o.metrics.inflightBatches.dec(this.#labels);
-      // The next batch goes out when the pool says a worker is free (onAvailable), not from here as well.
-      this.#checkDrained();
-    });
+      })
+      .finally(() => {
+        this.#inflight--;
+        this.#o.metrics.inflightBatches.dec(this.#labels);
+        // The next batch goes out when the pool says a worker is free (onAvailable), not from here as well.
+        this.#checkDrained();
+      });
   }
 
   #checkDrained(): void {

@@ -83,7 +83,10 @@ export class Encoder<P> {
   async start(): Promise<SessionInfo> {
     const info = await this.#pool.start();
     for (const attempt of info.attempts) {
-      this.#o.logger.warn({ ...this.#o.label, provider: attempt.provider, reason: attempt.error }, 'execution provider unavailable, took the next one');
+      this.#o.logger.warn(
+        { ...this.#o.label, provider: attempt.provider, reason: attempt.error },
+        'execution provider unavailable, took the next one',
+      );
     }
     return info;
   }

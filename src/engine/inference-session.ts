@@ -27,7 +27,11 @@ export function sessionOptions(setup: WorkerSetup, provider: string): ort.Infere
   };
 }
 
-async function run(session: ort.InferenceSession, outputName: string, feeds: FeedTensor[]): Promise<{ data: Float32Array; dims: number[] }> {
+async function run(
+  session: ort.InferenceSession,
+  outputName: string,
+  feeds: FeedTensor[],
+): Promise<{ data: Float32Array; dims: number[] }> {
   const outputs = await session.run(toOrtFeeds(feeds), [outputName]);
   const tensor = outputs[outputName];
   if (tensor === undefined || tensor.type !== 'float32') throw new Error(`the model has no float32 output ${outputName}`);
@@ -39,7 +43,9 @@ async function run(session: ort.InferenceSession, outputName: string, feeds: Fee
 
 /** Creates the session (first provider that loads), warms it up, and serves batches. */
 export async function startInferenceSession(setup: WorkerSetup): Promise<TaskServer<SessionInfo, FeedTensor[], RunResult>> {
-  const { session, provider, attempts } = await createSessionWithFallback(setup.providers, (p) => ort.InferenceSession.create(setup.modelPath, sessionOptions(setup, p)));
+  const { session, provider, attempts } = await createSessionWithFallback(setup.providers, (p) =>
+    ort.InferenceSession.create(setup.modelPath, sessionOptions(setup, p)),
+  );
   await run(session, setup.outputName, setup.warmup);
   return {
     info: { provider, attempts },

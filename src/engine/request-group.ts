@@ -28,7 +28,8 @@ export function openGroup(
 ): Group {
   const { signal, deadline } = cancellation;
   let deadlineTimer: NodeJS.Timeout | undefined;
-  const onAbort = (): void => fail(group, group.running > 0 ? new CancelledError('the client disconnected while its work ran', true) : new CancelledError());
+  const onAbort = (): void =>
+    fail(group, group.running > 0 ? new CancelledError('the client disconnected while its work ran', true) : new CancelledError());
   const group: Group = {
     results: new Array<Float32Array>(size),
     remaining: size,

@@ -40,7 +40,13 @@ export function installAdmission(app: FastifyInstance): void {
       return;
     }
     if (state.inflight >= maxInflightRequests) {
-      done(unavailable(`${state.inflight} requests are in progress, MAX_INFLIGHT_REQUESTS allows ${maxInflightRequests}; retry later`, 'overloaded', 1));
+      done(
+        unavailable(
+          `${state.inflight} requests are in progress, MAX_INFLIGHT_REQUESTS allows ${maxInflightRequests}; retry later`,
+          'overloaded',
+          1,
+        ),
+      );
       return;
     }
     request.cancellation.owner = workOwner(request);

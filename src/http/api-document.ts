@@ -21,7 +21,8 @@ export function apiDocument(): ApiDocument {
   if (cached === undefined) {
     const text = readFileSync(OPENAPI_PATH, 'utf8');
     const document = parse(text) as Json;
-    if (document === null || typeof document !== 'object' || Array.isArray(document)) throw new Error(`${OPENAPI_PATH.pathname} is not an object`);
+    if (document === null || typeof document !== 'object' || Array.isArray(document))
+      throw new Error(`${OPENAPI_PATH.pathname} is not an object`);
     cached = { text, document };
   }
   return cached;

@@ -12,7 +12,11 @@ const PATCHES: { path: (string | number)[]; keyword: 'maxItems' | 'maxLength'; v
   { path: ['EmbedImageRequest', 'properties', 'images'], keyword: 'maxItems', value: (l) => l.imagesPerRequest },
   // labels x templates <= MAX_PROMPTS_PER_CLASSIFY, with at least one template and at least two labels.
   { path: ['ClassifyRequest', 'properties', 'labels'], keyword: 'maxItems', value: (l) => l.promptsPerClassify },
-  { path: ['ClassifyRequest', 'properties', 'templates'], keyword: 'maxItems', value: (l) => Math.max(1, Math.floor(l.promptsPerClassify / 2)) },
+  {
+    path: ['ClassifyRequest', 'properties', 'templates'],
+    keyword: 'maxItems',
+    value: (l) => Math.max(1, Math.floor(l.promptsPerClassify / 2)),
+  },
   { path: ['Label', 'oneOf', 0], keyword: 'maxLength', value: (l) => l.charsPerText },
   { path: ['Label', 'oneOf', 1, 'properties', 'name'], keyword: 'maxLength', value: (l) => l.charsPerText },
   { path: ['Label', 'oneOf', 1, 'properties', 'text'], keyword: 'maxLength', value: (l) => l.charsPerText },
@@ -29,7 +33,8 @@ export function withLimits(document: JsonObject, limits: Limits): JsonObject {
   for (const { path, keyword, value } of PATCHES) {
     let node: Json | undefined = schemas;
     for (const step of path) node = node !== null && typeof node === 'object' ? (node as Record<string | number, Json>)[step] : undefined;
-    if (node === null || typeof node !== 'object' || Array.isArray(node)) throw new Error(`openapi.yaml has no components.schemas.${path.join('.')} to hold ${keyword}`);
+    if (node === null || typeof node !== 'object' || Array.isArray(node))
+      throw new Error(`openapi.yaml has no components.schemas.${path.join('.')} to hold ${keyword}`);
     node[keyword] = value(limits);
   }
   return copy;
@@ -48,10 +53,19 @@ export function withLimitsYaml(text: string, limits: Limits): string {
 
 /** The 413 each limit written in by withLimits answers with, by top-level request property (README "Limits"). */
 const VIOLATIONS: Record<string, Partial<Record<string, { code: string; variable: string }>>> = {
-  texts: { maxItems: { code: 'too_many_texts', variable: 'MAX_TEXTS_PER_REQUEST' }, maxLength: { code: 'text_too_long', variable: 'MAX_CHARS_PER_TEXT' } },
+  texts: {
+    maxItems: { code: 'too_many_texts', variable: 'MAX_TEXTS_PER_REQUEST' },
+    maxLength: { code: 'text_too_long', variable: 'MAX_CHARS_PER_TEXT' },
+  },
   images: { maxItems: { code: 'too_many_images', variable: 'MAX_IMAGES_PER_REQUEST' } },
-  labels: { maxItems: { code: 'too_many_prompts', variable: 'MAX_PROMPTS_PER_CLASSIFY: labels x templates' }, maxLength: { code: 'text_too_long', variable: 'MAX_CHARS_PER_TEXT' } },
-  templates: { maxItems: { code: 'too_many_prompts', variable: 'MAX_PROMPTS_PER_CLASSIFY: labels x templates' }, maxLength: { code: 'text_too_long', variable: 'MAX_CHARS_PER_TEXT' } },
+  labels: {
+    maxItems: { code: 'too_many_prompts', variable: 'MAX_PROMPTS_PER_CLASSIFY: labels x templates' },
+    maxLength: { code: 'text_too_long', variable: 'MAX_CHARS_PER_TEXT' },
+  },
+  templates: {
+    maxItems: { code: 'too_many_prompts', variable: 'MAX_PROMPTS_PER_CLASSIFY: labels x templates' },
+    maxLength: { code: 'text_too_long', variable: 'MAX_CHARS_PER_TEXT' },
+  },
 };
 
 interface ValidationIssue {
@@ -70,7 +84,12 @@ export function limitViolation(issues: readonly ValidationIssue[] | undefined | 
     const top = issue.instancePath?.split('/')[1] ?? '';
     const known = VIOLATIONS[top]?.[issue.keyword ?? ''];
     if (known !== undefined) {
-      return new ServiceError(413, known.code, `${prefix}${issue.instancePath ?? ''} ${issue.message ?? 'is over a limit'} (${known.variable})`, { field: top });
+      return new ServiceError(
+        413,
+        known.code,
+        `${prefix}${issue.instancePath ?? ''} ${issue.message ?? 'is over a limit'} (${known.variable})`,
+        { field: top },
+      );
     }
   }
   return undefined;

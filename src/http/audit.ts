@@ -19,7 +19,10 @@ declare module 'fastify' {
 export function openAuditLog(target: SecurityConfig['auditLog'], destination?: pino.DestinationStream): { logger: Logger; close(): void } {
   const options = { base: { log: 'audit' }, timestamp: pino.stdTimeFunctions.isoTime };
   if (destination !== undefined) return { logger: pino(options, destination), close: () => undefined };
-  const dest = target === 'stdout' ? pino.destination({ dest: 1, sync: true }) : pino.destination({ dest: target.file, append: true, mkdir: true, sync: true });
+  const dest =
+    target === 'stdout'
+      ? pino.destination({ dest: 1, sync: true })
+      : pino.destination({ dest: target.file, append: true, mkdir: true, sync: true });
   return {
     logger: pino(options, dest),
     close: () => {

@@ -48,7 +48,13 @@ async function eachImage<I extends ImageInput, T>(images: readonly I[], work: (i
         return await work(image);
       } catch (err) {
         if (err instanceof ServiceError && images.length > 1) {
-          throw inField('image', new ServiceError(err.statusCode, err.code, `image ${i}: ${err.message}`, { cause: err, ...(err.field === undefined ? {} : { field: err.field }) }));
+          throw inField(
+            'image',
+            new ServiceError(err.statusCode, err.code, `image ${i}: ${err.message}`, {
+              cause: err,
+              ...(err.field === undefined ? {} : { field: err.field }),
+            }),
+          );
         }
         throw inField('image', err);
       }
@@ -59,7 +65,8 @@ async function eachImage<I extends ImageInput, T>(images: readonly I[], work: (i
 /** An image with the frame its DICOMweb reference named, which takes the place of the request's `frame`. */
 type FramedImage = ImageInput & { frame?: number };
 
-const framed = (options: ImageOptions, image: FramedImage): ImageOptions => (image.frame === undefined ? options : { ...options, frame: image.frame });
+const framed = (options: ImageOptions, image: FramedImage): ImageOptions =>
+  image.frame === undefined ? options : { ...options, frame: image.frame };
 
 /** Every image as the model's input tensor, with its preprocessing record. */
 export async function decodeImages(
@@ -78,7 +85,12 @@ export async function decodeImages(
 }
 
 /** The S x S RGB image the model would see (before normalization), with its preprocessing record; 504 past the deadline. */
-export async function previewImage(image: FramedImage, model: ServedModel, deps: RequestDecodeDeps, options: ImageOptions): Promise<Pick<ModelInput, 'view' | 'preprocessing'>> {
+export async function previewImage(
+  image: FramedImage,
+  model: ServedModel,
+  deps: RequestDecodeDeps,
+  options: ImageOptions,
+): Promise<Pick<ModelInput, 'view' | 'preprocessing'>> {
   const startedAt = Date.now();
   const decoding = eachImage([image], (i) => decodeImage(i, model.imageSpec, deps, framed(options, i)));
   const [prepared] = await withinDeadline(decoding, deps.cancellation ?? {});

@@ -57,7 +57,8 @@ export function relatedImages(body: Buffer, contentType: string | undefined, max
     throw badRequest(`malformed multipart/related body: ${error.message}`);
   }
   const other = parts.find((p) => p.type !== DICOM_MEDIA_TYPE && p.type !== '');
-  if (other !== undefined) throw badRequest(`a multipart/related body carries application/dicom parts only (got ${other.type.slice(0, 100)})`);
+  if (other !== undefined)
+    throw badRequest(`a multipart/related body carries application/dicom parts only (got ${other.type.slice(0, 100)})`);
   return parts.map((part) => ({ bytes: part.data, declaredDicom: true }));
 }
 
@@ -77,7 +78,12 @@ export async function retrieveImages(request: FastifyRequest, given: readonly Gi
     if (left <= 0) throw tooLarge('the images retrieved for this request are larger than MAX_BODY_BYTES allows');
     const bytes = await request.server.dicomweb.retrieveInstance(reference, request.cancellation, left);
     left -= bytes.length;
-    images.push({ bytes, declaredDicom: true, studyUid: reference.study, ...(reference.frame === undefined ? {} : { frame: reference.frame }) });
+    images.push({
+      bytes,
+      declaredDicom: true,
+      studyUid: reference.study,
+      ...(reference.frame === undefined ? {} : { frame: reference.frame }),
+    });
   }
   return images;
 }

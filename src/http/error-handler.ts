@@ -14,7 +14,11 @@ const FRAMEWORK_CODES: Record<string, { status: number; code: string; message?: 
   FST_ERR_VALIDATION: { status: 400, code: 'bad_request' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
   FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'unsupported_media_type' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'too_large', message: 'the request body is larger than the route allows (MAX_BODY_BYTES; MAX_TEXT_BODY_BYTES for /embed/text)' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    status: 413,
+    code: 'too_large',
+    message: 'the request body is larger than the route allows (MAX_BODY_BYTES; MAX_TEXT_BODY_BYTES for /embed/text)',
+  },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'the JSON body is empty' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'the body is not valid JSON' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
@@ -29,7 +33,8 @@ const FRAMEWORK_CODES: Record<string, { status: number; code: string; message?: 
 };
 
 /** busboy reports a malformed multipart body with a plain Error; these are the client's fault, not ours. */
-const MALFORMED_MULTIPART = /^(Unexpected end of (form|multipart data)|Malformed part header|Multipart: Boundary not found|Part terminated early)/i;
+const MALFORMED_MULTIPART =
+  /^(Unexpected end of (form|multipart data)|Malformed part header|Multipart: Boundary not found|Part terminated early)/i;
 
 /**
  * What a request that did not get its result counts as (README "Metrics"): `rejected` when none of its work
@@ -61,17 +66,34 @@ function describeEngineError(err: unknown): Described | undefined {
     return { status: 503, code: 'queue_full', message: err.message, retryAfter, outcome: { metric: 'rejected', reason: 'queue_full' } };
   }
   if (err instanceof ShuttingDownError || err instanceof PoolClosedError) {
-    return { status: 503, code: 'shutting_down', message: 'the service is shutting down', retryAfter: 1, outcome: { metric: 'rejected', reason: 'shutting_down' } };
+    return {
+      status: 503,
+      code: 'shutting_down',
+      message: 'the service is shutting down',
+      retryAfter: 1,
+      outcome: { metric: 'rejected', reason: 'shutting_down' },
+    };
   }
   if (err instanceof DeadlineExceededError) {
-    return { status: 504, code: 'deadline_exceeded', message: err.message, outcome: { metric: err.running ? 'failed' : 'rejected', reason: 'deadline' } };
+    return {
+      status: 504,
+      code: 'deadline_exceeded',
+      message: err.message,
+      outcome: { metric: err.running ? 'failed' : 'rejected', reason: 'deadline' },
+    };
   }
   if (err instanceof WorkerFailedError) {
     const message = `the inference worker failed while running this request (${err.message}); it is being replaced`;
     return { status: 503, code: 'worker_failed', message, retryAfter: 1, outcome: { metric: 'failed', reason: 'worker_failed' } };
   }
   if (err instanceof InferenceFailedError) {
-    return { status: 503, code: 'inference_failed', message: err.message, retryAfter: 1, outcome: { metric: 'failed', reason: 'inference_failed' } };
+    return {
+      status: 503,
+      code: 'inference_failed',
+      message: err.message,
+      retryAfter: 1,
+      outcome: { metric: 'failed', reason: 'inference_failed' },
+    };
   }
   return undefined;
 }
@@ -115,10 +137,18 @@ export function describeError(err: unknown): Described {
     if (overLimit !== undefined) return describeError(overLimit);
     const outcome = refusal(known.status, known.code);
     const field = fe.code === 'FST_ERR_VALIDATION' ? validationField(fe) : undefined;
-    return { status: known.status, code: known.code, message: known.message ?? fe.message ?? known.code, ...(field === undefined ? {} : { field }), ...(outcome ? { outcome } : {}) };
+    return {
+      status: known.status,
+      code: known.code,
+      message: known.message ?? fe.message ?? known.code,
+      ...(field === undefined ? {} : { field }),
+      ...(outcome ? { outcome } : {}),
+    };
   }
-  if (err instanceof SyntaxError || fe.statusCode === 400) return { status: 400, code: 'bad_request', message: fe.message ?? 'bad request' };
-  if (typeof fe.message === 'string' && MALFORMED_MULTIPART.test(fe.message)) return { status: 400, code: 'bad_request', message: `malformed multipart body: ${fe.message}` };
+  if (err instanceof SyntaxError || fe.statusCode === 400)
+    return { status: 400, code: 'bad_request', message: fe.message ?? 'bad request' };
+  if (typeof fe.message === 'string' && MALFORMED_MULTIPART.test(fe.message))
+    return { status: 400, code: 'bad_request', message: `malformed multipart body: ${fe.message}` };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, code: 'bad_request', message: fe.message ?? 'bad request' };
   }
@@ -131,7 +161,8 @@ export function describeError(err: unknown): Described {
  */
 /** Counts an inference request that ended in `err` in unimed_requests_rejected_total or _failed_total, once. */
 export function countOutcome(metrics: Metrics, err: unknown): void {
-  const outcome = err instanceof CancelledError ? { metric: err.running ? 'failed' : 'rejected', reason: 'client_gone' } : describeError(err).outcome;
+  const outcome =
+    err instanceof CancelledError ? { metric: err.running ? 'failed' : 'rejected', reason: 'client_gone' } : describeError(err).outcome;
   if (outcome?.metric === 'rejected') metrics.requestsRejected.inc({ reason: outcome.reason });
   if (outcome?.metric === 'failed') metrics.requestsFailed.inc({ reason: outcome.reason });
 }

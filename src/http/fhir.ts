@@ -12,7 +12,11 @@ export const PROMPT_SET_SYSTEM = 'urn:unimed-serve:prompt-set';
 /** This service's code system for the labels (the classes of one request or prompt set). */
 export const LABEL_SYSTEM = 'urn:unimed-serve:label';
 /** HL7's code for "artificial intelligence asserted", the AI-transparency security label. */
-const AI_ASSERTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'AIAST', display: 'Artificial Intelligence asserted' };
+const AI_ASSERTED = {
+  system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
+  code: 'AIAST',
+  display: 'Artificial Intelligence asserted',
+};
 /** DICOM UIDs as FHIR identifiers (FHIR R4 ImagingStudy.identifier: system urn:dicom:uid, value urn:oid:UID). */
 const DICOM_UID_SYSTEM = 'urn:dicom:uid';
 const ZERO_SHOT = 'zero-shot-classification';
@@ -72,7 +76,10 @@ const decimal = (value: number): number => Math.round(value * 1e6) / 1e6;
 export function classificationObservation(input: ObservationInput, issued = new Date()): Record<string, unknown> {
   const [top] = input.predictions;
   if (top === undefined) throw new Error('an Observation needs at least one prediction');
-  const source = input.promptSet === undefined ? concept(PROMPT_SET_SYSTEM, ZERO_SHOT, 'zero-shot classification') : concept(PROMPT_SET_SYSTEM, input.promptSet.name);
+  const source =
+    input.promptSet === undefined
+      ? concept(PROMPT_SET_SYSTEM, ZERO_SHOT, 'zero-shot classification')
+      : concept(PROMPT_SET_SYSTEM, input.promptSet.name);
   const device = {
     resourceType: 'Device',
     id: 'model',
@@ -88,9 +95,13 @@ export function classificationObservation(input: ObservationInput, issued = new 
     code: source,
     issued: issued.toISOString(),
     valueCodeableConcept: concept(LABEL_SYSTEM, top.label),
-    note: [{ text: 'Research aid, not a diagnosis: probabilities are a softmax over the labels offered only, so one of them is always chosen.' }],
+    note: [
+      { text: 'Research aid, not a diagnosis: probabilities are a softmax over the labels offered only, so one of them is always chosen.' },
+    ],
     device: { reference: '#model', display: `${input.model.id} (sha256 ${input.model.sha256})` },
-    ...(input.studyUid === undefined ? {} : { derivedFrom: [{ type: 'ImagingStudy', identifier: { system: DICOM_UID_SYSTEM, value: `urn:oid:${input.studyUid}` } }] }),
+    ...(input.studyUid === undefined
+      ? {}
+      : { derivedFrom: [{ type: 'ImagingStudy', identifier: { system: DICOM_UID_SYSTEM, value: `urn:oid:${input.studyUid}` } }] }),
     component: input.predictions.map((p) => ({
       code: concept(LABEL_SYSTEM, p.label),
       valueQuantity: { value: decimal(p.probability), unit: '1', system: 'http://unitsofmeasure.org', code: '1' },

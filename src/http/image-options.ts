@@ -45,10 +45,14 @@ export function imageOptions(values: Partial<Record<ImageOptionName, unknown>>, 
     options.window = window as WindowPreset;
   }
   if ((center === undefined) !== (width === undefined)) {
-    throw inField(center === undefined ? 'window_center' : 'window_width', badRequest('window_center and window_width must be given together'));
+    throw inField(
+      center === undefined ? 'window_center' : 'window_width',
+      badRequest('window_center and window_width must be given together'),
+    );
   }
   if (center !== undefined && width !== undefined) {
-    if (window !== undefined) throw inField('window', badRequest('give either window (a preset) or window_center and window_width, not both'));
+    if (window !== undefined)
+      throw inField('window', badRequest('give either window (a preset) or window_center and window_width, not both'));
     options.windowCenter = number(center, 'window_center', where);
     options.windowWidth = number(width, 'window_width', where);
     if (options.windowWidth < 1) throw inField('window_width', badRequest(`window_width (${where}) must be at least 1`));

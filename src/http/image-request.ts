@@ -5,7 +5,15 @@ import { dataUrlMediaType, decodeBase64Image } from '../inputs/base64.ts';
 import type { ImageInput, ImageOptions } from '../inputs/decode.ts';
 import { DICOM_MEDIA_TYPE } from '../inputs/dicom/index.ts';
 import { requestedModel } from './admission.ts';
-import { DICOMWEB_FIELD, formReferences, jsonReference, relatedImages, retrieveImages, type GivenImage, type RequestImage } from './dicomweb-images.ts';
+import {
+  DICOMWEB_FIELD,
+  formReferences,
+  jsonReference,
+  relatedImages,
+  retrieveImages,
+  type GivenImage,
+  type RequestImage,
+} from './dicomweb-images.ts';
 import { validationField } from './error-handler.ts';
 import { IMAGE_OPTION_NAMES, imageOptions } from './image-options.ts';
 import type { OptionSource } from './image-options.ts';
@@ -66,7 +74,8 @@ function typed(value: string, type: string | undefined): unknown {
   return value;
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
 
 const isDicomType = (type: string | undefined): boolean => type?.split(';')[0]?.trim().toLowerCase() === DICOM_MEDIA_TYPE;
 const isRelatedType = (type: string | undefined): boolean => type?.split(';')[0]?.trim().toLowerCase() === 'multipart/related';
@@ -94,7 +103,9 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
 
   function fromRaw(request: FastifyRequest, body: Buffer, query: Record<string, unknown>): Carried {
     if (!route.raw) throw unsupportedMediaType(`${route.path} takes multipart/form-data or application/json (the image as base64)`);
-    const values = Object.fromEntries(Object.entries(query).map(([name, value]) => [name, typeof value === 'string' ? typed(value, types.get(name)) : value]));
+    const values = Object.fromEntries(
+      Object.entries(query).map(([name, value]) => [name, typeof value === 'string' ? typed(value, types.get(name)) : value]),
+    );
     const type = request.headers['content-type'];
     // A WADO-RS answer or STOW-RS body forwarded as it is: its DICOM parts are the images.
     const images = isRelatedType(type) ? relatedImages(body, type, maxImages) : [{ bytes: body, declaredDicom: isDicomType(type) }];
@@ -102,9 +113,15 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
   }
 
   async function fromForm(request: FastifyRequest): Promise<Carried> {
-    const form = await readForm(request, { fileField: 'image', textFields: [...types.keys(), DICOMWEB_FIELD], maxFiles: maxImages, maxBytes: limits.bodyBytes });
+    const form = await readForm(request, {
+      fileField: 'image',
+      textFields: [...types.keys(), DICOMWEB_FIELD],
+      maxFiles: maxImages,
+      maxBytes: limits.bodyBytes,
+    });
     const references = formReferences(form.fields.get(DICOMWEB_FIELD) ?? []);
-    if (maxImages === 1 && form.files.length + references.length === 0) throw inField('image', badRequest('the form has no "image" file part (or "dicomweb" field)'));
+    if (maxImages === 1 && form.files.length + references.length === 0)
+      throw inField('image', badRequest('the form has no "image" file part (or "dicomweb" field)'));
     const values: Record<string, unknown> = {};
     for (const [name, type] of types) {
       // Lists come as repeated fields or one JSON array; anything else is one field at most.
@@ -128,7 +145,9 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
       if (items === undefined) throw badRequest(route.usage);
       // Counted before any is decoded: a thousand base64 images are refused without decoding one.
       checkImageCount(items.length, maxImages, field);
-      const images = items.map((item, i) => (typeof item === 'string' ? base64Image(item, `images[${i}]`) : jsonReference(item, `images[${i}]`)));
+      const images = items.map((item, i) =>
+        typeof item === 'string' ? base64Image(item, `images[${i}]`) : jsonReference(item, `images[${i}]`),
+      );
       if (!images.every((image) => image !== undefined)) throw badRequest(route.usage);
       return { images, values, where: 'property' };
     } catch (err) {
@@ -164,7 +183,9 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
       const overLimit = limitViolation(validate.errors, PREFIX[where]);
       if (overLimit !== undefined) throw overLimit;
       const first = validate.errors?.[0];
-      const refused = badRequest(first === undefined ? `invalid ${where}` : `${PREFIX[where]}${first.instancePath} ${first.message ?? 'is invalid'}`);
+      const refused = badRequest(
+        first === undefined ? `invalid ${where}` : `${PREFIX[where]}${first.instancePath} ${first.message ?? 'is invalid'}`,
+      );
       const field = validationField({ validation: validate.errors ?? [] });
       throw field === undefined ? refused : inField(field, refused);
     }

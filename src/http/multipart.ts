@@ -32,13 +32,22 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
   const form: Form = { files: [], fields: new Map() };
   let total = 0;
   const parts = request.parts({
-    limits: { files: limits.maxFiles, fileSize: limits.maxBytes, fieldSize: limits.maxBytes, fields: 10_000, parts: limits.maxFiles + 10_000 },
+    limits: {
+      files: limits.maxFiles,
+      fileSize: limits.maxBytes,
+      fieldSize: limits.maxBytes,
+      fields: 10_000,
+      parts: limits.maxFiles + 10_000,
+    },
   });
   for await (const part of parts) {
     if (part.type === 'file') {
       if (part.fieldname !== limits.fileField) {
         part.file.resume();
-        throw inField(part.fieldname, badRequest(`unexpected file part "${part.fieldname}"; images go in parts named "${limits.fileField}"`));
+        throw inField(
+          part.fieldname,
+          badRequest(`unexpected file part "${part.fieldname}"; images go in parts named "${limits.fileField}"`),
+        );
       }
       const data = await part.toBuffer();
       total += data.length;
@@ -46,7 +55,10 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
       form.files.push({ field: part.fieldname, data, mimetype: part.mimetype });
     } else {
       if (!limits.textFields.includes(part.fieldname)) {
-        throw inField(part.fieldname, badRequest(`unexpected form field "${part.fieldname}" (accepted: ${[limits.fileField, ...limits.textFields].join(', ')})`));
+        throw inField(
+          part.fieldname,
+          badRequest(`unexpected form field "${part.fieldname}" (accepted: ${[limits.fileField, ...limits.textFields].join(', ')})`),
+        );
       }
       const value = typeof part.value === 'string' ? part.value : String(part.value);
       total += value.length;

@@ -11,7 +11,10 @@ function rewriteRefs(node: Json): Json {
   if (node === null || typeof node !== 'object') return node;
   const out: { [key: string]: Json } = {};
   for (const [key, value] of Object.entries(node)) {
-    out[key] = key === '$ref' && typeof value === 'string' && value.startsWith(COMPONENT_REF) ? `${value.slice(COMPONENT_REF.length)}#` : rewriteRefs(value);
+    out[key] =
+      key === '$ref' && typeof value === 'string' && value.startsWith(COMPONENT_REF)
+        ? `${value.slice(COMPONENT_REF.length)}#`
+        : rewriteRefs(value);
   }
   return out;
 }

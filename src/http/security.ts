@@ -13,7 +13,12 @@ import { installCors } from './cors.ts';
  * is read: the audit clock starts, a foreign Origin is refused (403), the API key is checked (401/403), its
  * rate is counted (429). The audit line is written when the answer has gone, whatever it was.
  */
-export async function installSecurity(app: FastifyInstance, security: SecurityConfig, logger: Logger, auditDestination?: pino.DestinationStream): Promise<void> {
+export async function installSecurity(
+  app: FastifyInstance,
+  security: SecurityConfig,
+  logger: Logger,
+  auditDestination?: pino.DestinationStream,
+): Promise<void> {
   const audit = openAuditLog(security.auditLog, auditDestination);
   app.addHook('onClose', (_app, done) => {
     audit.close();

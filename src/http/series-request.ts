@@ -26,7 +26,8 @@ export interface SeriesRequest<Fields> {
 
 const SERIES_FIELDS = ['slices', 'include_uids'];
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
 
 /** A form or query string as the type its field declares (numbers, booleans, `slices`' number or "all"). */
 function typed(name: string, value: string, type: string | undefined): unknown {
@@ -51,12 +52,20 @@ function queryList(value: unknown): unknown {
   return values;
 }
 
-export function seriesRequestReader<Fields>(route: { path: string; schema: string }, limits: { bodyBytes: number; maxSeriesInstances: number }) {
+export function seriesRequestReader<Fields>(
+  route: { path: string; schema: string },
+  limits: { bodyBytes: number; maxSeriesInstances: number },
+) {
   const { schema, types } = requestFields(route.schema, 'dicomweb');
   const usage = `${route.path} takes JSON {"dicomweb": {"source", "study", "series"}, ...}, multipart "image" parts (DICOM instances), or a multipart/related body of application/dicom parts`;
 
   async function fromForm(request: FastifyRequest): Promise<{ series: SeriesInput; values: Record<string, unknown> }> {
-    const form = await readForm(request, { fileField: 'image', textFields: [...types.keys()], maxFiles: limits.maxSeriesInstances, maxBytes: limits.bodyBytes });
+    const form = await readForm(request, {
+      fileField: 'image',
+      textFields: [...types.keys()],
+      maxFiles: limits.maxSeriesInstances,
+      maxBytes: limits.bodyBytes,
+    });
     const values: Record<string, unknown> = {};
     for (const [name, type] of types) {
       const value = type === 'array' ? listField(form, name) : singleField(form, name);
@@ -65,7 +74,11 @@ export function seriesRequestReader<Fields>(route: { path: string; schema: strin
     return { series: { instances: form.files.map((file) => ({ bytes: file.data, declaredDicom: true })) }, values };
   }
 
-  function fromQuery(request: FastifyRequest, body: Buffer, query: Record<string, unknown>): { series: SeriesInput; values: Record<string, unknown> } {
+  function fromQuery(
+    request: FastifyRequest,
+    body: Buffer,
+    query: Record<string, unknown>,
+  ): { series: SeriesInput; values: Record<string, unknown> } {
     const type = request.headers['content-type'];
     if (type?.split(';')[0]?.trim().toLowerCase() !== 'multipart/related') throw badRequest(usage);
     const values: Record<string, unknown> = {};
@@ -86,7 +99,11 @@ export function seriesRequestReader<Fields>(route: { path: string; schema: strin
       read = fromQuery(request, request.body, query);
     } else {
       const unexpected = Object.keys(query)[0];
-      if (unexpected !== undefined) throw inField(unexpected, badRequest(`query parameters are taken only with a multipart/related body; send ${unexpected.slice(0, 64)} in the body`));
+      if (unexpected !== undefined)
+        throw inField(
+          unexpected,
+          badRequest(`query parameters are taken only with a multipart/related body; send ${unexpected.slice(0, 64)} in the body`),
+        );
       if (request.isMultipart()) {
         where = 'form field';
         read = await fromForm(request);
@@ -102,7 +119,9 @@ export function seriesRequestReader<Fields>(route: { path: string; schema: strin
     const validate = where === 'property' ? undefined : request.compileValidationSchema(schema);
     if (validate !== undefined && !validate(values)) {
       const first = validate.errors?.[0];
-      const refused = badRequest(first === undefined ? `invalid ${where}` : `${where} ${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}`);
+      const refused = badRequest(
+        first === undefined ? `invalid ${where}` : `${where} ${first.instancePath.slice(1)} ${first.message ?? 'is invalid'}`,
+      );
       const field = validationField({ validation: validate.errors ?? [] });
       throw field === undefined ? refused : inField(field, refused);
     }

@@ -80,7 +80,8 @@ export const DEFAULT_SLICES = 16;
 function sampleSize(count: SliceCount | undefined, total: number, max: number): number {
   if (count === undefined) return Math.min(DEFAULT_SLICES, max, total);
   if (count === 'all') {
-    if (total > max) throw tooLarge(`the series has ${total} instances, MAX_SERIES_SLICES allows ${max} with slices: "all"`, 'too_many_images');
+    if (total > max)
+      throw tooLarge(`the series has ${total} instances, MAX_SERIES_SLICES allows ${max} with slices: "all"`, 'too_many_images');
     return total;
   }
   if (count > max) throw tooLarge(`slices ${count} is over MAX_SERIES_SLICES (${max})`, 'too_many_images');
@@ -112,13 +113,21 @@ export async function embedSeries(
   if ('reference' in series) {
     const listed = await request.server.dicomweb.listSeries(series.reference, cancellation, limits.bodyBytes);
     if (listed.length > limits.maxSeriesInstances) {
-      throw tooLarge(`the series lists ${listed.length} instances, MAX_SERIES_INSTANCES allows ${limits.maxSeriesInstances}`, 'too_many_images');
+      throw tooLarge(
+        `the series lists ${listed.length} instances, MAX_SERIES_INSTANCES allows ${limits.maxSeriesInstances}`,
+        'too_many_images',
+      );
     }
     candidates = listed;
     parallel = request.server.dicomweb.concurrencyOf(series.reference.source);
   } else {
-    if (series.instances.length === 0) throw badRequest('no instance was sent: send DICOM files as "image" parts, or a dicomweb series reference');
-    candidates = series.instances.map((image) => ({ ...uploadedOrder(image.bytes), bytes: image.bytes, declaredDicom: image.declaredDicom ?? true }));
+    if (series.instances.length === 0)
+      throw badRequest('no instance was sent: send DICOM files as "image" parts, or a dicomweb series reference');
+    candidates = series.instances.map((image) => ({
+      ...uploadedOrder(image.bytes),
+      bytes: image.bytes,
+      declaredDicom: image.declaredDicom ?? true,
+    }));
   }
   const retrieve = (uid: string | undefined): Promise<Buffer> => {
     if (!('reference' in series) || uid === undefined) throw new Error('an uploaded instance without its bytes');
@@ -139,7 +148,8 @@ export async function embedSeries(
       return { position, candidate, preprocessing: image.preprocessing, embedding };
     } catch (err) {
       // Which slice failed, by its place in the series (never its UID).
-      if (err instanceof ServiceError) throw new ServiceError(err.statusCode, err.code, `slice ${position}: ${err.message}`, { cause: err });
+      if (err instanceof ServiceError)
+        throw new ServiceError(err.statusCode, err.code, `slice ${position}: ${err.message}`, { cause: err });
       throw err;
     }
   });

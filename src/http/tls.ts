@@ -60,7 +60,9 @@ export function watchTls(server: HttpsServer, tls: TlsFiles, logger: Logger): ()
     }
   };
   const watchers: FSWatcher[] = [...new Set([dirname(tls.certFile), dirname(tls.keyFile)])].map((dir) =>
-    watch(dir, { persistent: false }, () => void reload()).on('error', (err) => logger.warn({ err }, 'TLS: watching the certificate directory failed')),
+    watch(dir, { persistent: false }, () => void reload()).on('error', (err) =>
+      logger.warn({ err }, 'TLS: watching the certificate directory failed'),
+    ),
   );
   return () => {
     for (const w of watchers) w.close();

@@ -69,7 +69,10 @@ async function plan(input: ImageInput, deps: DecodeDeps, options: ImageOptions):
   const header = await readHeader(bytes, sniffed.format, options.page ?? 0, deps);
   const { width, height } = header.pageSize;
   const what = `${width}x${height} ${sniffed.format.toUpperCase()} image`;
-  checkDecompression({ decodedBytes: decodedSampleBytes(header), sentBytes: bytes.length, jpeg: sniffed.format === 'jpeg', what }, deps.decompression);
+  checkDecompression(
+    { decodedBytes: decodedSampleBytes(header), sentBytes: bytes.length, jpeg: sniffed.format === 'jpeg', what },
+    deps.decompression,
+  );
   const { wide } = header;
   const read =
     wide === undefined
@@ -88,13 +91,20 @@ async function plan(input: ImageInput, deps: DecodeDeps, options: ImageOptions):
  * killed or hung its thread), 503 (decoder queue full, memory budget busy, shutting down); DeadlineExceededError
  * and CancelledError while waiting.
  */
-export async function decodeImage(input: ImageInput, spec: ImageTensorSpec, deps: DecodeDeps, options: ImageOptions = {}): Promise<ModelInput> {
+export async function decodeImage(
+  input: ImageInput,
+  spec: ImageTensorSpec,
+  deps: DecodeDeps,
+  options: ImageOptions = {},
+): Promise<ModelInput> {
   const { bytes, width, height, read } = await plan(input, deps, options);
   // The pixel limit on the resized image first: its message says what is wrong with the image's shape.
   checkResizeLimit(width, height, transformGeometry(width, height, spec.size), deps);
   const cost = bytes + transformBytes(width, height, spec.size);
   if (deps.imageBytes !== undefined && cost > deps.imageBytes) {
-    throw imageTooLarge(`decoding this ${width}x${height} image needs up to ${cost} bytes, more than the ${deps.imageBytes} MAX_IMAGE_BYTES allows`);
+    throw imageTooLarge(
+      `decoding this ${width}x${height} image needs up to ${cost} bytes, more than the ${deps.imageBytes} MAX_IMAGE_BYTES allows`,
+    );
   }
   const reservation = await deps.memory?.reserve(cost, deps.cancellation);
   try {

@@ -51,7 +51,11 @@ async function twoStep(bytes: Buffer, header: ImageHeader, limits: InputLimits):
   let rgb: Buffer;
   let info: OutputInfo;
   try {
-    ({ data: rgb, info } = await bounded(sharp(bytes, sharpOptions(limits, page)), limits).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }));
+    ({ data: rgb, info } = await bounded(sharp(bytes, sharpOptions(limits, page)), limits)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }));
   } catch (err) {
     sharpFailure(err, format);
   }

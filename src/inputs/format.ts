@@ -11,10 +11,7 @@ export const IMAGE_MEDIA_TYPES: Readonly<Record<string, SupportedImageFormat>> =
 };
 
 export type SniffResult =
-  | { kind: 'supported'; format: SupportedImageFormat }
-  | { kind: 'dicom' }
-  | { kind: 'unsupported'; name: string }
-  | { kind: 'unknown' };
+  { kind: 'supported'; format: SupportedImageFormat } | { kind: 'dicom' } | { kind: 'unsupported'; name: string } | { kind: 'unknown' };
 
 function startsWith(bytes: Buffer, signature: readonly number[], offset = 0): boolean {
   if (bytes.length < offset + signature.length) return false;

@@ -40,7 +40,8 @@ export function sharpOptions(limits: InputLimits, page: number): SharpOptions {
 export function sharpFailure(err: unknown, format: SupportedImageFormat): never {
   const message = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(message)) throw imageTooLarge('the image has more pixels than MAX_IMAGE_PIXELS allows');
-  if (/^timeout:/.test(message)) throw undecodable(`decoding the ${format.toUpperCase()} image took longer than DECODER_TIMEOUT_MS and was stopped`);
+  if (/^timeout:/.test(message))
+    throw undecodable(`decoding the ${format.toUpperCase()} image took longer than DECODER_TIMEOUT_MS and was stopped`);
   // libvips keeps one error buffer for every thread of the process, so its text can carry the errors of other
   // images decoded at the same moment (and varies from run to run): none of it is passed on.
   throw undecodable(`the ${format.toUpperCase()} image could not be decoded: the file is damaged or truncated`);

@@ -25,7 +25,10 @@ export interface DecompressionLimit {
 }
 
 /** 413 for an image whose decoded samples exceed the decompression limit for the bytes it came in. */
-export function checkDecompression(image: { decodedBytes: number; sentBytes: number; jpeg: boolean; what: string }, limit: DecompressionLimit | undefined): void {
+export function checkDecompression(
+  image: { decodedBytes: number; sentBytes: number; jpeg: boolean; what: string },
+  limit: DecompressionLimit | undefined,
+): void {
   const { decodedBytes, sentBytes, what } = image;
   if (limit === undefined || image.jpeg || decodedBytes <= limit.exemptBytes || decodedBytes <= limit.ratio * sentBytes) return;
   const ratio = Math.round(decodedBytes / Math.max(1, sentBytes));

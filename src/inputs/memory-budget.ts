@@ -81,7 +81,9 @@ export class MemoryBudget {
    */
   reserve(bytes: number, cancellation: Cancellation = {}): Promise<Reservation> {
     if (bytes > this.#limit) {
-      return Promise.reject(imageTooLarge(`decoding this image needs up to ${bytes} bytes, more than the whole MEMORY_BUDGET_BYTES (${this.#limit})`));
+      return Promise.reject(
+        imageTooLarge(`decoding this image needs up to ${bytes} bytes, more than the whole MEMORY_BUDGET_BYTES (${this.#limit})`),
+      );
     }
     const { signal, deadline } = cancellation;
     if (signal?.aborted === true) return Promise.reject(new CancelledError('the client disconnected before the image was decoded'));
@@ -91,14 +93,21 @@ export class MemoryBudget {
     if (line.length === 0 && this.#fits(bytes)) return Promise.resolve(this.#take(bytes));
     return new Promise<Reservation>((resolve, reject) => {
       const byDeadline = untilDeadline < this.#maxWaitMs;
-      const timer = setTimeout(() => {
-        leave();
-        reject(
-          byDeadline
-            ? new DeadlineExceededError(false)
-            : unavailable(`decoding memory is in use by other requests and did not free up within ${this.#maxWaitMs} ms (MEMORY_WAIT_MS); retry`, 'memory_busy', 1),
-        );
-      }, Math.min(untilDeadline, this.#maxWaitMs));
+      const timer = setTimeout(
+        () => {
+          leave();
+          reject(
+            byDeadline
+              ? new DeadlineExceededError(false)
+              : unavailable(
+                  `decoding memory is in use by other requests and did not free up within ${this.#maxWaitMs} ms (MEMORY_WAIT_MS); retry`,
+                  'memory_busy',
+                  1,
+                ),
+          );
+        },
+        Math.min(untilDeadline, this.#maxWaitMs),
+      );
       const onAbort = () => {
         leave();
         reject(new CancelledError('the client disconnected before the image was decoded'));

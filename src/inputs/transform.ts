@@ -79,7 +79,9 @@ async function resizeRgb(pixels: RgbPixels, transform: TransformPreprocessing, l
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (resized.info.width !== transform.resize.width || resized.info.height !== transform.resize.height) {
-    throw new Error(`resize produced ${resized.info.width}x${resized.info.height}, wanted ${transform.resize.width}x${transform.resize.height}`);
+    throw new Error(
+      `resize produced ${resized.info.width}x${resized.info.height}, wanted ${transform.resize.width}x${transform.resize.height}`,
+    );
   }
   return cropRgb(resized.data, transform.resize.width, transform.crop);
 }
@@ -100,7 +102,11 @@ async function resizeEncoded(pixels: EncodedPixels, transform: TransformPreproce
  * Decoded RGB is resized by sharp and cropped here; an encoded file is decoded, resized and cropped in one sharp
  * pipeline, which gives the same bytes (test/inputs-image.test.ts compares the two).
  */
-export async function resizeAndCrop(pixels: RgbPixels | EncodedPixels, size: number, limits: InputLimits): Promise<{ view: Buffer; transform: TransformPreprocessing }> {
+export async function resizeAndCrop(
+  pixels: RgbPixels | EncodedPixels,
+  size: number,
+  limits: InputLimits,
+): Promise<{ view: Buffer; transform: TransformPreprocessing }> {
   const transform = transformGeometry(pixels.width, pixels.height, size);
   checkResizeLimit(pixels.width, pixels.height, transform, limits);
   const view = pixels.kind === 'rgb' ? await resizeRgb(pixels, transform, limits) : await resizeEncoded(pixels, transform);

@@ -59,8 +59,10 @@ export async function checkGolden(dir: string, manifest: Manifest, encoders: Gol
     const at = firstDifference(got, t.input_ids);
     if (at >= 0) {
       const cleaning = t.cleaned !== undefined && cleaned !== t.cleaned ? '; the cleaned text differs from golden "cleaned" too' : '';
-      fail(`text ${i}: input_ids differ at position ${at} (got ${String(got[at])}, golden ${String(t.input_ids[at])}; ` +
-        `lengths ${got.length} vs ${t.input_ids.length})${cleaning}`);
+      fail(
+        `text ${i}: input_ids differ at position ${at} (got ${String(got[at])}, golden ${String(t.input_ids[at])}; ` +
+          `lengths ${got.length} vs ${t.input_ids.length})${cleaning}`,
+      );
     }
     return got;
   });

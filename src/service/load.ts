@@ -41,7 +41,14 @@ function encoders(dir: string, manifest: Manifest, deps: LoadDeps): { image: Enc
   const { config, logger, metrics } = deps;
   const { image, text } = manifest;
   const common = (file: string, output: string, warmup: ReturnType<typeof imageFeeds>) => ({
-    setup: { modelPath: join(dir, file), providers: config.executionProviders, intraOpThreads: config.intraOpThreads, spinning: config.ortSpinning, outputName: output, warmup },
+    setup: {
+      modelPath: join(dir, file),
+      providers: config.executionProviders,
+      intraOpThreads: config.intraOpThreads,
+      spinning: config.ortSpinning,
+      outputName: output,
+      warmup,
+    },
     workers: config.workersPerEncoder,
     workerTimeoutMs: config.workerTimeoutMs,
     dim: manifest.embed_dim,
@@ -116,7 +123,12 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
     await verifyFiles(dir, manifest.files);
     const sha256 = modelSha256(manifest.files);
     const t = manifest.text;
-    const tokenizer = await TextTokenizer.load(dir, t.tokenizer, { contextLength: t.context_length, padId: t.pad_id, clsId: t.cls_id, sepId: t.sep_id });
+    const tokenizer = await TextTokenizer.load(dir, t.tokenizer, {
+      contextLength: t.context_length,
+      padId: t.pad_id,
+      clsId: t.cls_id,
+      sepId: t.sep_id,
+    });
 
     started = encoders(dir, manifest, deps);
     const { image, text: textEncoder } = started;
@@ -133,7 +145,16 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
     });
 
     const text = new TextEmbedder({ id, sha256 }, tokenizer, textEncoder, deps.cache, deps.metrics);
-    const model = new Model({ dir, manifest, sha256, isDefault: deps.isDefault, image, textEncoder, text, maxTokensPerRequest: deps.config.workload.maxTokensPerRequest });
+    const model = new Model({
+      dir,
+      manifest,
+      sha256,
+      isDefault: deps.isDefault,
+      image,
+      textEncoder,
+      text,
+      maxTokensPerRequest: deps.config.workload.maxTokensPerRequest,
+    });
     for (const set of await promptSetDefinitions(dir, manifest, deps.servicePromptSets)) {
       model.addPromptSet(await embedPromptSet(set, model, text, deps.config.batching.text.maxBatchSize));
     }

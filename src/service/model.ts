@@ -79,7 +79,10 @@ export class Model implements ServedModel {
   embedImages(pixels: Float32Array[], work?: Cancellation): Promise<Float32Array[]> {
     const expected = 3 * this.imageSpec.size * this.imageSpec.size;
     for (const p of pixels) {
-      if (p.length !== expected) return Promise.reject(badRequest(`an image tensor must have ${expected} values (3 x ${this.imageSpec.size} x ${this.imageSpec.size})`));
+      if (p.length !== expected)
+        return Promise.reject(
+          badRequest(`an image tensor must have ${expected} values (3 x ${this.imageSpec.size} x ${this.imageSpec.size})`),
+        );
     }
     return this.#parts.image.embed(pixels, work);
   }

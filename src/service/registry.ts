@@ -35,7 +35,15 @@ export class ModelRegistry {
     const models: Loaded[] = [];
     try {
       for (const [i, dir] of config.modelDirs.entries()) {
-        const loaded = await loadModel(dir, { config, logger: deps.logger, metrics: deps.metrics, cache, servicePromptSets, isDefault: i === 0, ...(deps.inferenceWorker ? { inferenceWorker: deps.inferenceWorker } : {}) });
+        const loaded = await loadModel(dir, {
+          config,
+          logger: deps.logger,
+          metrics: deps.metrics,
+          cache,
+          servicePromptSets,
+          isDefault: i === 0,
+          ...(deps.inferenceWorker ? { inferenceWorker: deps.inferenceWorker } : {}),
+        });
         models.push(loaded);
         const { model } = loaded;
         const duplicate = models.find((m) => m !== loaded && m.model.id === model.id);
@@ -52,7 +60,8 @@ export class ModelRegistry {
   /** The model with this id, or the default; 404 `model_not_found` for an unknown id. */
   get(id?: string): ServedModel {
     const loaded = this.#models.get(id ?? this.defaultId);
-    if (loaded === undefined) throw inField('model', notFound(`unknown model "${id}"; GET /models lists the served ones`, 'model_not_found'));
+    if (loaded === undefined)
+      throw inField('model', notFound(`unknown model "${id}"; GET /models lists the served ones`, 'model_not_found'));
     return loaded.model;
   }
 

@@ -127,7 +127,13 @@ export class WorkerPool<Task, Result, Info = unknown> {
       const waiting = this.#queue.shift()!;
       const id = this.#nextId++;
       const timeout = this.#hangs.limitMs(waiting.units);
-      const timer = timeout > 0 ? setTimeout(() => this.#fail(slot, new WorkerFailedError('timed_out', `the ${this.#o.name} held a task for more than ${timeout} ms`)), timeout) : undefined;
+      const timer =
+        timeout > 0
+          ? setTimeout(
+              () => this.#fail(slot, new WorkerFailedError('timed_out', `the ${this.#o.name} held a task for more than ${timeout} ms`)),
+              timeout,
+            )
+          : undefined;
       slot.state = 'busy';
       slot.running = { ...waiting, id, timer, startedAt: performance.now() };
       slot.worker.ref();
@@ -147,7 +153,10 @@ export class WorkerPool<Task, Result, Info = unknown> {
   }
 
   #spawn(): Promise<Info> {
-    const worker = new Worker(this.#o.entry, { workerData: this.#o.setup, ...(this.#o.resourceLimits ? { resourceLimits: this.#o.resourceLimits } : {}) });
+    const worker = new Worker(this.#o.entry, {
+      workerData: this.#o.setup,
+      ...(this.#o.resourceLimits ? { resourceLimits: this.#o.resourceLimits } : {}),
+    });
     worker.unref();
     const slot: Slot<Task, Result> = { worker, state: 'starting', wasReady: false };
     this.#slots.push(slot);
@@ -166,7 +175,11 @@ export class WorkerPool<Task, Result, Info = unknown> {
           reject(new WorkerStartError(`the ${this.#o.name} could not start: ${message.error.message}`, message.error.detail));
         } else if (slot.running?.id === message.id) {
           if (message.type === 'done') this.#hangs.record(performance.now() - slot.running.startedAt, slot.running.units);
-          this.#settle(slot, (w) => (message.type === 'done' ? w.resolve(message.result) : w.reject(new TaskFailedError(message.error.message, message.error.detail))));
+          this.#settle(slot, (w) =>
+            message.type === 'done'
+              ? w.resolve(message.result)
+              : w.reject(new TaskFailedError(message.error.message, message.error.detail)),
+          );
           slot.state = 'idle';
           worker.unref();
           this.#dispatch();
@@ -199,14 +212,21 @@ export class WorkerPool<Task, Result, Info = unknown> {
     // growing delay, so that a broken machine is not hammered.
     const delay = slot.wasReady ? 0 : this.#restartDelayMs;
     if (!slot.wasReady) this.#restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, this.#restartDelayMs * 2);
-    this.#o.logger.error({ pool: this.#o.name, reason: err.reason, heldTask: held, restartInMs: delay }, 'worker died; starting a replacement');
+    this.#o.logger.error(
+      { pool: this.#o.name, reason: err.reason, heldTask: held, restartInMs: delay },
+      'worker died; starting a replacement',
+    );
     const reason = slot.wasReady ? err.reason : 'start_failed';
     for (const listener of this.#replaceListeners) listener(reason);
     const timer = setTimeout(() => {
       if (this.#closed) return;
       this.#spawn().then(
         () => this.#o.logger.info({ pool: this.#o.name }, 'replacement worker ready'),
-        (startErr: unknown) => this.#o.logger.error({ pool: this.#o.name, reason: startErr instanceof Error ? startErr.message : String(startErr) }, 'replacement worker failed to start'),
+        (startErr: unknown) =>
+          this.#o.logger.error(
+            { pool: this.#o.name, reason: startErr instanceof Error ? startErr.message : String(startErr) },
+            'replacement worker failed to start',
+          ),
       );
     }, delay);
     timer.unref();

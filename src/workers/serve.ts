@@ -12,7 +12,9 @@ export interface TaskServer<Info, Task, Result> {
   handle(task: Task): Promise<Reply<Result>> | Reply<Result>;
 }
 
-export async function serveTasks<Setup, Info, Task, Result>(start: (setup: Setup) => Promise<TaskServer<Info, Task, Result>>): Promise<void> {
+export async function serveTasks<Setup, Info, Task, Result>(
+  start: (setup: Setup) => Promise<TaskServer<Info, Task, Result>>,
+): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('serveTasks must run in a worker thread');
   const post = (message: FromWorker<Info, Result>, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);

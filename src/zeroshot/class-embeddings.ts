@@ -8,6 +8,7 @@ export function prompts(labels: readonly LabelSpec[], templates: readonly string
 
 /** The class embedding of each label from the embeddings of prompts(labels, templates), in that order. */
 export function classEmbeddingsOf(embeddings: Float32Array[], labels: number, templates: number): Float32Array[] {
-  if (embeddings.length !== labels * templates) throw new Error(`${embeddings.length} prompt embeddings for ${labels} labels x ${templates} templates`);
+  if (embeddings.length !== labels * templates)
+    throw new Error(`${embeddings.length} prompt embeddings for ${labels} labels x ${templates} templates`);
   return Array.from({ length: labels }, (_, i) => ensemble(embeddings.slice(i * templates, (i + 1) * templates)));
 }

@@ -22,10 +22,12 @@ function fail(origin: string, where: string, what: string): never {
 export function parsePromptSets(doc: unknown, origin: string, source: PromptSetInfo['source']): PromptSetDefinition[] {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`${origin}: must be an object with "prompt_sets"`);
   const sets = (doc as Record<string, unknown>).prompt_sets;
-  if (typeof sets !== 'object' || sets === null || Array.isArray(sets)) throw new Error(`${origin}: "prompt_sets" must be an object of named sets`);
+  if (typeof sets !== 'object' || sets === null || Array.isArray(sets))
+    throw new Error(`${origin}: "prompt_sets" must be an object of named sets`);
   return Object.entries(sets as Record<string, unknown>).map(([name, raw]) => {
     const where = `"${name}"`;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)) fail(origin, where, 'has a name that is not 1-64 letters, digits, ".", "_" or "-"');
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+      fail(origin, where, 'has a name that is not 1-64 letters, digits, ".", "_" or "-"');
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(origin, where, 'must be an object');
     const { labels, templates, description } = raw as Record<string, unknown>;
     if (!Array.isArray(labels) || labels.length < 2) fail(origin, where, 'needs "labels": an array of at least 2 labels');
@@ -41,7 +43,8 @@ export function parsePromptSets(doc: unknown, origin: string, source: PromptSetI
     if (names.size !== specs.length) fail(origin, where, 'has duplicate label names');
     if (!Array.isArray(templates) || templates.length === 0) fail(origin, where, 'needs "templates": a non-empty array');
     templates.forEach((t: unknown, i) => {
-      if (typeof t !== 'string' || !hasOnePlaceholder(t)) fail(origin, where, `template ${i} must be a string containing "{}" exactly once`);
+      if (typeof t !== 'string' || !hasOnePlaceholder(t))
+        fail(origin, where, `template ${i} must be a string containing "{}" exactly once`);
     });
     if (description !== undefined && typeof description !== 'string') fail(origin, where, '"description" must be a string');
     return { name, labels: specs, templates: templates as string[], source, ...(description === undefined ? {} : { description }) };
@@ -60,7 +63,10 @@ export async function readPromptSetFile(path: string, source: PromptSetInfo['sou
   try {
     doc = ['.yaml', '.yml'].includes(extname(path).toLowerCase()) ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new Error(`${path}: not valid ${extname(path) === '.json' ? 'JSON' : 'JSON or YAML'}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(
+      `${path}: not valid ${extname(path) === '.json' ? 'JSON' : 'JSON or YAML'}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   return parsePromptSets(doc, path, source);
 }

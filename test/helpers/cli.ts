@@ -32,7 +32,11 @@ export interface RunningCli {
 
 /** Starts `unimed ARGS` with `env` added to the test's environment (UNIMED_URL for the service, mostly). */
 export function startCli(args: string[], env: Record<string, string> = {}, cwd = ROOT): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, UNIMED_API_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { ...process.env, UNIMED_API_KEY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -61,7 +65,9 @@ export async function serveDemo(t: Test, env: Record<string, string> = {}): Prom
 
 /** `python3 -m training.synthetic --out DIR --per-class N --seed S` (DIR/<modality>/NNNNN.png + labels.csv). */
 export async function makeSynthetic(dir: string, perClass: number, seed: number): Promise<void> {
-  await promisify(execFile)(PYTHON, ['-m', 'training.synthetic', '--out', dir, '--per-class', String(perClass), '--seed', String(seed)], { cwd: ROOT });
+  await promisify(execFile)(PYTHON, ['-m', 'training.synthetic', '--out', dir, '--per-class', String(perClass), '--seed', String(seed)], {
+    cwd: ROOT,
+  });
 }
 
 /** The checks a test needs from Python: the interpreter with numpy and Pillow (the generator's imports). */
@@ -69,7 +75,8 @@ export const PYTHON_INSTALL = 'apt-get install python3 python3-numpy python3-pil
 
 /** embeddings.npy as numpy reads it: shape, dtype and rows. */
 export async function numpyLoad(file: string): Promise<{ shape: number[]; dtype: string; rows: number[][] }> {
-  const script = 'import json, sys, numpy as np; a = np.load(sys.argv[1]); print(json.dumps({"shape": list(a.shape), "dtype": str(a.dtype), "rows": a.astype(float).tolist()}))';
+  const script =
+    'import json, sys, numpy as np; a = np.load(sys.argv[1]); print(json.dumps({"shape": list(a.shape), "dtype": str(a.dtype), "rows": a.astype(float).tolist()}))';
   const { stdout } = await promisify(execFile)(PYTHON, ['-c', script, file], { maxBuffer: 64 * 1024 * 1024 });
   return JSON.parse(stdout) as { shape: number[]; dtype: string; rows: number[][] };
 }
@@ -109,8 +116,12 @@ export async function makeArchive(dir: string): Promise<Archive> {
 
 /** index.csv, meta.json and errors.csv byte for byte, embeddings.npy within 1e-5. */
 export async function sameOutputs(t: Test, got: string, want: string, what: string): Promise<void> {
-  for (const name of ['index.csv', 'meta.json', 'errors.csv']) t.equal(readText(got, name), readText(want, name), `${what}: ${name} equals the single run's`);
+  for (const name of ['index.csv', 'meta.json', 'errors.csv'])
+    t.equal(readText(got, name), readText(want, name), `${what}: ${name} equals the single run's`);
   const [a, b] = await Promise.all([numpyLoad(join(got, 'embeddings.npy')), numpyLoad(join(want, 'embeddings.npy'))]);
   t.same(a.shape, b.shape, `${what}: embeddings.npy has the same shape`);
-  t.ok(a.rows.every((row, i) => maxAbsDiff(row, b.rows[i]!) <= 1e-5), `${what}: every row within 1e-5 of the single run's`);
+  t.ok(
+    a.rows.every((row, i) => maxAbsDiff(row, b.rows[i]!) <= 1e-5),
+    `${what}: every row within 1e-5 of the single run's`,
+  );
 }

@@ -23,7 +23,10 @@ export const silentLogger: Logger = pino({ level: 'silent' });
 /** The service's configuration for tests: the demo model, one single-threaded worker per encoder, silent logs, no audit lines. */
 export function testConfig(env: Record<string, string> = {}): Config {
   // Audit lines would land in tap's stdout; the tests that read them pass buildApp an auditDestination.
-  return loadConfig({ MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', LOG_LEVEL: 'silent', AUDIT_LOG: '/dev/null', ...env }, ROOT);
+  return loadConfig(
+    { MODEL_DIRS: DEMO, WORKERS_PER_ENCODER: '1', INTRA_OP_THREADS: '1', LOG_LEVEL: 'silent', AUDIT_LOG: '/dev/null', ...env },
+    ROOT,
+  );
 }
 
 /** A real registry (verified, warmed models) for `testConfig(env)`; close it in a teardown. `inferenceWorker`:
@@ -46,7 +49,11 @@ export async function loadRegistry(
  * Polls `check` every 5 ms until it returns something other than undefined or false, and returns that; fails
  * after `timeoutMs` naming `what`. The way to wait for a state: never a fixed sleep.
  */
-export async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -61,10 +61,12 @@ export function instructions(text: string): Instruction[] {
 /** `${NAME}` and `$NAME` replaced by the default of a global ARG (those before the first FROM). */
 function resolveArgs(text: string, list: Instruction[]): string {
   const defaults = new Map(
-    list.filter((i) => i.keyword === 'ARG' && i.stage === -1).map((i) => {
-      const [name = '', value = ''] = i.args.split('=', 2);
-      return [name.trim(), value.trim()] as const;
-    }),
+    list
+      .filter((i) => i.keyword === 'ARG' && i.stage === -1)
+      .map((i) => {
+        const [name = '', value = ''] = i.args.split('=', 2);
+        return [name.trim(), value.trim()] as const;
+      }),
   );
   return text.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => defaults.get(name) ?? whole);
 }
@@ -87,38 +89,52 @@ export function dockerfileProblems(text: string): string[] {
     if (stageNames.has(image.toLowerCase())) continue;
     // DL3006/DL3007: an exact tag (x.y.z, optionally with a variant), never `latest`, never a bare major.
     const tag = /^[^@]+:([^@/]+)(@sha256:[0-9a-f]{64})?$/.exec(image)?.[1];
-    if (tag === undefined || tag === 'latest' || !/^\d+\.\d+\.\d+(-[\w.-]+)?$/.test(tag)) problems.push(`FROM ${image}: base images need an exact version tag (x.y.z)`);
+    if (tag === undefined || tag === 'latest' || !/^\d+\.\d+\.\d+(-[\w.-]+)?$/.test(tag))
+      problems.push(`FROM ${image}: base images need an exact version tag (x.y.z)`);
   }
   for (const i of list) {
     // DL3020: COPY for local files; ADD fetches URLs and unpacks archives implicitly.
     if (i.keyword === 'ADD') problems.push(`ADD ${i.args}: use COPY`);
     if (i.keyword === 'RUN') {
-      if (/\b(curl|wget)\b[^|;&]*\|\s*(ba|da|z)?sh\b/.test(i.args)) problems.push(`RUN pipes a download into a shell: ${i.args.slice(0, 60)}`);
-      if (/nodejs\.org\/dist/.test(i.args)) problems.push('Node is downloaded in a RUN: copy it from the pinned official node image instead');
+      if (/\b(curl|wget)\b[^|;&]*\|\s*(ba|da|z)?sh\b/.test(i.args))
+        problems.push(`RUN pipes a download into a shell: ${i.args.slice(0, 60)}`);
+      if (/nodejs\.org\/dist/.test(i.args))
+        problems.push('Node is downloaded in a RUN: copy it from the pinned official node image instead');
       // DL3008-like: apt installs without recommends and leave no package lists behind.
       if (/apt-get\s+install/.test(i.args)) {
         if (!/--no-install-recommends/.test(i.args)) problems.push('apt-get install without --no-install-recommends');
         if (!/rm -rf \/var\/lib\/apt\/lists/.test(i.args)) problems.push('apt-get install without removing /var/lib/apt/lists');
         if (i.stage === last) {
           const installed = i.args.split(/apt-get\s+install/)[1] ?? '';
-          for (const tool of BUILD_TOOLS) if (new RegExp(`(^|\\s)${tool.replace('+', '\\+')}(\\s|$)`).test(installed)) problems.push(`the runtime stage installs ${tool}`);
+          for (const tool of BUILD_TOOLS)
+            if (new RegExp(`(^|\\s)${tool.replace('+', '\\+')}(\\s|$)`).test(installed))
+              problems.push(`the runtime stage installs ${tool}`);
         }
       }
     }
     if (i.keyword === 'COPY') {
       const from = /--from=(\S+)/.exec(i.args)?.[1];
-      if (from !== undefined && !stageNames.has(from.toLowerCase()) && !/:\d+\.\d+\.\d+/.test(from)) problems.push(`COPY --from=${from}: neither a stage nor an exactly tagged image`);
+      if (from !== undefined && !stageNames.has(from.toLowerCase()) && !/:\d+\.\d+\.\d+/.test(from))
+        problems.push(`COPY --from=${from}: neither a stage nor an exactly tagged image`);
     }
   }
   const final = list.filter((i) => i.stage === last);
   // Runtime images hold no downloader or compiler: the final stage proves it at build time.
-  if (!final.some((i) => i.keyword === 'RUN' && BUILD_TOOLS.filter((t) => t !== 'build-essential' && t !== 'g++').every((t) => i.args.includes(`command -v ${t}`)))) {
+  if (
+    !final.some(
+      (i) =>
+        i.keyword === 'RUN' &&
+        BUILD_TOOLS.filter((t) => t !== 'build-essential' && t !== 'g++').every((t) => i.args.includes(`command -v ${t}`)),
+    )
+  ) {
     problems.push(`the runtime stage does not check that ${BUILD_TOOLS.join(', ')} are absent (RUN ... command -v ... exit 1)`);
   }
   const healthcheck = final.filter((i) => i.keyword === 'HEALTHCHECK');
-  if (healthcheck.length !== 1 || !/CMD \["node", "-e", /.test(healthcheck[0]!.args)) problems.push('the runtime stage needs one HEALTHCHECK run by node (exec form: CMD ["node", "-e", ...])');
+  if (healthcheck.length !== 1 || !/CMD \["node", "-e", /.test(healthcheck[0]!.args))
+    problems.push('the runtime stage needs one HEALTHCHECK run by node (exec form: CMD ["node", "-e", ...])');
   const entrypoint = final.filter((i) => i.keyword === 'ENTRYPOINT');
-  if (entrypoint.length !== 1 || !entrypoint[0]!.args.startsWith('[')) problems.push('the runtime stage needs one exec-form ENTRYPOINT (PID 1 gets SIGTERM)');
+  if (entrypoint.length !== 1 || !entrypoint[0]!.args.startsWith('['))
+    problems.push('the runtime stage needs one exec-form ENTRYPOINT (PID 1 gets SIGTERM)');
   if (final.some((i) => i.keyword === 'CMD' && !i.args.startsWith('['))) problems.push('CMD in shell form');
   return problems;
 }
@@ -136,5 +152,8 @@ export function healthcheckCommand(text: string): string[] {
 /** The base image references of a Dockerfile's FROM lines and COPY --from, global ARG defaults resolved. */
 export function baseImages(text: string): string[] {
   const list = instructions(text);
-  return list.filter((i) => i.keyword === 'ARG' && i.stage === -1).map((i) => i.args.split('=', 2)[1]?.trim() ?? '').filter((v) => v.includes(':'));
+  return list
+    .filter((i) => i.keyword === 'ARG' && i.stage === -1)
+    .map((i) => i.args.split('=', 2)[1]?.trim() ?? '')
+    .filter((v) => v.includes(':'));
 }

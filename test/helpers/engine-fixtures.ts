@@ -21,7 +21,9 @@ export async function rehash(dir: string, name: string): Promise<void> {
   const { createHash } = await import('node:crypto');
   const manifestPath = join(dir, 'model.json');
   const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { files: Record<string, string> };
-  manifest.files[name] = createHash('sha256').update(await readFile(join(dir, name))).digest('hex');
+  manifest.files[name] = createHash('sha256')
+    .update(await readFile(join(dir, name)))
+    .digest('hex');
   await writeFile(manifestPath, JSON.stringify(manifest, null, 2));
 }
 
@@ -37,5 +39,7 @@ export async function histogram(metrics: Metrics, name: string, labels: Record<s
 
 export async function counter(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> {
   const metric = await metrics.registry.getSingleMetric(name)?.get();
-  return (metric?.values ?? []).filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((a, v) => a + v.value, 0);
+  return (metric?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
+    .reduce((a, v) => a + v.value, 0);
 }

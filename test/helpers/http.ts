@@ -78,4 +78,3 @@ export interface PromptSetsBody {
 export async function json<T = ErrorBody>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
-

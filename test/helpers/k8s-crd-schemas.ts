@@ -136,8 +136,28 @@ const prometheusRule = kind(
 /** kustomize.config.k8s.io/v1beta1 Kustomization (kustomize v5). */
 const generatorOptions = obj({ labels: stringMap, annotations: stringMap, disableNameSuffixHash: boolean, immutable: boolean });
 const generator = (extra: Record<string, FieldType> = {}) =>
-  obj({ name: string, namespace: string, behavior: string, files: strings, literals: strings, envs: strings, options: generatorOptions, ...extra }, ['name']);
-const selector = obj({ group: string, version: string, kind: string, name: string, namespace: string, labelSelector: string, annotationSelector: string });
+  obj(
+    {
+      name: string,
+      namespace: string,
+      behavior: string,
+      files: strings,
+      literals: strings,
+      envs: strings,
+      options: generatorOptions,
+      ...extra,
+    },
+    ['name'],
+  );
+const selector = obj({
+  group: string,
+  version: string,
+  kind: string,
+  name: string,
+  namespace: string,
+  labelSelector: string,
+  annotationSelector: string,
+});
 const kustomization: FieldType = obj(
   {
     apiVersion: string,
@@ -153,7 +173,9 @@ const kustomization: FieldType = obj(
     labels: { array: obj({ pairs: stringMap, includeSelectors: boolean, includeTemplates: boolean, fields: 'any' }) },
     images: { array: obj({ name: string, newName: string, newTag: string, digest: string }, ['name']) },
     replicas: { array: obj({ name: string, count: integer }, ['name', 'count']) },
-    patches: { array: obj({ path: string, patch: string, target: selector, options: obj({ allowNameChange: boolean, allowKindChange: boolean }) }) },
+    patches: {
+      array: obj({ path: string, patch: string, target: selector, options: obj({ allowNameChange: boolean, allowKindChange: boolean }) }),
+    },
     configMapGenerator: { array: generator() },
     secretGenerator: { array: generator({ type: string }) },
     generatorOptions,

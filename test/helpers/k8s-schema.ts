@@ -117,7 +117,8 @@ export function validateValue(value: unknown, type: FieldType, path: string): st
     if (fieldType === undefined) errors.push(`${path}.${key}: unknown field${'model' in type ? ` (not in ${type.model})` : ''}`);
     else errors.push(...validateValue(v, fieldType, `${path}.${key}`));
   }
-  if ('object' in type) for (const name of type.required ?? []) if (!(name in value)) errors.push(`${path}.${name}: required field missing`);
+  if ('object' in type)
+    for (const name of type.required ?? []) if (!(name in value)) errors.push(`${path}.${name}: required field missing`);
   return errors;
 }
 
@@ -155,7 +156,8 @@ export function validateObject(object: unknown, where: string): string[] {
   const { apiVersion, kind } = object;
   if (typeof apiVersion !== 'string' || typeof kind !== 'string') return [`${where}: apiVersion and kind are required`];
   const schema = schemaOf(apiVersion, kind);
-  if (schema === undefined) return [`${where}: unknown kind ${apiVersion} ${kind} (neither ${CLIENT_NODE} nor test/helpers/k8s-crd-schemas.ts has it)`];
+  if (schema === undefined)
+    return [`${where}: unknown kind ${apiVersion} ${kind} (neither ${CLIENT_NODE} nor test/helpers/k8s-crd-schemas.ts has it)`];
   const name = isObject(object.metadata) ? object.metadata.name : undefined;
   return validateValue(object, schema, `${where} ${kind}/${typeof name === 'string' ? name : '?'}`);
 }

@@ -9,7 +9,8 @@ import { parse, stringify } from 'yaml';
 import { ROOT } from './common.ts';
 
 export const MONITORING = join(ROOT, 'docker/k8s/monitoring');
-export const PROMETHEUS_INSTALL = 'apt-get install prometheus, or as .ci/run does: apt-get download prometheus; dpkg -x prometheus_*.deb .tools/prometheus';
+export const PROMETHEUS_INSTALL =
+  'apt-get install prometheus, or as .ci/run does: apt-get download prometheus; dpkg -x prometheus_*.deb .tools/prometheus';
 
 function tool(name: string, variable: string): string {
   const unpacked = join(ROOT, '.tools/prometheus/usr/bin', name);
@@ -28,7 +29,9 @@ export interface AlertRule {
 
 /** The PrometheusRule's `spec` as a Prometheus rule file (`groups:`), as text and parsed. */
 export function alertRules(): { text: string; groups: { name: string; rules: AlertRule[] }[] } {
-  const rule = parse(readFileSync(join(MONITORING, 'prometheus-rule.yaml'), 'utf8')) as { spec: { groups: { name: string; rules: AlertRule[] }[] } };
+  const rule = parse(readFileSync(join(MONITORING, 'prometheus-rule.yaml'), 'utf8')) as {
+    spec: { groups: { name: string; rules: AlertRule[] }[] };
+  };
   return { text: stringify({ groups: rule.spec.groups }), groups: rule.spec.groups };
 }
 
@@ -46,14 +49,20 @@ export function fillGrafanaVariables(expr: string, rateWindow = '20s'): string {
 
 /** Every target of every panel of the dashboard, variables filled in. */
 export function dashboardQueries(rateWindow?: string): PanelQuery[] {
-  const dashboard = JSON.parse(readFileSync(join(MONITORING, 'grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { refId: string; expr: string }[] }[] };
-  return dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ panel: panel.title, refId: target.refId, expr: fillGrafanaVariables(target.expr, rateWindow) })));
+  const dashboard = JSON.parse(readFileSync(join(MONITORING, 'grafana-dashboard.json'), 'utf8')) as {
+    panels: { title: string; targets: { refId: string; expr: string }[] }[];
+  };
+  return dashboard.panels.flatMap((panel) =>
+    panel.targets.map((target) => ({ panel: panel.title, refId: target.refId, expr: fillGrafanaVariables(target.expr, rateWindow) })),
+  );
 }
 
 /** prometheus-adapter's metricsQuery for the HPA metric, its template filled in as the adapter would for the
  * pods of one namespace (here: every series of the job, grouped by instance instead of pod). */
 export function adapterQuery(groupBy = 'instance', matchers = 'job="unimed-serve"'): string {
-  const values = parse(readFileSync(join(MONITORING, 'prometheus-adapter-rules.yaml'), 'utf8')) as { rules: { custom: { metricsQuery: string; seriesQuery: string }[] } };
+  const values = parse(readFileSync(join(MONITORING, 'prometheus-adapter-rules.yaml'), 'utf8')) as {
+    rules: { custom: { metricsQuery: string; seriesQuery: string }[] };
+  };
   const rule = values.rules.custom[0]!;
   const series = /^(\w+)\{/.exec(rule.seriesQuery)?.[1] ?? '';
   return rule.metricsQuery.replaceAll('<<.Series>>', series).replaceAll('<<.LabelMatchers>>', matchers).replaceAll('<<.GroupBy>>', groupBy);

@@ -7,7 +7,10 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 
-type Doc = { paths: Record<string, Record<string, Operation>>; components?: { responses?: Record<string, ResponseObject> } } & Record<string, unknown>;
+type Doc = { paths: Record<string, Record<string, Operation>>; components?: { responses?: Record<string, ResponseObject> } } & Record<
+  string,
+  unknown
+>;
 interface ResponseObject {
   $ref?: string;
   content?: Record<string, { schema?: unknown }>;
@@ -31,7 +34,8 @@ export async function readAnswer(res: Response): Promise<Answer> {
   const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   const bytes = Buffer.from(await res.arrayBuffer());
   let body: unknown = contentType.startsWith('image/') ? bytes.toString('latin1') : bytes.toString('utf8');
-  if (contentType === 'application/json' || contentType.endsWith('+json')) body = bytes.length === 0 ? undefined : JSON.parse(body as string);
+  if (contentType === 'application/json' || contentType.endsWith('+json'))
+    body = bytes.length === 0 ? undefined : JSON.parse(body as string);
   return { status: res.status, contentType, body };
 }
 
@@ -88,7 +92,8 @@ export class SpecChecker {
       if (response === undefined) return [`${where}: ${pointer} does not resolve`];
     }
     const media = response.content?.[answer.contentType];
-    if (media === undefined) return [`${where}: content type not declared (declared: ${Object.keys(response.content ?? {}).join(', ') || 'none'})`];
+    if (media === undefined)
+      return [`${where}: content type not declared (declared: ${Object.keys(response.content ?? {}).join(', ') || 'none'})`];
     if (media.schema === undefined) return [];
     const key = `${DOC_ID}${pointer}/content/${escape(answer.contentType)}/schema`;
     let validate = this.#validators.get(key);

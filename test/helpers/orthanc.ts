@@ -94,7 +94,11 @@ export async function startOrthanc(binary: string): Promise<Orthanc> {
     logFile,
     stop,
     async store(bytes: Buffer) {
-      const res = await fetch(`${url}/instances`, { method: 'POST', headers: { authorization, 'content-type': 'application/dicom' }, body: new Uint8Array(bytes) });
+      const res = await fetch(`${url}/instances`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/dicom' },
+        body: new Uint8Array(bytes),
+      });
       const text = await res.text();
       if (!res.ok) throw new Error(`Orthanc refused an instance: ${res.status} ${text}`);
     },

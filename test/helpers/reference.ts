@@ -131,9 +131,12 @@ class Store {
   private finish(code: number): void {
     if (MODE === 'check') {
       const unused = Object.keys(this.committed).filter((key) => !this.used.has(key));
-      for (const key of unused) this.problems.push(`committed entry ${key} (${this.committed[key]!.what}) was used by no test: \`npm run fixtures\` removes it`);
+      for (const key of unused)
+        this.problems.push(`committed entry ${key} (${this.committed[key]!.what}) was used by no test: \`npm run fixtures\` removes it`);
       if (this.problems.length > 0) {
-        process.stderr.write(`reference check failed for test/fixtures/reference/${this.name}/:\n${this.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+        process.stderr.write(
+          `reference check failed for test/fixtures/reference/${this.name}/:\n${this.problems.map((p) => `  - ${p}`).join('\n')}\n`,
+        );
         process.exitCode = 1;
       }
       return;
@@ -160,7 +163,10 @@ class Store {
     const keep = new Set(['index.json', ...Object.values(sorted).flatMap((e) => Object.values(e.files))]);
     for (const file of readdirSync(this.dir)) if (!keep.has(file)) rmSync(join(this.dir, file));
     const regenerate = 'npm run fixtures (test/suite.ts; needs the reference tools, README "Development")';
-    writeFileSync(join(this.dir, 'index.json'), `${JSON.stringify({ test: `test/${this.name}.test.ts`, regenerate, entries: sorted }, null, 1)}\n`);
+    writeFileSync(
+      join(this.dir, 'index.json'),
+      `${JSON.stringify({ test: `test/${this.name}.test.ts`, regenerate, entries: sorted }, null, 1)}\n`,
+    );
     if (code !== 0) process.stderr.write(`reference store ${this.name}: the run failed, so committed entries it did not reach were kept\n`);
   }
 }

@@ -34,11 +34,19 @@ async function decodedPixels(blobs: Blobs): Promise<Blobs> {
 
 /** `python3 -m training.synthetic --per-class N --seed S`: labels.csv rows with their image bytes, in order. */
 export async function syntheticImages(perClass: number, seed: number): Promise<SyntheticImage[]> {
-  const recipe = { kind: 'output' as const, what: `python3 -m training.synthetic --per-class ${perClass} --seed ${seed}`, key: [perClass, seed], normalize: decodedPixels };
+  const recipe = {
+    kind: 'output' as const,
+    what: `python3 -m training.synthetic --per-class ${perClass} --seed ${seed}`,
+    key: [perClass, seed],
+    normalize: decodedPixels,
+  };
   const blobs = await referenceAsync(recipe, () => {
     const dir = mkdtempSync(join(tmpdir(), 'unimed-synthetic-'));
     try {
-      execFileSync(PYTHON, ['-m', 'training.synthetic', '--out', dir, '--per-class', String(perClass), '--seed', String(seed)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync(PYTHON, ['-m', 'training.synthetic', '--out', dir, '--per-class', String(perClass), '--seed', String(seed)], {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       const csv = readFileSync(join(dir, 'labels.csv'));
       const out: Blobs = { 'labels.csv': csv };
       for (const [path] of rows(csv)) {

@@ -11,7 +11,10 @@ import type { Test } from 'tap';
 export function findTool(command: string): string | undefined {
   const candidates = command.includes('/')
     ? [command]
-    : (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+    : (process.env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
   return candidates.find((path) => {
     try {
       accessSync(path, constants.X_OK);
@@ -42,5 +45,8 @@ export function missingToolsVerdict(missing: { command: string; install: string 
   if (missing.length === 0) return undefined;
   const list = missing.map((m) => `${m.command} (${m.install})`).join(', ');
   const fail = process.env.CI === 'true';
-  return { fail, message: `${fail ? 'FAIL' : 'SKIP'}: not installed: ${list}${fail ? '; CI=true, so a missing tool fails instead of skipping' : ''}` };
+  return {
+    fail,
+    message: `${fail ? 'FAIL' : 'SKIP'}: not installed: ${list}${fail ? '; CI=true, so a missing tool fails instead of skipping' : ''}`,
+  };
 }

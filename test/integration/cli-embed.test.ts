@@ -32,12 +32,19 @@ async function holdingProxy(target: string, pass: number): Promise<{ url: string
         held++;
         return;
       }
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k))) as Record<string, string>;
-      void fetch(target + req.url, { method: req.method!, headers, ...(req.method === 'GET' ? {} : { body: Buffer.concat(chunks) }) }).then(async (answer) => {
-        const body = Buffer.from(await answer.arrayBuffer());
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '', 'x-model-sha256': answer.headers.get('x-model-sha256') ?? '' });
-        res.end(body);
-      });
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)),
+      ) as Record<string, string>;
+      void fetch(target + req.url, { method: req.method!, headers, ...(req.method === 'GET' ? {} : { body: Buffer.concat(chunks) }) }).then(
+        async (answer) => {
+          const body = Buffer.from(await answer.arrayBuffer());
+          res.writeHead(answer.status, {
+            'content-type': answer.headers.get('content-type') ?? '',
+            'x-model-sha256': answer.headers.get('x-model-sha256') ?? '',
+          });
+          res.end(body);
+        },
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -57,7 +64,9 @@ function otherModel(dir: string): string {
   cpSync(DEMO, dir, { recursive: true });
   writeFileSync(join(dir, 'MODEL_CARD.md'), readFileSync(join(dir, 'MODEL_CARD.md'), 'utf8') + '\nA copy, for a test.\n');
   const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { files: Record<string, string> };
-  manifest.files['MODEL_CARD.md'] = createHash('sha256').update(readFileSync(join(dir, 'MODEL_CARD.md'))).digest('hex');
+  manifest.files['MODEL_CARD.md'] = createHash('sha256')
+    .update(readFileSync(join(dir, 'MODEL_CARD.md')))
+    .digest('hex');
   writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
   return dir;
 }
@@ -78,8 +87,15 @@ t.test('unimed embed: one run, killed and resumed, refused against another model
     t.match(run.stderr, 'failed: zz-broken.png: 422 undecodable: ', 'a failed image is reported by path');
     t.match(run.stderr, 'failed: volumes/ct-volume.dcm: 400 bad_request: ');
     const embedded = archive.images.filter((p) => !archive.failing.includes(p));
-    t.equal(readText(full, 'index.csv'), ['path', ...embedded].join('\n') + '\n', 'index.csv: every image that did not fail, in sorted path order');
-    t.match(readText(full, 'errors.csv'), /^path,status,code,message\nvolumes\/ct-volume\.dcm,400,bad_request,.*frame.*\nzz-broken\.png,422,undecodable,.*\n$/);
+    t.equal(
+      readText(full, 'index.csv'),
+      ['path', ...embedded].join('\n') + '\n',
+      'index.csv: every image that did not fail, in sorted path order',
+    );
+    t.match(
+      readText(full, 'errors.csv'),
+      /^path,status,code,message\nvolumes\/ct-volume\.dcm,400,bad_request,.*frame.*\nzz-broken\.png,422,undecodable,.*\n$/,
+    );
     const meta = JSON.parse(readText(full, 'meta.json')) as Record<string, unknown>;
     const models = (await (await fetch(url + '/models')).json()) as { models: { id: string; sha256: string; embed_dim: number }[] };
     t.same(meta, { model: 'unimed-demo', model_sha256: models.models[0]!.sha256, dim: 64, normalisation: 'l2', dtype: 'float32' });
@@ -99,7 +115,9 @@ t.test('unimed embed: one run, killed and resumed, refused against another model
     const out = join(work, 'resumed');
     const proxy = await holdingProxy(url, 3);
     t.teardown(() => proxy.close());
-    const running = startCli(['embed', '--input', archive.root, '--out', out, '--batch-size', '4', '--concurrency', '1'], { UNIMED_URL: proxy.url });
+    const running = startCli(['embed', '--input', archive.root, '--out', out, '--batch-size', '4', '--concurrency', '1'], {
+      UNIMED_URL: proxy.url,
+    });
     // With one request in flight, the fourth request is sent only after the third batch is in the journal.
     await until('the fourth batch to be held', () => proxy.held() === 1, 30_000);
     running.kill('SIGKILL');
@@ -110,12 +128,20 @@ t.test('unimed embed: one run, killed and resumed, refused against another model
     truncateSync(journal, statSync(journal).size - 5); // and its last record torn, as a kill inside a write leaves it
     const rerun = await runCli(['embed', '--input', archive.root, '--out', out, '--batch-size', '4'], env);
     t.equal(rerun.code, 0, rerun.stderr);
-    t.match(rerun.stderr, `resuming: 11 of ${archive.images.length} images already embedded`, 'three batches of 4 were journalled, the torn last row is embedded again');
+    t.match(
+      rerun.stderr,
+      `resuming: 11 of ${archive.images.length} images already embedded`,
+      'three batches of 4 were journalled, the torn last row is embedded again',
+    );
     t.notOk(existsSync(join(out, '.unimed-embed')), 'the journal is gone once the output is written');
     await sameOutputs(t, out, full, 'resumed');
     const again = await runCli(['embed', '--input', archive.root, '--out', out], env);
     t.equal(again.code, 0);
-    t.match(again.stderr, `resuming: ${archive.images.length - archive.failing.length} of ${archive.images.length} images already embedded`, 'a rerun of a finished output embeds only the failed images again');
+    t.match(
+      again.stderr,
+      `resuming: ${archive.images.length - archive.failing.length} of ${archive.images.length} images already embedded`,
+      'a rerun of a finished output embeds only the failed images again',
+    );
     await sameOutputs(t, out, full, 'rerun of a finished output');
   });
 
@@ -129,7 +155,10 @@ t.test('unimed embed: one run, killed and resumed, refused against another model
     const before = readText(full, 'index.csv');
     const run = await runCli(['embed', '--input', archive.root, '--out', full], { UNIMED_URL: other.url });
     t.equal(run.code, 1);
-    t.match(run.stderr, /refusing to resume: this output was embedded with model unimed-demo sha256 [0-9a-f]{64}, the service now serves unimed-demo sha256 [0-9a-f]{64}/);
+    t.match(
+      run.stderr,
+      /refusing to resume: this output was embedded with model unimed-demo sha256 [0-9a-f]{64}, the service now serves unimed-demo sha256 [0-9a-f]{64}/,
+    );
     t.equal(readText(full, 'index.csv'), before, 'and leaves the output as it was');
   });
 });

@@ -38,7 +38,8 @@ interface Row {
 
 function readPredictions(file: string, labels: string[]): Row[] {
   const [header, ...lines] = readFileSync(file, 'utf8').trim().split('\n');
-  if (header !== ['path', 'label', 'predicted', ...labels.map((l) => `p_${l}`)].join(',')) throw new Error(`predictions.csv header: ${header}`);
+  if (header !== ['path', 'label', 'predicted', ...labels.map((l) => `p_${l}`)].join(','))
+    throw new Error(`predictions.csv header: ${header}`);
   return lines.map((line) => {
     const [path, label, predicted, ...p] = line.split(',');
     return { path: path!, label: label!, predicted: predicted!, p: p.map(Number) };
@@ -89,7 +90,11 @@ function independent(rows: Row[], labels: string[]) {
 
 t.test('unimed eval on the held-out synthetic set', async (t) => {
   if (!requireTool(t, PYTHON, PYTHON_INSTALL)) return;
-  const evaluation = (JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as { evaluation: { modality_accuracy: number; held_out_per_class: number; held_out_seed: number } }).evaluation;
+  const evaluation = (
+    JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as {
+      evaluation: { modality_accuracy: number; held_out_per_class: number; held_out_seed: number };
+    }
+  ).evaluation;
   const work = mkdtempSync(join(tmpdir(), 'unimed-cli-eval-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const data = join(work, 'held-out');
@@ -99,16 +104,51 @@ t.test('unimed eval on the held-out synthetic set', async (t) => {
 
   await t.test('CSV manifest, prompt set: the accuracy the toolkit measured, and every metric recomputed', async (t) => {
     const out = join(work, 'report-csv');
-    const run = await runCli(['eval', '--data', join(data, 'labels.csv'), '--label-column', 'modality', '--prompt-set', 'modality', '--out', out, '--concurrency', '4'], env);
+    const run = await runCli(
+      [
+        'eval',
+        '--data',
+        join(data, 'labels.csv'),
+        '--label-column',
+        'modality',
+        '--prompt-set',
+        'modality',
+        '--out',
+        out,
+        '--concurrency',
+        '4',
+      ],
+      env,
+    );
     t.equal(run.code, 0, run.stderr);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
-    t.same(Object.keys(report).sort(), ['accuracy', 'balanced_accuracy', 'confusion', 'ece', 'failed', 'labels', 'macro_auroc', 'model', 'model_sha256', 'n', 'per_class', 'prompt_set'].sort(), 'report.json has exactly the keys of the issue');
+    t.same(
+      Object.keys(report).sort(),
+      [
+        'accuracy',
+        'balanced_accuracy',
+        'confusion',
+        'ece',
+        'failed',
+        'labels',
+        'macro_auroc',
+        'model',
+        'model_sha256',
+        'n',
+        'per_class',
+        'prompt_set',
+      ].sort(),
+      'report.json has exactly the keys of the issue',
+    );
     t.equal(report.n, 6 * evaluation.held_out_per_class);
     t.equal(report.failed, 0);
     t.equal(report.model, 'unimed-demo');
     t.match(report.model_sha256, /^[0-9a-f]{64}$/);
     t.equal(report.prompt_set?.name, 'modality');
-    t.ok(Math.abs(report.accuracy - evaluation.modality_accuracy) <= 0.01, `accuracy ${report.accuracy} within 1 point of the toolkit's ${evaluation.modality_accuracy}`);
+    t.ok(
+      Math.abs(report.accuracy - evaluation.modality_accuracy) <= 0.01,
+      `accuracy ${report.accuracy} within 1 point of the toolkit's ${evaluation.modality_accuracy}`,
+    );
 
     const rows = readPredictions(join(out, 'predictions.csv'), report.labels);
     t.equal(rows.length, report.n);
@@ -120,13 +160,22 @@ t.test('unimed eval on the held-out synthetic set', async (t) => {
     t.same(report.confusion, mine.confusion, 'confusion matrix');
     for (const c of mine.perClass) {
       const got = report.per_class[c.label]!;
-      t.ok(['precision', 'recall', 'f1'].every((k) => Math.abs(got[k as 'f1'] - c[k as 'f1']) < 1e-12) && got.support === c.support && Math.abs(got.auroc! - c.auroc!) < 1e-12, `per-class metrics of ${c.label}`);
+      t.ok(
+        ['precision', 'recall', 'f1'].every((k) => Math.abs(got[k as 'f1'] - c[k as 'f1']) < 1e-12) &&
+          got.support === c.support &&
+          Math.abs(got.auroc! - c.auroc!) < 1e-12,
+        `per-class metrics of ${c.label}`,
+      );
     }
     for (const picture of ['confusion.svg', 'reliability.svg']) {
       const svg = readFileSync(join(out, picture), 'utf8');
       t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>\n$/, `${picture} is one SVG document`);
     }
-    t.match(readFileSync(join(out, 'confusion.svg'), 'utf8'), `>${report.confusion[0]![0]}</text>`, 'the confusion picture shows the counts');
+    t.match(
+      readFileSync(join(out, 'confusion.svg'), 'utf8'),
+      `>${report.confusion[0]![0]}</text>`,
+      'the confusion picture shows the counts',
+    );
     t.match(run.stdout, /accuracy\s+0\.\d{4}/, 'the terminal report has the metrics table');
     t.match(run.stdout, /true \\ predicted\s+xray\s+ct\s+mri/, 'and the confusion matrix');
   });
@@ -139,7 +188,24 @@ t.test('unimed eval on the held-out synthetic set', async (t) => {
     }
     writeFileSync(join(folder, 'ct', 'broken.png'), readFileSync(join(data, 'ct', '00004.png')).subarray(0, 100));
     const out = join(work, 'report-folder');
-    const run = await runCli(['eval', '--data', folder, '--labels', 'xray', '--labels', 'ct', '--templates', 'a {} image.', '--templates', 'a medical {} image.', '--out', out], env);
+    const run = await runCli(
+      [
+        'eval',
+        '--data',
+        folder,
+        '--labels',
+        'xray',
+        '--labels',
+        'ct',
+        '--templates',
+        'a {} image.',
+        '--templates',
+        'a medical {} image.',
+        '--out',
+        out,
+      ],
+      env,
+    );
     t.equal(run.code, 0, run.stderr);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Report;
     t.equal(report.n, 8);
@@ -155,8 +221,14 @@ t.test('unimed eval on the held-out synthetic set', async (t) => {
 
   await t.test('class names that match no label of the prompt set: a clear error listing them', async (t) => {
     const manifest = join(work, 'renamed.tsv');
-    writeFileSync(manifest, `file\tclass\n${join(data, 'xray/00000.png')}\tX-Ray\n${join(data, 'ct/00000.png')}\tradiograph\n${join(data, 'mri/00000.png')}\tbrain scan\n`);
-    const run = await runCli(['eval', '--data', manifest, '--path-column', 'file', '--label-column', 'class', '--prompt-set', 'modality'], env);
+    writeFileSync(
+      manifest,
+      `file\tclass\n${join(data, 'xray/00000.png')}\tX-Ray\n${join(data, 'ct/00000.png')}\tradiograph\n${join(data, 'mri/00000.png')}\tbrain scan\n`,
+    );
+    const run = await runCli(
+      ['eval', '--data', manifest, '--path-column', 'file', '--label-column', 'class', '--prompt-set', 'modality'],
+      env,
+    );
     t.equal(run.code, 1);
     t.match(run.stderr, 'no label for: brain scan, radiograph', 'lists every class without a label ("X-Ray" matches "xray")');
     t.match(run.stderr, 'labels of prompt set "modality": xray, ct, mri, ultrasound, histopathology, fundus');

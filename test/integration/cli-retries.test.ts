@@ -24,8 +24,14 @@ t.test('unimed: retries, API key', async (t) => {
     const config = testConfig();
     const starting = await listen(config, undefined, new Metrics({ defaultMetrics: false }));
     t.teardown(() => starting.app.close());
-    const running = startCli(['embed', '--input', join(archive.root, 'dicom'), '--out', join(work, 'retried')], { UNIMED_URL: starting.url });
-    await until('the CLI to wait for the loading service', () => running.stderr().includes('retrying /models in 5.0 s (503 not_ready; attempt 1)'), 30_000);
+    const running = startCli(['embed', '--input', join(archive.root, 'dicom'), '--out', join(work, 'retried')], {
+      UNIMED_URL: starting.url,
+    });
+    await until(
+      'the CLI to wait for the loading service',
+      () => running.stderr().includes('retrying /models in 5.0 s (503 not_ready; attempt 1)'),
+      30_000,
+    );
     const { registry } = await loadRegistry();
     t.teardown(() => registry.close());
     starting.app.unimed.setRegistry(registry);
@@ -35,7 +41,17 @@ t.test('unimed: retries, API key', async (t) => {
 
     const key = 'cli-test-key-0123456789';
     const limited = await serveDemo(t, { API_KEYS: `cli:${key} rate=2/second` });
-    const args = ['embed', '--input', join(archive.root, 'synthetic/xray'), '--out', join(work, 'limited'), '--batch-size', '1', '--concurrency', '4'];
+    const args = [
+      'embed',
+      '--input',
+      join(archive.root, 'synthetic/xray'),
+      '--out',
+      join(work, 'limited'),
+      '--batch-size',
+      '1',
+      '--concurrency',
+      '4',
+    ];
     const refused = await runCli(args, { UNIMED_URL: limited.url });
     t.equal(refused.code, 1, 'without the key: 401 ends the run');
     t.match(refused.stderr, /401 /);
@@ -43,7 +59,10 @@ t.test('unimed: retries, API key', async (t) => {
     t.equal(run.code, 0, run.stderr);
     t.match(run.stderr, /retrying \/embed\/image in 1\.0 s \(429 /, 'a 429 is retried after its Retry-After');
     t.match(run.stdout, '4 of 4 images embedded');
-    const viaEnv = await runCli(['search', '--index', join(work, 'limited'), '--text', 'x-ray'], { UNIMED_URL: limited.url, UNIMED_API_KEY: key });
+    const viaEnv = await runCli(['search', '--index', join(work, 'limited'), '--text', 'x-ray'], {
+      UNIMED_URL: limited.url,
+      UNIMED_API_KEY: key,
+    });
     t.equal(viaEnv.code, 0, `UNIMED_API_KEY is sent too: ${viaEnv.stderr}`);
   });
 });

@@ -29,7 +29,18 @@ t.test('unimed embed --shard, merge, search', async (t) => {
       const run = await runCli(['embed', '--input', archive.root, '--out', dir, '--shard', `${i}/3`], env);
       t.equal(run.code, 0, run.stderr);
       const mine = archive.images.filter((_, k) => k % 3 === i);
-      t.same([...readText(dir, 'index.csv').trim().split('\n').slice(1), ...readText(dir, 'errors.csv').trim().split('\n').slice(1).map((l) => l.split(',')[0])].sort(), mine, `shard ${i}/3 holds items i with i mod 3 = ${i}`);
+      t.same(
+        [
+          ...readText(dir, 'index.csv').trim().split('\n').slice(1),
+          ...readText(dir, 'errors.csv')
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => l.split(',')[0]),
+        ].sort(),
+        mine,
+        `shard ${i}/3 holds items i with i mod 3 = ${i}`,
+      );
       t.same((JSON.parse(readText(dir, 'meta.json')) as { shard: unknown }).shard, { index: i, count: 3 });
     }
     const merged = join(work, 'merged');
@@ -48,7 +59,11 @@ t.test('unimed embed --shard, merge, search', async (t) => {
     t.equal(lines.length, 3);
     t.match(lines[0], /^synthetic\/ct\/00002\.png\t(1\.000000|0\.99999\d)$/, 'the image itself, cosine 1, first');
     const scores = lines.map((l) => Number(l.split('\t')[1]));
-    t.same(scores, [...scores].sort((a, b) => b - a), 'best first');
+    t.same(
+      scores,
+      [...scores].sort((a, b) => b - a),
+      'best first',
+    );
     const text = await runCli(['search', '--index', full, '--text', 'a chest x-ray', '--json', '--top-k', '2'], env);
     t.equal(text.code, 0, text.stderr);
     const hits = (JSON.parse(text.stdout) as { hits: { path: string; score: number }[] }).hits;

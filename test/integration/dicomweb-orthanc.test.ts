@@ -34,14 +34,21 @@ t.test('DICOMweb against Orthanc', async (t) => {
   const series = ctSeries();
   const single = stored(ct(), `${SINGLE_SERIES}.1`);
   const frames = 3;
-  const multiValues = Int16Array.from({ length: frames * ROWS * COLUMNS }, (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!);
+  const multiValues = Int16Array.from(
+    { length: frames * ROWS * COLUMNS },
+    (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!,
+  );
   const multi = stored({ ...ct([], multiValues), frames }, `${SINGLE_SERIES}.2`);
   for (const bytes of [single, multi, ...series.map((s) => s.bytes)]) await orthanc.store(bytes);
 
   const secrets = mkdtempSync(join(tmpdir(), 'unimed-orthanc-secrets-'));
   writeFileSync(join(secrets, 'right'), `${orthanc.password}\n`);
   writeFileSync(join(secrets, 'wrong'), 'definitely-not-the-password\n');
-  const source = (file: string) => ({ url: orthanc.dicomweb, auth: { type: 'basic', username: orthanc.username, password_file: join(secrets, file) }, timeout_ms: 10_000 });
+  const source = (file: string) => ({
+    url: orthanc.dicomweb,
+    auth: { type: 'basic', username: orthanc.username, password_file: join(secrets, file) },
+    timeout_ms: 10_000,
+  });
   const { logger, lines } = capturedLogger('info');
   const { registry, metrics, config } = await loadRegistry(
     { PROMPT_SETS: writePromptSets(), DICOMWEB_SOURCES: JSON.stringify({ orthanc: source('right'), locked: source('wrong') }) },
@@ -54,19 +61,36 @@ t.test('DICOMweb against Orthanc', async (t) => {
     await registry.close();
   });
   const post = (path: string, body: unknown, accept?: string) =>
-    fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...(accept === undefined ? {} : { accept }) }, body: JSON.stringify(body) });
+    fetch(url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(accept === undefined ? {} : { accept }) },
+      body: JSON.stringify(body),
+    });
   const upload = async (bytes: Buffer, query = '') =>
-    json<EmbedBody>(await fetch(`${url}/embed/image${query}`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: new Uint8Array(bytes) }));
-  const ref = (sourceName: string, instance: string, extra: Record<string, unknown> = {}) => ({ dicomweb: { source: sourceName, study: SINGLE_STUDY, series: SINGLE_SERIES, instance, ...extra } });
+    json<EmbedBody>(
+      await fetch(`${url}/embed/image${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/dicom' },
+        body: new Uint8Array(bytes),
+      }),
+    );
+  const ref = (sourceName: string, instance: string, extra: Record<string, unknown> = {}) => ({
+    dicomweb: { source: sourceName, study: SINGLE_STUDY, series: SINGLE_SERIES, instance, ...extra },
+  });
 
   t.test('pull by identifier equals upload', async (t) => {
-    const res = await post('/embed/image', { images: [ref('orthanc', `${SINGLE_SERIES}.1`), ref('orthanc', `${SINGLE_SERIES}.2`, { frame: 2 })] });
+    const res = await post('/embed/image', {
+      images: [ref('orthanc', `${SINGLE_SERIES}.1`), ref('orthanc', `${SINGLE_SERIES}.2`, { frame: 2 })],
+    });
     const pulled = await json<EmbedBody>(res);
     t.equal(res.status, 200, JSON.stringify(pulled).slice(0, 300));
     const uploaded = await upload(single);
     const frame2 = await upload(multi, '?frame=2');
     t.ok(Math.abs(cosine(pulled.embeddings[0]!, uploaded.embeddings[0]!) - 1) < 1e-6, 'single image: cosine 1');
-    t.ok(Math.abs(cosine(pulled.embeddings[1]!, frame2.embeddings[0]!) - 1) < 1e-6, 'frame 2 (0-based): cosine 1 with the upload\'s frame=2');
+    t.ok(
+      Math.abs(cosine(pulled.embeddings[1]!, frame2.embeddings[0]!) - 1) < 1e-6,
+      "frame 2 (0-based): cosine 1 with the upload's frame=2",
+    );
     t.same(pulled.preprocessing, [uploaded.preprocessing[0], frame2.preprocessing[0]], 'the same rendering');
   });
 
@@ -86,31 +110,55 @@ t.test('DICOMweb against Orthanc', async (t) => {
   const seriesRef = { source: 'orthanc', study: SERIES_STUDY_UID, series: SERIES_UID };
 
   t.test('series classification: sampled evenly in Instance Number order, and all', async (t) => {
-    const sampled = await json<SeriesBody>(await post('/classify/series', { dicomweb: seriesRef, prompt_set: 'modality', slices: 4, include_uids: true }));
+    const sampled = await json<SeriesBody>(
+      await post('/classify/series', { dicomweb: seriesRef, prompt_set: 'modality', slices: 4, include_uids: true }),
+    );
     t.same(sampled.series, { instances: 48, sampled: 4 });
-    t.same(sampled.slices.map((s) => s.instance_number), [1, 17, 32, 48], 'first, last and evenly between');
-    t.same(sampled.slices.map((s) => s.instance_uid), [1, 17, 32, 48].map((n) => `${SERIES_UID}.${n}`), 'UIDs when asked for');
+    t.same(
+      sampled.slices.map((s) => s.instance_number),
+      [1, 17, 32, 48],
+      'first, last and evenly between',
+    );
+    t.same(
+      sampled.slices.map((s) => s.instance_uid),
+      [1, 17, 32, 48].map((n) => `${SERIES_UID}.${n}`),
+      'UIDs when asked for',
+    );
     const sum = sampled.predictions.reduce((a, p) => a + p.probability, 0);
     t.ok(Math.abs(sum - 1) < 1e-5, 'probabilities over the labels');
     t.equal(sampled.predictions[0]!.label, 'ct', 'the demo model sees CT');
 
     const all = await json<SeriesBody>(await post('/classify/series', { dicomweb: seriesRef, labels: ['ct', 'xray'], slices: 'all' }));
     t.same(all.series, { instances: 48, sampled: 48 });
-    t.same(all.slices.map((s) => s.instance_number), series.map((s) => s.instanceNumber));
-    t.notOk(all.slices.some((s) => 'instance_uid' in s), 'no UIDs unless asked for');
+    t.same(
+      all.slices.map((s) => s.instance_number),
+      series.map((s) => s.instanceNumber),
+    );
+    t.notOk(
+      all.slices.some((s) => 'instance_uid' in s),
+      'no UIDs unless asked for',
+    );
 
     // The same instances uploaded give the same answer.
     const form = new FormData();
-    for (const s of [...series].reverse()) form.append('image', new Blob([new Uint8Array(s.bytes)], { type: 'application/dicom' }), `${s.instanceNumber}.dcm`);
+    for (const s of [...series].reverse())
+      form.append('image', new Blob([new Uint8Array(s.bytes)], { type: 'application/dicom' }), `${s.instanceNumber}.dcm`);
     form.append('prompt_set', 'modality');
     form.append('slices', '4');
     const uploaded = await json<SeriesBody>(await fetch(url + '/classify/series', { method: 'POST', body: form }));
-    t.same(uploaded.slices.map((s) => s.instance_number), [1, 17, 32, 48], 'uploads are ordered the same way');
-    for (const [i, p] of uploaded.predictions.entries()) t.ok(Math.abs(p.probability - sampled.predictions[i]!.probability) < 1e-5, `${p.label}: as pulled`);
+    t.same(
+      uploaded.slices.map((s) => s.instance_number),
+      [1, 17, 32, 48],
+      'uploads are ordered the same way',
+    );
+    for (const [i, p] of uploaded.predictions.entries())
+      t.ok(Math.abs(p.probability - sampled.predictions[i]!.probability) < 1e-5, `${p.label}: as pulled`);
   });
 
   t.test('the series embedding is the normalized mean of its slices', async (t) => {
-    const body = await json<{ embedding: number[]; slices: { embedding: number[] }[] }>(await post('/embed/series', { dicomweb: seriesRef, slices: 3 }));
+    const body = await json<{ embedding: number[]; slices: { embedding: number[] }[] }>(
+      await post('/embed/series', { dicomweb: seriesRef, slices: 3 }),
+    );
     const mean = body.embedding.map((_, i) => body.slices.reduce((a, s) => a + s.embedding[i]!, 0));
     t.ok(Math.abs(cosine(mean, body.embedding) - 1) < 1e-6);
     const first = await upload(series[0]!.bytes);
@@ -127,7 +175,9 @@ t.test('DICOMweb against Orthanc', async (t) => {
     const locked = await post('/preview', { image: ref('locked', `${SINGLE_SERIES}.1`) });
     const lockedText = await locked.text();
     t.equal(locked.status, 502);
-    t.match(JSON.parse(lockedText) as ErrorBody, { error: { code: 'upstream_unavailable', message: /"locked" refused the service's credentials/ } });
+    t.match(JSON.parse(lockedText) as ErrorBody, {
+      error: { code: 'upstream_unavailable', message: /"locked" refused the service's credentials/ },
+    });
     for (const secret of ['definitely-not-the-password', orthanc.password]) {
       t.notOk(lockedText.includes(secret), 'no secret in the answer');
       t.notOk(lines.join('').includes(secret), 'no secret in the logs');

@@ -14,9 +14,16 @@ const unpacked = join(ROOT, '.tools/prometheus/usr/bin/promtool');
 const PROMTOOL = process.env.PROMTOOL ?? (existsSync(unpacked) ? unpacked : 'promtool');
 
 t.test('/metrics after traffic passes promtool check metrics', async (t) => {
-  const promtool = requireTool(t, PROMTOOL, 'apt-get install prometheus, or as .ci/run does: apt-get download prometheus; dpkg -x prometheus_*.deb .tools/prometheus');
+  const promtool = requireTool(
+    t,
+    PROMTOOL,
+    'apt-get install prometheus, or as .ci/run does: apt-get download prometheus; dpkg -x prometheus_*.deb .tools/prometheus',
+  );
   if (!promtool) return;
-  const { registry, metrics, config } = await loadRegistry({ MAX_TEXTS_PER_REQUEST: '2' }, { metrics: new Metrics({ defaultMetrics: true }) });
+  const { registry, metrics, config } = await loadRegistry(
+    { MAX_TEXTS_PER_REQUEST: '2' },
+    { metrics: new Metrics({ defaultMetrics: true }) },
+  );
   const { app, url } = await listen(config, registry, metrics);
   t.teardown(async () => {
     await app.close();

@@ -59,18 +59,24 @@ t.test('a real Prometheus scraping the service: every panel has data, the HPA qu
   const prom = `http://127.0.0.1:${promPort}`;
 
   // The service as the manifests run it, metrics on their own port; small limits so that errors are easy to cause.
-  start(t, process.execPath, ['--max-semi-space-size=16', 'src/server.ts'], {
-    HOST: '127.0.0.1',
-    PORT: String(apiPort),
-    METRICS_PORT: String(metricsPort),
-    MODEL_DIRS: DEMO,
-    WORKERS_PER_ENCODER: '1',
-    INTRA_OP_THREADS: '1',
-    LOG_LEVEL: 'warn',
-    AUDIT_LOG: join(dir, 'audit.log'),
-    MAX_TEXTS_PER_REQUEST: '4',
-    IMAGE_MAX_QUEUE: '1',
-  }, 'the service');
+  start(
+    t,
+    process.execPath,
+    ['--max-semi-space-size=16', 'src/server.ts'],
+    {
+      HOST: '127.0.0.1',
+      PORT: String(apiPort),
+      METRICS_PORT: String(metricsPort),
+      MODEL_DIRS: DEMO,
+      WORKERS_PER_ENCODER: '1',
+      INTRA_OP_THREADS: '1',
+      LOG_LEVEL: 'warn',
+      AUDIT_LOG: join(dir, 'audit.log'),
+      MAX_TEXTS_PER_REQUEST: '4',
+      IMAGE_MAX_QUEUE: '1',
+    },
+    'the service',
+  );
   writeFileSync(join(dir, 'rules.yaml'), alertRules().text);
   writeFileSync(
     join(dir, 'prometheus.yml'),
@@ -80,7 +86,18 @@ t.test('a real Prometheus scraping the service: every panel has data, the HPA qu
       scrape_configs: [{ job_name: 'unimed-serve', metrics_path: '/metrics', static_configs: [{ targets: [`127.0.0.1:${metricsPort}`] }] }],
     }),
   );
-  start(t, prometheus, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], {}, 'prometheus');
+  start(
+    t,
+    prometheus,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+      '--log.level=warn',
+    ],
+    {},
+    'prometheus',
+  );
 
   const ok = async (url: string) => (await fetch(url).catch(() => undefined))?.ok === true;
   await until('the service to be ready', () => ok(`${api}/readyz`), 120_000);
@@ -99,7 +116,11 @@ t.test('a real Prometheus scraping the service: every panel has data, the HPA qu
 
   const png = readFileSync(join(DEMO, 'golden_resized.png')).toString('base64');
   const post = async (path: string, body: unknown, raw?: string) => {
-    const res = await fetch(api + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ?? JSON.stringify(body) });
+    const res = await fetch(api + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: raw ?? JSON.stringify(body),
+    });
     await res.arrayBuffer();
     return res.status;
   };
@@ -138,30 +159,55 @@ t.test('a real Prometheus scraping the service: every panel has data, the HPA qu
     empty = await missing();
   }
   t.same(empty, [], `every panel returns data (after ${round} rounds of traffic)`);
-  t.same([...statuses].sort((a, b) => a - b), [200, 400, 404, 413, 503], 'the traffic had successes and each induced error');
+  t.same(
+    [...statuses].sort((a, b) => a - b),
+    [200, 400, 404, 413, 503],
+    'the traffic had successes and each induced error',
+  );
 
   const errorsByCode = await query(byPanel.get('Errors by status code')![0]!.expr);
-  t.same(finite(errorsByCode).map((s) => s.metric.status_code).sort(), ['400', '404', '413', '503'], 'the error panel shows each induced status code');
+  t.same(
+    finite(errorsByCode)
+      .map((s) => s.metric.status_code)
+      .sort(),
+    ['400', '404', '413', '503'],
+    'the error panel shows each induced status code',
+  );
   const refused = await query(byPanel.get('Requests refused or failed, by reason')![0]!.expr);
-  t.ok(finite(refused).some((s) => s.metric.reason === 'queue_full'), 'the refusal panel shows queue_full');
+  t.ok(
+    finite(refused).some((s) => s.metric.reason === 'queue_full'),
+    'the refusal panel shows queue_full',
+  );
   const [provider] = await query(byPanel.get('Execution provider')![0]!.expr);
-  t.match(provider?.metric, { model: 'unimed-demo', provider: 'cpu', requested_provider: 'cpu' }, 'the provider panel names the provider in use and the one asked for');
+  t.match(
+    provider?.metric,
+    { model: 'unimed-demo', provider: 'cpu', requested_provider: 'cpu' },
+    'the provider panel names the provider in use and the one asked for',
+  );
 
   const hpa = finite(await query(adapterQuery()));
-  t.equal(hpa.length, 1, 'prometheus-adapter\'s query gives one value per pod');
+  t.equal(hpa.length, 1, "prometheus-adapter's query gives one value per pod");
   t.ok(Number(hpa[0]?.value[1]) >= 0, `queue wait p90: ${hpa[0]?.value[1]} s`);
 
   // Every alert rule evaluated at least once, without error.
   const names = alertRules().groups.flatMap((g) => g.rules.map((r) => r.alert));
   type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
-  const rules = await until('every rule to have been evaluated', async () => {
-    const res = await fetch(`${prom}/api/v1/rules`);
-    const body = (await res.json()) as { data: { groups: { rules: Rule[] }[] } };
-    const all = body.data.groups.flatMap((g) => g.rules);
-    return all.length === names.length && all.every((r) => !r.lastEvaluation.startsWith('0001-')) ? all : undefined;
-  }, 30_000);
+  const rules = await until(
+    'every rule to have been evaluated',
+    async () => {
+      const res = await fetch(`${prom}/api/v1/rules`);
+      const body = (await res.json()) as { data: { groups: { rules: Rule[] }[] } };
+      const all = body.data.groups.flatMap((g) => g.rules);
+      return all.length === names.length && all.every((r) => !r.lastEvaluation.startsWith('0001-')) ? all : undefined;
+    },
+    30_000,
+  );
   t.same(rules.map((r) => r.name).sort(), [...names].sort(), 'Prometheus loaded every alert');
   for (const rule of rules) t.equal(rule.health, 'ok', `${rule.name} evaluates${rule.lastError ? `: ${rule.lastError}` : ''}`);
   const firing = await query('ALERTS{alertstate="firing"}');
-  t.same(firing.map((s) => s.metric.alertname), [], 'nothing fires on a healthy service (the error alerts need minutes of errors)');
+  t.same(
+    firing.map((s) => s.metric.alertname),
+    [],
+    'nothing fires on a healthy service (the error alerts need minutes of errors)',
+  );
 });

@@ -55,7 +55,11 @@ t.test('the unit tests catch a weakened alert', (t) => {
   const mutations: [alert: string, what: string, change: (rule: AlertRule) => void][] = [
     ['UnimedHighErrorRatio', 'threshold raised', (r) => (r.expr = r.expr.replace('> 0.02', '> 0.5'))],
     ['UnimedHighErrorRatio', '503s counted as errors', (r) => (r.expr = r.expr.replace('status_code!="503"', 'status_code!="599"'))],
-    ['UnimedHighLatencyP99', 'health routes counted', (r) => (r.expr = r.expr.replace('route!~"/metrics|/healthz|/readyz"', 'route!~"/metrics"'))],
+    [
+      'UnimedHighLatencyP99',
+      'health routes counted',
+      (r) => (r.expr = r.expr.replace('route!~"/metrics|/healthz|/readyz"', 'route!~"/metrics"')),
+    ],
     ['UnimedProviderFellBackToCPU', 'any pod on CPU', (r) => (r.expr = r.expr.replace('requested_provider!="cpu", ', ''))],
     ['UnimedPodDown', 'delay doubled', (r) => (r.for = '10m')],
     ['UnimedWorkerRestarts', 'one restart enough', (r) => (r.expr = r.expr.replace('> 3', '> 0'))],
@@ -91,7 +95,11 @@ t.test('every alert has a unit test where it fires and a runbook section', (t) =
     t.equal(rule.annotations?.runbook_url, `docs/runbook.md#${rule.alert.toLowerCase()}`, `${rule.alert}: runbook_url points at it`);
     t.ok(rule.labels?.severity === 'critical' || rule.labels?.severity === 'warning', `${rule.alert}: a severity`);
   }
-  t.same(sections.filter((s) => !alerts.includes(s!)), [], 'no runbook section for an alert that does not exist');
+  t.same(
+    sections.filter((s) => !alerts.includes(s!)),
+    [],
+    'no runbook section for an alert that does not exist',
+  );
   t.end();
 });
 
@@ -100,12 +108,18 @@ t.test('every PromQL expression of the dashboard and of the adapter rule parses'
   if (!path) return;
   const queries = dashboardQueries();
   t.ok(queries.length >= 10, `${queries.length} dashboard queries`);
-  const rules = [...queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: q.expr })), { record: 'adapter:unimed_queue_wait_seconds_p90', expr: adapterQuery() }];
+  const rules = [
+    ...queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: q.expr })),
+    { record: 'adapter:unimed_queue_wait_seconds_p90', expr: adapterQuery() },
+  ];
   const dir = workdir(t);
   writeFileSync(join(dir, 'queries.yaml'), stringify({ groups: [{ name: 'dashboard', rules }] }));
   const check = promtool(path, ['check', 'rules', join(dir, 'queries.yaml')]);
   t.equal(check.status, 0, `promtool check rules on ${rules.length} expressions: ${check.output}`);
-  writeFileSync(join(dir, 'broken.yaml'), stringify({ groups: [{ name: 'broken', rules: [{ record: 'x', expr: 'sum by (le (rate(x[1m]))' }] }] }));
+  writeFileSync(
+    join(dir, 'broken.yaml'),
+    stringify({ groups: [{ name: 'broken', rules: [{ record: 'x', expr: 'sum by (le (rate(x[1m]))' }] }] }),
+  );
   t.not(promtool(path, ['check', 'rules', join(dir, 'broken.yaml')]).status, 0, 'a broken expression fails the same check');
   t.end();
 });

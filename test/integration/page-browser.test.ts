@@ -22,7 +22,14 @@ import { findTool, requireTool } from '../helpers/tools.ts';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 /** What a closed network needs: no sandbox (root in CI), no GPU, and none of Chromium's own calls home. */
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 
 // The browser globals of the page.evaluate callbacks, which run in the page: this file is compiled without the
@@ -41,7 +48,10 @@ interface PageElement {
 interface PageCanvas {
   width: number;
   height: number;
-  getContext(kind: '2d'): { drawImage(image: PageElement, x: number, y: number): void; getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+  getContext(kind: '2d'): {
+    drawImage(image: PageElement, x: number, y: number): void;
+    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
+  };
 }
 declare const document: {
   getElementById(id: string): PageElement | null;
@@ -161,19 +171,37 @@ async function axeScan(t: Test, page: Page, state: string): Promise<void> {
   // Evaluated through the DevTools protocol, which the CSP does not govern (the page itself may load no inline script).
   await page.evaluate(axe.source);
   const result = await page.evaluate(async () => {
-    const run = (window as { axe: { run: (context: unknown) => Promise<{ violations: { id: string; impact: string; help: string; nodes: unknown[] }[]; passes: unknown[] }> } }).axe.run;
+    const run = (
+      window as {
+        axe: {
+          run: (
+            context: unknown,
+          ) => Promise<{ violations: { id: string; impact: string; help: string; nodes: unknown[] }[]; passes: unknown[] }>;
+        };
+      }
+    ).axe.run;
     const { violations, passes } = await run(document);
-    return { violations: violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length })), passes: passes.length };
+    return {
+      violations: violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length })),
+      passes: passes.length,
+    };
   });
   t.ok(result.passes > 10, `axe ran its rules (${state}: ${result.passes} passed)`);
   const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  t.same(serious, [], `axe (${state}): no serious or critical violation${result.violations.length ? `; minor: ${result.violations.map((v) => v.id).join(', ')}` : ''}`);
+  t.same(
+    serious,
+    [],
+    `axe (${state}): no serious or critical violation${result.violations.length ? `; minor: ${result.violations.map((v) => v.id).join(', ')}` : ''}`,
+  );
 }
 
 /** The demo's generator draws one picture per modality; the X-ray of this seed is the test's image. */
 function syntheticXray(): string {
   const out = join(work, 'synthetic');
-  execFileSync(PYTHON, ['-m', 'training.synthetic', '--out', out, '--per-class', '1', '--seed', '11'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(PYTHON, ['-m', 'training.synthetic', '--out', out, '--per-class', '1', '--seed', '11'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   return join(out, 'xray/00000.png');
 }
 
@@ -183,13 +211,21 @@ t.test('an X-ray-like PNG with the modality prompt set: top label, bar chart, pr
   const xray = syntheticXray();
   const v = await visit(b);
   const { page } = v;
-  t.match(await page.textContent('#intended-use'), /Not for diagnostic use\..*trained on synthetic images only/, 'the model\'s intended use, not for diagnostic use');
+  t.match(
+    await page.textContent('#intended-use'),
+    /Not for diagnostic use\..*trained on synthetic images only/,
+    "the model's intended use, not for diagnostic use",
+  );
 
   await page.setInputFiles('#image', xray);
   const shown = await nextPreview(page, null);
-  const direct = Buffer.from(await (await fetch(url + '/preview', { method: 'POST', headers: { 'content-type': 'image/png' }, body: readFileSync(xray) })).arrayBuffer());
+  const direct = Buffer.from(
+    await (
+      await fetch(url + '/preview', { method: 'POST', headers: { 'content-type': 'image/png' }, body: readFileSync(xray) })
+    ).arrayBuffer(),
+  );
   t.ok(shown.equals(await pngPixels(direct)), 'the preview shows what POST /preview answers for the file, pixel for pixel');
-  t.match(shown.subarray(0, 8).toString(), /^112x112\n/, 'the model\'s 112 x 112 input');
+  t.match(shown.subarray(0, 8).toString(), /^112x112\n/, "the model's 112 x 112 input");
 
   await page.selectOption('#prompt_set', 'modality');
   t.equal(await page.isDisabled('#labels'), true, 'a prompt set brings its own labels');
@@ -208,10 +244,17 @@ t.test('an X-ray-like PNG with the modality prompt set: top label, bar chart, pr
   const api = (await (
     await fetch(url + '/classify', { method: 'POST', body: formOf(readFileSync(xray), [['prompt_set', 'modality']]) })
   ).json()) as { predictions: { label: string; probability: number }[] };
-  t.same(rows.map((r) => r.label), api.predictions.map((p) => p.label), 'the order the API gives');
+  t.same(
+    rows.map((r) => r.label),
+    api.predictions.map((p) => p.label),
+    'the order the API gives',
+  );
   rows.forEach((r, i) => {
     t.ok(Math.abs(r.percent - 100 * api.predictions[i]!.probability) < 0.051, `${r.label}: ${r.percent}% as the API says`);
-    t.ok(Math.abs(r.width - (r.track - 2) * api.predictions[i]!.probability) < 1.5, `${r.label}: bar ${r.width.toFixed(1)} px of ${r.track.toFixed(0)}, in proportion`);
+    t.ok(
+      Math.abs(r.width - (r.track - 2) * api.predictions[i]!.probability) < 1.5,
+      `${r.label}: bar ${r.width.toFixed(1)} px of ${r.track.toFixed(0)}, in proportion`,
+    );
     if (i > 0) t.ok(r.width <= rows[i - 1]!.width, `${r.label}: bars sorted`);
   });
   const record = await page.textContent('#preprocessing');
@@ -229,7 +272,10 @@ t.test('a multi-frame CT DICOM: window presets and the frame selector change the
   const b = tools(t);
   if (!b) return;
   const frames = 3;
-  const values = Int16Array.from({ length: frames * ROWS * COLUMNS }, (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!);
+  const values = Int16Array.from(
+    { length: frames * ROWS * COLUMNS },
+    (_, i) => ctValues(Math.floor(i / (ROWS * COLUMNS)))[i % (ROWS * COLUMNS)]!,
+  );
   const file = join(work, 'ct-volume.dcm');
   writeFileSync(file, imageDicom({ ...ct([], values), frames }));
   const v = await visit(b);
@@ -247,8 +293,20 @@ t.test('a multi-frame CT DICOM: window presets and the frame selector change the
   await page.selectOption('#window', 'ct-lung');
   const lung = await nextPreview(page, src, /preset ct-lung/);
   t.notOk(lung.equals(automatic), 'the lung window changed the preview');
-  t.match(await page.textContent('#preprocessing'), /center -600, width 1500 \(LINEAR\), from the request, preset ct-lung/, 'the window used, and where from');
-  const direct = Buffer.from(await (await fetch(url + '/preview?window=ct-lung&frame=0', { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: readFileSync(file) })).arrayBuffer());
+  t.match(
+    await page.textContent('#preprocessing'),
+    /center -600, width 1500 \(LINEAR\), from the request, preset ct-lung/,
+    'the window used, and where from',
+  );
+  const direct = Buffer.from(
+    await (
+      await fetch(url + '/preview?window=ct-lung&frame=0', {
+        method: 'POST',
+        headers: { 'content-type': 'application/dicom' },
+        body: readFileSync(file),
+      })
+    ).arrayBuffer(),
+  );
   t.ok(lung.equals(await pngPixels(direct)), 'the preview shows what POST /preview answers for that window');
 
   src = await previewSrc(page);
@@ -271,7 +329,7 @@ t.test('a multi-frame CT DICOM: window presets and the frame selector change the
   await page.context().close();
 });
 
-t.test('refused inputs: the API\'s message next to the field at fault', async (t) => {
+t.test("refused inputs: the API's message next to the field at fault", async (t) => {
   const b = tools(t);
   if (!b) return;
   const v = await visit(b);
@@ -280,7 +338,9 @@ t.test('refused inputs: the API\'s message next to the field at fault', async (t
   writeFileSync(text, 'these are notes, not an image\n'.repeat(20));
   await page.setInputFiles('#image', text);
   await page.waitForSelector('#image-error:not([hidden])');
-  const api = (await (await fetch(url + '/preview', { method: 'POST', headers: { 'content-type': 'image/png' }, body: readFileSync(text) })).json()) as { error: { message: string; field: string } };
+  const api = (await (
+    await fetch(url + '/preview', { method: 'POST', headers: { 'content-type': 'image/png' }, body: readFileSync(text) })
+  ).json()) as { error: { message: string; field: string } };
   t.equal(api.error.field, 'image', 'the API names the image');
   t.equal(await page.textContent('#image-error'), api.error.message, 'its message, next to the image field');
   t.equal(await page.getAttribute('#image', 'aria-invalid'), 'true', 'the field is marked invalid');
@@ -367,7 +427,11 @@ t.test('with API keys: the page is open, the API asks for the key, the key stays
     if (path !== '/' && !path.startsWith('/page/')) sent.push([path, request.headers().authorization]);
   });
   await page.waitForSelector('#api-key-error:not([hidden])');
-  t.equal(await page.textContent('#api-key-error'), 'an API key is required: send Authorization: Bearer <key>', "the API's 401 message, next to the key field");
+  t.equal(
+    await page.textContent('#api-key-error'),
+    'an API key is required: send Authorization: Bearer <key>',
+    "the API's 401 message, next to the key field",
+  );
   await page.fill('#api-key', 'not-the-key-0123456789');
   await page.press('#api-key', 'Tab');
   await page.waitForFunction(() => document.getElementById('api-key-error')!.textContent === 'the API key is not valid');
@@ -381,13 +445,17 @@ t.test('with API keys: the page is open, the API asks for the key, the key stays
   await page.selectOption('#prompt_set', 'modality');
   await page.click('#classify');
   await page.waitForSelector('#predictions li >> nth=5');
-  t.same(sent, [
-    ['/models', 'Bearer not-the-key-0123456789'],
-    ['/models', `Bearer ${key}`],
-    ['/prompt-sets', `Bearer ${key}`],
-    ['/preview', `Bearer ${key}`],
-    ['/classify', `Bearer ${key}`],
-  ], 'every API call carried the key typed in');
+  t.same(
+    sent,
+    [
+      ['/models', 'Bearer not-the-key-0123456789'],
+      ['/models', `Bearer ${key}`],
+      ['/prompt-sets', `Bearer ${key}`],
+      ['/preview', `Bearer ${key}`],
+      ['/classify', `Bearer ${key}`],
+    ],
+    'every API call carried the key typed in',
+  );
   const stored = await page.evaluate(() => {
     const w = window as { localStorage: { length: number }; sessionStorage: { length: number }; document: { cookie: string } };
     return { local: w.localStorage.length, session: w.sessionStorage.length, cookie: w.document.cookie };

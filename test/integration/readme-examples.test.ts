@@ -63,7 +63,8 @@ function commands(): Example[] {
       // Quoted JSON may also continue on the next line without a backslash (the PACS examples).
       while (unbalancedQuotes(command) && i + 1 < lines.length) command += '\n' + lines[++i]!;
       const trimmed = command.trim();
-      if (/^(curl |npx unimed |\/usr\/bin\/python3 -m training\.synthetic )/.test(trimmed)) out.push({ line, lang: 'sh', code: trimmed, section: block.section });
+      if (/^(curl |npx unimed |\/usr\/bin\/python3 -m training\.synthetic )/.test(trimmed))
+        out.push({ line, lang: 'sh', code: trimmed, section: block.section });
     }
   }
   return out;
@@ -86,7 +87,12 @@ function unbalancedQuotes(command: string): boolean {
   return single || double;
 }
 
-async function run(argv: string[], cwd: string, env: Record<string, string>, input?: string): Promise<{ code: number | null; output: string }> {
+async function run(
+  argv: string[],
+  cwd: string,
+  env: Record<string, string>,
+  input?: string,
+): Promise<{ code: number | null; output: string }> {
   const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -103,7 +109,12 @@ t.test('README examples run as written', async (t) => {
   if (!requireTool(t, PYTHON, 'apt-get install python3 python3-numpy python3-pil python3-requests')) return;
   const found = commands();
   t.ok(found.filter((c) => c.code.startsWith('curl ')).length >= 20, `README has its curl examples (${found.length} commands in all)`);
-  t.ok(found.some((c) => c.code.startsWith('npx unimed eval')) && found.some((c) => c.code.startsWith('npx unimed embed')) && found.some((c) => c.code.startsWith('npx unimed search')), 'and the CLI examples');
+  t.ok(
+    found.some((c) => c.code.startsWith('npx unimed eval')) &&
+      found.some((c) => c.code.startsWith('npx unimed embed')) &&
+      found.some((c) => c.code.startsWith('npx unimed search')),
+    'and the CLI examples',
+  );
 
   const work = mkdtempSync(join(tmpdir(), 'unimed-readme-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -118,7 +129,9 @@ t.test('README examples run as written', async (t) => {
     for (const instance of ctSeries()) await orthanc.store(instance.bytes);
     const passwordFile = join(work, 'pacs-password');
     writeFileSync(passwordFile, `${orthanc.password}\n`);
-    env.DICOMWEB_SOURCES = JSON.stringify({ pacs: { url: orthanc.dicomweb, auth: { type: 'basic', username: orthanc.username, password_file: passwordFile } } });
+    env.DICOMWEB_SOURCES = JSON.stringify({
+      pacs: { url: orthanc.dicomweb, auth: { type: 'basic', username: orthanc.username, password_file: passwordFile } },
+    });
   }
   const { registry, config } = await loadRegistry(env);
   const { app, url } = await listen(config, registry, new Metrics({ defaultMetrics: false }));
@@ -127,7 +140,12 @@ t.test('README examples run as written', async (t) => {
     await registry.close();
   });
   const address = url.replace(/^http:\/\//, '');
-  const shellEnv = { UNIMED_URL: url, UNIMED_API_KEY: '', npm_config_offline: 'true', PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+  const shellEnv = {
+    UNIMED_URL: url,
+    UNIMED_API_KEY: '',
+    npm_config_offline: 'true',
+    PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+  };
 
   for (const example of found) {
     await t.test(`README line ${example.line}: ${example.code.split('\n')[0]!.slice(0, 100)}`, async (t: Test) => {

@@ -38,8 +38,29 @@ t.test('HTTPS with a certificate from files, reloaded when they change', async (
   const make = (name: string): { cert: string; key: string } => {
     const cert = join(dir, `${name}.crt`);
     const key = join(dir, `${name}.key`);
-    execFileSync(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name}`,
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      openssl,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     return { cert, key };
   };
   const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
@@ -64,7 +85,10 @@ t.test('HTTPS with a certificate from files, reloaded when they change', async (
   const secondFingerprint = fingerprint(second.cert);
   renameSync(second.key, keyFile);
   renameSync(second.cert, certFile);
-  await until('the new certificate on a new connection', async () => (await fetchTls(url + '/healthz', undefined)).fingerprint === secondFingerprint);
+  await until(
+    'the new certificate on a new connection',
+    async () => (await fetchTls(url + '/healthz', undefined)).fingerprint === secondFingerprint,
+  );
   t.equal((await fetchTls(url + '/healthz', readFileSync(certFile))).status, 200, 'verified against the new certificate, no restart');
 
   const mismatched = make('third');

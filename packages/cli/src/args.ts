@@ -60,7 +60,12 @@ type Values = Record<string, string | boolean | (string | boolean)[] | undefined
 /**
  * Parses `argv` against the common options plus `options`. Prints `help` and returns undefined for --help.
  */
-export function parse(argv: string[], options: ParseArgsOptionsConfig, help: string, positionals = false): { values: Values; positionals: string[] } | undefined {
+export function parse(
+  argv: string[],
+  options: ParseArgsOptionsConfig,
+  help: string,
+  positionals = false,
+): { values: Values; positionals: string[] } | undefined {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: positionals, strict: true });
@@ -94,7 +99,8 @@ export function int(values: Values, name: string, fallback: number, min: number,
   const raw = str(values, name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
 }
 

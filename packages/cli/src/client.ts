@@ -187,7 +187,11 @@ export class UnimedClient {
         continue;
       }
       if (res.ok) {
-        return { body: (await res.json()) as T, modelSha256: res.headers.get('x-model-sha256') ?? undefined, requestId: res.headers.get('x-request-id') ?? undefined };
+        return {
+          body: (await res.json()) as T,
+          modelSha256: res.headers.get('x-model-sha256') ?? undefined,
+          requestId: res.headers.get('x-request-id') ?? undefined,
+        };
       }
       const error = await errorOf(res);
       if (!RETRIED.has(res.status) || attempt >= retries) throw error;

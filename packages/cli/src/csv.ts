@@ -79,7 +79,8 @@ export function records(text: string, delimiter: Delimiter, required: string[], 
   const [header, ...rows] = parseCsv(text, delimiter);
   if (header === undefined) throw new Error(`${what} is empty (a header line naming the columns is needed)`);
   const missing = required.filter((c) => !header.includes(c));
-  if (missing.length > 0) throw new Error(`${what} has no column ${missing.map((c) => `"${c}"`).join(', ')} (its columns: ${header.join(', ')})`);
+  if (missing.length > 0)
+    throw new Error(`${what} has no column ${missing.map((c) => `"${c}"`).join(', ')} (its columns: ${header.join(', ')})`);
   return rows.map((row, i) => {
     if (row.length !== header.length) throw new Error(`${what} line ${i + 2} has ${row.length} fields, the header ${header.length}`);
     return Object.fromEntries(header.map((name, j) => [name, row[j]!]));

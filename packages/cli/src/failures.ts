@@ -32,7 +32,12 @@ export function isFatal(error: unknown): boolean {
 export function failureOf(path: string, error: unknown): Failure {
   if (error instanceof ApiError) return { path, status: error.status, code: error.code, message: error.detail };
   const code = (error as { code?: unknown }).code;
-  return { path, status: '', code: typeof code === 'string' ? code.toLowerCase() : 'unreadable', message: error instanceof Error ? error.message : String(error) };
+  return {
+    path,
+    status: '',
+    code: typeof code === 'string' ? code.toLowerCase() : 'unreadable',
+    message: error instanceof Error ? error.message : String(error),
+  };
 }
 
 /** Every answer of a run must come from one model (behind a load balancer, replicas may differ in a rollout). */
@@ -48,7 +53,9 @@ export class ModelGuard {
   check(model: string, sha256: string | undefined): void {
     if (sha256 === undefined) throw new CommandError('the service did not say which model answered (no X-Model-Sha256 header)');
     if (this.sha256 !== undefined && this.sha256 !== sha256) {
-      throw new CommandError(`model ${model} sha256 ${sha256} answered, but this run uses ${this.model} sha256 ${this.sha256} (mixed model versions behind the load balancer?); stopping`);
+      throw new CommandError(
+        `model ${model} sha256 ${sha256} answered, but this run uses ${this.model} sha256 ${this.sha256} (mixed model versions behind the load balancer?); stopping`,
+      );
     }
     this.model = model;
     this.sha256 = sha256;

@@ -63,7 +63,11 @@ export function listImages(root: string): Listing {
 }
 
 /** A manifest's rows: `pathColumn` relative to the manifest's directory (or absolute), plus the other columns. */
-export function readManifest(manifest: string, pathColumn: string, otherColumns: string[] = []): (Item & { row: Record<string, string> })[] {
+export function readManifest(
+  manifest: string,
+  pathColumn: string,
+  otherColumns: string[] = [],
+): (Item & { row: Record<string, string> })[] {
   let text: string;
   try {
     text = readFileSync(manifest, 'utf8');

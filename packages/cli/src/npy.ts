@@ -54,7 +54,8 @@ export function readNpy(path: string): { rows: number; cols: number; data: Float
     const dictBytes = Buffer.alloc(headerLength);
     readSync(fd, dictBytes, 0, headerLength, major === 1 ? 10 : 12);
     const dict = dictBytes.toString('latin1');
-    if (!/'descr':\s*'<f4'/.test(dict) || !/'fortran_order':\s*False/.test(dict)) throw new Error(`${path}: only little-endian float32 in C order is read (${dict.trim()})`);
+    if (!/'descr':\s*'<f4'/.test(dict) || !/'fortran_order':\s*False/.test(dict))
+      throw new Error(`${path}: only little-endian float32 in C order is read (${dict.trim()})`);
     const shape = /'shape':\s*\((\d+),\s*(\d+)\)/.exec(dict);
     if (shape === null) throw new Error(`${path}: not a 2-D array (${dict.trim()})`);
     const rows = Number(shape[1]);

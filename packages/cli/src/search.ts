@@ -4,7 +4,19 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { COMMON_HELP, CommandError, IMAGE_HELP, IMAGE_OPTIONS, UsageError, common, imageOptions, int, parse, required, str } from './args.ts';
+import {
+  COMMON_HELP,
+  CommandError,
+  IMAGE_HELP,
+  IMAGE_OPTIONS,
+  UsageError,
+  common,
+  imageOptions,
+  int,
+  parse,
+  required,
+  str,
+} from './args.ts';
 import { ApiError } from './client.ts';
 import { ModelGuard } from './failures.ts';
 import { readFinished } from './embed/store.ts';
@@ -30,7 +42,14 @@ ${COMMON_HELP}
 export async function searchCommand(argv: string[]): Promise<number> {
   const parsed = parse(
     argv,
-    { index: { type: 'string' }, text: { type: 'string' }, image: { type: 'string' }, 'top-k': { type: 'string' }, json: { type: 'boolean' }, ...IMAGE_OPTIONS },
+    {
+      index: { type: 'string' },
+      text: { type: 'string' },
+      image: { type: 'string' },
+      'top-k': { type: 'string' },
+      json: { type: 'boolean' },
+      ...IMAGE_OPTIONS,
+    },
     SEARCH_HELP,
   );
   if (parsed === undefined) return 0;
@@ -42,7 +61,8 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const topK = int(values, 'top-k', 10, 1, 10_000);
   const { client, model } = common(values, () => undefined);
   const index = readFinished(dir);
-  if (model !== undefined && model !== index.meta.model) throw new UsageError(`--model ${model}: the index was embedded with ${index.meta.model}`);
+  if (model !== undefined && model !== index.meta.model)
+    throw new UsageError(`--model ${model}: the index was embedded with ${index.meta.model}`);
   const guard = new ModelGuard({ model: index.meta.model, sha256: index.meta.model_sha256 });
 
   let query: number[];
@@ -54,7 +74,10 @@ export async function searchCommand(argv: string[]): Promise<number> {
     } else {
       const given = imageOptions(values);
       const rendering = Object.keys(given).length > 0 ? given : (index.meta.rendering ?? {});
-      const answer = await client.embedImages([{ bytes: readFileSync(image!), name: basename(image!) }], { ...rendering, model: index.meta.model });
+      const answer = await client.embedImages([{ bytes: readFileSync(image!), name: basename(image!) }], {
+        ...rendering,
+        model: index.meta.model,
+      });
       guard.check(answer.body.model, answer.modelSha256);
       query = answer.body.embeddings[0]!;
     }

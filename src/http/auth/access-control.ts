@@ -50,11 +50,15 @@ export function installAccessControl(app: FastifyInstance, store: ApiKeyStore): 
   const checkRouteNames = (keys: readonly ApiKey[]): void => {
     for (const key of keys) {
       const unknown = (key.routes ?? []).filter((name) => !names.has(name));
-      if (unknown.length > 0) app.log.warn({ keyId: key.id, unknown, known: [...names].sort() }, 'an API key lists routes= names that match no route');
+      if (unknown.length > 0)
+        app.log.warn({ keyId: key.id, unknown, known: [...names].sort() }, 'an API key lists routes= names that match no route');
     }
   };
   app.addHook('onReady', (done) => {
-    if (store.size === 0) app.log.warn('no API key is configured: every route is open (set API_KEYS_FILE or API_KEYS; REQUIRE_AUTH=true refuses to start without one)');
+    if (store.size === 0)
+      app.log.warn(
+        'no API key is configured: every route is open (set API_KEYS_FILE or API_KEYS; REQUIRE_AUTH=true refuses to start without one)',
+      );
     checkRouteNames(store.keys);
     store.watch();
     done();

@@ -21,8 +21,13 @@ export async function installRateLimits(app: FastifyInstance): Promise<void> {
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     addHeaders: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
     errorResponseBuilder: (request, context) =>
-      new ServiceError(429, 'rate_limited', `API key "${request.apiKeyId ?? ''}" is over its rate of ${context.max} requests per ${context.after}`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
-      }),
+      new ServiceError(
+        429,
+        'rate_limited',
+        `API key "${request.apiKeyId ?? ''}" is over its rate of ${context.max} requests per ${context.after}`,
+        {
+          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+        },
+      ),
   });
 }

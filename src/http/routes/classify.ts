@@ -40,10 +40,16 @@ function labelSpecs(labels: LabelInput[]): LabelSpec[] {
  * the longest template (the longest prompt) within it too: what the text encoder reads is bounded like any text.
  */
 function checkPrompts(labels: LabelSpec[], templates: string[], max: number): void {
-  const label = checkTextLengths(labels.map((l) => l.text), max, 'label', 'labels');
+  const label = checkTextLengths(
+    labels.map((l) => l.text),
+    max,
+    'label',
+    'labels',
+  );
   const template = checkTextLengths(templates, max, 'template', 'templates');
   templates.forEach((t, i) => {
-    if (!hasOnePlaceholder(t)) throw inField('templates', badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`));
+    if (!hasOnePlaceholder(t))
+      throw inField('templates', badRequest(`template ${i} must contain "{}" exactly once (where the label goes)`));
   });
   if (label.chars + template.chars - 2 > max) {
     const message = `label ${label.index} in template ${template.index} makes a prompt longer than MAX_CHARS_PER_TEXT (${max} characters)`;
@@ -59,7 +65,8 @@ export interface Classes {
 
 /** Exactly one source of classes: inline labels (with their templates) or a prompt set (which brings its own). */
 export function checkClassSource(fields: ClassifyFields): void {
-  if (fields.labels !== undefined && fields.prompt_set !== undefined) throw inField('prompt_set', badRequest('give either labels or prompt_set, not both'));
+  if (fields.labels !== undefined && fields.prompt_set !== undefined)
+    throw inField('prompt_set', badRequest('give either labels or prompt_set, not both'));
   if (fields.labels === undefined && fields.prompt_set === undefined) throw inField('labels', badRequest('give labels or a prompt_set'));
   if (fields.templates !== undefined && fields.prompt_set !== undefined) {
     throw inField('templates', badRequest('templates cannot be combined with prompt_set: the prompt set brings its own'));
@@ -70,8 +77,13 @@ export function checkClassSource(fields: ClassifyFields): void {
 export function resolveClasses(model: ServedModel, fields: ClassifyFields, limits: Config['limits']): Classes {
   if (fields.prompt_set !== undefined) {
     const set = model.promptSet(fields.prompt_set);
-    if (set === undefined) throw inField('prompt_set', notFound(`model "${model.id}" has no prompt set "${fields.prompt_set}"`, 'prompt_set_not_found'));
-    return { labels: set.labels, promptSet: { name: set.info.name, version: set.info.version }, embed: () => Promise.resolve(set.classEmbeddings) };
+    if (set === undefined)
+      throw inField('prompt_set', notFound(`model "${model.id}" has no prompt set "${fields.prompt_set}"`, 'prompt_set_not_found'));
+    return {
+      labels: set.labels,
+      promptSet: { name: set.info.name, version: set.info.version },
+      embed: () => Promise.resolve(set.classEmbeddings),
+    };
   }
   const labels = labelSpecs(fields.labels ?? []);
   const templates = [...(fields.templates ?? DEFAULT_TEMPLATES)];
@@ -88,7 +100,13 @@ export function resolveClasses(model: ServedModel, fields: ClassifyFields, limit
 export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits } = app.config;
   const readRequest = imageRequestReader<ClassifyFields>(
-    { path: '/classify', schema: 'ClassifyRequest', imageProperty: 'image', raw: false, usage: 'send multipart with an "image" part, or JSON {"image": base64, ...}' },
+    {
+      path: '/classify',
+      schema: 'ClassifyRequest',
+      imageProperty: 'image',
+      raw: false,
+      usage: 'send multipart with an "image" part, or JSON {"image": base64, ...}',
+    },
     limits,
   );
 
@@ -109,7 +127,10 @@ export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
       const [decoded] = await decodeImages(images, model, decodeDeps(request), rendering);
       if (decoded === undefined) throw new Error('the image decoder returned nothing');
       const { cancellation } = request;
-      const [imageEmbeddings, classEmbeddings] = await Promise.all([model.embedImages([decoded.pixels], cancellation), classes.embed(cancellation)]);
+      const [imageEmbeddings, classEmbeddings] = await Promise.all([
+        model.embedImages([decoded.pixels], cancellation),
+        classes.embed(cancellation),
+      ]);
       const imageEmbedding = imageEmbeddings[0];
       if (imageEmbedding === undefined) throw new Error('the image encoder returned no embedding');
       if (wantsFhir(request)) {

@@ -16,7 +16,13 @@ interface EmbedTextBody {
 export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits } = app.config;
   const readImages = imageRequestReader<{ model?: string }>(
-    { path: '/embed/image', schema: 'EmbedImageRequest', imageProperty: 'images', raw: true, usage: 'send an image body, multipart "image" parts, or JSON {"images": [...]}' },
+    {
+      path: '/embed/image',
+      schema: 'EmbedImageRequest',
+      imageProperty: 'images',
+      raw: true,
+      usage: 'send an image body, multipart "image" parts, or JSON {"images": [...]}',
+    },
     limits,
   );
 
@@ -39,7 +45,10 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
       if (body === undefined) throw inField('texts', badRequest('send JSON {"texts": [...]}'));
       const { texts } = body;
       if (texts.length > limits.textsPerRequest) {
-        throw inField('texts', tooLarge(`${texts.length} texts sent, MAX_TEXTS_PER_REQUEST allows ${limits.textsPerRequest}`, 'too_many_texts'));
+        throw inField(
+          'texts',
+          tooLarge(`${texts.length} texts sent, MAX_TEXTS_PER_REQUEST allows ${limits.textsPerRequest}`, 'too_many_texts'),
+        );
       }
       checkTextLengths(texts, limits.charsPerText, 'text', 'texts');
       const model = pickModel(request, reply, requestedModel(request.query.model, body.model));

@@ -15,7 +15,8 @@ export const healthRoutes: FastifyPluginCallback = (app, _options, done) => {
     const models = registry.list().map((m) => m.id);
     // A model whose workers are all dead (or whose replacements keep failing) could only queue work until its deadline.
     const stalled = models.find((id) => !registry.get(id).live());
-    if (stalled !== undefined) throw unavailable(`model ${stalled} has an encoder with no live inference worker; replacements are being started`, 'not_ready', 5);
+    if (stalled !== undefined)
+      throw unavailable(`model ${stalled} has an encoder with no live inference worker; replacements are being started`, 'not_ready', 5);
     return { status: 'ready' as const, models };
   });
   done();

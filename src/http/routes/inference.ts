@@ -19,9 +19,13 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
   // Inference takes JSON, multipart or (for /embed/image and /preview) an image or DICOM body; plain text is nobody's format here.
   app.removeContentTypeParser('text/plain');
   // multipart/related: DICOM instances as WADO-RS answers and STOW-RS sends them (src/http/dicomweb-images.ts).
-  app.addContentTypeParser([...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE, 'multipart/related'], { parseAs: 'buffer', bodyLimit: config.limits.bodyBytes }, (_request, body, done) => {
-    done(null, body);
-  });
+  app.addContentTypeParser(
+    [...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE, 'multipart/related'],
+    { parseAs: 'buffer', bodyLimit: config.limits.bodyBytes },
+    (_request, body, done) => {
+      done(null, body);
+    },
+  );
   await app.register(multipart, {
     limits: { fileSize: config.limits.bodyBytes, files: config.limits.imagesPerRequest, fieldSize: config.limits.bodyBytes },
   });

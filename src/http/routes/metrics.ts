@@ -20,7 +20,9 @@ export const metricsRoutes: FastifyPluginCallback<{ metrics: Metrics }> = (app, 
 export async function buildMetricsListener(metrics: Metrics, logger: Logger): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = logger;
   const app = Fastify({ loggerInstance, disableRequestLogging: true, forceCloseConnections: true });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)));
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)),
+  );
   await app.register(metricsRoutes, { metrics });
   return app;
 }

@@ -9,7 +9,8 @@ export const PAGE_DIR = new URL('../../../page/', import.meta.url);
  * Only this service: its own scripts, styles and API; the preview arrives as a blob: URL (data: for the empty
  * favicon). No inline script or style, no plugin, no framing, no form posted elsewhere.
  */
-export const PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+export const PAGE_CSP =
+  "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /** Each URL of the page, the file it serves and its media type. */
 export const PAGE_ASSETS = [

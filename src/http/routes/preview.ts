@@ -23,7 +23,13 @@ export function headerJson(value: unknown): string {
 export const previewRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits } = app.config;
   const readRequest = imageRequestReader<{ model?: string }>(
-    { path: '/preview', schema: 'PreviewRequest', imageProperty: 'image', raw: true, usage: 'send an image body, a multipart "image" part, or JSON {"image": base64}' },
+    {
+      path: '/preview',
+      schema: 'PreviewRequest',
+      imageProperty: 'image',
+      raw: true,
+      usage: 'send an image body, a multipart "image" part, or JSON {"image": base64}',
+    },
     limits,
   );
 
@@ -42,7 +48,10 @@ export const previewRoutes: FastifyPluginCallback = (app, _options, done) => {
       const model = pickModel(request, reply, fields.model);
       const { view, preprocessing } = await previewImage(image, model, decodeDeps(request), rendering);
       const size = preprocessing.transform.size;
-      const png = await sharp(view, { raw: { width: size, height: size, channels: 3 } }).timeout({ seconds: Math.ceil(app.config.decoderTimeoutMs / 1000) }).png().toBuffer();
+      const png = await sharp(view, { raw: { width: size, height: size, channels: 3 } })
+        .timeout({ seconds: Math.ceil(app.config.decoderTimeoutMs / 1000) })
+        .png()
+        .toBuffer();
       return reply.header(PREPROCESSING_HEADER, headerJson(preprocessing)).type('image/png').send(png);
     },
   );

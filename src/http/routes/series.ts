@@ -9,7 +9,11 @@ import { checkClassSource, resolveClasses, type ClassifyFields } from './classif
 
 /** The slice record both routes answer: place in the series, Instance Number, and the UID only when asked for. */
 function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string, unknown> {
-  return { index: slice.index, instance_number: slice.instanceNumber, ...(includeUids && slice.uid !== undefined ? { instance_uid: slice.uid } : {}) };
+  return {
+    index: slice.index,
+    instance_number: slice.instanceNumber,
+    ...(includeUids && slice.uid !== undefined ? { instance_uid: slice.uid } : {}),
+  };
 }
 
 /**
@@ -28,7 +32,12 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
 
   app.post(
     '/classify/series',
-    { schema: { body: { content: { 'application/json': { schema: ref('ClassifySeriesRequest') } } }, response: { 200: ref('ClassifySeriesResponse') } } },
+    {
+      schema: {
+        body: { content: { 'application/json': { schema: ref('ClassifySeriesRequest') } } },
+        response: { 200: ref('ClassifySeriesResponse') },
+      },
+    },
     async (request, reply) => {
       const { series, slices, includeUids, rendering, fields } = await readClassify(request);
       checkClassSource(fields);
@@ -40,7 +49,9 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
       if (wantsFhir(request)) {
         const predictions = model.classify(embedded.embedding, classEmbeddings, classes.labels);
         const studyUid = 'reference' in series ? series.reference.study : undefined;
-        return reply.type(FHIR_MEDIA_TYPE).send(JSON.stringify(classificationObservation({ model, promptSet: classes.promptSet, predictions, studyUid })));
+        return reply
+          .type(FHIR_MEDIA_TYPE)
+          .send(JSON.stringify(classificationObservation({ model, promptSet: classes.promptSet, predictions, studyUid })));
       }
       return {
         model: model.id,
@@ -57,7 +68,12 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
 
   app.post(
     '/embed/series',
-    { schema: { body: { content: { 'application/json': { schema: ref('EmbedSeriesRequest') } } }, response: { 200: ref('EmbedSeriesResponse') } } },
+    {
+      schema: {
+        body: { content: { 'application/json': { schema: ref('EmbedSeriesRequest') } } },
+        response: { 200: ref('EmbedSeriesResponse') },
+      },
+    },
     async (request, reply) => {
       const { series, slices, includeUids, rendering, fields } = await readEmbed(request);
       const model = pickModel(request, reply, fields.model);

@@ -32,7 +32,12 @@ export async function installTracing(app: FastifyInstance, telemetry: TelemetryC
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     const parent = incomingContext(request.headers);
     const span = spans?.startRequest(parent, request.method, request.routeOptions.url ?? 'unmatched', Date.now());
-    const context = span?.context ?? { traceId: parent?.traceId ?? newTraceId(), spanId: newSpanId(), sampled: parent?.sampled ?? false, traceState: parent?.traceState };
+    const context = span?.context ?? {
+      traceId: parent?.traceId ?? newTraceId(),
+      spanId: newSpanId(),
+      sampled: parent?.sampled ?? false,
+      traceState: parent?.traceState,
+    };
     const headers = traceHeaders(context);
     void reply.headers(headers);
     request.cancellation.traceHeaders = headers;

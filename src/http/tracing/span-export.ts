@@ -39,7 +39,12 @@ export function openSpanExport(tracesUrl: string, serviceName: string): SpanExpo
       const own = span.spanContext();
       const inside = trace.setSpan(ROOT_CONTEXT, span);
       return {
-        context: { traceId: own.traceId, spanId: own.spanId, sampled: (own.traceFlags & TraceFlags.SAMPLED) !== 0, traceState: parent?.traceState },
+        context: {
+          traceId: own.traceId,
+          spanId: own.spanId,
+          sampled: (own.traceFlags & TraceFlags.SAMPLED) !== 0,
+          traceState: parent?.traceState,
+        },
         child(name, fromMs, toMs) {
           tracer.startSpan(name, { kind: SpanKind.INTERNAL, startTime: fromMs }, inside).end(toMs);
         },

@@ -35,7 +35,10 @@ export function incomingContext(headers: IncomingHttpHeaders): TraceContext | un
 function traceState(value: string | string[] | undefined): string | undefined {
   const joined = Array.isArray(value) ? value.join(',') : value;
   if (joined === undefined || joined.length > MAX_TRACESTATE_CHARS) return undefined;
-  const members = joined.split(',').map((member) => member.trim()).filter((member) => member !== '');
+  const members = joined
+    .split(',')
+    .map((member) => member.trim())
+    .filter((member) => member !== '');
   if (members.length === 0 || members.length > MAX_TRACESTATE_MEMBERS) return undefined;
   return members.every((member) => TRACESTATE_MEMBER.test(member)) ? members.join(',') : undefined;
 }

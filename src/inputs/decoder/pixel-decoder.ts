@@ -91,7 +91,11 @@ export class PixelDecoder {
    */
   async dicomCost(bytes: Uint8Array, options: RenderOptions, limits: InputLimits, cancellation: Cancellation = {}): Promise<DicomCost> {
     const copy = new Uint8Array(bytes);
-    const result = await this.#run({ kind: 'dicom-cost', bytes: copy, options: { ...options }, limits: limitsOf(limits) }, [copy.buffer], cancellation);
+    const result = await this.#run(
+      { kind: 'dicom-cost', bytes: copy, options: { ...options }, limits: limitsOf(limits) },
+      [copy.buffer],
+      cancellation,
+    );
     if (result.kind !== 'dicom-cost') throw new Error(`the pixel decoder answered a ${result.kind} task for a dicom-cost task`);
     return { bytes: result.bytes, width: result.width, height: result.height };
   }
@@ -101,9 +105,18 @@ export class PixelDecoder {
    * window), 413 (pixels over the limit, before decoding), 415 (transfer syntax), 422 (undecodable), 503.
    * The bytes are copied, never retained.
    */
-  async renderDicom(bytes: Uint8Array, options: RenderOptions, limits: InputLimits, cancellation: Cancellation = {}): Promise<RenderedImage> {
+  async renderDicom(
+    bytes: Uint8Array,
+    options: RenderOptions,
+    limits: InputLimits,
+    cancellation: Cancellation = {},
+  ): Promise<RenderedImage> {
     const copy = new Uint8Array(bytes);
-    const result = await this.#run({ kind: 'dicom', bytes: copy, options: { ...options }, limits: limitsOf(limits) }, [copy.buffer], cancellation);
+    const result = await this.#run(
+      { kind: 'dicom', bytes: copy, options: { ...options }, limits: limitsOf(limits) },
+      [copy.buffer],
+      cancellation,
+    );
     if (result.kind !== 'dicom') throw new Error(`the pixel decoder answered a ${result.kind} task for a dicom task`);
     const data = result.image.data as Uint8Array;
     return { ...result.image, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
@@ -138,7 +151,8 @@ export class PixelDecoder {
     if (deadline !== undefined && deadline <= Date.now()) return Promise.reject(new DeadlineExceededError(false));
     // Once closed, the pool refuses at once (503 shutting_down).
     if (this.#closed || (this.#waiting.length === 0 && this.#pool.idle > 0)) return this.#pool.run(task, transfer);
-    if (this.#waiting.length >= this.#maxQueue) return Promise.reject(new PoolQueueFullError(`${this.#waiting.length} images are waiting to be decoded`));
+    if (this.#waiting.length >= this.#maxQueue)
+      return Promise.reject(new PoolQueueFullError(`${this.#waiting.length} images are waiting to be decoded`));
     return new Promise<DecodeResult>((resolve, reject) => {
       const timer = deadline === undefined ? undefined : setTimeout(() => leave(new DeadlineExceededError(false)), deadline - Date.now());
       const onAbort = () => leave(new CancelledError('the client disconnected before the image was decoded'));

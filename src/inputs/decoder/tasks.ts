@@ -30,8 +30,14 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
     // A codestream that contradicts Rows/Columns is refused here, before any memory is reserved for it.
     checkCodestream(d);
     const jpeg = d.encoding.kind === 'encapsulated' && d.encoding.codec === 'jpeg';
-    checkDecompression({ decodedBytes: dicomDecodedBytes(d), sentBytes: task.bytes.length, jpeg, what: `${d.columns}x${d.rows} DICOM frame` }, task.limits.decompression);
-    return { result: { kind: 'dicom-cost', bytes: dicomRenderBytes(d, task.bytes.length), width: d.columns, height: d.rows }, transfer: [] };
+    checkDecompression(
+      { decodedBytes: dicomDecodedBytes(d), sentBytes: task.bytes.length, jpeg, what: `${d.columns}x${d.rows} DICOM frame` },
+      task.limits.decompression,
+    );
+    return {
+      result: { kind: 'dicom-cost', bytes: dicomRenderBytes(d, task.bytes.length), width: d.columns, height: d.rows },
+      transfer: [],
+    };
   }
   // Loaded at start; after a codec trap the module is dropped (codecs.ts) and comes back here.
   await loadCodecs();
@@ -43,7 +49,11 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
 /** A ServiceError keeps its status and code across the thread boundary as the failure's detail. */
 function crossable(error: unknown): unknown {
   if (!(error instanceof ServiceError)) return error;
-  const detail: ServiceErrorDetail = { statusCode: error.statusCode, code: error.code, ...(error.field === undefined ? {} : { field: error.field }) };
+  const detail: ServiceErrorDetail = {
+    statusCode: error.statusCode,
+    code: error.code,
+    ...(error.field === undefined ? {} : { field: error.field }),
+  };
   return Object.assign(new Error(error.message), { detail });
 }
 

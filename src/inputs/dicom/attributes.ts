@@ -35,7 +35,13 @@ function label(name: string, tag: string): string {
 /** The index-th backslash-separated value of a string attribute, trimmed; undefined when absent or empty. */
 function textValue(ds: DataSet, tag: string, index: number): string | undefined {
   const whole = ds.string(tag);
-  const value = typeof whole === 'string' ? whole.split('\\')[index]?.replace(/[\0 ]+$/, '').trim() : undefined;
+  const value =
+    typeof whole === 'string'
+      ? whole
+          .split('\\')
+          [index]?.replace(/[\0 ]+$/, '')
+          .trim()
+      : undefined;
   return value === '' ? undefined : value;
 }
 

@@ -40,7 +40,9 @@ export function parseDataSet(bytes: Uint8Array, maxInflatedBytes: number): DataS
         inflated = inflateRawSync(array.subarray(position), { maxOutputLength: maxInflatedBytes });
       } catch (error) {
         if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
-          throw imageTooLarge(`deflated DICOM data set inflates to more than ${maxInflatedBytes} bytes (MAX_IMAGE_PIXELS, MAX_IMAGE_BYTES)`);
+          throw imageTooLarge(
+            `deflated DICOM data set inflates to more than ${maxInflatedBytes} bytes (MAX_IMAGE_PIXELS, MAX_IMAGE_BYTES)`,
+          );
         }
         throw undecodable(`deflated DICOM data set cannot be inflated: ${errorMessage(error)}`);
       }

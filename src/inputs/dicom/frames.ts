@@ -5,7 +5,11 @@ import { undecodable } from '../../errors.ts';
 import { errorMessage } from './dataset.ts';
 import type { PixelEncoding } from './transfer-syntax.ts';
 
-export function frameBytes(ds: DataSet, pixel: Element, d: { encoding: PixelEncoding; numberOfFrames: number; frame: number; nativeFrameBytes: number }): Uint8Array {
+export function frameBytes(
+  ds: DataSet,
+  pixel: Element,
+  d: { encoding: PixelEncoding; numberOfFrames: number; frame: number; nativeFrameBytes: number },
+): Uint8Array {
   if (d.encoding.kind === 'native') {
     if (pixel.encapsulatedPixelData) throw undecodable('DICOM pixel data is encapsulated but the transfer syntax is native');
     const start = pixel.dataOffset + d.frame * d.nativeFrameBytes;

@@ -70,7 +70,16 @@ function requiredAttribute(ds: DataSet, which: keyof typeof ATTRIBUTES): number 
 
 const SUBSAMPLED_422 = new Set(['YBR_FULL_422', 'YBR_PARTIAL_422']);
 const RENDERABLE = new Set([
-  'MONOCHROME1', 'MONOCHROME2', 'RGB', 'PALETTE COLOR', 'YBR_FULL', 'YBR_FULL_422', 'YBR_PARTIAL_422', 'YBR_PARTIAL_420', 'YBR_ICT', 'YBR_RCT',
+  'MONOCHROME1',
+  'MONOCHROME2',
+  'RGB',
+  'PALETTE COLOR',
+  'YBR_FULL',
+  'YBR_FULL_422',
+  'YBR_PARTIAL_422',
+  'YBR_PARTIAL_420',
+  'YBR_ICT',
+  'YBR_RCT',
 ]);
 
 /**
@@ -128,7 +137,9 @@ export function describe(bytes: Uint8Array, requestedFrame: number | undefined, 
 
   // Rows x columns alone first: one frame over the cap is refused whatever the frame count says.
   if (rows * columns > limits.imagePixels) {
-    throw imageTooLarge(`DICOM image is ${rows} x ${columns} = ${rows * columns} pixels per frame, over the limit of ${limits.imagePixels}`);
+    throw imageTooLarge(
+      `DICOM image is ${rows} x ${columns} = ${rows * columns} pixels per frame, over the limit of ${limits.imagePixels}`,
+    );
   }
   const total = rows * columns * numberOfFrames;
   if (total > limits.imagePixels) {

@@ -64,7 +64,13 @@ export function renderOptions(options: ImageOptions): RenderOptions {
 }
 
 /** A DICOM object (Part 10, or a bare data set declared application/dicom). */
-export async function readDicom(bytes: Buffer, options: ImageOptions, decoder: PixelDecoder, limits: InputLimits, cancellation?: Cancellation): Promise<ImageSource> {
+export async function readDicom(
+  bytes: Buffer,
+  options: ImageOptions,
+  decoder: PixelDecoder,
+  limits: InputLimits,
+  cancellation?: Cancellation,
+): Promise<ImageSource> {
   const rendered = await decoder.renderDicom(bytes, renderOptions(options), limits, cancellation);
   const { window } = options;
   const { record } = rendered;

@@ -8,7 +8,11 @@ import type { RenderedImage, RenderOptions, WindowRecord } from './types.ts';
 import { chooseVoi, invertsGreyscale, modalityTransform } from './voi.ts';
 import { distinctCounts, percentileWindow, to8bit } from './window.ts';
 
-function greyscale(d: ImageDescription, bytes: Uint8Array, options: RenderOptions): { rgb: Buffer; window: WindowRecord; inverted: boolean } {
+function greyscale(
+  d: ImageDescription,
+  bytes: Uint8Array,
+  options: RenderOptions,
+): { rgb: Buffer; window: WindowRecord; inverted: boolean } {
   const stored = storedValues(bytes, d.bitsAllocated, d.bitsStored, d.highBit, d.signed);
   const modality = modalityTransform(d);
   const padding = d.padding;

@@ -10,7 +10,13 @@ export function alike(samples: StoredSamples, length: number): StoredSamples {
 }
 
 /** Stored values: masked to Bits Stored, shifted down from High Bit, sign-extended when Pixel Representation says so. */
-export function storedValues(bytes: Uint8Array, bitsAllocated: number, bitsStored: number, highBit: number, signed: boolean): StoredSamples {
+export function storedValues(
+  bytes: Uint8Array,
+  bitsAllocated: number,
+  bitsStored: number,
+  highBit: number,
+  signed: boolean,
+): StoredSamples {
   const count = bytes.length / (bitsAllocated / 8);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shift = highBit + 1 - bitsStored;

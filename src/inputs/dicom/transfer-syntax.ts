@@ -2,8 +2,7 @@ import { unsupportedMediaType } from '../../errors.ts';
 
 /** How the pixel data of a transfer syntax is stored, and which codec (if any) decodes a frame of it. */
 export type PixelEncoding =
-  | { kind: 'native'; bigEndian: boolean }
-  | { kind: 'encapsulated'; codec: 'rle' | 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k' };
+  { kind: 'native'; bigEndian: boolean } | { kind: 'encapsulated'; codec: 'rle' | 'jpeg' | 'jpeg-ls' | 'jpeg2000' | 'htj2k' };
 
 interface SyntaxEntry {
   name: string;

@@ -69,7 +69,10 @@ export function percentileWindow(values: ArrayLike<number>, counts: ArrayLike<nu
 }
 
 /** Distinct values and counts of an arbitrary numeric array (sorting a copy); for data too wide for a histogram. */
-export function distinctCounts(data: ArrayLike<number>, include: (i: number) => boolean = () => true): { values: Float64Array; counts: Float64Array } {
+export function distinctCounts(
+  data: ArrayLike<number>,
+  include: (i: number) => boolean = () => true,
+): { values: Float64Array; counts: Float64Array } {
   // Typed arrays sized up front (the memory budget counts them: cost.ts, image-cost.ts), sorted in place.
   const kept = new Float64Array(data.length);
   let n = 0;

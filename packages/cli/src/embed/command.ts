@@ -5,7 +5,19 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMON_HELP, CommandError, IMAGE_HELP, IMAGE_OPTIONS, UsageError, common, imageOptions, int, parse, required, str } from '../args.ts';
+import {
+  COMMON_HELP,
+  CommandError,
+  IMAGE_HELP,
+  IMAGE_OPTIONS,
+  UsageError,
+  common,
+  imageOptions,
+  int,
+  parse,
+  required,
+  str,
+} from '../args.ts';
 import { ApiError } from '../client.ts';
 import type { ImageOptions, UnimedClient } from '../client.ts';
 import { failureOf, isFatal, ModelGuard } from '../failures.ts';
@@ -50,7 +62,8 @@ function shardOf(raw: string | undefined): { index: number; count: number } | un
   const m = /^(\d+)\/(\d+)$/.exec(raw);
   const index = Number(m?.[1]);
   const count = Number(m?.[2]);
-  if (m === null || count < 1 || count > 100_000 || index >= count) throw new UsageError(`--shard must be I/N with 0 <= I < N, got "${raw}"`);
+  if (m === null || count < 1 || count > 100_000 || index >= count)
+    throw new UsageError(`--shard must be I/N with 0 <= I < N, got "${raw}"`);
   return { index, count };
 }
 
@@ -60,7 +73,13 @@ function renderingOf(options: ImageOptions): Record<string, string | number> | u
 }
 
 /** The meta a run would write, from the service's model list; checked against an existing meta.json. */
-async function planMeta(client: UnimedClient, model: string | undefined, rendering: ImageOptions, shard: Meta['shard'], previous: Meta | undefined): Promise<Meta> {
+async function planMeta(
+  client: UnimedClient,
+  model: string | undefined,
+  rendering: ImageOptions,
+  shard: Meta['shard'],
+  previous: Meta | undefined,
+): Promise<Meta> {
   let models;
   try {
     models = (await client.models()).body;
@@ -69,16 +88,22 @@ async function planMeta(client: UnimedClient, model: string | undefined, renderi
   }
   const id = model ?? previous?.model ?? models.default;
   const info = models.models.find((m) => m.id === id);
-  if (info === undefined) throw new CommandError(`the service does not serve model ${id} (it serves ${models.models.map((m) => m.id).join(', ')})`);
+  if (info === undefined)
+    throw new CommandError(`the service does not serve model ${id} (it serves ${models.models.map((m) => m.id).join(', ')})`);
   const meta: Meta = { model: info.id, model_sha256: info.sha256, dim: info.embed_dim, normalisation: 'l2', dtype: 'float32' };
   const r = renderingOf(rendering);
   if (r !== undefined) meta.rendering = r;
   if (shard !== undefined) meta.shard = shard;
   if (previous !== undefined) {
     if (previous.model_sha256 !== meta.model_sha256) {
-      throw new CommandError(`refusing to resume: this output was embedded with model ${previous.model} sha256 ${previous.model_sha256}, the service now serves ${meta.model} sha256 ${meta.model_sha256}; use another --out`);
+      throw new CommandError(
+        `refusing to resume: this output was embedded with model ${previous.model} sha256 ${previous.model_sha256}, the service now serves ${meta.model} sha256 ${meta.model_sha256}; use another --out`,
+      );
     }
-    if (metaText(previous) !== metaText(meta)) throw new CommandError(`refusing to resume: meta.json says ${JSON.stringify(previous)}, this run would write ${JSON.stringify(meta)} (other options or shard); use the same arguments or another --out`);
+    if (metaText(previous) !== metaText(meta))
+      throw new CommandError(
+        `refusing to resume: meta.json says ${JSON.stringify(previous)}, this run would write ${JSON.stringify(meta)} (other options or shard); use the same arguments or another --out`,
+      );
   }
   return meta;
 }
@@ -111,7 +136,15 @@ export async function embedCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'merge') return mergeCommand(argv.slice(1));
   const parsed = parse(
     argv,
-    { input: { type: 'string' }, 'path-column': { type: 'string' }, out: { type: 'string' }, shard: { type: 'string' }, 'batch-size': { type: 'string' }, 'batch-bytes': { type: 'string' }, ...IMAGE_OPTIONS },
+    {
+      input: { type: 'string' },
+      'path-column': { type: 'string' },
+      out: { type: 'string' },
+      shard: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'batch-bytes': { type: 'string' },
+      ...IMAGE_OPTIONS,
+    },
     EMBED_HELP,
   );
   if (parsed === undefined) return 0;
@@ -128,7 +161,10 @@ export async function embedCommand(argv: string[]): Promise<number> {
   let all: Item[];
   if (existsSync(input) && statSync(input).isDirectory()) {
     const listing = listImages(input);
-    if (listing.skipped.length > 0) process.stderr.write(`skipped ${listing.skipped.length} file(s) that are not images or are hidden: ${listing.skipped.slice(0, 5).join(', ')}${listing.skipped.length > 5 ? ', ...' : ''}\n`);
+    if (listing.skipped.length > 0)
+      process.stderr.write(
+        `skipped ${listing.skipped.length} file(s) that are not images or are hidden: ${listing.skipped.slice(0, 5).join(', ')}${listing.skipped.length > 5 ? ', ...' : ''}\n`,
+      );
     all = listing.items;
   } else {
     all = readManifest(input, str(values, 'path-column') ?? 'path');
@@ -151,11 +187,16 @@ export async function embedCommand(argv: string[]): Promise<number> {
   shown.progress = progress;
 
   const embed = async (batch: Item[]): Promise<void> => {
-    const answer = await client.embedImages(batch.map((item) => ({ bytes: readFileSync(item.file), name: item.path })), options);
+    const answer = await client.embedImages(
+      batch.map((item) => ({ bytes: readFileSync(item.file), name: item.path })),
+      options,
+    );
     guard.check(answer.body.model, answer.modelSha256);
     const { embeddings } = answer.body;
     if (embeddings.length !== batch.length || embeddings.some((e) => e.length !== meta.dim)) {
-      throw new CommandError(`the service answered ${embeddings.length} embeddings for ${batch.length} images (dim ${embeddings[0]?.length}, expected ${meta.dim})`);
+      throw new CommandError(
+        `the service answered ${embeddings.length} embeddings for ${batch.length} images (dim ${embeddings[0]?.length}, expected ${meta.dim})`,
+      );
     }
     const refs = journal.append(batch.map((item, i) => ({ path: item.path, embedding: embeddings[i]! })));
     batch.forEach((item, i) => rows.set(item.path, refs[i]!));
@@ -191,7 +232,15 @@ export async function embedCommand(argv: string[]): Promise<number> {
   }
 
   const embedded = items.filter((item) => rows.has(item.path)).map((item) => item.path);
-  writeFinal(out, meta, embedded, rows, failures.sort((a, b) => (a.path < b.path ? -1 : 1)));
-  process.stdout.write(`${embedded.length} of ${items.length} images embedded (${already} before this run), ${failures.length} failed${failures.length > 0 ? ' (errors.csv)' : ''}: ${out}\n`);
+  writeFinal(
+    out,
+    meta,
+    embedded,
+    rows,
+    failures.sort((a, b) => (a.path < b.path ? -1 : 1)),
+  );
+  process.stdout.write(
+    `${embedded.length} of ${items.length} images embedded (${already} before this run), ${failures.length} failed${failures.length > 0 ? ' (errors.csv)' : ''}: ${out}\n`,
+  );
   return 0;
 }

@@ -30,22 +30,30 @@ export function mergeCommand(argv: string[]): number {
   const count = first.shard?.count;
   const { shard: _, ...common } = first;
   for (const s of shards) {
-    if (s.meta.shard === undefined) throw new CommandError(`${s.dir} is not a shard (its meta.json has no "shard"; it was embedded without --shard)`);
+    if (s.meta.shard === undefined)
+      throw new CommandError(`${s.dir} is not a shard (its meta.json has no "shard"; it was embedded without --shard)`);
     const { shard: __, ...rest } = s.meta;
-    if (metaText(rest) !== metaText(common)) throw new CommandError(`${s.dir} was embedded differently from ${shards[0]!.dir}: ${JSON.stringify(rest)} vs ${JSON.stringify(common)}`);
-    if (s.meta.shard.count !== count) throw new CommandError(`${s.dir} is shard ${s.meta.shard.index}/${s.meta.shard.count}, ${shards[0]!.dir} one of ${count}`);
+    if (metaText(rest) !== metaText(common))
+      throw new CommandError(
+        `${s.dir} was embedded differently from ${shards[0]!.dir}: ${JSON.stringify(rest)} vs ${JSON.stringify(common)}`,
+      );
+    if (s.meta.shard.count !== count)
+      throw new CommandError(`${s.dir} is shard ${s.meta.shard.index}/${s.meta.shard.count}, ${shards[0]!.dir} one of ${count}`);
   }
   const indices = shards.map((s) => s.meta.shard!.index).sort((a, b) => a - b);
   const missing = Array.from({ length: count! }, (_, i) => i).filter((i) => !indices.includes(i));
   const twice = indices.filter((v, i) => indices.indexOf(v) !== i);
   if (missing.length > 0 || twice.length > 0) {
-    throw new CommandError(`shards of ${count}: ${missing.length > 0 ? `missing ${missing.join(', ')}` : ''}${missing.length > 0 && twice.length > 0 ? '; ' : ''}${twice.length > 0 ? `given twice ${twice.join(', ')}` : ''}`);
+    throw new CommandError(
+      `shards of ${count}: ${missing.length > 0 ? `missing ${missing.join(', ')}` : ''}${missing.length > 0 && twice.length > 0 ? '; ' : ''}${twice.length > 0 ? `given twice ${twice.join(', ')}` : ''}`,
+    );
   }
 
   const dim = first.dim;
   const rows = shards.flatMap((s) => s.paths.map((path, i) => ({ path, data: s.data, row: i })));
   rows.sort(byPath);
-  for (let i = 1; i < rows.length; i++) if (rows[i]!.path === rows[i - 1]!.path) throw new CommandError(`${rows[i]!.path} is in two shards`);
+  for (let i = 1; i < rows.length; i++)
+    if (rows[i]!.path === rows[i - 1]!.path) throw new CommandError(`${rows[i]!.path} is in two shards`);
   const failures: Failure[] = shards.flatMap((s) => s.failures).sort(byPath);
 
   mkdirSync(out, { recursive: true });
@@ -56,7 +64,10 @@ export function mergeCommand(argv: string[]): number {
     rows.length,
   );
   writeFileSync(join(out, 'index.csv'), formatCsv([['path'], ...rows.map((r) => [r.path])]));
-  writeFileSync(join(out, 'errors.csv'), formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])]));
+  writeFileSync(
+    join(out, 'errors.csv'),
+    formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])]),
+  );
   writeFileSync(join(out, 'meta.json'), metaText(common));
   process.stdout.write(`merged ${shards.length} shards: ${rows.length} rows, ${failures.length} failed: ${out}\n`);
   return 0;

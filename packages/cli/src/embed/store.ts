@@ -12,7 +12,20 @@
  * record that is short or fails its checksum, and the file is cut there. The final files are written to
  * temporaries and renamed, and only then is the journal deleted, so every state a kill can leave is resumable.
  */
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CommandError } from '../args.ts';
@@ -148,7 +161,13 @@ function writeAtomically(file: string, write: (tmp: string) => void): void {
  * Writes index.csv, embeddings.npy (rows read from wherever they are), errors.csv and meta.json for `paths` in
  * the given (sorted) order, then removes the journal.
  */
-export function writeFinal(out: string, meta: Meta, paths: readonly string[], rows: ReadonlyMap<string, RowRef>, failures: readonly Failure[]): void {
+export function writeFinal(
+  out: string,
+  meta: Meta,
+  paths: readonly string[],
+  rows: ReadonlyMap<string, RowRef>,
+  failures: readonly Failure[],
+): void {
   const rowBytes = meta.dim * 4;
   // index.csv goes first, so that a kill before the new one is in place leaves no pair of index.csv and
   // embeddings.npy that could be mistaken for each other (the next run then embeds those rows again).
@@ -163,7 +182,8 @@ export function writeFinal(out: string, meta: Meta, paths: readonly string[], ro
         const ref = rows.get(path)!;
         let source = sources.get(ref.file);
         if (source === undefined) sources.set(ref.file, (source = openSync(ref.file, 'r')));
-        if (readSync(source, row, 0, rowBytes, ref.offset) !== rowBytes) throw new CommandError(`${ref.file} is shorter than its index says`);
+        if (readSync(source, row, 0, rowBytes, ref.offset) !== rowBytes)
+          throw new CommandError(`${ref.file} is shorter than its index says`);
         writeSync(fd, row);
       }
     } finally {
@@ -172,7 +192,9 @@ export function writeFinal(out: string, meta: Meta, paths: readonly string[], ro
     }
   });
   writeAtomically(join(out, 'index.csv'), (tmp) => writeFileSync(tmp, formatCsv([['path'], ...paths.map((p) => [p])])));
-  writeAtomically(join(out, 'errors.csv'), (tmp) => writeFileSync(tmp, formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])])));
+  writeAtomically(join(out, 'errors.csv'), (tmp) =>
+    writeFileSync(tmp, formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])])),
+  );
   writeAtomically(join(out, 'meta.json'), (tmp) => writeFileSync(tmp, metaText(meta)));
   rmSync(join(out, JOURNAL_DIR), { recursive: true, force: true });
 }
@@ -181,11 +203,20 @@ export function writeFinal(out: string, meta: Meta, paths: readonly string[], ro
 export function readFinished(dir: string): { meta: Meta; paths: string[]; data: Float32Array; failures: Failure[] } {
   const meta = readMeta(dir);
   if (meta === undefined) throw new CommandError(`${dir} has no meta.json (not an embed output)`);
-  if (existsSync(journalPath(dir))) throw new CommandError(`${dir} is not finished (its run was interrupted): run the same embed command again first`);
+  if (existsSync(journalPath(dir)))
+    throw new CommandError(`${dir} is not finished (its run was interrupted): run the same embed command again first`);
   const paths = records(readFileSync(join(dir, 'index.csv'), 'utf8'), ',', ['path'], join(dir, 'index.csv')).map((r) => r.path!);
   const npy = readNpy(join(dir, 'embeddings.npy'));
-  if (npy.rows !== paths.length || npy.cols !== meta.dim) throw new CommandError(`${dir}: embeddings.npy is (${npy.rows}, ${npy.cols}), index.csv has ${paths.length} rows and meta.json dim ${meta.dim}`);
-  const failures = records(readFileSync(join(dir, 'errors.csv'), 'utf8'), ',', ['path', 'status', 'code', 'message'], join(dir, 'errors.csv')).map((r) => ({
+  if (npy.rows !== paths.length || npy.cols !== meta.dim)
+    throw new CommandError(
+      `${dir}: embeddings.npy is (${npy.rows}, ${npy.cols}), index.csv has ${paths.length} rows and meta.json dim ${meta.dim}`,
+    );
+  const failures = records(
+    readFileSync(join(dir, 'errors.csv'), 'utf8'),
+    ',',
+    ['path', 'status', 'code', 'message'],
+    join(dir, 'errors.csv'),
+  ).map((r) => ({
     path: r.path!,
     status: r.status === '' ? ('' as const) : Number(r.status),
     code: r.code!,

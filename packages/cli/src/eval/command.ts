@@ -4,7 +4,19 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMON_HELP, CommandError, IMAGE_HELP, IMAGE_OPTIONS, UsageError, common, imageOptions, list, parse, required, str } from '../args.ts';
+import {
+  COMMON_HELP,
+  CommandError,
+  IMAGE_HELP,
+  IMAGE_OPTIONS,
+  UsageError,
+  common,
+  imageOptions,
+  list,
+  parse,
+  required,
+  str,
+} from '../args.ts';
 import { ApiError } from '../client.ts';
 import type { ClassifyOptions } from '../client.ts';
 import { formatCsv } from '../csv.ts';
@@ -62,14 +74,18 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const promptSet = str(values, 'prompt-set');
   const inlineLabels = list(values, 'labels');
   const templates = list(values, 'templates');
-  if (promptSet !== undefined && (inlineLabels.length > 0 || templates.length > 0)) throw new UsageError('give --prompt-set or --labels/--templates, not both');
+  if (promptSet !== undefined && (inlineLabels.length > 0 || templates.length > 0))
+    throw new UsageError('give --prompt-set or --labels/--templates, not both');
   const out = str(values, 'out');
   const rendering = imageOptions(values);
   const shown: { progress?: Progress } = {};
   const { client, model, concurrency } = common(values, () => shown.progress);
 
   const dataset = loadDataset(data, str(values, 'path-column') ?? 'path', str(values, 'label-column') ?? 'label');
-  if (dataset.skipped.length > 0) process.stderr.write(`skipped ${dataset.skipped.length} file(s) that are not images in a class folder: ${dataset.skipped.slice(0, 5).join(', ')}${dataset.skipped.length > 5 ? ', ...' : ''}\n`);
+  if (dataset.skipped.length > 0)
+    process.stderr.write(
+      `skipped ${dataset.skipped.length} file(s) that are not images in a class folder: ${dataset.skipped.slice(0, 5).join(', ')}${dataset.skipped.length > 5 ? ', ...' : ''}\n`,
+    );
   if (dataset.items.length === 0) throw new CommandError(`no images in ${data}`);
   const classes = [...new Set(dataset.items.map((x) => x.label))].sort();
 
@@ -79,7 +95,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (promptSet !== undefined) {
     const sets = (await guarded(() => client.promptSets(model))).body.prompt_sets;
     const set = sets.find((s) => s.name === promptSet);
-    if (set === undefined) throw new CommandError(`the service has no prompt set "${promptSet}"${model === undefined ? '' : ` for model ${model}`}; it has: ${[...new Set(sets.map((s) => s.name))].join(', ') || 'none'}`);
+    if (set === undefined)
+      throw new CommandError(
+        `the service has no prompt set "${promptSet}"${model === undefined ? '' : ` for model ${model}`}; it has: ${[...new Set(sets.map((s) => s.name))].join(', ') || 'none'}`,
+      );
     labels = set.labels;
     what = `prompt set "${promptSet}"`;
     promptSetInfo = { name: set.name, version: set.version };
@@ -89,7 +108,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (labels.length < 2) throw new CommandError(`classification needs at least 2 labels; ${what} has ${labels.length}`);
   const truthOf = matchLabels(classes, labels, what);
-  const request: ClassifyOptions = promptSet !== undefined ? { prompt_set: promptSet } : { labels, ...(templates.length > 0 ? { templates } : {}) };
+  const request: ClassifyOptions =
+    promptSet !== undefined ? { prompt_set: promptSet } : { labels, ...(templates.length > 0 ? { templates } : {}) };
 
   const scored: (Scored & { item: LabelledItem })[] = [];
   const failures: Failure[] = [];
@@ -99,11 +119,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
   await forEachLimit(dataset.items, concurrency, async (item) => {
     try {
       const bytes = readFileSync(item.file);
-      const answer = await client.classify({ bytes, name: item.path }, { ...request, ...rendering, ...(model === undefined ? {} : { model }) });
+      const answer = await client.classify(
+        { bytes, name: item.path },
+        { ...request, ...rendering, ...(model === undefined ? {} : { model }) },
+      );
       guard.check(answer.body.model, answer.modelSha256);
       const probabilities = labels.map((label) => answer.body.predictions.find((p) => p.label === label)?.probability ?? Number.NaN);
       const predicted = labels.indexOf(answer.body.predictions[0]?.label ?? '');
-      if (predicted < 0 || probabilities.some(Number.isNaN)) throw new CommandError(`the service answered labels ${answer.body.predictions.map((p) => p.label).join(', ')}, not ${labels.join(', ')}`);
+      if (predicted < 0 || probabilities.some(Number.isNaN))
+        throw new CommandError(
+          `the service answered labels ${answer.body.predictions.map((p) => p.label).join(', ')}, not ${labels.join(', ')}`,
+        );
       scored.push({ item, truth: truthOf.get(item.label)!, predicted, probabilities });
       progress.add(1);
     } catch (error) {
@@ -135,15 +161,31 @@ export async function evalCommand(argv: string[]): Promise<number> {
     prompt_set: promptSetInfo,
   };
   process.stdout.write(reportTables(report));
-  if (failures.length > 0) process.stdout.write(`\n${failures.length} image(s) failed and are not counted above${out === undefined ? '' : ' (errors.csv)'}\n`);
+  if (failures.length > 0)
+    process.stdout.write(`\n${failures.length} image(s) failed and are not counted above${out === undefined ? '' : ' (errors.csv)'}\n`);
   if (out !== undefined) {
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    writeFileSync(join(out, 'predictions.csv'), formatCsv([['path', 'label', 'predicted', ...labels.map((l) => `p_${l}`)], ...scored.map((s) => [s.item.path, labels[s.truth]!, labels[s.predicted]!, ...s.probabilities])]));
-    writeFileSync(join(out, 'errors.csv'), formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])]));
+    writeFileSync(
+      join(out, 'predictions.csv'),
+      formatCsv([
+        ['path', 'label', 'predicted', ...labels.map((l) => `p_${l}`)],
+        ...scored.map((s) => [s.item.path, labels[s.truth]!, labels[s.predicted]!, ...s.probabilities]),
+      ]),
+    );
+    writeFileSync(
+      join(out, 'errors.csv'),
+      formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])]),
+    );
     const title = `${report.model ?? 'model'}${promptSetInfo === null ? '' : `, prompt set ${promptSetInfo.name}`}: ${metrics.n} images`;
-    writeFileSync(join(out, 'confusion.svg'), confusionSvg(labels, metrics.confusion, `Confusion matrix (${title}, accuracy ${metrics.accuracy.toFixed(3)})`));
-    writeFileSync(join(out, 'reliability.svg'), reliabilitySvg(metrics.reliability, `Reliability (${title}, ECE ${metrics.ece.toFixed(3)})`));
+    writeFileSync(
+      join(out, 'confusion.svg'),
+      confusionSvg(labels, metrics.confusion, `Confusion matrix (${title}, accuracy ${metrics.accuracy.toFixed(3)})`),
+    );
+    writeFileSync(
+      join(out, 'reliability.svg'),
+      reliabilitySvg(metrics.reliability, `Reliability (${title}, ECE ${metrics.ece.toFixed(3)})`),
+    );
     process.stderr.write(`wrote report.json, predictions.csv, errors.csv, confusion.svg, reliability.svg to ${out}\n`);
   }
   return 0;

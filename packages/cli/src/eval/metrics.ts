@@ -58,7 +58,7 @@ export function auroc(scores: readonly number[], positive: readonly boolean[]): 
   const negatives = order.length - positives;
   if (positives === 0 || negatives === 0) return null;
   let rankSum = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && order[j + 1]!.s === order[i]!.s) j++;
     const averageRank = (i + j) / 2 + 1;
@@ -110,7 +110,13 @@ export function computeMetrics(labels: readonly string[], items: readonly Scored
 }
 
 function reliabilityBins(items: readonly Scored[]): ReliabilityBin[] {
-  const bins = Array.from({ length: ECE_BINS }, (_, b) => ({ lower: b / ECE_BINS, upper: (b + 1) / ECE_BINS, count: 0, correct: 0, confidence: 0 }));
+  const bins = Array.from({ length: ECE_BINS }, (_, b) => ({
+    lower: b / ECE_BINS,
+    upper: (b + 1) / ECE_BINS,
+    count: 0,
+    correct: 0,
+    confidence: 0,
+  }));
   for (const item of items) {
     const top = item.probabilities[item.predicted]!;
     const b = Math.min(ECE_BINS - 1, Math.max(0, Math.ceil(top * ECE_BINS) - 1));

@@ -46,8 +46,12 @@ export function confusionSvg(labels: readonly string[], confusion: readonly (rea
       const share = total === 0 ? 0 : count / total;
       const light = Math.round(255 - share * 200);
       const fill = `rgb(${light},${Math.round(255 - share * 120)},255)`;
-      body.push(`<rect x="${margin + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ccc"><title>${esc(`true ${labels[i]}, predicted ${labels[j]}: ${count}`)}</title></rect>`);
-      body.push(`<text x="${margin + j * cell + cell / 2}" y="${top + i * cell + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.6 ? '#fff' : '#000'}">${count}</text>`);
+      body.push(
+        `<rect x="${margin + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ccc"><title>${esc(`true ${labels[i]}, predicted ${labels[j]}: ${count}`)}</title></rect>`,
+      );
+      body.push(
+        `<text x="${margin + j * cell + cell / 2}" y="${top + i * cell + cell / 2 + 4}" text-anchor="middle" fill="${share > 0.6 ? '#fff' : '#000'}">${count}</text>`,
+      );
     });
   });
   // The column labels lean right, past the last column, by up to cos(60 deg) of their length.
@@ -71,15 +75,24 @@ export function reliabilitySvg(bins: readonly ReliabilityBin[], title: string): 
   for (const b of bins) {
     if (b.count === 0 || b.accuracy === null || b.confidence === null) continue;
     const w = (b.upper - b.lower) * plot;
-    body.push(`<rect x="${f1(x(b.lower))}" y="${f1(y(b.accuracy))}" width="${f1(w)}" height="${f1(b.accuracy * plot)}" fill="#4a7fd4" stroke="#fff"><title>${esc(`top-1 probability ${b.lower.toFixed(3)}-${b.upper.toFixed(3)}: ${b.count} items, accuracy ${b.accuracy.toFixed(3)}, mean probability ${b.confidence.toFixed(3)}`)}</title></rect>`);
+    body.push(
+      `<rect x="${f1(x(b.lower))}" y="${f1(y(b.accuracy))}" width="${f1(w)}" height="${f1(b.accuracy * plot)}" fill="#4a7fd4" stroke="#fff"><title>${esc(`top-1 probability ${b.lower.toFixed(3)}-${b.upper.toFixed(3)}: ${b.count} items, accuracy ${b.accuracy.toFixed(3)}, mean probability ${b.confidence.toFixed(3)}`)}</title></rect>`,
+    );
     const gapTop = Math.max(b.accuracy, b.confidence);
     const gap = Math.abs(b.accuracy - b.confidence);
-    if (gap > 0) body.push(`<rect x="${f1(x(b.lower))}" y="${f1(y(gapTop))}" width="${f1(w)}" height="${f1(gap * plot)}" fill="#e0533d" fill-opacity="0.35"/>`);
+    if (gap > 0)
+      body.push(
+        `<rect x="${f1(x(b.lower))}" y="${f1(y(gapTop))}" width="${f1(w)}" height="${f1(gap * plot)}" fill="#e0533d" fill-opacity="0.35"/>`,
+      );
     const h = n === 0 ? 0 : (b.count / n) * histogram;
-    body.push(`<rect x="${f1(x(b.lower))}" y="${f1(top + plot + 30 + histogram - h)}" width="${f1(w)}" height="${f1(h)}" fill="#888" stroke="#fff"/>`);
+    body.push(
+      `<rect x="${f1(x(b.lower))}" y="${f1(top + plot + 30 + histogram - h)}" width="${f1(w)}" height="${f1(h)}" fill="#888" stroke="#fff"/>`,
+    );
   }
   body.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#333" stroke-dasharray="4 3"/>`);
-  body.push(`<text x="${left + plot / 2}" y="${top + plot + 30 + histogram + 18}" text-anchor="middle" fill="#555">top-1 probability (15 bins)</text>`);
+  body.push(
+    `<text x="${left + plot / 2}" y="${top + plot + 30 + histogram + 18}" text-anchor="middle" fill="#555">top-1 probability (15 bins)</text>`,
+  );
   body.push(`<text transform="translate(14 ${top + plot / 2}) rotate(-90)" text-anchor="middle" fill="#555">accuracy</text>`);
   const legend: [string, string][] = [
     ['#4a7fd4', 'accuracy of the bin'],
@@ -87,10 +100,14 @@ export function reliabilitySvg(bins: readonly ReliabilityBin[], title: string): 
     ['#888', 'share of items (below)'],
   ];
   legend.forEach(([colour, text], i) => {
-    body.push(`<rect x="${left + plot + 16}" y="${top + 4 + i * 20}" width="12" height="12" fill="${colour}"${colour === '#e0533d' ? ' fill-opacity="0.35"' : ''}/>`);
+    body.push(
+      `<rect x="${left + plot + 16}" y="${top + 4 + i * 20}" width="12" height="12" fill="${colour}"${colour === '#e0533d' ? ' fill-opacity="0.35"' : ''}/>`,
+    );
     body.push(`<text x="${left + plot + 34}" y="${top + 14 + i * 20}">${text}</text>`);
   });
-  body.push(`<line x1="${left + plot + 16}" y1="${top + 70}" x2="${left + plot + 28}" y2="${top + 70}" stroke="#333" stroke-dasharray="4 3"/>`);
+  body.push(
+    `<line x1="${left + plot + 16}" y1="${top + 70}" x2="${left + plot + 28}" y2="${top + 70}" stroke="#333" stroke-dasharray="4 3"/>`,
+  );
   body.push(`<text x="${left + plot + 34}" y="${top + 74}">perfect calibration</text>`);
   return svg(left + plot + 200, top + plot + 30 + histogram + 30, body, title);
 }
