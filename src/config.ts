@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { cpuQuota } from './cpu-quota.ts';
 import { dicomwebConfig, type DicomwebConfig } from './config/dicomweb.ts';
-import { ConfigError, type Env, integer, list, MAX_TIMEOUT_MS } from './config/env.ts';
+import { boolean, ConfigError, duration, type Env, integer, list, MAX_TIMEOUT_MS, path, text } from './config/env.ts';
+import { limitsConfig, type LimitsConfig } from './config/limits.ts';
 import { memoryConfig, type MemoryConfig } from './config/memory.ts';
 import { securityConfig, type SecurityConfig } from './config/security.ts';
 import { telemetryConfig, type TelemetryConfig } from './config/telemetry.ts';
-import { workloadConfig, type WorkloadConfig } from './config/workload.ts';
 
 export { ConfigError } from './config/env.ts';
 
@@ -66,7 +66,7 @@ export interface Config {
   decoderMaxQueue: number;
   shutdownGraceMs: number;
   http: HttpConfig;
-  /** DICOMweb sources a request may name, and the series limit (src/config/dicomweb.ts). */
+  /** DICOMweb sources a request may name (config/dicomweb.ts). */
   dicomweb: DicomwebConfig;
   /** The decode memory budget (config/memory.ts). */
   memory: MemoryConfig;
@@ -74,22 +74,12 @@ export interface Config {
   security: SecurityConfig;
   /** Trace span export over OTLP (config/telemetry.ts). */
   telemetry: TelemetryConfig;
-  /** Requests in progress, a text request's body and tokens, the text queue (config/workload.ts). */
-  workload: WorkloadConfig;
-  limits: {
-    bodyBytes: number;
-    textsPerRequest: number;
-    charsPerText: number;
-    imagesPerRequest: number;
-    /** labels x templates in one classify request. */
-    promptsPerClassify: number;
-    /** Decoded pixels (width x height) per image; sharp refuses larger inputs before decoding them. */
-    imagePixels: number;
-  };
+  /** Every limit on requests: bodies, texts, tokens, images, pixels, bytes, requests in progress, series (config/limits.ts). */
+  limits: LimitsConfig;
 }
 
 /** Measured with `npm run bench` (README "Performance"). */
-const DEFAULT_ORT_SPINNING = 0;
+const DEFAULT_ORT_SPINNING = false;
 
 function providers(env: Env): ProviderName[] {
   const names = list(env, 'EXECUTION_PROVIDERS', ['cpu']).map((s) => s.toLowerCase());
@@ -102,20 +92,19 @@ function providers(env: Env): ProviderName[] {
 }
 
 function httpConfig(env: Env, bodyBytes: number, requestTimeoutMs: number): HttpConfig {
-  const httpRequestTimeoutMs = integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 1, MAX_TIMEOUT_MS);
-  const headersTimeoutMs = integer(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(60_000, httpRequestTimeoutMs), 1, MAX_TIMEOUT_MS);
+  const httpRequestTimeoutMs = duration(env, 'HTTP_REQUEST_TIMEOUT_MS', 60_000, 1);
+  const headersTimeoutMs = duration(env, 'HTTP_HEADERS_TIMEOUT_MS', Math.min(60_000, httpRequestTimeoutMs), 1);
   if (headersTimeoutMs > httpRequestTimeoutMs) {
     throw new ConfigError(
       `HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${httpRequestTimeoutMs})`,
     );
   }
   // While inference runs (up to REQUEST_TIMEOUT_MS) the socket is silent: an idle limit below that would cut it.
-  const connectionTimeoutMs = integer(
+  const connectionTimeoutMs = duration(
     env,
     'HTTP_CONNECTION_TIMEOUT_MS',
     Math.min(MAX_TIMEOUT_MS, Math.max(120_000, 2 * requestTimeoutMs)),
     0,
-    MAX_TIMEOUT_MS,
   );
   if (connectionTimeoutMs !== 0 && connectionTimeoutMs <= requestTimeoutMs) {
     throw new ConfigError(
@@ -126,11 +115,28 @@ function httpConfig(env: Env, bodyBytes: number, requestTimeoutMs: number): Http
     requestTimeoutMs: httpRequestTimeoutMs,
     headersTimeoutMs,
     // Above the idle timeouts of common load balancers (AWS ALB 60 s, Google Cloud's 600 s to backends).
-    keepAliveTimeoutMs: integer(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 650_000, 1, MAX_TIMEOUT_MS),
+    keepAliveTimeoutMs: duration(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 650_000, 1),
     connectionTimeoutMs,
-    lingerMs: integer(env, 'HTTP_LINGER_MS', 30_000, 0, MAX_TIMEOUT_MS),
+    lingerMs: duration(env, 'HTTP_LINGER_MS', 30_000, 0),
     lingerBytes: integer(env, 'HTTP_LINGER_BYTES', 8 * bodyBytes, 0),
   };
+}
+
+/**
+ * The text queue is bounded in tokens: by default four requests at MAX_TOKENS_PER_REQUEST (README "Performance":
+ * some 8 s of the bench model's work each), and never below one.
+ */
+function textQueueTokens(env: Env, tokensPerRequest: number): number {
+  if (text(env, 'TEXT_MAX_QUEUE') !== undefined) {
+    throw new ConfigError('TEXT_MAX_QUEUE is gone: the text queue is bounded in tokens now (TEXT_MAX_QUEUE_TOKENS)');
+  }
+  const tokens = integer(env, 'TEXT_MAX_QUEUE_TOKENS', 4 * tokensPerRequest, 1, 1_000_000_000);
+  if (tokens < tokensPerRequest) {
+    throw new ConfigError(
+      `TEXT_MAX_QUEUE_TOKENS (${tokens}) must be at least MAX_TOKENS_PER_REQUEST (${tokensPerRequest}): a request within its budget must fit the queue`,
+    );
+  }
+  return tokens;
 }
 
 /**
@@ -141,53 +147,45 @@ function httpConfig(env: Env, bodyBytes: number, requestTimeoutMs: number): Http
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const cpus = cpuQuota();
   const workersPerEncoder = integer(env, 'WORKERS_PER_ENCODER', 1, 1, 64);
-  const requestTimeoutMs = integer(env, 'REQUEST_TIMEOUT_MS', 30_000, 1);
-  const bodyBytes = integer(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1024);
-  const workload = workloadConfig(env, bodyBytes);
+  const requestTimeoutMs = duration(env, 'REQUEST_TIMEOUT_MS', 30_000, 1);
+  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const memory = memoryConfig(env);
+  const limits = limitsConfig(env, memory.budgetBytes);
   const config: Config = {
-    host: env.HOST ?? '0.0.0.0',
-    port: integer(env, 'PORT', 8080, 0, 65535),
-    logLevel: env.LOG_LEVEL ?? 'info',
+    host: text(env, 'HOST') ?? '0.0.0.0',
+    port,
+    logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     modelDirs: list(env, 'MODEL_DIRS', ['models/demo']).map((dir) => resolve(cwd, dir)),
-    promptSetsFile: env.PROMPT_SETS ? resolve(cwd, env.PROMPT_SETS) : undefined,
+    promptSetsFile: path(env, 'PROMPT_SETS', cwd),
     executionProviders: providers(env),
     workersPerEncoder,
     intraOpThreads: integer(env, 'INTRA_OP_THREADS', Math.max(1, Math.floor(cpus / workersPerEncoder)), 1, 256),
-    ortSpinning: integer(env, 'ORT_SPINNING', DEFAULT_ORT_SPINNING, 0, 1) === 1,
+    ortSpinning: boolean(env, 'ORT_SPINNING', DEFAULT_ORT_SPINNING),
     batching: {
       image: {
         maxBatchSize: integer(env, 'IMAGE_MAX_BATCH_SIZE', 16, 1, 1024),
-        maxDelayMs: integer(env, 'IMAGE_MAX_DELAY_MS', 5, 0, 10_000),
+        maxDelayMs: duration(env, 'IMAGE_MAX_DELAY_MS', 5, 0, 10_000),
         maxQueue: integer(env, 'IMAGE_MAX_QUEUE', 256, 1, 1_000_000),
       },
       text: {
         maxBatchSize: integer(env, 'TEXT_MAX_BATCH_SIZE', 64, 1, 1024),
-        maxDelayMs: integer(env, 'TEXT_MAX_DELAY_MS', 2, 0, 10_000),
-        maxQueue: workload.textQueueTokens,
+        maxDelayMs: duration(env, 'TEXT_MAX_DELAY_MS', 2, 0, 10_000),
+        maxQueue: textQueueTokens(env, limits.tokensPerRequest),
       },
     },
     requestTimeoutMs,
-    workerTimeoutMs: integer(env, 'WORKER_TIMEOUT_MS', 60_000, 100),
+    workerTimeoutMs: duration(env, 'WORKER_TIMEOUT_MS', 60_000, 100),
     textCacheBytes: integer(env, 'TEXT_CACHE_BYTES', 64 * 1024 * 1024, 0),
     decoderThreads: integer(env, 'DECODER_THREADS', Math.max(1, Math.min(2, Math.floor(cpus))), 1, 64),
-    decoderTimeoutMs: integer(env, 'DECODER_TIMEOUT_MS', 30_000, 100, MAX_TIMEOUT_MS),
+    decoderTimeoutMs: duration(env, 'DECODER_TIMEOUT_MS', 30_000, 100),
     decoderMaxQueue: integer(env, 'DECODER_MAX_QUEUE', 64, 1, 1_000_000),
-    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
-    http: httpConfig(env, bodyBytes, requestTimeoutMs),
-    workload,
+    shutdownGraceMs: duration(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
+    http: httpConfig(env, limits.bodyBytes, requestTimeoutMs),
     dicomweb: dicomwebConfig(env, cwd),
-    memory: memoryConfig(env),
-    security: securityConfig(env, cwd),
+    memory,
+    security: securityConfig(env, cwd, port),
     telemetry: telemetryConfig(env),
-    limits: {
-      bodyBytes,
-      textsPerRequest: integer(env, 'MAX_TEXTS_PER_REQUEST', 128, 1),
-      charsPerText: integer(env, 'MAX_CHARS_PER_TEXT', 4096, 1),
-      imagesPerRequest: integer(env, 'MAX_IMAGES_PER_REQUEST', 16, 1),
-      // About 5 s of first-time text-encoder work on the bench model (49 short prompts/s; README "Limits").
-      promptsPerClassify: integer(env, 'MAX_PROMPTS_PER_CLASSIFY', 256, 1),
-      imagePixels: integer(env, 'MAX_IMAGE_PIXELS', 64 * 1024 * 1024, 1),
-    },
+    limits,
   };
   if (config.modelDirs.length === 0) throw new ConfigError('MODEL_DIRS names no directory');
   return config;

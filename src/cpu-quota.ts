@@ -1,13 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
+import { systemFileText } from './config/env.ts';
 
 /**
  * CPUs this process may really use: the cgroup quota when a container sets one (v2 `cpu.max`, v1
@@ -16,7 +8,7 @@ function readText(path: string): string | undefined {
  */
 export function cpuQuota(cgroupRoot = '/sys/fs/cgroup'): number {
   const cpus = availableParallelism();
-  const v2 = readText(`${cgroupRoot}/cpu.max`);
+  const v2 = systemFileText(`${cgroupRoot}/cpu.max`);
   if (v2 !== undefined) {
     const [quota, period] = v2.split(/\s+/);
     if (quota !== undefined && quota !== 'max' && period !== undefined) {
@@ -25,8 +17,8 @@ export function cpuQuota(cgroupRoot = '/sys/fs/cgroup'): number {
     }
     return cpus;
   }
-  const quota = Number(readText(`${cgroupRoot}/cpu/cpu.cfs_quota_us`));
-  const period = Number(readText(`${cgroupRoot}/cpu/cpu.cfs_period_us`));
+  const quota = Number(systemFileText(`${cgroupRoot}/cpu/cpu.cfs_quota_us`));
+  const period = Number(systemFileText(`${cgroupRoot}/cpu/cpu.cfs_period_us`));
   if (quota > 0 && period > 0) return Math.max(1, Math.min(cpus, Math.floor(quota / period)));
   return cpus;
 }

@@ -1,4 +1,4 @@
-// DICOMWEB_SOURCES and the series limits: parsed and checked at start; secrets read from files and never quoted.
+// DICOMWEB_SOURCES: parsed and checked at start; secrets read from files and never quoted.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +34,6 @@ t.test('sources from JSON: url normalised, basic and bearer auth from files, def
   const cloud = config.sources.get('cloud')!;
   t.equal(cloud.authorization, 'Bearer tok-abc');
   t.same([cloud.timeoutMs, cloud.concurrency, cloud.ca], [10_000, 4, undefined], 'defaults');
-  t.same([config.maxSeriesSlices, config.maxSeriesInstances], [256, 4096]);
   t.equal(dicomwebConfig({}, dir).sources.size, 0, 'none configured: no source can be named');
   t.end();
 });
@@ -76,7 +75,17 @@ t.test('bad values stop the start, naming the variable and never a secret', (t) 
     t.match((error as Error).message, message);
     t.notOk((error as Error).message.includes(SECRET), 'the message quotes no secret');
   }
-  t.throws(() => dicomwebConfig({ MAX_SERIES_SLICES: '0' }, dir), /MAX_SERIES_SLICES must be an integer/);
-  t.throws(() => dicomwebConfig({ MAX_SERIES_INSTANCES: 'many' }, dir), /MAX_SERIES_INSTANCES must be an integer/);
+  t.end();
+});
+
+t.test('a secret file is at most 64 KiB; a CA bundle may be larger (a system bundle is some 200 KiB)', (t) => {
+  const big = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(64)}\n-----END CERTIFICATE-----\n`.repeat(3000);
+  writeFileSync(join(dir, 'bundle.pem'), big);
+  writeFileSync(join(dir, 'big-token'), 'x'.repeat(64 * 1024 + 1));
+  t.equal(parse({ p: { url: 'https://pacs', ca_file: 'bundle.pem' } }).sources.get('p')?.ca, big);
+  t.throws(() => parse({ p: { url: 'http://pacs', auth: { type: 'bearer', token_file: 'big-token' } } }), {
+    name: 'ConfigError',
+    message: /token_file big-token is larger than 65536 bytes/,
+  });
   t.end();
 });

@@ -1,12 +1,10 @@
 /**
- * DICOMweb sources (DICOMWEB_SOURCES) and the series limit (MAX_SERIES_SLICES). Sources are named: a request
+ * DICOMweb sources (DICOMWEB_SOURCES; the series limits are in config/limits.ts). Sources are named: a request
  * names one, never a URL, so only the servers configured here are ever contacted. Secrets are read from files at
  * start and appear in no message (a message names the file, never what it holds).
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type Env, integer, MAX_TIMEOUT_MS } from './env.ts';
+import { ConfigError, type Env, fileText, MAX_TIMEOUT_MS, text } from './env.ts';
 
 export interface DicomwebSource {
   name: string;
@@ -23,10 +21,6 @@ export interface DicomwebSource {
 
 export interface DicomwebConfig {
   sources: ReadonlyMap<string, DicomwebSource>;
-  /** Slices one series request may embed (`slices: "all"` or a number). */
-  maxSeriesSlices: number;
-  /** Instances a series may list or a request may upload (bounds the listing and the ordering work). */
-  maxSeriesInstances: number;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -37,16 +31,9 @@ const MAX_SECRET_BYTES = 64 * 1024;
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** Secrets and the sources file are small; a CA bundle may not be (the system's is some 200 KiB). */
 function readText(path: string, what: string, cwd: string): string {
-  try {
-    const text = readFileSync(resolve(cwd, path), 'utf8');
-    if (text.length > MAX_SECRET_BYTES && what !== 'ca_file')
-      throw new ConfigError(`${what} ${path} is larger than ${MAX_SECRET_BYTES} bytes`);
-    return text;
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`${what} ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  return fileText(path, what, { cwd, maxChars: what.endsWith('.ca_file') ? Infinity : MAX_SECRET_BYTES });
 }
 
 /** A secret file's content without its final line break; an empty one is an error (a missing secret, mounted empty). */
@@ -120,8 +107,8 @@ function source(name: string, value: unknown, cwd: string): DicomwebSource {
 
 /** DICOMWEB_SOURCES: a JSON object, or the path of a JSON or YAML file holding one. */
 function sources(env: Env, cwd: string): Map<string, DicomwebSource> {
-  const raw = env.DICOMWEB_SOURCES?.trim();
-  if (raw === undefined || raw === '') return new Map();
+  const raw = text(env, 'DICOMWEB_SOURCES');
+  if (raw === undefined) return new Map();
   const inline = raw.startsWith('{') || raw.startsWith('[');
   let parsed: unknown;
   try {
@@ -135,9 +122,5 @@ function sources(env: Env, cwd: string): Map<string, DicomwebSource> {
 }
 
 export function dicomwebConfig(env: Env, cwd: string): DicomwebConfig {
-  return {
-    sources: sources(env, cwd),
-    maxSeriesSlices: integer(env, 'MAX_SERIES_SLICES', 256, 1, 100_000),
-    maxSeriesInstances: integer(env, 'MAX_SERIES_INSTANCES', 4096, 1, 1_000_000),
-  };
+  return { sources: sources(env, cwd) };
 }

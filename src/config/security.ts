@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type ApiKey, checkDistinct, parseApiKeysFile, parseApiKeysVariable } from './api-keys.ts';
-import { ConfigError, type Env, integer, list } from './env.ts';
+import { boolean, ConfigError, type Env, fileText, list, optionalInteger, path, text } from './env.ts';
 
 /** Access control, data protection and the listeners (README "Access control and data protection"). */
 export interface SecurityConfig {
@@ -21,23 +20,6 @@ export interface SecurityConfig {
   auditLog: 'stdout' | { file: string };
 }
 
-function flag(env: Env, name: string): boolean {
-  const raw = (env[name] ?? '').trim().toLowerCase();
-  if (raw === '' || raw === 'false' || raw === '0') return false;
-  if (raw === 'true' || raw === '1') return true;
-  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
-}
-
-function readKeysFile(path: string): ApiKey[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`API_KEYS_FILE (${path}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  return parseApiKeysFile(text, path);
-}
-
 function origins(env: Env): string[] {
   return list(env, 'CORS_ORIGINS', []).map((origin) => {
     let parsed: URL | undefined;
@@ -53,36 +35,37 @@ function origins(env: Env): string[] {
   });
 }
 
-export function securityConfig(env: Env, cwd: string): SecurityConfig {
-  const envKeys = env.API_KEYS === undefined ? [] : parseApiKeysVariable(env.API_KEYS);
-  const filePath = env.API_KEYS_FILE?.trim() ? resolve(cwd, env.API_KEYS_FILE.trim()) : undefined;
-  const keysFile = filePath === undefined ? undefined : { path: filePath, keys: readKeysFile(filePath) };
+/** `port`: PORT, which the metrics listener must not take. */
+export function securityConfig(env: Env, cwd: string, port: number): SecurityConfig {
+  const apiKeys = text(env, 'API_KEYS');
+  const envKeys = apiKeys === undefined ? [] : parseApiKeysVariable(apiKeys);
+  const keysPath = path(env, 'API_KEYS_FILE', cwd);
+  const keysFile =
+    keysPath === undefined ? undefined : { path: keysPath, keys: parseApiKeysFile(fileText(keysPath, 'API_KEYS_FILE'), keysPath) };
   checkDistinct([...envKeys, ...(keysFile?.keys ?? [])]);
-  const requireAuth = flag(env, 'REQUIRE_AUTH');
+  const requireAuth = boolean(env, 'REQUIRE_AUTH', false);
   if (requireAuth && envKeys.length + (keysFile?.keys.length ?? 0) === 0) {
     throw new ConfigError('REQUIRE_AUTH=true but no API key is configured: set API_KEYS_FILE or API_KEYS');
   }
 
-  const metricsPort = env.METRICS_PORT?.trim() ? integer(env, 'METRICS_PORT', 0, 0, 65535) : undefined;
-  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === integer(env, 'PORT', 8080, 0, 65535)) {
+  const metricsPort = optionalInteger(env, 'METRICS_PORT', 0, 65535);
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === port) {
     throw new ConfigError(`METRICS_PORT (${metricsPort}) must differ from PORT`);
   }
 
-  const certFile = env.TLS_CERT_FILE?.trim() || undefined;
-  const keyFile = env.TLS_KEY_FILE?.trim() || undefined;
+  const certFile = path(env, 'TLS_CERT_FILE', cwd);
+  const keyFile = path(env, 'TLS_KEY_FILE', cwd);
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new ConfigError('TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither');
-  const tls =
-    certFile !== undefined && keyFile !== undefined ? { certFile: resolve(cwd, certFile), keyFile: resolve(cwd, keyFile) } : undefined;
 
-  const audit = env.AUDIT_LOG?.trim() || 'stdout';
+  const audit = text(env, 'AUDIT_LOG') ?? 'stdout';
   return {
     envKeys,
     keysFile,
     requireAuth,
     metricsPort,
     corsOrigins: origins(env),
-    tls,
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     auditLog: audit === 'stdout' ? 'stdout' : { file: resolve(cwd, audit) },
   };
 }

@@ -1,4 +1,4 @@
-import { ConfigError, type Env } from './env.ts';
+import { ConfigError, type Env, text } from './env.ts';
 
 /** Span export over OTLP/HTTP (README "Tracing"); W3C trace context is propagated whether or not spans are exported. */
 export interface TelemetryConfig {
@@ -24,11 +24,11 @@ function httpUrl(name: string, value: string): URL {
  * is the traces URL as given; OTEL_EXPORTER_OTLP_ENDPOINT is a base URL that `v1/traces` is appended to.
  */
 export function telemetryConfig(env: Env): TelemetryConfig {
-  const serviceName = env.OTEL_SERVICE_NAME?.trim() || 'unimed-serve';
-  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  if (traces) return { tracesUrl: httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces).href, serviceName };
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  if (!base) return { tracesUrl: undefined, serviceName };
+  const serviceName = text(env, 'OTEL_SERVICE_NAME') ?? 'unimed-serve';
+  const traces = text(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  if (traces !== undefined) return { tracesUrl: httpUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', traces).href, serviceName };
+  const base = text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (base === undefined) return { tracesUrl: undefined, serviceName };
   const url = httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', base);
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/v1/traces`;
   return { tracesUrl: url.href, serviceName };

@@ -30,7 +30,7 @@ export function workOwner(request: FastifyRequest): string {
  */
 export function installAdmission(app: FastifyInstance): void {
   const { unimed: state, metrics } = app;
-  const { maxInflightRequests } = app.config.workload;
+  const { inflightRequests: maxInflightRequests } = app.config.limits;
   app.decorateRequest('models', null as unknown as ModelProvider);
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     try {

@@ -14,9 +14,9 @@ export function decodeDeps(request: FastifyRequest): RequestDecodeDeps {
   const { config, pixelDecoder, memoryBudget } = request.server;
   return {
     imagePixels: config.limits.imagePixels,
-    imageBytes: config.memory.maxImageBytes,
+    imageBytes: config.limits.imageBytes,
     decodeTimeoutMs: config.decoderTimeoutMs,
-    decompression: config.memory.decompression,
+    decompression: config.limits.decompression,
     decoder: pixelDecoder,
     memory: memoryBudget,
     cancellation: request.cancellation,

@@ -153,7 +153,7 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
       image,
       textEncoder,
       text,
-      maxTokensPerRequest: deps.config.workload.maxTokensPerRequest,
+      maxTokensPerRequest: deps.config.limits.tokensPerRequest,
     });
     for (const set of await promptSetDefinitions(dir, manifest, deps.servicePromptSets)) {
       model.addPromptSet(await embedPromptSet(set, model, text, deps.config.batching.text.maxBatchSize));

@@ -31,7 +31,7 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
     '/embed/text',
     {
       // A JSON text request needs far less than MAX_BODY_BYTES (413 too_large past it, before the body is read).
-      bodyLimit: app.config.workload.textBodyBytes,
+      bodyLimit: app.config.limits.textBodyBytes,
       config: { bodyLimitName: 'MAX_TEXT_BODY_BYTES' },
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { model: ref('ModelId') } },

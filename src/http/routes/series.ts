@@ -21,12 +21,12 @@ function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string,
  * evenly in slice order, embedded slice by slice through the batcher and aggregated into one embedding.
  */
 export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
-  const { limits, dicomweb, decoderThreads } = app.config;
+  const { limits, decoderThreads } = app.config;
   const deps: SeriesDeps = {
-    limits: { bodyBytes: limits.bodyBytes, maxSeriesSlices: dicomweb.maxSeriesSlices, maxSeriesInstances: dicomweb.maxSeriesInstances },
+    limits: { bodyBytes: limits.bodyBytes, maxSeriesSlices: limits.seriesSlices, maxSeriesInstances: limits.seriesInstances },
     uploadParallelism: decoderThreads,
   };
-  const readerLimits = { bodyBytes: limits.bodyBytes, maxSeriesInstances: dicomweb.maxSeriesInstances };
+  const readerLimits = { bodyBytes: limits.bodyBytes, maxSeriesInstances: limits.seriesInstances };
   const readClassify = seriesRequestReader<ClassifyFields>({ path: '/classify/series', schema: 'ClassifySeriesRequest' }, readerLimits);
   const readEmbed = seriesRequestReader<{ model?: string }>({ path: '/embed/series', schema: 'EmbedSeriesRequest' }, readerLimits);
 
