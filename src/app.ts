@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import sharp from 'sharp';
 import type { Server as HttpsServer } from 'node:https';
 import type { Config } from './config.ts';
-import { cgroupMemoryLimit, defaultMemoryBudget } from './config/memory.ts';
 import { DicomwebSources } from './dicomweb/sources.ts';
 import { installBodyAdmission } from './http/body-admission.ts';
 import { decorateService } from './http/decorators.ts';
@@ -25,7 +24,7 @@ import { registerApiSchemas } from './http/schemas.ts';
 import { ServiceState } from './http/state.ts';
 import { clientErrorHandler, serverTimeoutOptions } from './http/timeouts.ts';
 import { PixelDecoder } from './inputs/decoder/pixel-decoder.ts';
-import { MemoryBudget } from './inputs/memory-budget.ts';
+import { createMemoryBudget } from './inputs/memory-budget-size.ts';
 import type { ModelProvider } from './http/state.ts';
 import { Metrics } from './metrics.ts';
 
@@ -94,14 +93,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   // Decoded images may be patient data: libvips keeps none of them (nor open files) in its cache.
   sharp.cache(false);
-  const memoryBudget = new MemoryBudget({
-    // Until server.ts sizes it at ready (the RSS then counts the loaded models), the default is sized from now.
-    limitBytes: config.memory.budgetBytes ?? defaultMemoryBudget(cgroupMemoryLimit(), process.memoryUsage.rss()),
-    maxWaitMs: config.memory.waitMs,
-    onChange: (reserved, limit) => {
-      metrics.memoryReservedBytes.set(reserved);
-      metrics.memoryBudgetBytes.set(limit);
-    },
+  // Provisional until server.ts sizes it at ready (inputs/memory-budget-size.ts).
+  const memoryBudget = createMemoryBudget(config.memory, (reserved, limit) => {
+    metrics.memoryReservedBytes.set(reserved);
+    metrics.memoryBudgetBytes.set(limit);
   });
   decorateService(app, {
     state,

@@ -3,9 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig } from './config.ts';
 import { disableCoreDumps } from './core-dumps.ts';
 import { buildMetricsListener } from './http/routes/metrics.ts';
-import { cgroupMemoryLimit, defaultMemoryBudget } from './config/memory.ts';
-import type { Config } from './config.ts';
 import { Metrics } from './metrics.ts';
+import { sizeMemoryBudgetAtReady } from './inputs/memory-budget-size.ts';
 import { ModelRegistry } from './service/registry.ts';
 
 /**
@@ -27,17 +26,19 @@ async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolea
   }
 }
 
-async function main(): Promise<void> {
-  let config: Config;
+/** A configuration error, found reading the environment or building the app (a file it names), exits 2 with its message alone. */
+async function configured<T>(step: () => T | Promise<T>): Promise<T> {
   try {
-    config = loadConfig();
+    return await step();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`configuration error: ${err.message}\n`);
+    process.exit(2);
   }
+}
+
+async function main(): Promise<void> {
+  const config = await configured(() => loadConfig());
   const logger = createLogger(config.logLevel);
   // A core file would hold whatever images and texts were in memory: patient data on disk.
   const coreDumps = disableCoreDumps();
@@ -50,16 +51,7 @@ async function main(): Promise<void> {
   }
   if (coreDumps.state === 'unknown') logger.warn('no /proc/self/limits: core dumps could not be checked (start it with `ulimit -c 0`)');
   const metrics = new Metrics();
-  let app: FastifyInstance;
-  try {
-    app = await buildApp({ config, logger, metrics });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`configuration error: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const app = await configured(() => buildApp({ config, logger, metrics }));
   const state = app.unimed;
 
   let registry: ModelRegistry | undefined;
@@ -116,9 +108,7 @@ async function main(): Promise<void> {
     await registry.close();
     return;
   }
-  // The default memory budget is what the container allows beyond the process as it is now: models loaded and warmed.
-  if (config.memory.budgetBytes === undefined)
-    app.memoryBudget.setLimit(defaultMemoryBudget(cgroupMemoryLimit(), process.memoryUsage.rss()));
+  sizeMemoryBudgetAtReady(app.memoryBudget, config.memory);
   state.setRegistry(registry);
   logger.info({ models: registry.list().map((m) => m.id), memoryBudgetBytes: app.memoryBudget.limitBytes }, 'ready');
 }

@@ -1,6 +1,7 @@
 // The memory budget's variables (MAX_IMAGE_BYTES, MEMORY_BUDGET_BYTES, MEMORY_WAIT_MS) and its automatic size:
 // the cgroup memory limit read from real cgroup files (v2 and v1 layouts, written to a temporary root), less the
-// RSS and the margin; 1 GiB without a limit.
+// RSS and the margin; 1 GiB without a limit. Its two phases on a real budget: sized from the process at build,
+// resized at ready from the process as it is then.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import {
   MIN_AUTOMATIC_BUDGET_BYTES,
   UNLIMITED_HOST_BUDGET_BYTES,
 } from '../src/config/memory.ts';
+import { createMemoryBudget, sizeMemoryBudgetAtReady } from '../src/inputs/memory-budget-size.ts';
 
 const MIB = 1024 * 1024;
 
@@ -90,5 +92,56 @@ t.test('the automatic budget: limit less RSS at ready less the margin, at least 
   );
   t.equal(defaultMemoryBudget(undefined, rss), UNLIMITED_HOST_BUDGET_BYTES);
   t.equal(UNLIMITED_HOST_BUDGET_BYTES, 1024 * MIB);
+  t.end();
+});
+
+/** `work` run between two readings of the RSS, so that what it measured lies between them. */
+function bracketed<T>(work: () => T): { result: T; rssBefore: number; rssAfter: number } {
+  const rssBefore = process.memoryUsage.rss();
+  const result = work();
+  return { result, rssBefore, rssAfter: process.memoryUsage.rss() };
+}
+
+t.test('the budget in its two phases: provisional at build, resized from the RSS at ready (inputs/memory-budget-size.ts)', (t) => {
+  const limit = 64 * 1024 * MIB;
+  const root = cgroupRoot(t, { 'memory.max': String(limit) });
+  const gauge: number[] = [];
+  const memory = loadConfig({ MEMORY_WAIT_MS: '0' }).memory;
+  const built = bracketed(() => createMemoryBudget(memory, (_reserved, limitBytes) => gauge.push(limitBytes), root));
+  const budget = built.result;
+  t.ok(
+    budget.limitBytes <= defaultMemoryBudget(limit, built.rssBefore) && budget.limitBytes >= defaultMemoryBudget(limit, built.rssAfter),
+    'at build: the container limit less the RSS then, less the margin',
+  );
+  const provisional = budget.limitBytes;
+  // The models, as far as the RSS can tell: 256 MiB written, so the pages are resident.
+  const models = Buffer.alloc(256 * MIB).fill(1);
+  const ready = bracketed(() => sizeMemoryBudgetAtReady(budget, memory, root));
+  t.ok(
+    budget.limitBytes <= defaultMemoryBudget(limit, ready.rssBefore) && budget.limitBytes >= defaultMemoryBudget(limit, ready.rssAfter),
+    'at ready: the container limit less the RSS now',
+  );
+  t.ok(
+    provisional - budget.limitBytes >= 200 * MIB,
+    `at ready the budget leaves the loaded models out (${(provisional - budget.limitBytes) / MIB} MiB less)`,
+  );
+  t.same(gauge, [provisional, budget.limitBytes], 'the gauge follows both phases');
+  t.equal(models[models.length - 1], 1);
+  t.end();
+});
+
+t.test('the budget in its two phases: MEMORY_BUDGET_BYTES throughout; 1 GiB on a host without a limit', (t) => {
+  const root = cgroupRoot(t, { 'memory.max': String(64 * 1024 * MIB) });
+  const set = loadConfig({ MEMORY_BUDGET_BYTES: String(300 * MIB) }).memory;
+  const fixed = createMemoryBudget(set, undefined, root);
+  t.equal(fixed.limitBytes, 300 * MIB, 'at build');
+  sizeMemoryBudgetAtReady(fixed, set, root);
+  t.equal(fixed.limitBytes, 300 * MIB, 'at ready: a set budget is not resized');
+  const unlimited = cgroupRoot(t, { 'memory.max': 'max' });
+  const automatic = loadConfig({}).memory;
+  const host = createMemoryBudget(automatic, undefined, unlimited);
+  t.equal(host.limitBytes, UNLIMITED_HOST_BUDGET_BYTES, 'at build');
+  sizeMemoryBudgetAtReady(host, automatic, unlimited);
+  t.equal(host.limitBytes, UNLIMITED_HOST_BUDGET_BYTES, 'at ready');
   t.end();
 });

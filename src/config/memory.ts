@@ -2,7 +2,7 @@
 import { duration, type Env, optionalInteger, systemFileText } from './env.ts';
 
 export interface MemoryConfig {
-  /** Bytes all decodes together may hold; undefined: sized from the cgroup limit (defaultMemoryBudget). */
+  /** Bytes all decodes together may hold; undefined: sized from the cgroup limit (defaultMemoryBudget; inputs/memory-budget-size.ts). */
   budgetBytes: number | undefined;
   /** How long a decode waits for room in the budget before 503 memory_busy. */
   waitMs: number;
