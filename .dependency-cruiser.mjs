@@ -1,7 +1,8 @@
 // @ts-check
 /**
- * The layering of src/ (docs/architecture.md), checked by `npx depcruise --config .dependency-cruiser.mjs src`
- * in .ci/run. Type-only imports count like any other (tsPreCompilationDeps), for cycles and for layers alike.
+ * The layering of src/ (docs/architecture.md), and packages/cli kept apart from src/: checked by
+ * `npx depcruise --config .dependency-cruiser.mjs src packages/cli` in .ci/run. Type-only imports count like any
+ * other (tsPreCompilationDeps), for cycles and for layers alike.
  *
  * Layers, top to bottom; a module imports from its own layer or below, never above. Layers on one row are
  * siblings and do not import each other. test/lint-layers.test.ts plants violations and checks they are caught.
@@ -72,10 +73,18 @@ export default {
       to: { pathNot: ['^src/', '(^|/)node_modules/'], dependencyTypesNot: ['core'], couldNotResolve: false },
     },
     {
+      name: 'cli-imports-no-src',
+      severity: 'error',
+      comment:
+        'packages/cli talks to the service over HTTP only: it imports nothing from src/ (its API types are generated from openapi.yaml)',
+      from: { path: '^packages/cli/' },
+      to: { path: '^src/' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       comment: 'an import that cannot be resolved would escape every other rule',
-      from: { path: '^src/' },
+      from: { path: '^(src|packages/cli)/' },
       to: { couldNotResolve: true },
     },
   ],

@@ -1,7 +1,7 @@
-// The layering rules (.dependency-cruiser.mjs, run by .ci/run as `npx depcruise --config .dependency-cruiser.mjs src`)
-// and the 250-line cap (eslint.config.js `max-lines`) catch what they are there for. The import rules run, through
-// the real CLI and the repository's config, on small trees laid out like src/ in a temporary directory: one with
-// a violation of each kind planted, one clean. The line cap runs through ESLint with the repository's config on
+// The layering rules (.dependency-cruiser.mjs, run by .ci/run as `npx depcruise --config .dependency-cruiser.mjs src
+// packages/cli`) and the 250-line cap (eslint.config.js `max-lines`) catch what they are there for. The import rules
+// run, through the real CLI and the repository's config, on small trees laid out like src/ and packages/cli in a
+// temporary directory: one with a violation of each kind planted, one clean. The line cap runs through ESLint with the repository's config on
 // texts given a path under src/ (nothing is written there).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,10 +42,14 @@ function plant(tree: Tree): string {
   return dir;
 }
 
-/** depcruise on `<dir>/src` with the repository's rules: the JSON result for the details, the CI form for its exit status. */
+/** What .ci/run cruises. */
+const ROOTS = ['src', 'packages/cli'];
+const inRoots = (file: string): boolean => ROOTS.some((root) => file.startsWith(`${root}/`));
+
+/** depcruise on `<dir>/src` and `<dir>/packages/cli` with the repository's rules: the JSON result for the details, the CI form for its exit status. */
 function cruise(dir: string): Cruise {
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, [DEPCRUISE, '--config', CONFIG, ...args, 'src'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    spawnSync(process.execPath, [DEPCRUISE, '--config', CONFIG, ...args, ...ROOTS], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   const json = run('--output-type', 'json');
   const result = JSON.parse(json.stdout) as {
     summary: {
@@ -104,6 +108,11 @@ const CLEAN: Tree = {
   'src/config.ts': "import { ServiceError } from './errors.ts';\nexport interface Config { e: ServiceError }\n",
   'src/errors.ts': 'export class ServiceError extends Error {}\n',
   'src/vectors.ts': "import type { Config } from './config.ts';\nexport const dot = (c: Config) => c;\n",
+  // The CLI: its own modules, its generated API types, packages and Node built-ins.
+  'packages/cli/bin/unimed.ts': "import { run } from '../src/main.ts';\nawait run();\n",
+  'packages/cli/src/main.ts':
+    "import type { paths } from './api.d.ts';\nimport { readFileSync } from 'node:fs';\nimport { x } from 'some-package';\nexport const run = async (p?: paths) => [p, readFileSync, x];\n",
+  'packages/cli/src/api.d.ts': 'export interface paths { x: string }\n',
 };
 
 /** One violation of each kind, each named by what must be reported. */
@@ -128,6 +137,10 @@ const PLANTED: Tree = {
   'src/http/uses-test.ts': "import { helper } from '../../test/helper.ts';\nexport const h = helper;\n",
   'test/helper.ts': 'export const helper = 1;\n',
   'src/models/missing.ts': "import { gone } from './gone.ts';\nexport const m = gone;\n",
+  // The CLI reaching into the service: by value from bin/, by type only from src/; and an import that resolves to nothing.
+  'packages/cli/bin/config.ts': "import { dot } from '../../../src/vectors.ts';\nexport const d = dot;\n",
+  'packages/cli/src/typed.ts': "import type { Config } from '../../../src/config.ts';\nexport type C = Config;\n",
+  'packages/cli/src/missing.ts': "import { gone } from './gone.ts';\nexport const m = gone;\n",
 };
 
 const EXPECTED: Violation[] = [
@@ -142,6 +155,9 @@ const EXPECTED: Violation[] = [
   { rule: 'layer-unassigned-importer', from: 'src/misc/stray.ts', to: 'src/errors.ts' },
   { rule: 'src-imports-src', from: 'src/http/uses-test.ts', to: 'test/helper.ts' },
   { rule: 'no-unresolvable', from: 'src/models/missing.ts', to: './gone.ts' },
+  { rule: 'cli-imports-no-src', from: 'packages/cli/bin/config.ts', to: 'src/vectors.ts' },
+  { rule: 'cli-imports-no-src', from: 'packages/cli/src/typed.ts', to: 'src/config.ts' },
+  { rule: 'no-unresolvable', from: 'packages/cli/src/missing.ts', to: './gone.ts' },
 ];
 
 t.test('a clean layering passes', (t) => {
@@ -152,10 +168,10 @@ t.test('a clean layering passes', (t) => {
   t.equal(result.status, 0, 'depcruise exits 0');
   if (result.status !== 0) t.comment(result.errText);
   // Every file and import was seen (the package and node:worker_threads too), so "no violation" is not "nothing read".
-  const files = Object.keys(CLEAN).filter((f) => f.startsWith('src/')).length;
+  const files = Object.keys(CLEAN).filter(inRoots).length;
   t.ok(result.cruised >= files, `${result.cruised} modules cruised, ${files} files planted`);
   const imports = Object.entries(CLEAN)
-    .filter(([f]) => f.startsWith('src/'))
+    .filter(([f]) => inRoots(f))
     .reduce((n, [, text]) => n + (text.match(/from '|import\(/g)?.length ?? 0), 0);
   t.equal(result.dependencies, imports, 'every import is a dependency');
   t.end();
