@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type Env, integer, MAX_TIMEOUT_MS } from './env.ts';
+import { isRecord } from '../records.ts';
 
 export interface DicomwebSource {
   name: string;
@@ -34,8 +35,6 @@ const SOURCE_KEYS = new Set(['url', 'auth', 'timeout_ms', 'concurrency', 'ca_fil
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_CONCURRENCY = 4;
 const MAX_SECRET_BYTES = 64 * 1024;
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function readText(path: string, what: string, cwd: string): string {
   try {

@@ -4,11 +4,13 @@
  * is, so that they take exactly the upload's path (decode, memory budget, limits) from there on.
  */
 import type { FastifyRequest } from 'fastify';
-import { badRequest, tooLarge } from '../errors.ts';
+import { badRequest, inField, tooLarge } from '../errors.ts';
 import type { ImageInput } from '../inputs/decode.ts';
 import { DICOM_MEDIA_TYPE } from '../inputs/dicom/index.ts';
 import { MultipartError, parseMultipartRelated } from '../dicomweb/multipart-related.ts';
 import { parseInstanceReference, type InstanceReference } from '../dicomweb/reference.ts';
+import { isRecord } from '../records.ts';
+import { tooManyImages, type ImageLimit } from './image-limit.ts';
 
 /** An image of a request: bytes, with what its reference said when it came from a DICOMweb source. */
 export interface RequestImage extends ImageInput {
@@ -18,18 +20,16 @@ export interface RequestImage extends ImageInput {
   studyUid?: string;
 }
 
-/** An image as the request gave it: bytes, or a reference still to retrieve. */
-export type GivenImage = RequestImage | { reference: InstanceReference };
+/** An image as the request gave it: bytes, or a reference still to retrieve (and the input that named it). */
+export type GivenImage = RequestImage | { reference: InstanceReference; field: string };
 
 export const DICOMWEB_FIELD = 'dicomweb';
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** `{"dicomweb": {...}}` where a JSON image may stand; undefined for anything else (a base64 string is not this). */
-export function jsonReference(value: unknown, what: string): GivenImage | undefined {
+export function jsonReference(value: unknown, what: string, field: string): GivenImage | undefined {
   if (!isRecord(value) || !(DICOMWEB_FIELD in value)) return undefined;
   if (Object.keys(value).length !== 1) throw badRequest(`${what} must be a base64 image or {"dicomweb": {...}} alone`);
-  return { reference: parseInstanceReference(value[DICOMWEB_FIELD], `${what}.dicomweb`) };
+  return { reference: parseInstanceReference(value[DICOMWEB_FIELD], `${what}.dicomweb`), field };
 }
 
 /** The `dicomweb` form fields, each one JSON reference. */
@@ -42,18 +42,18 @@ export function formReferences(values: readonly string[]): GivenImage[] {
     } catch {
       throw badRequest(`${what} must hold JSON {"source", "study", "series", "instance", "frame"?}`);
     }
-    return { reference: parseInstanceReference(parsed, what) };
+    return { reference: parseInstanceReference(parsed, what), field: DICOMWEB_FIELD };
   });
 }
 
 /** The DICOM parts of a multipart/related body (parts typed otherwise are refused: this body carries instances). */
-export function relatedImages(body: Buffer, contentType: string | undefined, maxImages: number): RequestImage[] {
+export function relatedImages(body: Buffer, contentType: string | undefined, limit: ImageLimit): RequestImage[] {
   let parts;
   try {
-    parts = parseMultipartRelated(body, contentType, maxImages);
+    parts = parseMultipartRelated(body, contentType, limit.max);
   } catch (error) {
     if (!(error instanceof MultipartError)) throw error;
-    if (/more than \d+ parts/.test(error.message)) throw tooLarge(`${error.message}; the limit is ${maxImages} images`, 'too_many_images');
+    if (/more than \d+ parts/.test(error.message)) throw tooManyImages(`more than ${limit.max}`, limit);
     throw badRequest(`malformed multipart/related body: ${error.message}`);
   }
   const other = parts.find((p) => p.type !== DICOM_MEDIA_TYPE && p.type !== '');
@@ -74,9 +74,14 @@ export async function retrieveImages(request: FastifyRequest, given: readonly Gi
       images.push(image);
       continue;
     }
-    const { reference } = image;
+    const { reference, field } = image;
     if (left <= 0) throw tooLarge('the images retrieved for this request are larger than MAX_BODY_BYTES allows');
-    const bytes = await request.server.dicomweb.retrieveInstance(reference, request.cancellation, left);
+    let bytes: Buffer;
+    try {
+      bytes = await request.server.dicomweb.retrieveInstance(reference, request.cancellation, left);
+    } catch (err) {
+      throw inField(field, err);
+    }
     left -= bytes.length;
     images.push({
       bytes,

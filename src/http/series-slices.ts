@@ -6,7 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { ImagePreprocessing } from '../api-types.ts';
-import { badRequest, ServiceError, tooLarge } from '../errors.ts';
+import { badRequest, inField, ServiceError, tooLarge } from '../errors.ts';
 import type { ImageInput, ImageOptions } from '../inputs/decode.ts';
 import { uploadedOrder } from '../dicomweb/instance-order.ts';
 import type { SeriesReference } from '../dicomweb/reference.ts';
@@ -111,7 +111,9 @@ export async function embedSeries(
   let candidates: Candidate[];
   let parallel = deps.uploadParallelism;
   if ('reference' in series) {
-    const listed = await request.server.dicomweb.listSeries(series.reference, cancellation, limits.bodyBytes);
+    const listed = await request.server.dicomweb.listSeries(series.reference, cancellation, limits.bodyBytes).catch((err: unknown) => {
+      throw inField('dicomweb', err);
+    });
     if (listed.length > limits.maxSeriesInstances) {
       throw tooLarge(
         `the series lists ${listed.length} instances, MAX_SERIES_INSTANCES allows ${limits.maxSeriesInstances}`,
