@@ -9,10 +9,8 @@
 const LAYERS = [
   [['entry', '^src/(server|app)[.]ts$']],
   [['http', '^src/http/']],
-  [
-    ['service', '^src/service/'],
-    ['dicomweb', '^src/dicomweb/'],
-  ],
+  [['service', '^src/service/']],
+  [['dicomweb', '^src/dicomweb/']],
   [
     ['inputs', '^src/inputs/'],
     ['zeroshot', '^src/zeroshot/'],

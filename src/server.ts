@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const state = app.unimed;
+  const state = app.serviceState;
 
   let registry: ModelRegistry | undefined;
   let metricsListener: FastifyInstance | undefined;

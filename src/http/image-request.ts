@@ -5,15 +5,8 @@ import { dataUrlMediaType, decodeBase64Image } from '../inputs/base64.ts';
 import type { ImageInput, ImageOptions } from '../inputs/decode.ts';
 import { DICOM_MEDIA_TYPE } from '../inputs/dicom/index.ts';
 import { requestedModel } from './admission.ts';
-import {
-  DICOMWEB_FIELD,
-  formReferences,
-  jsonReference,
-  relatedImages,
-  retrieveImages,
-  type GivenImage,
-  type RequestImage,
-} from './dicomweb-images.ts';
+import type { GivenImage } from '../service/images.ts';
+import { DICOMWEB_FIELD, formReferences, jsonReference, relatedImages } from './dicomweb-images.ts';
 import { IMAGE_OPTION_NAMES, imageOptions } from './image-options.ts';
 import { tooManyImages, type ImageLimit } from './image-limit.ts';
 import { queryStrings, requestReader, type RequestBody } from './request-reader.ts';
@@ -38,8 +31,10 @@ export interface ImageRoute {
 
 /** An image route's request, whichever of the three forms it came in. */
 export interface ImageRequest<Fields> {
-  /** Uploaded or retrieved from a DICOMweb source: the same bytes either way. */
-  images: RequestImage[];
+  /** Uploaded, or references to instances on a DICOMweb source (the use case retrieves them). */
+  images: GivenImage[];
+  /** What is left of MAX_BODY_BYTES after the request's own body, for the images retrieved for it. */
+  retrievalBytes: number;
   /** The rendering parameters, as the decoders take them. */
   rendering: ImageOptions;
   /** The route's own fields (model, labels, ...), held to the route's schema. */
@@ -73,7 +68,6 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
       ? { max: limits.imagesPerRequest, rule: `MAX_IMAGES_PER_REQUEST allows ${limits.imagesPerRequest}` }
       : { max: 1, rule: `${route.path} takes one image` };
   const reader = requestReader({
-    path: route.path,
     schema: route.schema,
     payload: route.imageProperty,
     formFields: [DICOMWEB_FIELD],
@@ -157,6 +151,7 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
     }
     const fields = Object.fromEntries(Object.entries(values).filter(([name]) => !imageFields.has(name)));
     // The schema has checked them (here or as the JSON body): this is the shape it describes.
-    return { images: await retrieveImages(request, images, limits.bodyBytes), rendering, fields: fields as Fields };
+    const retrievalBytes = limits.bodyBytes - Number(request.headers['content-length'] ?? 0);
+    return { images, retrievalBytes, rendering, fields: fields as Fields };
   };
 }

@@ -16,8 +16,6 @@ import { requestFields } from './schemas.ts';
 import type { ImageLimit } from './image-limit.ts';
 
 export interface ReaderSpec {
-  /** The route, for messages. */
-  path: string;
   /** The JSON request schema (openapi.yaml); its properties other than `payload` are the fields of every form. */
   schema: string;
   /** The JSON property that carries the images (`image`, `images`) or the series (`dicomweb`). */

@@ -12,7 +12,7 @@ import { relatedImages } from './dicomweb-images.ts';
 import { IMAGE_OPTION_NAMES, imageOptions } from './image-options.ts';
 import type { ImageLimit } from './image-limit.ts';
 import { queryStrings, requestReader, type RequestBody } from './request-reader.ts';
-import type { SeriesInput, SliceCount } from './series-slices.ts';
+import type { SeriesInput, SliceCount } from '../service/series.ts';
 
 export interface SeriesRequest<Fields> {
   series: SeriesInput;
@@ -30,7 +30,7 @@ export function seriesRequestReader<Fields>(
   limits: { bodyBytes: number; maxSeriesInstances: number },
 ) {
   const limit: ImageLimit = { max: limits.maxSeriesInstances, rule: `MAX_SERIES_INSTANCES allows ${limits.maxSeriesInstances}` };
-  const reader = requestReader({ path: route.path, schema: route.schema, payload: 'dicomweb', files: limit, maxBytes: limits.bodyBytes });
+  const reader = requestReader({ schema: route.schema, payload: 'dicomweb', files: limit, maxBytes: limits.bodyBytes });
   const usage = `${route.path} takes JSON {"dicomweb": {"source", "study", "series"}, ...}, multipart "image" parts (DICOM instances), or a multipart/related body of application/dicom parts`;
 
   function seriesOf(body: RequestBody): SeriesInput {
