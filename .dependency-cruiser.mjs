@@ -10,10 +10,8 @@
 const LAYERS = [
   [['entry', '^src/(server|app)[.]ts$']],
   [['http', '^src/http/']],
-  [
-    ['service', '^src/service/'],
-    ['dicomweb', '^src/dicomweb/'],
-  ],
+  [['service', '^src/service/']],
+  [['dicomweb', '^src/dicomweb/']],
   [
     ['inputs', '^src/inputs/'],
     ['zeroshot', '^src/zeroshot/'],
@@ -21,7 +19,7 @@ const LAYERS = [
   [['models', '^src/models/']],
   [['engine', '^src/engine/']],
   [['workers', '^src/workers/']],
-  [['base', '^src/((config|errors|metrics|vectors|api-types|version|cpu-quota|core-dumps)[.]ts$|config/)']],
+  [['base', '^src/((config|errors|metrics|records|vectors|api-types|version|cpu-quota|core-dumps)[.]ts$|config/)']],
 ];
 
 const layerPaths = LAYERS.flat().map(([, path]) => path);

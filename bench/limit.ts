@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { createSessionWithFallback } from '../src/engine/providers.ts';
+import { createSessionWithFallback } from '../src/engine/inference-session.ts';
 
 export interface LimitArgs {
   modelDir: string;

@@ -32,7 +32,7 @@ export interface AppOptions {
   config: Config;
   logger?: Logger;
   metrics?: Metrics;
-  /** Models to serve; without one the app answers /healthz and 503 elsewhere until `app.unimed.setRegistry`. */
+  /** Models to serve; without one the app answers /healthz and 503 elsewhere until `app.serviceState.setRegistry`. */
   registry?: ModelProvider;
   /** Threads for DICOM and wide PNG/TIFF, made from config when not given; the app starts it and closes it with itself. */
   decoder?: PixelDecoder;

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   if (coreDumps.state === 'unknown') logger.warn('no /proc/self/limits: core dumps could not be checked (start it with `ulimit -c 0`)');
   const metrics = new Metrics();
   const app = await configured(() => buildApp({ config, logger, metrics }));
-  const state = app.unimed;
+  const state = app.serviceState;
 
   let registry: ModelRegistry | undefined;
   let metricsListener: FastifyInstance | undefined;

@@ -46,9 +46,9 @@ t.test('before the registry is loaded: /healthz 200, everything else 503 not_rea
     t.equal(res.headers.get('retry-after'), '5');
     t.equal((await json(res)).error.code, 'not_ready');
   }
-  starting.app.unimed.setRegistry(registry);
+  starting.app.serviceState.setRegistry(registry);
   t.equal((await fetch(starting.url + '/readyz')).status, 200, 'ready once the registry is set');
-  starting.app.unimed.startDraining();
+  starting.app.serviceState.startDraining();
   const draining = await fetch(starting.url + '/readyz');
   t.equal(draining.status, 503);
   t.equal((await json(draining)).error.code, 'shutting_down');

@@ -206,7 +206,7 @@ t.test('while draining, answers carry Connection: close', async (t) => {
   const before = await get();
   before.resume();
   t.not(before.headers.connection, 'close', 'keep-alive while serving');
-  draining.app.unimed.startDraining();
+  draining.app.serviceState.startDraining();
   const after = await get();
   after.resume();
   t.equal(after.statusCode, 200);

@@ -337,7 +337,7 @@ t.test('while starting: 503 where models are needed, the documentation answers',
 });
 
 t.test('while draining: refused with 503, the documentation still answers', async (t) => {
-  ready.app.unimed.startDraining();
+  ready.app.serviceState.startDraining();
   await call(t, ready.url, '/readyz', 503, {}, 'shutting_down');
   await call(t, ready.url, '/embed/text', 503, jsonBody({ texts: ['x'] }), 'shutting_down');
   for (const path of ['/openapi.json', '/openapi.yaml', '/docs', '/']) await call(t, ready.url, path, 200);

@@ -5,6 +5,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type Env, fileText, MAX_TIMEOUT_MS, text } from './env.ts';
+import { isRecord } from '../records.ts';
 
 export interface DicomwebSource {
   name: string;
@@ -28,8 +29,6 @@ const SOURCE_KEYS = new Set(['url', 'auth', 'timeout_ms', 'concurrency', 'ca_fil
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_CONCURRENCY = 4;
 const MAX_SECRET_BYTES = 64 * 1024;
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Secrets and the sources file are small; a CA bundle may not be (the system's is some 200 KiB). */
 function readText(path: string, what: string, cwd: string): string {

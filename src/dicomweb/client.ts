@@ -10,6 +10,12 @@ import { request as httpsRequest } from 'node:https';
 import type { DicomwebSource } from '../config/dicomweb.ts';
 import { CancelledError, deadlineExceeded, tooLarge } from '../errors.ts';
 import type { Cancellation } from '../models/types.ts';
+
+/** A call made for a caller's work: dropped with it, within its deadline, and carrying its trace headers. */
+export type OutgoingCall = Cancellation & {
+  /** The caller's W3C trace context headers (traceparent, tracestate), sent on the outgoing request. */
+  readonly traceHeaders?: Readonly<Record<string, string>>;
+};
 import { upstreamTimeout, upstreamUnavailable } from './errors.ts';
 
 export interface SourceResponse {
@@ -21,7 +27,7 @@ export interface SourceResponse {
 export interface GetOptions {
   accept: string;
   maxBytes: number;
-  cancellation: Cancellation;
+  cancellation: OutgoingCall;
 }
 
 /** Why a GET failed, for the failures metric (the error itself goes to the client). */

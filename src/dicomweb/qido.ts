@@ -1,5 +1,6 @@
 /** A QIDO-RS answer (DICOM JSON, PS3.18 F.2) read for what orders a series: each instance's UID, number, position. */
 import { isUid } from './reference.ts';
+import { isRecord } from '../records.ts';
 
 export interface ListedInstance {
   uid: string;
@@ -7,8 +8,6 @@ export interface ListedInstance {
   /** Image Position (Patient), x y z in mm. */
   position: [number, number, number] | undefined;
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function values(entry: Record<string, unknown>, tag: string): unknown[] | undefined {
   const element = entry[tag];

@@ -4,6 +4,7 @@
  * before any request leaves: digits and dots, at most 64 characters (PS3.5 9.1), so nothing else can reach a URL.
  */
 import { badRequest } from '../errors.ts';
+import { isRecord } from '../records.ts';
 
 export interface SeriesReference {
   source: string;
@@ -19,8 +20,6 @@ export interface InstanceReference extends SeriesReference {
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
 const MAX_FRAME = 1_000_000;
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A UID as DICOM defines one; the message names the field, never the value (UIDs link to a patient's study). */
 export function isUid(value: unknown): value is string {

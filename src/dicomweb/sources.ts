@@ -6,8 +6,7 @@
 import type { DicomwebConfig, DicomwebSource } from '../config/dicomweb.ts';
 import { badRequest } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Cancellation } from '../models/types.ts';
-import { getFromSource, SourceRequestError, sourceUrl, type SourceResponse } from './client.ts';
+import { getFromSource, SourceRequestError, sourceUrl, type OutgoingCall, type SourceResponse } from './client.ts';
 import { dicomNotFound, upstreamUnavailable } from './errors.ts';
 import { mediaType, MultipartError, parseMultipartRelated } from './multipart-related.ts';
 import type { InstanceReference, SeriesReference } from './reference.ts';
@@ -39,7 +38,7 @@ export class DicomwebSources {
   }
 
   /** Retrieves an instance; `maxBytes` bounds the answer (MAX_BODY_BYTES, less what the request already holds). */
-  async retrieveInstance(reference: InstanceReference, cancellation: Cancellation, maxBytes: number): Promise<Buffer> {
+  async retrieveInstance(reference: InstanceReference, cancellation: OutgoingCall, maxBytes: number): Promise<Buffer> {
     const { source } = this.#named(reference.source);
     const path = `studies/${reference.study}/series/${reference.series}/instances/${reference.instance}`;
     const response = await this.#get(reference.source, sourceUrl(source, path), INSTANCE_ACCEPT, cancellation, maxBytes);
@@ -57,7 +56,7 @@ export class DicomwebSources {
   }
 
   /** The series' instances with the attributes that order them (QIDO-RS); 404 when the source lists none. */
-  async listSeries(reference: SeriesReference, cancellation: Cancellation, maxBytes: number): Promise<ListedInstance[]> {
+  async listSeries(reference: SeriesReference, cancellation: OutgoingCall, maxBytes: number): Promise<ListedInstance[]> {
     const { source } = this.#named(reference.source);
     const url = sourceUrl(source, `studies/${reference.study}/series/${reference.series}/instances`);
     url.search = 'includefield=00200013&includefield=00200032';
@@ -97,7 +96,7 @@ export class DicomwebSources {
     );
   }
 
-  async #get(name: string, url: URL, accept: string, cancellation: Cancellation, maxBytes: number): Promise<SourceResponse> {
+  async #get(name: string, url: URL, accept: string, cancellation: OutgoingCall, maxBytes: number): Promise<SourceResponse> {
     const { source, slots } = this.#named(name);
     const release = await slots.acquire(cancellation);
     const labels = { source: source.name };

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Cancellation } from './cancellation.ts';
+import type { Cancellation } from './request-group.ts';
 
 /** Tells each submission in `batch` that asked (Cancellation.onBatch) when its items were queued, started and ended. */
 export function reportTimings(

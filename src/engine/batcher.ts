@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { BatchingConfig } from '../config.ts';
 import { CancelledError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Cancellation } from './cancellation.ts';
+import type { Cancellation } from './request-group.ts';
 import { BufferRecycler } from './buffer-recycler.ts';
 import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from './errors.ts';
 import type { AllocateBuffer } from './feeds.ts';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { BatchingConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Cancellation } from './cancellation.ts';
+import type { Cancellation } from './request-group.ts';
 import { l2normalize } from '../vectors.ts';
 import { TaskFailedError } from '../workers/errors.ts';
 import { WorkerPool } from '../workers/pool.ts';

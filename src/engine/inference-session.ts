@@ -6,9 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { TaskServer } from '../workers/serve.ts';
-import { createSessionWithFallback } from './providers.ts';
 import { distinctBuffers } from './protocol.ts';
-import type { FeedTensor, RunResult, SessionInfo, WorkerSetup } from './protocol.ts';
+import type { FeedTensor, ProviderAttempt, RunResult, SessionInfo, WorkerSetup } from './protocol.ts';
 
 function toOrtFeeds(feeds: FeedTensor[]): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
@@ -57,4 +56,27 @@ export async function startInferenceSession(setup: WorkerSetup): Promise<TaskSer
       return { result: { data, dims, seconds: (performance.now() - started) / 1000, inputs }, transfer: [output, ...inputs] };
     },
   };
+}
+
+type SessionFactory = (provider: string) => Promise<ort.InferenceSession>;
+
+/**
+ * Creates a session with the first execution provider that loads, in the configured order. onnxruntime-node
+ * rejects session creation when a provider's library cannot load (no CUDA on the machine, no WebGPU adapter),
+ * so each rejection is recorded (provider + onnxruntime's message) and the next provider is tried.
+ */
+export async function createSessionWithFallback(
+  providers: readonly string[],
+  create: SessionFactory,
+): Promise<{ session: ort.InferenceSession; provider: string; attempts: ProviderAttempt[] }> {
+  const attempts: ProviderAttempt[] = [];
+  for (const provider of providers) {
+    try {
+      return { session: await create(provider), provider, attempts };
+    } catch (err) {
+      attempts.push({ provider, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  const tried = attempts.map((a) => `${a.provider}: ${a.error}`).join('; ');
+  throw Object.assign(new Error(`no execution provider could create a session (${tried})`), { detail: attempts });
 }

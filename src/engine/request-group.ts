@@ -1,6 +1,33 @@
 import { CancelledError } from '../errors.ts';
-import type { Cancellation } from './cancellation.ts';
 import { DeadlineExceededError } from './errors.ts';
+
+/**
+ * How a caller's work is treated in the engine: passed down to the batcher, which drops, fails or shares it. The
+ * engine's view of a use case's context (service/context.ts), which has more.
+ */
+export interface Cancellation {
+  /** Aborted when the client disconnects: queued work for it is dropped before it runs. */
+  readonly signal?: AbortSignal;
+  /** Epoch milliseconds after which the caller gets 504 instead of a late answer. */
+  readonly deadline?: number;
+  /**
+   * Whose work this is (an opaque key given by the caller: a request, or an API key): batches are shared fairly
+   * between owners (engine/batch-selection.ts). Without one, each submission is its own owner.
+   */
+  readonly owner?: string;
+  /** Told, once per batch that ran some of this work, when it was queued, sent to a worker and done (epoch ms). */
+  readonly onBatch?: (timing: BatchTiming) => void;
+}
+
+/** Where one submission's time went in one batch (the caller's trace spans; the metrics observe the same moments). */
+export interface BatchTiming {
+  /** When the submission's earliest item in this batch was queued. */
+  readonly queuedAt: number;
+  /** When the batch went to a worker: the end of the queue wait. */
+  readonly startedAt: number;
+  /** When the worker's output came back. */
+  readonly endedAt: number;
+}
 
 /** All the items of one submit() call: they succeed or fail together. */
 export interface Group {

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest, inField, unavailable } from '../errors.ts';
 import type { ServedModel } from '../models/types.ts';
+import { workContext, type WorkContext } from '../service/context.ts';
+import type { ModelChooser } from '../service/use-case.ts';
 import { noteModel } from './audit.ts';
 import { authorizeModel } from './auth/access-control.ts';
 import { MODEL_HEADER } from './request-context.ts';
@@ -8,8 +10,13 @@ import type { ModelProvider } from './state.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The models an inference request was admitted to; set once, before its body is read. */
-    models: ModelProvider;
+    /** The model registry an inference request was admitted to; set once, before its body is read. */
+    modelRegistry: ModelProvider;
+    /**
+     * What the use cases run this request's work with (owner, abort signal, deadline, trace), built once at
+     * admission, when all of it is known, and never changed.
+     */
+    workContext: WorkContext;
   }
 }
 
@@ -29,12 +36,13 @@ export function workOwner(request: FastifyRequest): string {
  * if draining starts, and counted so that shutdown can wait for it.
  */
 export function installAdmission(app: FastifyInstance): void {
-  const { unimed: state, metrics } = app;
+  const { serviceState: state, metrics } = app;
   const { inflightRequests: maxInflightRequests } = app.config.limits;
-  app.decorateRequest('models', null as unknown as ModelProvider);
+  app.decorateRequest('modelRegistry', null as unknown as ModelProvider);
+  app.decorateRequest('workContext', null as unknown as WorkContext);
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
     try {
-      request.models = state.acceptWork();
+      request.modelRegistry = state.acceptWork();
     } catch (err) {
       done(err as Error);
       return;
@@ -49,7 +57,8 @@ export function installAdmission(app: FastifyInstance): void {
       );
       return;
     }
-    request.cancellation.owner = workOwner(request);
+    // The request's lifetime (http/request-context.ts) and trace (http/tracing/install.ts) come from root hooks that ran before.
+    request.workContext = workContext({ owner: workOwner(request), ...request.lifetime, trace: request.trace });
     state.beginWork();
     metrics.requestsInProgress.inc();
     // 'close' fires once whether the reply was sent or the client left, so the count cannot leak.
@@ -66,7 +75,7 @@ export function installAdmission(app: FastifyInstance): void {
  * line; 403 if the request's API key may not use it.
  */
 export function pickModel(request: FastifyRequest, reply: FastifyReply, id: string | undefined): ServedModel {
-  const model = request.models.get(id);
+  const model = request.modelRegistry.get(id);
   noteModel(request, model);
   authorizeModel(request, model.id);
   void reply.header(MODEL_HEADER, model.sha256);
@@ -80,3 +89,9 @@ export function requestedModel(fromQuery: string | undefined, fromBody: string |
   }
   return fromBody ?? fromQuery;
 }
+
+/** pickModel for a use case: the model it chooses is checked and named in this request's answer. */
+export const modelChooser =
+  (request: FastifyRequest, reply: FastifyReply): ModelChooser =>
+  (id) =>
+    pickModel(request, reply, id);

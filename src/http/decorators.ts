@@ -4,12 +4,13 @@ import type { DicomwebSources } from '../dicomweb/sources.ts';
 import type { PixelDecoder } from '../inputs/decoder/pixel-decoder.ts';
 import type { MemoryBudget } from '../inputs/memory-budget.ts';
 import type { Metrics } from '../metrics.ts';
+import type { UseCaseServices } from '../service/use-case.ts';
 import type { ServiceState } from './state.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Lifecycle (registry, draining, in-flight count) shared by the routes and the server entry. */
-    unimed: ServiceState;
+    serviceState: ServiceState;
     /** The service's configuration (limits, timeouts), as loaded at start. */
     config: Config;
     metrics: Metrics;
@@ -19,6 +20,8 @@ declare module 'fastify' {
     memoryBudget: MemoryBudget;
     /** The DICOMweb sources of DICOMWEB_SOURCES, the only servers a request may have images retrieved from. */
     dicomweb: DicomwebSources;
+    /** What the use cases of src/service/ run on (limits, decoding, DICOMweb sources), built once from the above. */
+    useCaseServices: UseCaseServices;
   }
 }
 
@@ -36,10 +39,38 @@ export interface ServiceDeps {
  * registers, so every encapsulated context inherits them and no route module imports another for its deps.
  */
 export function decorateService(app: FastifyInstance, deps: ServiceDeps): void {
-  app.decorate('unimed', deps.state);
+  app.decorate('serviceState', deps.state);
   app.decorate('config', deps.config);
   app.decorate('metrics', deps.metrics);
   app.decorate('pixelDecoder', deps.pixelDecoder);
   app.decorate('memoryBudget', deps.memoryBudget);
   app.decorate('dicomweb', deps.dicomweb);
+  app.decorate('useCaseServices', useCaseServices(deps));
+}
+
+function useCaseServices({ config, pixelDecoder, memoryBudget, dicomweb }: ServiceDeps): UseCaseServices {
+  const { limits } = config;
+  const decoding = {
+    imagePixels: limits.imagePixels,
+    imageBytes: config.limits.imageBytes,
+    decodeTimeoutMs: config.decoderTimeoutMs,
+    decompression: config.limits.decompression,
+    decoder: pixelDecoder,
+    memory: memoryBudget,
+  };
+  return {
+    limits,
+    decoding,
+    sources: dicomweb,
+    series: {
+      limits: {
+        bodyBytes: limits.bodyBytes,
+        maxSeriesSlices: config.limits.seriesSlices,
+        maxSeriesInstances: config.limits.seriesInstances,
+      },
+      uploadParallelism: config.decoderThreads,
+      sources: dicomweb,
+      decoding,
+    },
+  };
 }

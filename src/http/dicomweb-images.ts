@@ -1,35 +1,23 @@
 /**
  * Images named by reference (`{"dicomweb": {...}}` in JSON, a `dicomweb` form field in multipart) and images sent
- * as a multipart/related body (what WADO-RS answers and STOW-RS sends), turned into the same ImageInput an upload
- * is, so that they take exactly the upload's path (decode, memory budget, limits) from there on.
+ * as a multipart/related body (what WADO-RS answers and STOW-RS sends), read from a request; service/images.ts
+ * retrieves the references.
  */
-import type { FastifyRequest } from 'fastify';
-import { badRequest, tooLarge } from '../errors.ts';
-import type { ImageInput } from '../inputs/decode.ts';
+import { badRequest } from '../errors.ts';
 import { DICOM_MEDIA_TYPE } from '../inputs/dicom/index.ts';
 import { MultipartError, parseMultipartRelated } from '../dicomweb/multipart-related.ts';
-import { parseInstanceReference, type InstanceReference } from '../dicomweb/reference.ts';
-
-/** An image of a request: bytes, with what its reference said when it came from a DICOMweb source. */
-export interface RequestImage extends ImageInput {
-  /** The frame the reference named (0-based); it takes the place of the request's `frame` for this image. */
-  frame?: number;
-  /** The Study Instance UID the client sent (for FHIR's derivedFrom); never read from the image itself. */
-  studyUid?: string;
-}
-
-/** An image as the request gave it: bytes, or a reference still to retrieve. */
-export type GivenImage = RequestImage | { reference: InstanceReference };
+import { parseInstanceReference } from '../dicomweb/reference.ts';
+import { isRecord } from '../records.ts';
+import type { GivenImage, RequestImage } from '../service/images.ts';
+import { tooManyImages, type ImageLimit } from './image-limit.ts';
 
 export const DICOMWEB_FIELD = 'dicomweb';
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
 /** `{"dicomweb": {...}}` where a JSON image may stand; undefined for anything else (a base64 string is not this). */
-export function jsonReference(value: unknown, what: string): GivenImage | undefined {
+export function jsonReference(value: unknown, what: string, field: string): GivenImage | undefined {
   if (!isRecord(value) || !(DICOMWEB_FIELD in value)) return undefined;
   if (Object.keys(value).length !== 1) throw badRequest(`${what} must be a base64 image or {"dicomweb": {...}} alone`);
-  return { reference: parseInstanceReference(value[DICOMWEB_FIELD], `${what}.dicomweb`) };
+  return { reference: parseInstanceReference(value[DICOMWEB_FIELD], `${what}.dicomweb`), field };
 }
 
 /** The `dicomweb` form fields, each one JSON reference. */
@@ -42,55 +30,22 @@ export function formReferences(values: readonly string[]): GivenImage[] {
     } catch {
       throw badRequest(`${what} must hold JSON {"source", "study", "series", "instance", "frame"?}`);
     }
-    return { reference: parseInstanceReference(parsed, what) };
+    return { reference: parseInstanceReference(parsed, what), field: DICOMWEB_FIELD };
   });
 }
 
 /** The DICOM parts of a multipart/related body (parts typed otherwise are refused: this body carries instances). */
-export function relatedImages(body: Buffer, contentType: string | undefined, maxImages: number): RequestImage[] {
+export function relatedImages(body: Buffer, contentType: string | undefined, limit: ImageLimit): RequestImage[] {
   let parts;
   try {
-    parts = parseMultipartRelated(body, contentType, maxImages);
+    parts = parseMultipartRelated(body, contentType, limit.max);
   } catch (error) {
     if (!(error instanceof MultipartError)) throw error;
-    if (/more than \d+ parts/.test(error.message)) throw tooLarge(`${error.message}; the limit is ${maxImages} images`, 'too_many_images');
+    if (/more than \d+ parts/.test(error.message)) throw tooManyImages(`more than ${limit.max}`, limit);
     throw badRequest(`malformed multipart/related body: ${error.message}`);
   }
   const other = parts.find((p) => p.type !== DICOM_MEDIA_TYPE && p.type !== '');
   if (other !== undefined)
     throw badRequest(`a multipart/related body carries application/dicom parts only (got ${other.type.slice(0, 100)})`);
   return parts.map((part) => ({ bytes: part.data, declaredDicom: true }));
-}
-
-/**
- * Retrieves every referenced image, one after the other, each bounded by what is left of MAX_BODY_BYTES after the
- * request's own body and the images retrieved before it: retrieved bytes count against the body limit.
- */
-export async function retrieveImages(request: FastifyRequest, given: readonly GivenImage[], bodyBytes: number): Promise<RequestImage[]> {
-  const images: RequestImage[] = [];
-  let left = bodyBytes - Number(request.headers['content-length'] ?? 0);
-  for (const image of given) {
-    if (!('reference' in image)) {
-      images.push(image);
-      continue;
-    }
-    const { reference } = image;
-    if (left <= 0) throw tooLarge('the images retrieved for this request are larger than MAX_BODY_BYTES allows');
-    const bytes = await request.server.dicomweb.retrieveInstance(reference, request.cancellation, left);
-    left -= bytes.length;
-    images.push({
-      bytes,
-      declaredDicom: true,
-      studyUid: reference.study,
-      ...(reference.frame === undefined ? {} : { frame: reference.frame }),
-    });
-  }
-  return images;
-}
-
-/** The one Study Instance UID the request's references named, for FHIR's derivedFrom; none when they named several or none. */
-export function studyUidOf(images: readonly RequestImage[]): string | undefined {
-  const studies = new Set(images.map((image) => image.studyUid));
-  const [only] = studies;
-  return studies.size === 1 ? only : undefined;
 }

@@ -98,8 +98,12 @@ function describeEngineError(err: unknown): Described | undefined {
   return undefined;
 }
 
+/** Control characters and lone surrogates a message may echo from the input, as `\uXXXX` text instead. */
+const UNPRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029]/gu;
+const printable = (text: string): string => text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 export function errorBody(code: string, message: string, field?: string): ErrorBody {
-  return { error: { code, message, ...(field === undefined ? {} : { field }) } };
+  return { error: { code, message: printable(message), ...(field === undefined ? {} : { field: printable(field) }) } };
 }
 
 /**

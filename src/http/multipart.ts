@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { badRequest, inField, tooLarge } from '../errors.ts';
+import { tooManyImages, type ImageLimit } from './image-limit.ts';
 
 export interface FormFile {
   field: string;
@@ -19,7 +20,8 @@ export interface FormLimits {
   fileField: string;
   /** Text fields accepted; any other is refused, so typos do not pass silently. */
   textFields: readonly string[];
-  maxFiles: number;
+  /** File parts past this are refused with the limit's own message (busboy is let count one more, so it never speaks first). */
+  files: ImageLimit;
   /** Bytes of all parts together. */
   maxBytes: number;
 }
@@ -33,11 +35,11 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
   let total = 0;
   const parts = request.parts({
     limits: {
-      files: limits.maxFiles,
+      files: limits.files.max + 1,
       fileSize: limits.maxBytes,
       fieldSize: limits.maxBytes,
       fields: 10_000,
-      parts: limits.maxFiles + 10_000,
+      parts: limits.files.max + 10_001,
     },
   });
   for await (const part of parts) {
@@ -48,6 +50,10 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
           part.fieldname,
           badRequest(`unexpected file part "${part.fieldname}"; images go in parts named "${limits.fileField}"`),
         );
+      }
+      if (form.files.length === limits.files.max) {
+        part.file.resume();
+        throw tooManyImages(`more than ${limits.files.max}`, limits.files);
       }
       const data = await part.toBuffer();
       total += data.length;
@@ -69,33 +75,4 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
     }
   }
   return form;
-}
-
-/** The single value of a field, or undefined; a field given twice is ambiguous and refused. */
-export function singleField(form: Form, name: string): string | undefined {
-  const values = form.fields.get(name);
-  if (values === undefined) return undefined;
-  if (values.length > 1) throw inField(name, badRequest(`form field "${name}" was given ${values.length} times`));
-  return values[0];
-}
-
-/**
- * A list field given either as repeated fields or as one field holding a JSON array (the two forms the API
- * documents for `labels` and `templates`).
- */
-export function listField(form: Form, name: string): unknown[] | undefined {
-  const values = form.fields.get(name);
-  if (values === undefined) return undefined;
-  const first = values[0];
-  if (values.length === 1 && first !== undefined && first.trimStart().startsWith('[')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(first);
-    } catch {
-      throw inField(name, badRequest(`form field "${name}" starts with "[" but is not a valid JSON array`));
-    }
-    if (!Array.isArray(parsed)) throw inField(name, badRequest(`form field "${name}" must be a JSON array`));
-    return parsed as unknown[];
-  }
-  return values;
 }

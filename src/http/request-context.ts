@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Cancellation } from '../models/types.ts';
 import { SERVICE_VERSION } from '../version.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** How the engine may drop this request's work: aborted when the client goes away before the reply, and its deadline. */
-    cancellation: Cancellation;
+    /**
+     * The request's life: aborted when the client goes away before the reply, and its deadline. Part of the work
+     * context the use cases run with (http/admission.ts builds it once).
+     */
+    lifetime: { readonly signal: AbortSignal; readonly deadline: number };
   }
 }
 
@@ -24,17 +26,17 @@ export function requestId(req: IncomingMessage): string {
 
 /**
  * Per-request plumbing for every route: identifying headers (set first, so errors carry them too), the
- * cancellation handed to the engine, the request log line and the HTTP duration metric.
+ * request's lifetime (abort signal, deadline), the request log line and the HTTP duration metric.
  */
 export function installRequestContext(app: FastifyInstance): void {
-  const { unimed: state, metrics, config } = app;
-  app.decorateRequest('cancellation', null as unknown as Cancellation);
+  const { serviceState: state, metrics, config } = app;
+  app.decorateRequest('lifetime', null as unknown as FastifyRequest['lifetime']);
 
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     void reply.header('x-request-id', request.id);
     void reply.header('x-service-version', SERVICE_VERSION);
     const controller = new AbortController();
-    request.cancellation = { signal: controller.signal, deadline: Date.now() + config.requestTimeoutMs };
+    request.lifetime = Object.freeze({ signal: controller.signal, deadline: Date.now() + config.requestTimeoutMs });
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort();
     });

@@ -59,11 +59,16 @@ export interface RequestFields {
   types: ReadonlyMap<string, string>;
 }
 
-/** The type a property declares, following a `$ref` to another component (`{ $ref: 'Frame#' }` -> integer). */
+/**
+ * The type a property declares, following a `$ref` to another component (`{ $ref: 'Frame#' }` -> integer); of a
+ * `oneOf`, the first branch that is not a string (SliceCount: a number, or "all"), so digits read as a number.
+ */
 function declaredType(property: Json | undefined): string | undefined {
   if (property === null || typeof property !== 'object' || Array.isArray(property)) return undefined;
   const target = typeof property.$ref === 'string' ? apiSchemas()[property.$ref.replace(/#$/, '')] : property;
-  return typeof target?.type === 'string' ? target.type : undefined;
+  if (typeof target?.type === 'string') return target.type;
+  const branches = Array.isArray(target?.oneOf) ? target.oneOf.map(declaredType) : [];
+  return branches.find((type) => type !== undefined && type !== 'string');
 }
 
 // One object per component for the life of the process: Fastify caches compiled validators by schema identity,

@@ -5,12 +5,13 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
 
 /**
- * Decodes a base64 image (standard or URL-safe alphabet, whitespace ignored, optionally a `data:` URL).
- * Node's decoder silently skips bad characters, so the text is checked first: a corrupted upload must be a 400,
- * not a mysterious 422 from the image decoder. `what` names the value in the message (never its content).
+ * Decodes a base64 image (standard or URL-safe alphabet, optionally a `data:` URL). Line breaks and spaces are
+ * skipped, as RFC 2045 encoders write them (`base64` wraps at 76 columns); any other character outside the
+ * alphabet is refused: Node's decoder would silently skip it, and a corrupted upload must be a 400, not a
+ * mysterious 422 from the image decoder. `what` names the value in the message (never its content).
  */
 export function decodeBase64Image(text: string, what: string): Buffer {
-  const payload = text.replace(DATA_URL, '').replace(/\s+/g, '');
+  const payload = text.replace(DATA_URL, '').replace(/[ \r\n]+/g, '');
   if (payload.length === 0) throw badRequest(`${what} is empty`);
   const urlSafe = !BASE64.test(payload);
   if (urlSafe && !BASE64URL.test(payload)) throw badRequest(`${what} is not valid base64`);

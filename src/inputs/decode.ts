@@ -4,7 +4,7 @@
  * samples wider than 8 bits (read at full depth and windowed), everything else (sharp at 8 bits, as the
  * reference) — and give what it read to the one model transform.
  */
-import type { Cancellation } from '../engine/cancellation.ts';
+import type { Cancellation } from '../engine/request-group.ts';
 import { undecodable, unsupportedMediaType } from '../errors.ts';
 import type { ImageTensorSpec } from '../models/types.ts';
 import type { PixelDecoder } from './decoder/pixel-decoder.ts';

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import type { Metadata, SharpOptions } from 'sharp';
 import { badRequest, inField, undecodable } from '../errors.ts';
 import type { SourcePreprocessing } from '../api-types.ts';
-import type { RawDepth } from './dicom/raw-window.ts';
+import type { RawDepth } from './raw-window.ts';
 import type { SupportedImageFormat } from './format.ts';
 import { imageTooLarge, type InputLimits } from './limits.ts';
 

@@ -7,7 +7,7 @@
  * image) never wait behind large ones, and large ones together hold at most 3/4 of the budget (one alone may
  * take more), so a stream of huge images can make only other huge images wait for memory, never the small ones.
  */
-import type { Cancellation } from '../engine/cancellation.ts';
+import type { Cancellation } from '../engine/request-group.ts';
 import { DeadlineExceededError } from '../engine/errors.ts';
 import { CancelledError, unavailable } from '../errors.ts';
 import { imageTooLarge } from './limits.ts';

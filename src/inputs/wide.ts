@@ -5,9 +5,9 @@
  */
 import sharp from 'sharp';
 import type { OutputInfo } from 'sharp';
-import type { Cancellation } from '../engine/cancellation.ts';
+import type { Cancellation } from '../engine/request-group.ts';
 import type { PixelDecoder } from './decoder/pixel-decoder.ts';
-import type { RawDepth } from './dicom/raw-window.ts';
+import type { RawDepth } from './raw-window.ts';
 import { sharpFailure } from './header.ts';
 import type { ImageHeader } from './header.ts';
 import { bounded, type InputLimits } from './limits.ts';

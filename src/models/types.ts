@@ -3,7 +3,7 @@
  * them (workers, batching, tokenizer, cache, prompt sets) is the registry's business.
  */
 
-import type { Cancellation } from '../engine/cancellation.ts';
+import type { Cancellation } from '../engine/request-group.ts';
 
 export type { Cancellation };
 

@@ -12,7 +12,7 @@ import type { Manifest } from '../models/manifest.ts';
 import { TextEmbedder } from '../models/text-embedder.ts';
 import type { TextEmbeddingCache } from '../models/text-embedder.ts';
 import { TextTokenizer } from '../models/tokenizer.ts';
-import { classEmbeddingsOf, prompts } from '../zeroshot/class-embeddings.ts';
+import { classEmbeddingsOf, prompts } from '../zeroshot/scoring.ts';
 import { mergePromptSets, promptSetVersion, readPromptSetFile } from '../zeroshot/prompt-sets.ts';
 import type { PromptSetDefinition } from '../zeroshot/prompt-sets.ts';
 import { Model } from './model.ts';

@@ -3,8 +3,7 @@ import { badRequest } from '../errors.ts';
 import type { Manifest } from '../models/manifest.ts';
 import type { TextEmbedder } from '../models/text-embedder.ts';
 import type { Cancellation, ImageTensorSpec, LabelSpec, ModelInfo, Prediction, PromptSetInfo, ServedModel } from '../models/types.ts';
-import { classEmbeddingsOf, prompts } from '../zeroshot/class-embeddings.ts';
-import { classify } from '../zeroshot/scoring.ts';
+import { classEmbeddingsOf, classify, prompts } from '../zeroshot/scoring.ts';
 
 export interface LoadedPromptSet {
   info: PromptSetInfo;

@@ -53,3 +53,15 @@ export function classify(
   predictions.sort((a, b) => b.probability - a.probability);
   return topK === undefined ? predictions : predictions.slice(0, Math.max(0, topK));
 }
+
+/** Every label put into every template, label-major: the texts whose embeddings make the class embeddings. */
+export function prompts(labels: readonly LabelSpec[], templates: readonly string[]): string[] {
+  return labels.flatMap((label) => templates.map((template) => fillTemplate(template, label)));
+}
+
+/** The class embedding of each label from the embeddings of prompts(labels, templates), in that order. */
+export function classEmbeddingsOf(embeddings: Float32Array[], labels: number, templates: number): Float32Array[] {
+  if (embeddings.length !== labels * templates)
+    throw new Error(`${embeddings.length} prompt embeddings for ${labels} labels x ${templates} templates`);
+  return Array.from({ length: labels }, (_, i) => ensemble(embeddings.slice(i * templates, (i + 1) * templates)));
+}

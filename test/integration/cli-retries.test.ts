@@ -34,7 +34,7 @@ t.test('unimed: retries, API key', async (t) => {
     );
     const { registry } = await loadRegistry();
     t.teardown(() => registry.close());
-    starting.app.unimed.setRegistry(registry);
+    starting.app.serviceState.setRegistry(registry);
     const done = await running.exited;
     t.equal(done.code, 0, done.stderr);
     t.match(done.stdout, '1 of 1 images embedded');

@@ -356,6 +356,8 @@ export interface components {
         /**
          * @description A PNG, JPEG, TIFF, WebP or DICOM file, base64 encoded (standard or URL-safe alphabet), optionally as a
          *     `data:...;base64,` URL; `data:application/dicom;base64,` marks a DICOM data set without the Part 10 preamble.
+         *     Line breaks and spaces (as RFC 2045 encoders such as `base64` wrap at 76 columns) are skipped; any other
+         *     character outside the alphabet is a 400.
          */
         Base64Image: string;
         /**

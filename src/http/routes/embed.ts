@@ -1,10 +1,9 @@
 import type { FastifyPluginCallback } from 'fastify';
-import { badRequest, inField, tooLarge, unsupportedMediaType } from '../../errors.ts';
-import { pickModel, requestedModel } from '../admission.ts';
-import { decodeDeps, decodeImages } from '../decode-images.ts';
+import { badRequest, inField, unsupportedMediaType } from '../../errors.ts';
+import { embedImages, embedTexts } from '../../service/embed.ts';
+import { modelChooser, requestedModel } from '../admission.ts';
 import { IMAGE_QUERY, imageRequestReader } from '../image-request.ts';
 import { ref } from '../schemas.ts';
-import { checkTextLengths } from '../text-limits.ts';
 
 /** The JSON body (schema EmbedTextRequest). */
 interface EmbedTextBody {
@@ -12,7 +11,7 @@ interface EmbedTextBody {
   model?: string;
 }
 
-/** POST /embed/text and POST /embed/image: L2-normalized embeddings, in request order. */
+/** POST /embed/text and POST /embed/image: L2-normalized embeddings, in request order (service/embed.ts). */
 export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
   const { limits } = app.config;
   const readImages = imageRequestReader<{ model?: string }>(
@@ -43,16 +42,8 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
       const { body } = request;
       if (request.isMultipart() || Buffer.isBuffer(body)) throw unsupportedMediaType('/embed/text takes application/json');
       if (body === undefined) throw inField('texts', badRequest('send JSON {"texts": [...]}'));
-      const { texts } = body;
-      if (texts.length > limits.textsPerRequest) {
-        throw inField(
-          'texts',
-          tooLarge(`${texts.length} texts sent, MAX_TEXTS_PER_REQUEST allows ${limits.textsPerRequest}`, 'too_many_texts'),
-        );
-      }
-      checkTextLengths(texts, limits.charsPerText, 'text', 'texts');
-      const model = pickModel(request, reply, requestedModel(request.query.model, body.model));
-      const embeddings = await model.embedTexts(texts, request.cancellation);
+      const input = { texts: body.texts, model: requestedModel(request.query.model, body.model) };
+      const { model, embeddings } = await embedTexts(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
       return { model: model.id, dim: model.embedDim, embeddings: embeddings.map((e) => Array.from(e)) };
     },
   );
@@ -67,19 +58,15 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
       },
     },
     async (request, reply) => {
-      const { images, rendering, fields } = await readImages(request);
-      const model = pickModel(request, reply, fields.model);
-      const decoded = await decodeImages(images, model, decodeDeps(request), rendering);
-      const embeddings = await model.embedImages(
-        decoded.map((d) => d.pixels),
-        request.cancellation,
+      const { images, retrievalBytes, rendering, fields } = await readImages(request);
+      const input = { images, retrievalBytes, rendering, model: fields.model };
+      const { model, embeddings, preprocessing } = await embedImages(
+        input,
+        modelChooser(request, reply),
+        app.useCaseServices,
+        request.workContext,
       );
-      return {
-        model: model.id,
-        dim: model.embedDim,
-        embeddings: embeddings.map((e) => Array.from(e)),
-        preprocessing: decoded.map((d) => d.preprocessing),
-      };
+      return { model: model.id, dim: model.embedDim, embeddings: embeddings.map((e) => Array.from(e)), preprocessing };
     },
   );
   done();

@@ -5,7 +5,7 @@ import { ref } from '../schemas.ts';
 
 /** Liveness and readiness: answered on the HTTP thread from state alone, never by a worker; open without a key. */
 export const healthRoutes: FastifyPluginCallback = (app, _options, done) => {
-  const { unimed: state } = app;
+  const { serviceState: state } = app;
 
   app.get('/healthz', { config: PUBLIC, schema: { response: { 200: ref('HealthResponse') } } }, () => ({ status: 'ok' as const }));
 

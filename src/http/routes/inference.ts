@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
+import { badRequest } from '../../errors.ts';
 import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
 import { IMAGE_MEDIA_TYPES } from '../../inputs/format.ts';
 import { installAdmission } from '../admission.ts';
@@ -18,6 +20,16 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
 
   // Inference takes JSON, multipart or (for /embed/image and /preview) an image or DICOM body; plain text is nobody's format here.
   app.removeContentTypeParser('text/plain');
+  // JSON must be UTF-8 (RFC 8259): decoded as it is, broken bytes would become U+FFFD and be answered as text.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (!isUtf8(body as Buffer)) {
+      done(badRequest('the JSON body is not valid UTF-8'), undefined);
+      return;
+    }
+    void parseJson(request, (body as Buffer).toString('utf8'), done);
+  });
   // multipart/related: DICOM instances as WADO-RS answers and STOW-RS sends them (src/http/dicomweb-images.ts).
   app.addContentTypeParser(
     [...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE, 'multipart/related'],

@@ -5,7 +5,7 @@ import { ref } from '../schemas.ts';
 
 /** What is served: models and their prompt sets. Read-only, so still answered while draining. */
 export const modelRoutes: FastifyPluginCallback = (app, _options, done) => {
-  const state = app.unimed;
+  const state = app.serviceState;
 
   app.get('/models', { schema: { response: { 200: ref('ModelsResponse') } } }, () => {
     const registry = state.requireRegistry();

@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import sharp from 'sharp';
-import { pickModel } from '../admission.ts';
-import { decodeDeps, previewImage } from '../decode-images.ts';
+import { previewModelInput } from '../../service/embed.ts';
+import { modelChooser } from '../admission.ts';
 import { IMAGE_QUERY, imageRequestReader } from '../image-request.ts';
 import { ref } from '../schemas.ts';
 
@@ -42,11 +42,14 @@ export const previewRoutes: FastifyPluginCallback = (app, _options, done) => {
       },
     },
     async (request, reply) => {
-      const { images, rendering, fields } = await readRequest(request);
-      const [image] = images;
-      if (image === undefined) throw new Error('the request reader returned no image');
-      const model = pickModel(request, reply, fields.model);
-      const { view, preprocessing } = await previewImage(image, model, decodeDeps(request), rendering);
+      const { images, retrievalBytes, rendering, fields } = await readRequest(request);
+      const input = { images, retrievalBytes, rendering, model: fields.model };
+      const { view, preprocessing } = await previewModelInput(
+        input,
+        modelChooser(request, reply),
+        app.useCaseServices,
+        request.workContext,
+      );
       const size = preprocessing.transform.size;
       const png = await sharp(view, { raw: { width: size, height: size, channels: 3 } })
         .timeout({ seconds: Math.ceil(app.config.decoderTimeoutMs / 1000) })

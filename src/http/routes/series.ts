@@ -1,11 +1,12 @@
 import type { FastifyPluginCallback } from 'fastify';
-import type { Prediction } from '../../models/types.ts';
-import { pickModel } from '../admission.ts';
+import type { ClassifyFields } from '../../service/classes.ts';
+import { classifySeries } from '../../service/classify.ts';
+import { embedWholeSeries } from '../../service/embed.ts';
+import type { EmbeddedSlice } from '../../service/series.ts';
+import { modelChooser } from '../admission.ts';
 import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from '../fhir.ts';
 import { ref } from '../schemas.ts';
 import { seriesRequestReader } from '../series-request.ts';
-import { embedSeries, type EmbeddedSlice, type SeriesDeps } from '../series-slices.ts';
-import { checkClassSource, resolveClasses, type ClassifyFields } from './classify.ts';
 
 /** The slice record both routes answer: place in the series, Instance Number, and the UID only when asked for. */
 function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string, unknown> {
@@ -18,14 +19,11 @@ function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string,
 
 /**
  * POST /classify/series and /embed/series: a whole series (a DICOMweb reference or uploaded instances), sampled
- * evenly in slice order, embedded slice by slice through the batcher and aggregated into one embedding.
+ * evenly in slice order, embedded slice by slice through the batcher and aggregated into one embedding
+ * (service/series.ts).
  */
 export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
-  const { limits, decoderThreads } = app.config;
-  const deps: SeriesDeps = {
-    limits: { bodyBytes: limits.bodyBytes, maxSeriesSlices: limits.seriesSlices, maxSeriesInstances: limits.seriesInstances },
-    uploadParallelism: decoderThreads,
-  };
+  const { limits } = app.config;
   const readerLimits = { bodyBytes: limits.bodyBytes, maxSeriesInstances: limits.seriesInstances };
   const readClassify = seriesRequestReader<ClassifyFields>({ path: '/classify/series', schema: 'ClassifySeriesRequest' }, readerLimits);
   const readEmbed = seriesRequestReader<{ model?: string }>({ path: '/embed/series', schema: 'EmbedSeriesRequest' }, readerLimits);
@@ -40,14 +38,10 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
     },
     async (request, reply) => {
       const { series, slices, includeUids, rendering, fields } = await readClassify(request);
-      checkClassSource(fields);
-      const model = pickModel(request, reply, fields.model);
-      const classes = resolveClasses(model, fields, limits);
-      const embedded = await embedSeries(request, series, slices, model, rendering, deps);
-      const classEmbeddings = await classes.embed(request.cancellation);
-      const top = (embedding: Float32Array): Prediction => model.classify(embedding, classEmbeddings, classes.labels, 1)[0]!;
+      const input = { series, slices, rendering, fields };
+      const result = await classifySeries(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
+      const { model, classes, predictions, embedded } = result;
       if (wantsFhir(request)) {
-        const predictions = model.classify(embedded.embedding, classEmbeddings, classes.labels);
         const studyUid = 'reference' in series ? series.reference.study : undefined;
         return reply
           .type(FHIR_MEDIA_TYPE)
@@ -57,9 +51,9 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
         model: model.id,
         ...(classes.promptSet === undefined ? {} : { prompt_set: classes.promptSet }),
         series: { instances: embedded.instances, sampled: embedded.slices.length },
-        predictions: model.classify(embedded.embedding, classEmbeddings, classes.labels, fields.top_k),
-        slices: embedded.slices.map((slice) => {
-          const { label, probability } = top(slice.embedding);
+        predictions: fields.top_k === undefined ? predictions : predictions.slice(0, Math.max(0, fields.top_k)),
+        slices: embedded.slices.map((slice, i) => {
+          const { label, probability } = result.slicePredictions[i]!;
           return { ...sliceRecord(slice, includeUids), label, probability };
         }),
       };
@@ -76,8 +70,8 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
     },
     async (request, reply) => {
       const { series, slices, includeUids, rendering, fields } = await readEmbed(request);
-      const model = pickModel(request, reply, fields.model);
-      const embedded = await embedSeries(request, series, slices, model, rendering, deps);
+      const input = { series, slices, rendering, model: fields.model };
+      const { model, embedded } = await embedWholeSeries(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
       return {
         model: model.id,
         dim: model.embedDim,

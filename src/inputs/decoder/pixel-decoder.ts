@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import type { Cancellation } from '../../engine/cancellation.ts';
+import type { Cancellation } from '../../engine/request-group.ts';
 import { DeadlineExceededError } from '../../engine/errors.ts';
 import { CancelledError, ServiceError, undecodable, unavailable } from '../../errors.ts';
 import { PoolClosedError, PoolQueueFullError, TaskFailedError, WorkerFailedError } from '../../workers/errors.ts';
 import { WorkerPool } from '../../workers/pool.ts';
-import type { RawImage } from '../dicom/raw-window.ts';
+import type { RawImage } from '../raw-window.ts';
 import type { RenderedImage, RenderOptions, WindowRecord } from '../dicom/types.ts';
 import { limitsOf, type InputLimits } from '../limits.ts';
 import { isServiceErrorDetail } from './protocol.ts';

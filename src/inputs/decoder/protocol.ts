@@ -1,4 +1,4 @@
-import type { RawImage } from '../dicom/raw-window.ts';
+import type { RawImage } from '../raw-window.ts';
 import type { RenderedImage, RenderOptions, WindowRecord } from '../dicom/types.ts';
 import type { InputLimits } from '../limits.ts';
 

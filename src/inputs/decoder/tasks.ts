@@ -9,7 +9,7 @@ import { loadCodecs } from '../dicom/codecs.ts';
 import { dicomDecodedBytes, dicomRenderBytes } from '../dicom/cost.ts';
 import { checkDecompression } from '../limits.ts';
 import { describe } from '../dicom/parse.ts';
-import { windowRaw } from '../dicom/raw-window.ts';
+import { windowRaw } from '../raw-window.ts';
 import { renderDicomSync } from '../dicom/render.ts';
 import type { DecodeResult, DecodeTask, ServiceErrorDetail } from './protocol.ts';
 import type { Reply } from '../../workers/protocol.ts';

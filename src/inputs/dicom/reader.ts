@@ -3,7 +3,7 @@
  * codecs and pixel loops); this side turns the technical attributes it reports into the API's record.
  */
 import type { DicomPreprocessing, SourcePreprocessing, WindowUsed } from '../../api-types.ts';
-import type { Cancellation } from '../../engine/cancellation.ts';
+import type { Cancellation } from '../../engine/request-group.ts';
 import type { PixelDecoder } from '../decoder/pixel-decoder.ts';
 import type { InputLimits } from '../limits.ts';
 import type { ImageOptions, ImageSource } from '../types.ts';

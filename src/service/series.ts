@@ -4,16 +4,17 @@
  * batcher, a few at a time so that at most that many instances and model inputs are held at once. The series
  * embedding is the normalized mean of the slice embeddings (README "From your PACS" says why).
  */
-import type { FastifyRequest } from 'fastify';
 import type { ImagePreprocessing } from '../api-types.ts';
-import { badRequest, ServiceError, tooLarge } from '../errors.ts';
+import { badRequest, inField, ServiceError, tooLarge } from '../errors.ts';
 import type { ImageInput, ImageOptions } from '../inputs/decode.ts';
 import { uploadedOrder } from '../dicomweb/instance-order.ts';
 import type { SeriesReference } from '../dicomweb/reference.ts';
 import { evenSample, sliceOrder, type OrderKey } from '../dicomweb/series.ts';
+import type { DicomwebSources } from '../dicomweb/sources.ts';
 import type { ServedModel } from '../models/types.ts';
 import { l2normalize } from '../vectors.ts';
-import { decodeDeps, decodeImages } from './decode-images.ts';
+import type { WorkContext } from './context.ts';
+import { decodeImages, type DecodeServices } from './model-inputs.ts';
 
 /** The series a request names: a reference on a DICOMweb source, or the instances it uploaded. */
 export type SeriesInput = { reference: SeriesReference } | { instances: ImageInput[] };
@@ -49,6 +50,8 @@ export interface SeriesDeps {
   limits: { bodyBytes: number; maxSeriesSlices: number; maxSeriesInstances: number };
   /** Instances decoded at once from an upload (the decoder threads). */
   uploadParallelism: number;
+  sources: DicomwebSources;
+  decoding: DecodeServices;
 }
 
 /**
@@ -96,22 +99,25 @@ export function meanEmbedding(embeddings: readonly Float32Array[]): Float32Array
   return l2normalize(mean);
 }
 
+/**
+ * The series as embedded slices: listed and retrieved from its DICOMweb source, or uploaded; decoded with the
+ * service's limits and memory budget and the work's deadline and trace, exactly as an upload to /embed/image.
+ */
 export async function embedSeries(
-  request: FastifyRequest,
   series: SeriesInput,
   count: SliceCount | undefined,
   model: ServedModel,
   rendering: ImageOptions,
   deps: SeriesDeps,
+  context: WorkContext,
 ): Promise<EmbeddedSeries> {
-  const { limits } = deps;
-  const { cancellation } = request;
-  // The request's own limits, memory budget, deadline and trace, exactly as for an upload to /embed/image.
-  const decoding = decodeDeps(request);
+  const { limits, sources } = deps;
   let candidates: Candidate[];
   let parallel = deps.uploadParallelism;
   if ('reference' in series) {
-    const listed = await request.server.dicomweb.listSeries(series.reference, cancellation, limits.bodyBytes);
+    const listed = await sources.listSeries(series.reference, context, limits.bodyBytes).catch((err: unknown) => {
+      throw inField('dicomweb', err);
+    });
     if (listed.length > limits.maxSeriesInstances) {
       throw tooLarge(
         `the series lists ${listed.length} instances, MAX_SERIES_INSTANCES allows ${limits.maxSeriesInstances}`,
@@ -119,7 +125,7 @@ export async function embedSeries(
       );
     }
     candidates = listed;
-    parallel = request.server.dicomweb.concurrencyOf(series.reference.source);
+    parallel = sources.concurrencyOf(series.reference.source);
   } else {
     if (series.instances.length === 0)
       throw badRequest('no instance was sent: send DICOM files as "image" parts, or a dicomweb series reference');
@@ -131,7 +137,7 @@ export async function embedSeries(
   }
   const retrieve = (uid: string | undefined): Promise<Buffer> => {
     if (!('reference' in series) || uid === undefined) throw new Error('an uploaded instance without its bytes');
-    return request.server.dicomweb.retrieveInstance({ ...series.reference, instance: uid }, cancellation, limits.bodyBytes);
+    return sources.retrieveInstance({ ...series.reference, instance: uid }, context, limits.bodyBytes);
   };
   const order = sliceOrder(candidates);
   const positions = evenSample(order.length, sampleSize(count, order.length, limits.maxSeriesSlices));
@@ -139,11 +145,17 @@ export async function embedSeries(
     const candidate = candidates[order[position]!]!;
     try {
       const bytes = candidate.bytes ?? (await retrieve(candidate.uid));
-      const [image] = await decodeImages([{ bytes, declaredDicom: candidate.declaredDicom ?? true }], model, decoding, rendering);
+      const [image] = await decodeImages(
+        [{ bytes, declaredDicom: candidate.declaredDicom ?? true }],
+        model,
+        deps.decoding,
+        context,
+        rendering,
+      );
       if (image === undefined) throw new Error('the image decoder returned nothing');
       // Embedded as soon as decoded (the batcher groups the slices in flight), so that only `parallel` model
       // inputs are held at once however many slices the request takes.
-      const [embedding] = await model.embedImages([image.pixels], cancellation);
+      const [embedding] = await model.embedImages([image.pixels], context);
       if (embedding === undefined) throw new Error('the image encoder returned no embedding');
       return { position, candidate, preprocessing: image.preprocessing, embedding };
     } catch (err) {

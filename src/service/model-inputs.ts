@@ -1,34 +1,29 @@
-import type { FastifyRequest } from 'fastify';
+/**
+ * A use case's images as model inputs: each decoded through inputs/decode.ts with the limits, threads and memory
+ * budget of the service and the context of the work (dropped with it, its `decode` steps in its trace); an error
+ * names the image's position when there are several.
+ */
 import { DeadlineExceededError } from '../engine/errors.ts';
 import { inField, ServiceError } from '../errors.ts';
 import { decodeImage } from '../inputs/decode.ts';
 import type { DecodeDeps, ImageInput, ImageOptions, ModelInput } from '../inputs/decode.ts';
-import type { Cancellation, ServedModel } from '../models/types.ts';
-import type { RequestTrace } from './tracing/request-trace.ts';
+import type { ServedModel } from '../models/types.ts';
+import type { WorkContext } from './context.ts';
 
-/** DecodeDeps plus the request's trace, whose `decode` spans decodeImages records. */
-export type RequestDecodeDeps = DecodeDeps & { trace?: RequestTrace };
+/** What decoding takes from the service: limits, decoder threads, memory budget (the work's context is given per call). */
+export type DecodeServices = Omit<DecodeDeps, 'cancellation'>;
 
-/** What decoding takes for this request: the limits, the decoder threads, the memory budget, its cancellation. */
-export function decodeDeps(request: FastifyRequest): RequestDecodeDeps {
-  const { config, pixelDecoder, memoryBudget } = request.server;
-  return {
-    imagePixels: config.limits.imagePixels,
-    imageBytes: config.limits.imageBytes,
-    decodeTimeoutMs: config.decoderTimeoutMs,
-    decompression: config.limits.decompression,
-    decoder: pixelDecoder,
-    memory: memoryBudget,
-    cancellation: request.cancellation,
-    trace: request.trace,
-  };
-}
+/** An image with the frame its DICOMweb reference named, which takes the place of the request's `frame`. */
+type FramedImage = ImageInput & { frame?: number };
+
+const framed = (options: ImageOptions, image: FramedImage): ImageOptions =>
+  image.frame === undefined ? options : { ...options, frame: image.frame };
 
 /**
  * `work`, or DeadlineExceededError once the deadline passes, whichever comes first (the work itself runs on and
  * gives its memory back when it ends).
  */
-function withinDeadline<T>(work: Promise<T>, { deadline }: Cancellation): Promise<T> {
+function withinDeadline<T>(work: Promise<T>, { deadline }: WorkContext): Promise<T> {
   if (deadline === undefined) return work;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
@@ -62,24 +57,20 @@ async function eachImage<I extends ImageInput, T>(images: readonly I[], work: (i
   );
 }
 
-/** An image with the frame its DICOMweb reference named, which takes the place of the request's `frame`. */
-type FramedImage = ImageInput & { frame?: number };
-
-const framed = (options: ImageOptions, image: FramedImage): ImageOptions =>
-  image.frame === undefined ? options : { ...options, frame: image.frame };
-
 /** Every image as the model's input tensor, with its preprocessing record. */
 export async function decodeImages(
   images: readonly FramedImage[],
   model: ServedModel,
-  deps: RequestDecodeDeps,
+  services: DecodeServices,
+  context: WorkContext,
   options: ImageOptions,
 ): Promise<Pick<ModelInput, 'pixels' | 'preprocessing'>[]> {
+  const deps: DecodeDeps = { ...services, cancellation: context };
   // Only the tensor and the record outlive the request's inference; the S x S view is left to the collector.
   return eachImage(images, async (image) => {
     const startedAt = Date.now();
     const { pixels, preprocessing } = await decodeImage(image, model.imageSpec, deps, framed(options, image));
-    deps.trace?.step('decode', startedAt, Date.now());
+    context.trace?.step('decode', startedAt, Date.now());
     return { pixels, preprocessing };
   });
 }
@@ -88,13 +79,15 @@ export async function decodeImages(
 export async function previewImage(
   image: FramedImage,
   model: ServedModel,
-  deps: RequestDecodeDeps,
+  services: DecodeServices,
+  context: WorkContext,
   options: ImageOptions,
 ): Promise<Pick<ModelInput, 'view' | 'preprocessing'>> {
+  const deps: DecodeDeps = { ...services, cancellation: context };
   const startedAt = Date.now();
   const decoding = eachImage([image], (i) => decodeImage(i, model.imageSpec, deps, framed(options, i)));
-  const [prepared] = await withinDeadline(decoding, deps.cancellation ?? {});
-  deps.trace?.step('decode', startedAt, Date.now());
+  const [prepared] = await withinDeadline(decoding, context);
+  context.trace?.step('decode', startedAt, Date.now());
   if (prepared === undefined) throw new Error('the image decoder returned nothing');
   return prepared;
 }

@@ -1,6 +1,6 @@
-import { undecodable } from '../../errors.ts';
-import type { WindowRecord } from './types.ts';
-import { distinctCounts, linearExact, percentileWindow, to8bit } from './window.ts';
+import { undecodable } from '../errors.ts';
+import type { WindowRecord } from './dicom/types.ts';
+import { distinctCounts, linearExact, percentileWindow, to8bit } from './dicom/window.ts';
 
 export type RawDepth = 'ushort' | 'short' | 'uint' | 'int' | 'float' | 'double';
 

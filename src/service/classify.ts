@@ -1,0 +1,92 @@
+/** Zero-shot classification of one image or of a whole series, against inline labels or a named prompt set. */
+import type { ImagePreprocessing } from '../api-types.ts';
+import type { ImageOptions } from '../inputs/decode.ts';
+import type { Prediction, ServedModel } from '../models/types.ts';
+import { checkClassSource, resolveClasses, type Classes, type ClassifyFields } from './classes.ts';
+import type { WorkContext } from './context.ts';
+import { retrieveImages, studyUidOf, type GivenImage } from './images.ts';
+import { decodeImages } from './model-inputs.ts';
+import { embedSeries, type EmbeddedSeries, type SeriesInput, type SliceCount } from './series.ts';
+import type { ModelChooser, UseCaseServices } from './use-case.ts';
+
+export interface ClassifyImageInput {
+  image: GivenImage;
+  /** Bytes a retrieved image may take (what is left of MAX_BODY_BYTES after the request's own body). */
+  retrievalBytes: number;
+  rendering: ImageOptions;
+  fields: ClassifyFields;
+}
+
+interface Classified {
+  model: ServedModel;
+  classes: Pick<Classes, 'labels' | 'promptSet'>;
+  /** Every class, most probable first (`fields.top_k` is the renderer's to apply). */
+  predictions: Prediction[];
+}
+
+export interface ImageClassification extends Classified {
+  preprocessing: ImagePreprocessing;
+  /** The study the image's DICOMweb reference named, if any (FHIR's derivedFrom). */
+  studyUid: string | undefined;
+}
+
+export async function classifyImage(
+  input: ClassifyImageInput,
+  chooseModel: ModelChooser,
+  services: UseCaseServices,
+  context: WorkContext,
+): Promise<ImageClassification> {
+  const { fields } = input;
+  checkClassSource(fields);
+  const model = chooseModel(fields.model);
+  const classes = resolveClasses(model, fields, services.limits);
+  const images = await retrieveImages([input.image], services.sources, context, input.retrievalBytes);
+  // The image decodes first, so a bad image costs no text inference.
+  const [decoded] = await decodeImages(images, model, services.decoding, context, input.rendering);
+  if (decoded === undefined) throw new Error('the image decoder returned nothing');
+  const [imageEmbeddings, classEmbeddings] = await Promise.all([model.embedImages([decoded.pixels], context), classes.embed(context)]);
+  const imageEmbedding = imageEmbeddings[0];
+  if (imageEmbedding === undefined) throw new Error('the image encoder returned no embedding');
+  return {
+    model,
+    classes,
+    predictions: model.classify(imageEmbedding, classEmbeddings, classes.labels),
+    preprocessing: decoded.preprocessing,
+    studyUid: studyUidOf(images),
+  };
+}
+
+export interface ClassifySeriesInput {
+  series: SeriesInput;
+  slices: SliceCount | undefined;
+  rendering: ImageOptions;
+  fields: ClassifyFields;
+}
+
+export interface SeriesClassification extends Classified {
+  embedded: EmbeddedSeries;
+  /** Each sampled slice's most probable class, in the order of `embedded.slices`. */
+  slicePredictions: Prediction[];
+}
+
+export async function classifySeries(
+  input: ClassifySeriesInput,
+  chooseModel: ModelChooser,
+  services: UseCaseServices,
+  context: WorkContext,
+): Promise<SeriesClassification> {
+  const { fields } = input;
+  checkClassSource(fields);
+  const model = chooseModel(fields.model);
+  const classes = resolveClasses(model, fields, services.limits);
+  const embedded = await embedSeries(input.series, input.slices, model, input.rendering, services.series, context);
+  const classEmbeddings = await classes.embed(context);
+  const top = (embedding: Float32Array): Prediction => model.classify(embedding, classEmbeddings, classes.labels, 1)[0]!;
+  return {
+    model,
+    classes,
+    predictions: model.classify(embedded.embedding, classEmbeddings, classes.labels),
+    embedded,
+    slicePredictions: embedded.slices.map((slice) => top(slice.embedding)),
+  };
+}
