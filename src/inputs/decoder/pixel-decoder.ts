@@ -184,8 +184,8 @@ export class PixelDecoder {
   #answer(err: unknown): unknown {
     if (err instanceof TaskFailedError) {
       if (isServiceErrorDetail(err.detail)) {
-        const { statusCode, code, field } = err.detail;
-        return new ServiceError(statusCode, code, err.message, field === undefined ? undefined : { field });
+        const { code, field } = err.detail;
+        return new ServiceError(code, err.message, field === undefined ? undefined : { field });
       }
       // Anything else thrown while decoding is a codec fault on hostile input or a decoder bug: still this input's.
       return undecodable(`the image could not be decoded: ${err.message}`);
