@@ -1,28 +1,42 @@
+import { type CodeWithStatus, type ErrorCode, isClientFault } from './error-catalogue.ts';
+
+export type { CodeWithStatus, ErrorCode } from './error-catalogue.ts';
+
+export interface ServiceErrorOptions {
+  /** Seconds for a Retry-After header (503 only). */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+  /** The request input at fault (`error.field`), as the API names it: `image`, `labels`, `window`, ... */
+  field?: string;
+}
+
 /**
- * Errors that carry their HTTP meaning. Every layer throws these; only the HTTP error handler turns them
- * into responses (`{"error": {"code", "message"}}`), so the engine and decoders stay free of HTTP.
+ * An error the service answers with: a code from the catalogue (src/error-catalogue.ts) and a message, never an
+ * HTTP status. Every layer throws these; only src/http/error-handler.ts maps the code to a status and renders it.
  */
 export class ServiceError extends Error {
-  readonly statusCode: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Seconds for a Retry-After header (503 only). */
   readonly retryAfterSeconds: number | undefined;
   /** The request input at fault (`error.field`), as the API names it: `image`, `labels`, `window`, ... */
   readonly field: string | undefined;
 
-  constructor(
-    statusCode: number,
-    code: string,
-    message: string,
-    options?: { retryAfterSeconds?: number; cause?: unknown; field?: string },
-  ) {
+  constructor(code: ErrorCode, message: string, options?: ServiceErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ServiceError';
-    this.statusCode = statusCode;
     this.code = code;
     this.retryAfterSeconds = options?.retryAfterSeconds;
     this.field = options?.field;
   }
+}
+
+/** The options of `err` (field, Retry-After, cause), to rebuild it with a change. */
+function optionsOf(err: ServiceError): ServiceErrorOptions {
+  return {
+    ...(err.field === undefined ? {} : { field: err.field }),
+    ...(err.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: err.retryAfterSeconds }),
+    ...(err.cause === undefined ? {} : { cause: err.cause }),
+  };
 }
 
 /**
@@ -30,27 +44,36 @@ export class ServiceError extends Error {
  * any other error is returned as it is. The innermost code that knows the input names it, so it is never renamed.
  */
 export function inField<E>(field: string, err: E): E | ServiceError {
-  if (!(err instanceof ServiceError) || err.field !== undefined || err.statusCode >= 500) return err;
-  return new ServiceError(err.statusCode, err.code, err.message, { field, ...(err.cause === undefined ? {} : { cause: err.cause }) });
+  if (!(err instanceof ServiceError) || err.field !== undefined || !isClientFault(err.code)) return err;
+  return new ServiceError(err.code, err.message, { ...optionsOf(err), field });
 }
 
-/** 400: a parameter is missing, malformed or out of range. */
-export const badRequest = (message: string, code = 'bad_request'): ServiceError => new ServiceError(400, code, message);
-/** 404: unknown model or prompt set. */
-export const notFound = (message: string, code = 'not_found'): ServiceError => new ServiceError(404, code, message);
-/** 413: over a configured size limit. */
-export const tooLarge = (message: string, code = 'too_large'): ServiceError => new ServiceError(413, code, message);
-/** 415: a media type the service does not accept. */
-export const unsupportedMediaType = (message: string, code = 'unsupported_media_type'): ServiceError =>
-  new ServiceError(415, code, message);
-/** 422: a supported media type whose content cannot be decoded. */
-export const undecodable = (message: string, code = 'undecodable'): ServiceError => new ServiceError(422, code, message);
-/** 503: overloaded, not ready, shutting down, or a worker failed while holding the request. */
-export const unavailable = (message: string, code = 'unavailable', retryAfterSeconds?: number): ServiceError =>
-  new ServiceError(503, code, message, retryAfterSeconds === undefined ? undefined : { retryAfterSeconds });
-/** 504: the request's deadline passed before its result was ready. */
+/**
+ * `err` with its message prefixed by where it happened (`image 2: ...`, `slice 4: ...`), keeping its code,
+ * field, Retry-After and cause; any other error is returned as it is.
+ */
+export function withContext<E>(context: string, err: E): E | ServiceError {
+  if (!(err instanceof ServiceError)) return err;
+  return new ServiceError(err.code, `${context}: ${err.message}`, optionsOf(err));
+}
+
+/** A parameter is missing, malformed or out of range (400). */
+export const badRequest = (message: string, code: CodeWithStatus<400> = 'bad_request'): ServiceError => new ServiceError(code, message);
+/** Unknown model, prompt set or DICOM object (404). */
+export const notFound = (message: string, code: CodeWithStatus<404>): ServiceError => new ServiceError(code, message);
+/** Over a configured size limit (413). */
+export const tooLarge = (message: string, code: CodeWithStatus<413> = 'too_large'): ServiceError => new ServiceError(code, message);
+/** A media type the service does not accept (415). */
+export const unsupportedMediaType = (message: string, code: CodeWithStatus<415> = 'unsupported_media_type'): ServiceError =>
+  new ServiceError(code, message);
+/** A supported media type whose content cannot be decoded (422). */
+export const undecodable = (message: string, code: CodeWithStatus<422> = 'undecodable'): ServiceError => new ServiceError(code, message);
+/** Overloaded, not ready, shutting down, or a worker failed while holding the request (503). */
+export const unavailable = (message: string, code: CodeWithStatus<503>, retryAfterSeconds?: number): ServiceError =>
+  new ServiceError(code, message, retryAfterSeconds === undefined ? undefined : { retryAfterSeconds });
+/** The request's deadline passed before its result was ready (504). */
 export const deadlineExceeded = (message = 'the request deadline passed before inference finished'): ServiceError =>
-  new ServiceError(504, 'deadline_exceeded', message);
+  new ServiceError('deadline_exceeded', message);
 /** The client went away; nothing is sent, the work is dropped. `running`: its work had reached a worker. */
 export class CancelledError extends Error {
   readonly running: boolean;

@@ -79,7 +79,6 @@ async function mismatch(t: Test, work: Promise<unknown>, size: string) {
   );
   t.type(error, ServiceError);
   t.match(error, {
-    statusCode: 422,
     code: 'dimension_mismatch',
     message: new RegExp(`codestream is ${size} pixels but Rows x Columns say ${COLUMNS}x${ROWS}`),
   });

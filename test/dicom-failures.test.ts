@@ -3,6 +3,7 @@
 import t, { type Test } from 'tap';
 import pino from 'pino';
 import { ServiceError } from '../src/errors.ts';
+import { statusOf } from '../src/http/error-handler.ts';
 import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
 import type { RenderOptions, WindowPreset } from '../src/inputs/dicom/index.ts';
 import { sniffImageFormat } from '../src/inputs/format.ts';
@@ -35,7 +36,7 @@ async function rejects(
   } catch (error) {
     t.type(error, ServiceError);
     const e = error as ServiceError;
-    t.equal(e.statusCode, status, e.message);
+    t.equal(statusOf(e.code), status, e.message);
     t.match(e.message, message);
     // The decoder's own code, not patched on later: a client tells an image over the pixel limit from a body too large.
     if (status === 413) t.equal(e.code, 'image_too_large');

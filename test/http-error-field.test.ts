@@ -212,6 +212,25 @@ t.test('images: the image itself, frames of a multi-frame DICOM object (decoded 
   await refused(t, '/embed/image?frame=1', json({ images: [b64] }), 400, 'bad_request', 'frame');
 });
 
+t.test('an error given its image or slice position (image 1: ..., slice 0: ...) keeps its field', async (t) => {
+  const single = imageDicom(ct());
+  for (const [path, position] of [
+    ['/embed/image', /^image 1: /],
+    ['/embed/series', /^slice \d: /],
+  ] as const) {
+    const res = await fetch(
+      url + path,
+      form([
+        ['image', single],
+        ['image', ctMulti],
+      ]),
+    );
+    const body = (await res.json()) as ErrorBody & { error: { field?: string } };
+    t.equal(res.status, 400, `${path}: ${body.error.message}`);
+    t.match(body.error, { code: 'bad_request', field: 'frame', message: position }, path);
+  }
+});
+
 t.test('texts and models', async (t) => {
   await refused(t, '/embed/text', json({ texts: ['a', 'b', 'c'] }), 413, 'too_many_texts', 'texts');
   await refused(t, '/embed/text', json({ texts: ['x'], model: 'nope' }), 404, 'model_not_found', 'model');

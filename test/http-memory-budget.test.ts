@@ -129,6 +129,20 @@ t.test('budget exhausted past MEMORY_WAIT_MS: 503 memory_busy with Retry-After, 
   t.equal(await metric('unimed_memory_reserved_bytes'), 0);
 });
 
+t.test('a two-image request refused with 503 memory_busy keeps its Retry-After once the image position is added', async (t) => {
+  const { app, embed, metric } = await serve(t, { MEMORY_BUDGET_BYTES: String(16 * MIB), MEMORY_WAIT_MS: '200' });
+  const hold = await app.memoryBudget.reserve(16 * MIB);
+  const image = await greyAlphaPng(256, 256);
+  const refused = await embed([image, image]);
+  t.equal(refused.status, 503);
+  t.equal(refused.headers.get('retry-after'), '1');
+  const { error } = (await refused.json()) as ErrorBody;
+  t.match(error, { code: 'memory_busy', message: /^image [01]: .*MEMORY_WAIT_MS/ });
+  t.notOk('field' in error, 'a refusal at the door is about no input');
+  t.equal(await metric('unimed_requests_rejected_total{reason="memory_busy"}'), 1);
+  hold.release();
+});
+
 t.test('a client that leaves while its images wait for memory is dropped from the line', async (t) => {
   const { app, embed, metric } = await serve(t, { MEMORY_BUDGET_BYTES: String(16 * MIB), MEMORY_WAIT_MS: '600000' });
   const hold = await app.memoryBudget.reserve(16 * MIB);

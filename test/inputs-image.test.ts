@@ -8,6 +8,7 @@ import type { Sharp } from 'sharp';
 import t from 'tap';
 import type { Test } from 'tap';
 import { ServiceError } from '../src/errors.ts';
+import { statusOf } from '../src/http/error-handler.ts';
 import { decodeImage } from '../src/inputs/decode.ts';
 import type { ModelInput } from '../src/inputs/decode.ts';
 import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
@@ -50,7 +51,7 @@ async function rejects(t: Test, p: Promise<unknown>, status: number, code?: stri
     t.fail(`expected ${status}`);
   } catch (err) {
     t.ok(err instanceof ServiceError, String(err));
-    t.equal((err as ServiceError).statusCode, status, (err as Error).message);
+    t.equal(statusOf((err as ServiceError).code), status, (err as Error).message);
     if (code !== undefined) t.equal((err as ServiceError).code, code);
   }
 }
@@ -255,7 +256,7 @@ t.test('a damaged image gets the same message however many others fail beside it
           () => t.fail(`a damaged ${format} decoded`),
           (err: unknown) =>
             messages[format as keyof typeof messages].add(
-              err instanceof ServiceError ? `${err.statusCode} ${err.code} ${err.message}` : String(err),
+              err instanceof ServiceError ? `${statusOf(err.code)} ${err.code} ${err.message}` : String(err),
             ),
         ),
       ),

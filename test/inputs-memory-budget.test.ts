@@ -36,7 +36,7 @@ t.test('reservations within the limit are granted at once; release gives the byt
 
 t.test('over the whole budget: 413 image_too_large at once, nothing reserved', async (t) => {
   const { memory } = budget(100);
-  await t.rejects(memory.reserve(101), { statusCode: 413, code: 'image_too_large', message: /MEMORY_BUDGET_BYTES/ });
+  await t.rejects(memory.reserve(101), { code: 'image_too_large', message: /MEMORY_BUDGET_BYTES/ });
   t.equal(memory.reservedBytes, 0);
   t.equal(memory.waiting, 0);
 });
@@ -100,7 +100,7 @@ t.test('past MEMORY_WAIT_MS: 503 memory_busy with Retry-After, and the waiter be
   const { memory } = budget(100, 50);
   const held = await memory.reserve(60);
   const refused = memory.reserve(50);
-  await t.rejects(refused, { statusCode: 503, code: 'memory_busy', retryAfterSeconds: 1, message: /MEMORY_WAIT_MS/ });
+  await t.rejects(refused, { code: 'memory_busy', retryAfterSeconds: 1, message: /MEMORY_WAIT_MS/ });
   t.ok((await refused.catch((e: unknown) => e)) instanceof ServiceError);
   t.equal(memory.waiting, 0);
   t.equal(memory.reservedBytes, 60, 'the refused reservation holds nothing');

@@ -73,7 +73,7 @@ t.test('an unknown model id is a 404', (t) => {
   t.equal(registry.get(manifest.id).id, manifest.id);
   t.throws(
     () => registry.get('no-such-model'),
-    new ServiceError(404, 'model_not_found', 'unknown model "no-such-model"; GET /models lists the served ones', { field: 'model' }),
+    new ServiceError('model_not_found', 'unknown model "no-such-model"; GET /models lists the served ones', { field: 'model' }),
   );
   t.end();
 });

@@ -1,6 +1,6 @@
 import { parseDocument } from 'yaml';
 import type { Config } from '../config.ts';
-import { ServiceError } from '../errors.ts';
+import { inField, tooLarge, type CodeWithStatus, type ServiceError } from '../errors.ts';
 import type { Json, JsonObject } from './api-document.ts';
 
 type Limits = Pick<Config['limits'], 'textsPerRequest' | 'charsPerText' | 'imagesPerRequest' | 'promptsPerClassify'>;
@@ -52,7 +52,7 @@ export function withLimitsYaml(text: string, limits: Limits): string {
 }
 
 /** The 413 each limit written in by withLimits answers with, by top-level request property (README "Limits"). */
-const VIOLATIONS: Record<string, Partial<Record<string, { code: string; variable: string }>>> = {
+const VIOLATIONS: Record<string, Partial<Record<string, { code: CodeWithStatus<413>; variable: string }>>> = {
   texts: {
     maxItems: { code: 'too_many_texts', variable: 'MAX_TEXTS_PER_REQUEST' },
     maxLength: { code: 'text_too_long', variable: 'MAX_CHARS_PER_TEXT' },
@@ -84,11 +84,9 @@ export function limitViolation(issues: readonly ValidationIssue[] | undefined | 
     const top = issue.instancePath?.split('/')[1] ?? '';
     const known = VIOLATIONS[top]?.[issue.keyword ?? ''];
     if (known !== undefined) {
-      return new ServiceError(
-        413,
-        known.code,
-        `${prefix}${issue.instancePath ?? ''} ${issue.message ?? 'is over a limit'} (${known.variable})`,
-        { field: top },
+      return inField(
+        top,
+        tooLarge(`${prefix}${issue.instancePath ?? ''} ${issue.message ?? 'is over a limit'} (${known.variable})`, known.code),
       );
     }
   }

@@ -24,7 +24,7 @@ export async function installCors(app: FastifyInstance, allowed: readonly string
       done();
       return;
     }
-    done(new ServiceError(403, 'origin_not_allowed', 'requests from this origin are not allowed (CORS_ORIGINS)'));
+    done(new ServiceError('origin_not_allowed', 'requests from this origin are not allowed (CORS_ORIGINS)'));
   });
   if (listed.size === 0) return;
   await app.register(cors, {

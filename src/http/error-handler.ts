@@ -1,35 +1,37 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from '../engine/errors.ts';
+import { ERROR_CATALOGUE, type ErrorCode } from '../error-catalogue.ts';
 import { CancelledError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { limitViolation } from './api-limits.ts';
+import { errorBody, renderNative, type DescribedError } from './error-renderers.ts';
 import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../workers/errors.ts';
 
-export interface ErrorBody {
-  error: { code: string; message: string; field?: string };
-}
+export { errorBody, type ErrorBody } from './error-renderers.ts';
+
+/** The HTTP status of a code: the catalogue's, read here and nowhere else in src/. */
+export const statusOf = (code: ErrorCode): number => ERROR_CATALOGUE[code].status;
 
 /** Codes for Fastify's and @fastify/multipart's own 4xx errors, so they read like the service's. */
-const FRAMEWORK_CODES: Record<string, { status: number; code: string; message?: string }> = {
-  FST_ERR_VALIDATION: { status: 400, code: 'bad_request' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
-  FST_ERR_CTP_INVALID_TYPE: { status: 415, code: 'unsupported_media_type' },
+const FRAMEWORK_CODES: Record<string, { code: ErrorCode; message?: string }> = {
+  FST_ERR_VALIDATION: { code: 'bad_request' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type' },
+  FST_ERR_CTP_INVALID_TYPE: { code: 'unsupported_media_type' },
   FST_ERR_CTP_BODY_TOO_LARGE: {
-    status: 413,
     code: 'too_large',
     message: 'the request body is larger than the route allows (MAX_BODY_BYTES; MAX_TEXT_BODY_BYTES for /embed/text)',
   },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'the JSON body is empty' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'the body is not valid JSON' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
-  FST_ERR_CTP_EMPTY_TYPE: { status: 415, code: 'unsupported_media_type', message: 'the request has no Content-Type' },
-  FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'too_large', message: 'a file part is larger than MAX_BODY_BYTES allows' },
-  FST_FILES_LIMIT: { status: 413, code: 'too_many_images', message: 'too many file parts' },
-  FST_FIELDS_LIMIT: { status: 413, code: 'too_large', message: 'too many form fields' },
-  FST_PARTS_LIMIT: { status: 413, code: 'too_large', message: 'too many multipart parts' },
-  FST_PROTO_VIOLATION: { status: 400, code: 'bad_request', message: 'a form field name is not allowed' },
-  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'unsupported_media_type', message: 'the request is not multipart' },
-  FST_INVALID_JSON_FIELD_ERROR: { status: 400, code: 'bad_request' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'bad_request', message: 'the JSON body is empty' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'bad_request', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'bad_request' },
+  FST_ERR_CTP_EMPTY_TYPE: { code: 'unsupported_media_type', message: 'the request has no Content-Type' },
+  FST_REQ_FILE_TOO_LARGE: { code: 'too_large', message: 'a file part is larger than MAX_BODY_BYTES allows' },
+  FST_FILES_LIMIT: { code: 'too_many_images', message: 'too many file parts' },
+  FST_FIELDS_LIMIT: { code: 'too_large', message: 'too many form fields' },
+  FST_PARTS_LIMIT: { code: 'too_large', message: 'too many multipart parts' },
+  FST_PROTO_VIOLATION: { code: 'bad_request', message: 'a form field name is not allowed' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { code: 'unsupported_media_type', message: 'the request is not multipart' },
+  FST_INVALID_JSON_FIELD_ERROR: { code: 'bad_request' },
 };
 
 /** busboy reports a malformed multipart body with a plain Error; these are the client's fault, not ours. */
@@ -43,67 +45,55 @@ const MALFORMED_MULTIPART =
  */
 type Outcome = { metric: 'rejected' | 'failed'; reason: string };
 
-interface Described {
-  status: number;
-  code: string;
-  message: string;
-  /** The request input at fault (`error.field`), when known. */
-  field?: string;
+interface Described extends DescribedError {
   retryAfter?: number;
   outcome?: Outcome;
 }
 
-const REFUSED_AT_THE_DOOR = new Set(['not_ready', 'shutting_down', 'overloaded', 'queue_full', 'memory_busy']);
+const REFUSED_AT_THE_DOOR = new Set<ErrorCode>(['not_ready', 'shutting_down', 'overloaded', 'queue_full', 'memory_busy']);
 
 /** A request refused by a budget: a 503 at the door (overloaded, queue full, ...) or any 413 (counted by its code). */
-const refusal = (status: number, code: string): Outcome | undefined =>
+const refusal = (status: number, code: ErrorCode): Outcome | undefined =>
   (status === 503 && REFUSED_AT_THE_DOOR.has(code)) || status === 413 ? { metric: 'rejected', reason: code } : undefined;
+
+/** `code` with its catalogue status; `rest` adds the message and what else is known. */
+const described = (code: ErrorCode, rest: Omit<Described, 'status' | 'code'>): Described => ({ status: statusOf(code), code, ...rest });
 
 /** The engine's and the worker pools' errors, which carry no HTTP meaning of their own. */
 function describeEngineError(err: unknown): Described | undefined {
   if (err instanceof QueueFullError || err instanceof PoolQueueFullError) {
     const retryAfter = err instanceof QueueFullError ? err.retryAfterSeconds : 1;
-    return { status: 503, code: 'queue_full', message: err.message, retryAfter, outcome: { metric: 'rejected', reason: 'queue_full' } };
+    return described('queue_full', { message: err.message, retryAfter, outcome: { metric: 'rejected', reason: 'queue_full' } });
   }
   if (err instanceof ShuttingDownError || err instanceof PoolClosedError) {
-    return {
-      status: 503,
-      code: 'shutting_down',
-      message: 'the service is shutting down',
-      retryAfter: 1,
-      outcome: { metric: 'rejected', reason: 'shutting_down' },
-    };
+    const outcome: Outcome = { metric: 'rejected', reason: 'shutting_down' };
+    return described('shutting_down', { message: 'the service is shutting down', retryAfter: 1, outcome });
   }
   if (err instanceof DeadlineExceededError) {
-    return {
-      status: 504,
-      code: 'deadline_exceeded',
+    return described('deadline_exceeded', {
       message: err.message,
       outcome: { metric: err.running ? 'failed' : 'rejected', reason: 'deadline' },
-    };
+    });
   }
   if (err instanceof WorkerFailedError) {
     const message = `the inference worker failed while running this request (${err.message}); it is being replaced`;
-    return { status: 503, code: 'worker_failed', message, retryAfter: 1, outcome: { metric: 'failed', reason: 'worker_failed' } };
+    return described('worker_failed', { message, retryAfter: 1, outcome: { metric: 'failed', reason: 'worker_failed' } });
   }
   if (err instanceof InferenceFailedError) {
-    return {
-      status: 503,
-      code: 'inference_failed',
+    return described('inference_failed', {
       message: err.message,
       retryAfter: 1,
       outcome: { metric: 'failed', reason: 'inference_failed' },
-    };
+    });
+  }
+  if (err instanceof CancelledError) {
+    // The client is gone: the answer only reaches the logs and metrics.
+    return described('client_closed_request', {
+      message: err.message,
+      outcome: { metric: err.running ? 'failed' : 'rejected', reason: 'client_gone' },
+    });
   }
   return undefined;
-}
-
-/** Control characters and lone surrogates a message may echo from the input, as `\uXXXX` text instead. */
-const UNPRINTABLE = /[\p{Cc}\p{Cs}\u2028\u2029]/gu;
-const printable = (text: string): string => text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-
-export function errorBody(code: string, message: string, field?: string): ErrorBody {
-  return { error: { code, message: printable(message), ...(field === undefined ? {} : { field: printable(field) }) } };
 }
 
 /**
@@ -118,18 +108,19 @@ export function validationField(err: { validation?: { instancePath?: string; par
   return typeof named === 'string' ? named : undefined;
 }
 
-/** Maps any error to the service's status, code and message; never exposes internals for a 5xx. */
+/**
+ * Maps any error to its status (the catalogue's, for its code), code and message: the one place in src/ that
+ * does. Never exposes internals for a 5xx.
+ */
 export function describeError(err: unknown): Described {
   if (err instanceof ServiceError) {
-    const outcome = refusal(err.statusCode, err.code);
-    return {
-      status: err.statusCode,
-      code: err.code,
+    const outcome = refusal(statusOf(err.code), err.code);
+    return described(err.code, {
       message: err.message,
       ...(err.field === undefined ? {} : { field: err.field }),
       ...(err.retryAfterSeconds === undefined ? {} : { retryAfter: err.retryAfterSeconds }),
       ...(outcome ? { outcome } : {}),
-    };
+    });
   }
   const engine = describeEngineError(err);
   if (engine !== undefined) return engine;
@@ -139,47 +130,43 @@ export function describeError(err: unknown): Described {
     // A schema limit written in from the configuration keeps its 413 code (too_many_texts, ...), not 400.
     const overLimit = fe.code === 'FST_ERR_VALIDATION' ? limitViolation(fe.validation, fe.validationContext) : undefined;
     if (overLimit !== undefined) return describeError(overLimit);
-    const outcome = refusal(known.status, known.code);
+    const outcome = refusal(statusOf(known.code), known.code);
     const field = fe.code === 'FST_ERR_VALIDATION' ? validationField(fe) : undefined;
-    return {
-      status: known.status,
-      code: known.code,
+    return described(known.code, {
       message: known.message ?? fe.message ?? known.code,
       ...(field === undefined ? {} : { field }),
       ...(outcome ? { outcome } : {}),
-    };
+    });
   }
-  if (err instanceof SyntaxError || fe.statusCode === 400)
-    return { status: 400, code: 'bad_request', message: fe.message ?? 'bad request' };
+  if (err instanceof SyntaxError || fe.statusCode === 400) return described('bad_request', { message: fe.message ?? 'bad request' });
   if (typeof fe.message === 'string' && MALFORMED_MULTIPART.test(fe.message))
-    return { status: 400, code: 'bad_request', message: `malformed multipart body: ${fe.message}` };
+    return described('bad_request', { message: `malformed multipart body: ${fe.message}` });
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // Another framework 4xx keeps the framework's own status.
     return { status: fe.statusCode, code: 'bad_request', message: fe.message ?? 'bad request' };
   }
-  return { status: 500, code: 'internal_error', message: 'internal error' };
+  return described('internal_error', { message: 'internal error' });
 }
 
-/**
- * The one place errors become responses: `{"error": {"code", "message"}}` with the right status. Client
- * errors are logged at info with status and code only; a client that went away gets nothing.
- */
 /** Counts an inference request that ended in `err` in unimed_requests_rejected_total or _failed_total, once. */
 export function countOutcome(metrics: Metrics, err: unknown): void {
-  const outcome =
-    err instanceof CancelledError ? { metric: err.running ? 'failed' : 'rejected', reason: 'client_gone' } : describeError(err).outcome;
+  const { outcome } = describeError(err);
   if (outcome?.metric === 'rejected') metrics.requestsRejected.inc({ reason: outcome.reason });
   if (outcome?.metric === 'failed') metrics.requestsFailed.inc({ reason: outcome.reason });
 }
 
+/**
+ * The one place errors become responses: the native `{"error": {"code", "message", "field"?}}` with the
+ * code's status and Retry-After. Client errors are logged at info with status and code only; a client that
+ * went away gets nothing.
+ */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof CancelledError) {
+    const error = describeError(err);
+    const { status, code, retryAfter } = error;
+    if (code === 'client_closed_request') {
       request.log.info({ reason: 'client_gone' }, 'client disconnected before the result was ready');
-      // 499 (nginx's "client closed request") only reaches the logs and metrics: the socket is gone.
-      return reply.code(499).send(errorBody('client_closed_request', err.message));
-    }
-    const { status, code, message, field, retryAfter } = describeError(err);
-    if (status >= 500 && status !== 503 && status !== 504) {
+    } else if (status >= 500 && status !== 503 && status !== 504) {
       request.log.error({ err }, 'request failed');
     } else {
       // The message stays out of the log: parser errors quote the body (JSON.parse shows a snippet) and
@@ -187,10 +174,11 @@ export function installErrorHandling(app: FastifyInstance): void {
       request.log.info({ status, code }, 'request refused');
     }
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-    return reply.code(status).send(errorBody(code, message, field));
+    return reply.code(status).send(renderNative(error));
   });
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
-    return reply.code(404).send(errorBody('route_not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+    const code = 'route_not_found';
+    return reply.code(statusOf(code)).send(errorBody(code, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
   });
 }

@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyBaseLogger } from 'fastify';
 import type { HttpConfig } from '../config.ts';
 import { SERVICE_VERSION } from '../version.ts';
-import { errorBody } from './error-handler.ts';
+import type { ErrorCode } from '../error-catalogue.ts';
+import { errorBody, statusOf } from './error-handler.ts';
 
 /**
  * Fastify and Node server options that bound slow clients. Fastify's default requestTimeout of 0 turns Node's
@@ -28,16 +29,15 @@ export function serverTimeoutOptions(http: HttpConfig) {
 }
 
 /** Answers for errors Node reports before a request reached Fastify, or while its body was still arriving. */
-const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+const CLIENT_ERRORS: Record<string, { code: ErrorCode; message: string }> = {
   ERR_HTTP_REQUEST_TIMEOUT: {
-    status: 408,
     code: 'request_timeout',
     message: 'the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS for the headers, HTTP_REQUEST_TIMEOUT_MS for all of it)',
   },
-  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'the request headers are too large' },
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, code: 'too_large', message: 'the chunk extensions are too large' },
+  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', message: 'the request headers are too large' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'too_large', message: 'the chunk extensions are too large' },
 };
-const MALFORMED = { status: 400, code: 'bad_request', message: 'malformed HTTP request' };
+const MALFORMED: { code: ErrorCode; message: string } = { code: 'bad_request', message: 'malformed HTTP request' };
 
 /**
  * Fastify's `clientErrorHandler`: the same JSON error shape as every other answer, written straight to the
@@ -46,7 +46,8 @@ const MALFORMED = { status: 400, code: 'bad_request', message: 'malformed HTTP r
 export function clientErrorHandler(logger: FastifyBaseLogger) {
   return (err: ConnectionError, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const { status, code, message } = CLIENT_ERRORS[err.code] ?? MALFORMED;
+    const { code, message } = CLIENT_ERRORS[err.code] ?? MALFORMED;
+    const status = statusOf(code);
     const id = randomUUID();
     logger[status === 408 ? 'info' : 'debug']({ reqId: id, status, code }, 'connection refused');
     // Node's own handler makes the same check: a response under way must not be corrupted.

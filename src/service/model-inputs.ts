@@ -4,7 +4,7 @@
  * names the image's position when there are several.
  */
 import { DeadlineExceededError } from '../engine/errors.ts';
-import { inField, ServiceError } from '../errors.ts';
+import { inField, withContext } from '../errors.ts';
 import { decodeImage } from '../inputs/decode.ts';
 import type { DecodeDeps, ImageInput, ImageOptions, ModelInput } from '../inputs/decode.ts';
 import type { ServedModel } from '../models/types.ts';
@@ -42,16 +42,7 @@ async function eachImage<I extends ImageInput, T>(images: readonly I[], work: (i
       try {
         return await work(image);
       } catch (err) {
-        if (err instanceof ServiceError && images.length > 1) {
-          throw inField(
-            'image',
-            new ServiceError(err.statusCode, err.code, `image ${i}: ${err.message}`, {
-              cause: err,
-              ...(err.field === undefined ? {} : { field: err.field }),
-            }),
-          );
-        }
-        throw inField('image', err);
+        throw inField('image', images.length > 1 ? withContext(`image ${i}`, err) : err);
       }
     }),
   );

@@ -5,7 +5,7 @@
  * embedding is the normalized mean of the slice embeddings (README "From your PACS" says why).
  */
 import type { ImagePreprocessing } from '../api-types.ts';
-import { badRequest, inField, ServiceError, tooLarge } from '../errors.ts';
+import { badRequest, inField, tooLarge, withContext } from '../errors.ts';
 import type { ImageInput, ImageOptions } from '../inputs/decode.ts';
 import { uploadedOrder } from '../dicomweb/instance-order.ts';
 import type { SeriesReference } from '../dicomweb/reference.ts';
@@ -160,9 +160,7 @@ export async function embedSeries(
       return { position, candidate, preprocessing: image.preprocessing, embedding };
     } catch (err) {
       // Which slice failed, by its place in the series (never its UID).
-      if (err instanceof ServiceError)
-        throw new ServiceError(err.statusCode, err.code, `slice ${position}: ${err.message}`, { cause: err });
-      throw err;
+      throw withContext(`slice ${position}`, err);
     }
   });
   return {

@@ -329,7 +329,7 @@ export interface components {
         ModelId: string;
         Error: {
             error: {
-                /** @description Stable machine-readable code, e.g. bad_request, not_found, too_large, unsupported_media_type, undecodable, queue_full, not_ready, shutting_down, deadline_exceeded. */
+                /** @description Stable machine-readable code, e.g. bad_request, model_not_found, too_large, unsupported_media_type, undecodable, queue_full, not_ready, shutting_down, deadline_exceeded. */
                 code: string;
                 message: string;
                 /**
@@ -803,7 +803,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "not_found" | "route_not_found" | "model_not_found" | "prompt_set_not_found" | "dicom_not_found";
+                        code?: "route_not_found" | "model_not_found" | "prompt_set_not_found" | "dicom_not_found";
                     };
                 };
             };

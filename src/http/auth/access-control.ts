@@ -31,7 +31,7 @@ function bearerToken(header: string | undefined): string | undefined {
 
 function refuse(reply: FastifyReply, challenge: string, message: string): ServiceError {
   void reply.header('www-authenticate', challenge);
-  return new ServiceError(401, 'unauthorized', message);
+  return new ServiceError('unauthorized', message);
 }
 
 /**
@@ -89,7 +89,7 @@ export function installAccessControl(app: FastifyInstance, store: ApiKeyStore): 
     request.apiKeyId = key.id;
     const name = routeName(request.routeOptions.url ?? request.url.split('?')[0] ?? '');
     if (key.routes !== undefined && !key.routes.includes(name)) {
-      done(new ServiceError(403, 'forbidden', `this API key may not call ${name} (it may call: ${key.routes.join(', ')})`));
+      done(new ServiceError('forbidden', `this API key may not call ${name} (it may call: ${key.routes.join(', ')})`));
       return;
     }
     done();
@@ -100,6 +100,6 @@ export function installAccessControl(app: FastifyInstance, store: ApiKeyStore): 
 export function authorizeModel(request: FastifyRequest, id: string): void {
   const allowed = request.apiKey?.models;
   if (allowed !== undefined && !allowed.includes(id)) {
-    throw new ServiceError(403, 'forbidden', `this API key may not use model "${id}" (it may use: ${allowed.join(', ')})`);
+    throw new ServiceError('forbidden', `this API key may not use model "${id}" (it may use: ${allowed.join(', ')})`);
   }
 }

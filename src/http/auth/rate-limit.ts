@@ -22,7 +22,6 @@ export async function installRateLimits(app: FastifyInstance): Promise<void> {
     addHeaders: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
     errorResponseBuilder: (request, context) =>
       new ServiceError(
-        429,
         'rate_limited',
         `API key "${request.apiKeyId ?? ''}" is over its rate of ${context.max} requests per ${context.after}`,
         {

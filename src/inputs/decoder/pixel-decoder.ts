@@ -40,8 +40,8 @@ export interface DicomCost {
 /**
  * Threads that parse, decode and render DICOM and window samples wider than 8 bits, so that codecs and pixel
  * loops never run on the HTTP thread. Owned by the app: started with it (the codecs load then), closed with it.
- * The pool's failures become the client's answers here: a decode that killed or hung its thread is that
- * input's fault (422); a full queue or a shutdown is nobody's (503).
+ * The pool's failures get their error codes here: a decode that killed or hung its thread is that input's fault
+ * (`undecodable`); a full queue or a shutdown is nobody's (`queue_full`, `shutting_down`).
  */
 export class PixelDecoder {
   readonly #pool: WorkerPool<DecodeTask, DecodeResult, null>;
@@ -184,8 +184,8 @@ export class PixelDecoder {
   #answer(err: unknown): unknown {
     if (err instanceof TaskFailedError) {
       if (isServiceErrorDetail(err.detail)) {
-        const { statusCode, code, field } = err.detail;
-        return new ServiceError(statusCode, code, err.message, field === undefined ? undefined : { field });
+        const { code, field } = err.detail;
+        return new ServiceError(code, err.message, field === undefined ? undefined : { field });
       }
       // Anything else thrown while decoding is a codec fault on hostile input or a decoder bug: still this input's.
       return undecodable(`the image could not be decoded: ${err.message}`);

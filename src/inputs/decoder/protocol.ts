@@ -1,6 +1,7 @@
 import type { RawImage } from '../raw-window.ts';
 import type { RenderedImage, RenderOptions, WindowRecord } from '../dicom/types.ts';
 import type { InputLimits } from '../limits.ts';
+import { isErrorCode, type ErrorCode } from '../../error-catalogue.ts';
 
 /** Work for a pixel decoder thread: cost or render one DICOM frame, or window samples sharp read at full depth. */
 export type DecodeTask =
@@ -18,12 +19,11 @@ export type DecodeResult =
  * the `detail` of the task's failure.
  */
 export interface ServiceErrorDetail {
-  statusCode: number;
-  code: string;
+  code: ErrorCode;
   field?: string;
 }
 
 export function isServiceErrorDetail(detail: unknown): detail is ServiceErrorDetail {
   const d = detail as Partial<ServiceErrorDetail> | null | undefined;
-  return typeof d?.statusCode === 'number' && typeof d.code === 'string';
+  return isErrorCode(d?.code);
 }

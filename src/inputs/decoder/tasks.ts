@@ -46,11 +46,10 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
   return { result: { kind: 'dicom', image: { ...image, data: data as Buffer } }, transfer: [data.buffer as ArrayBuffer] };
 }
 
-/** A ServiceError keeps its status and code across the thread boundary as the failure's detail. */
+/** A ServiceError keeps its code and field across the thread boundary as the failure's detail. */
 function crossable(error: unknown): unknown {
   if (!(error instanceof ServiceError)) return error;
   const detail: ServiceErrorDetail = {
-    statusCode: error.statusCode,
     code: error.code,
     ...(error.field === undefined ? {} : { field: error.field }),
   };

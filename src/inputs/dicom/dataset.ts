@@ -5,7 +5,7 @@
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import type { DataSet } from 'dicom-parser';
-import { undecodable } from '../../errors.ts';
+import { ServiceError, undecodable } from '../../errors.ts';
 import { hasPart10Preamble } from '../format.ts';
 import { imageTooLarge } from '../limits.ts';
 
@@ -59,7 +59,7 @@ export function parseDataSet(bytes: Uint8Array, maxInflatedBytes: number): DataS
   try {
     return dicomParser.parseDicom(bytes, options);
   } catch (error) {
-    if (error instanceof Error && 'statusCode' in error) throw error;
+    if (error instanceof ServiceError) throw error;
     throw undecodable(`malformed or truncated DICOM: ${errorMessage(error)}`);
   }
 }
