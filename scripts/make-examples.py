@@ -1,4 +1,4 @@
-"""Write the sample inputs in examples/ that README's commands name.
+"""Write the sample inputs in examples/ that the commands of README.md and docs/ name.
 
     /usr/bin/python3 scripts/make-examples.py [--out examples] [--check]
 
@@ -16,7 +16,7 @@ difference.
   mri.tif         16-bit grey TIFF with 2 pages (two slices), 128 x 128, values 0..4000
   labels.csv      path,label for the three single-image files (an `unimed eval --data` manifest)
 
-Kept small (about 300 KB in all; each file used in a README `base64` example stays under 96 KB, since one shell
+Kept small (about 300 KB in all; each file used in a `base64` example of the docs stays under 96 KB, since one shell
 argument is limited to 128 KiB).
 """
 

@@ -78,7 +78,7 @@ export interface Config {
   limits: LimitsConfig;
 }
 
-/** Measured with `npm run bench` (README "Performance"). */
+/** Measured with `npm run bench` (docs/performance.md). */
 const DEFAULT_ORT_SPINNING = false;
 
 function providers(env: Env): ProviderName[] {
@@ -123,7 +123,7 @@ function httpConfig(env: Env, bodyBytes: number, requestTimeoutMs: number): Http
 }
 
 /**
- * The text queue is bounded in tokens: by default four requests at MAX_TOKENS_PER_REQUEST (README "Performance":
+ * The text queue is bounded in tokens: by default four requests at MAX_TOKENS_PER_REQUEST (docs/performance.md:
  * some 8 s of the bench model's work each), and never below one.
  */
 function textQueueTokens(env: Env, tokensPerRequest: number): number {

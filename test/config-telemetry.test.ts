@@ -1,4 +1,4 @@
-// The tracing variables (README "Tracing"): OTEL_EXPORTER_OTLP_ENDPOINT is a base URL that /v1/traces is appended
+// The tracing variables (docs/operations.md "Tracing"): OTEL_EXPORTER_OTLP_ENDPOINT is a base URL that /v1/traces is appended
 // to, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as given and wins, OTEL_SERVICE_NAME names the service; a value
 // that is not an http(s) URL stops the start naming the variable.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// API keys (README "Access control and data protection"): keys from API_KEYS_FILE and API_KEYS, 401/403 on real
+// API keys (docs/security.md "API keys"): keys from API_KEYS_FILE and API_KEYS, 401/403 on real
 // HTTP against the demo model, open routes, per-key model and route lists, the file re-read on change (written
 // in place, and swapped through a symlink as a Kubernetes Secret update does), a bad file at start and on reload.
 import { spawnSync } from 'node:child_process';

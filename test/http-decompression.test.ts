@@ -1,4 +1,4 @@
-// The decompression-bomb rule through real HTTP on the demo model (README "Limits"): an image that decodes to
+// The decompression-bomb rule through real HTTP on the demo model (docs/configuration.md "Limits"): an image that decodes to
 // more than DECOMPRESSION_EXEMPT_BYTES may decode to at most MAX_DECOMPRESSION_RATIO times the bytes it came in;
 // past that, 413 image_too_large from its header, before a pixel is decoded or a byte of memory reserved. A blank
 // PNG, a blank lossless WebP and a deflated DICOM data set of zeros are the bombs; each limit is moved to show

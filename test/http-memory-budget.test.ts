@@ -1,4 +1,4 @@
-// The decode memory budget through real HTTP on the demo model (README "Limits"): an image over MAX_IMAGE_BYTES is
+// The decode memory budget through real HTTP on the demo model (docs/configuration.md "Limits"): an image over MAX_IMAGE_BYTES is
 // 413 before decoding; with the budget full, images queue (in arrival order) and the service keeps answering
 // /healthz; past MEMORY_WAIT_MS 503 memory_busy with Retry-After; the deadline (504) and a client that leaves drop
 // a waiting decode; the reserved bytes always come back to 0. The budget is held full by reserving it directly

@@ -1,4 +1,4 @@
-// W3C trace context and OTLP span export (README "Tracing"): a real OTLP/HTTP receiver on loopback, the demo model
+// W3C trace context and OTLP span export (docs/operations.md "Tracing"): a real OTLP/HTTP receiver on loopback, the demo model
 // through onnxruntime-node. With no endpoint configured the OpenTelemetry SDK is never loaded and nothing is sent.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

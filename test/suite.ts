@@ -26,7 +26,7 @@ import { findTool, missingToolsVerdict } from './helpers/tools.ts';
 
 const STORE_IMPORTS = /from '\.\/(helpers\/reference|helpers\/synthetic|fixtures\/dicom\/tools)\.ts'/;
 
-/** The Debian packages the reference tools come from (README "Development"). */
+/** The Debian packages the reference tools come from (docs/development.md). */
 const TOOLS: { command: string; install: string }[] = [
   ...['dcmconv', 'dcmcjpeg', 'dcmdjpeg', 'dcmcjpls', 'dcmdjpls', 'dcmcrle', 'dcmdump'].map((command) => ({
     command,

@@ -11,7 +11,7 @@ export interface ApiKey {
   rate?: { max: number; windowMs: number };
   /** Model ids this key may use; none: every model. */
   models?: string[];
-  /** Route names (README "Access control") this key may call; none: every route. */
+  /** Route names (docs/security.md "API keys") this key may call; none: every route. */
   routes?: string[];
 }
 

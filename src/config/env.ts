@@ -47,7 +47,7 @@ export function duration(env: Env, name: string, fallback: number, min: number, 
 const TRUE = new Set(['1', 'true']);
 const FALSE = new Set(['0', 'false']);
 
-/** A switch: 1, 0, true or false, in any case (README "Configuration"). */
+/** A switch: 1, 0, true or false, in any case (docs/configuration.md). */
 export function boolean(env: Env, name: string, fallback: boolean): boolean {
   const raw = text(env, name)?.toLowerCase();
   if (raw === undefined) return fallback;

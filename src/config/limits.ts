@@ -1,4 +1,4 @@
-/** Every limit on what requests may ask of the service, one at a time and all together (README "Limits"). */
+/** Every limit on what requests may ask of the service, one at a time and all together (docs/configuration.md "Limits"). */
 import { ConfigError, type Env, integer } from './env.ts';
 
 export interface LimitsConfig {
@@ -34,7 +34,7 @@ const MIB = 1024 * 1024;
  * `budgetBytes`: MEMORY_BUDGET_BYTES when set. Unset, the per-image cap follows a budget set below it; an
  * automatic budget smaller than it refuses (413) what it could never hold.
  *
- * The text defaults are sized on the bench model (README "Performance": about 1,000 tokens/s through its text
+ * The text defaults are sized on the bench model (docs/performance.md: about 1,000 tokens/s through its text
  * encoder on 2 cores, short or long texts alike): MAX_TOKENS_PER_REQUEST 8192 is some 8 s of its work (32 texts at
  * the full 256 tokens, or 256 short prompts). A text body of 4 MiB holds 128 texts of 4096 characters of up to 4
  * UTF-8 bytes each, with room for JSON escapes.
@@ -54,7 +54,7 @@ export function limitsConfig(env: Env, budgetBytes: number | undefined): LimitsC
     charsPerText: integer(env, 'MAX_CHARS_PER_TEXT', 4096, 1),
     tokensPerRequest: integer(env, 'MAX_TOKENS_PER_REQUEST', 8192, 2),
     imagesPerRequest: integer(env, 'MAX_IMAGES_PER_REQUEST', 16, 1),
-    // About 5 s of first-time text-encoder work on the bench model (49 short prompts/s; README "Limits").
+    // About 5 s of first-time text-encoder work on the bench model (49 short prompts/s; docs/configuration.md "Limits").
     promptsPerClassify: integer(env, 'MAX_PROMPTS_PER_CLASSIFY', 256, 1),
     imagePixels: integer(env, 'MAX_IMAGE_PIXELS', 64 * MIB, 1),
     imageBytes,

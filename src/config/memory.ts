@@ -1,4 +1,4 @@
-/** The decode memory budget's variables (README "Limits") and the default budget sized from the container. */
+/** The decode memory budget's variables (docs/configuration.md "Limits") and the default budget sized from the container. */
 import { duration, type Env, optionalInteger, systemFileText } from './env.ts';
 
 export interface MemoryConfig {

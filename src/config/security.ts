@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { type ApiKey, checkDistinct, parseApiKeysFile, parseApiKeysVariable } from './api-keys.ts';
 import { boolean, ConfigError, type Env, fileText, list, optionalInteger, path, text } from './env.ts';
 
-/** Access control, data protection and the listeners (README "Access control and data protection"). */
+/** Access control, data protection and the listeners (docs/security.md "API keys"). */
 export interface SecurityConfig {
   /** Keys from API_KEYS; fixed for the life of the process. */
   envKeys: ApiKey[];

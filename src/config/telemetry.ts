@@ -1,6 +1,6 @@
 import { ConfigError, type Env, text } from './env.ts';
 
-/** Span export over OTLP/HTTP (README "Tracing"); W3C trace context is propagated whether or not spans are exported. */
+/** Span export over OTLP/HTTP (docs/operations.md "Tracing"); W3C trace context is propagated whether or not spans are exported. */
 export interface TelemetryConfig {
   /** Where spans go (OTLP/HTTP, JSON); undefined: no export, and the OpenTelemetry SDK is never loaded. */
   tracesUrl: string | undefined;

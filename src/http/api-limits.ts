@@ -51,7 +51,7 @@ export function withLimitsYaml(text: string, limits: Limits): string {
   return document.toString({ lineWidth: 0 });
 }
 
-/** The 413 each limit written in by withLimits answers with, by top-level request property (README "Limits"). */
+/** The 413 each limit written in by withLimits answers with, by top-level request property (docs/configuration.md "Limits"). */
 const VIOLATIONS: Record<string, Partial<Record<string, { code: CodeWithStatus<413>; variable: string }>>> = {
   texts: {
     maxItems: { code: 'too_many_texts', variable: 'MAX_TEXTS_PER_REQUEST' },

@@ -39,7 +39,7 @@ const MALFORMED_MULTIPART =
   /^(Unexpected end of (form|multipart data)|Malformed part header|Multipart: Boundary not found|Part terminated early)/i;
 
 /**
- * What a request that did not get its result counts as (README "Metrics"): `rejected` when none of its work
+ * What a request that did not get its result counts as (docs/operations.md "Metrics"): `rejected` when none of its work
  * reached a worker (refused at the door, queue full, deadline passed or client gone while queued), `failed`
  * when its work was running and failed. Counted once per request, here, whatever the number of encoders.
  */

@@ -1,5 +1,5 @@
 /**
- * Classification answers as a FHIR R4 Observation (README "Results a record understands"), for clients that send
+ * Classification answers as a FHIR R4 Observation (docs/pacs.md "Results a record understands"), for clients that send
  * `Accept: application/fhir+json`. Only the shape of the answer changes: the scores are those of the JSON answer.
  */
 import type { FastifyRequest } from 'fastify';

@@ -13,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-/** The header naming the model that answered (README "Endpoints"). */
+/** The header naming the model that answered (docs/api.md). */
 export const MODEL_HEADER = 'x-model-sha256';
 
 /** A caller's request id is echoed only when it cannot smuggle anything into headers or logs. */

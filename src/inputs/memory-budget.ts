@@ -1,5 +1,5 @@
 /**
- * The process-wide budget of bytes that image decodes may hold at once (README "Limits"). Every decode reserves
+ * The process-wide budget of bytes that image decodes may hold at once (docs/configuration.md "Limits"). Every decode reserves
  * its worst case, computed from the header, before it allocates anything, and gives it back when it ends, so
  * many large images sent together queue here instead of being decoded at once.
  *

@@ -2,7 +2,7 @@
  * A series as embedded slices: listed (QIDO-RS) or uploaded, put in slice order, sampled evenly, then each sampled
  * instance retrieved (WADO-RS, as stored), decoded through the same path as an upload and embedded through the
  * batcher, a few at a time so that at most that many instances and model inputs are held at once. The series
- * embedding is the normalized mean of the slice embeddings (README "From your PACS" says why).
+ * embedding is the normalized mean of the slice embeddings (docs/pacs.md says why).
  */
 import type { ImagePreprocessing } from '../api-types.ts';
 import { badRequest, inField, tooLarge, withContext } from '../errors.ts';
@@ -77,7 +77,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T
   return results;
 }
 
-/** Slices sampled when the request does not say (README "Whole series"), unless MAX_SERIES_SLICES is lower. */
+/** Slices sampled when the request does not say (docs/pacs.md "Whole series"), unless MAX_SERIES_SLICES is lower. */
 export const DEFAULT_SLICES = 16;
 
 function sampleSize(count: SliceCount | undefined, total: number, max: number): number {

@@ -87,8 +87,20 @@ export interface Archive {
   root: string;
   /** the test's own listing: image files by extension, sorted, `/`-separated */
   images: string[];
-  /** those the service refuses: a multi-frame DICOM without a frame (400), a truncated PNG (422) */
+  /** those the service refuses: a truncated PNG (422) */
   failing: string[];
+  /** the multi-frame DICOM objects and their frame counts: embedded one row per frame */
+  frames: Record<string, number>;
+}
+
+/** The rows index.csv lists for `archive`: every image that does not fail, a multi-frame object once per frame. */
+export function expectedRows(archive: Archive): { path: string; frame?: number }[] {
+  return archive.images
+    .filter((path) => !archive.failing.includes(path))
+    .flatMap((path) => {
+      const frames = archive.frames[path];
+      return frames === undefined ? [{ path }] : Array.from({ length: frames }, (_, frame) => ({ path, frame }));
+    });
 }
 
 /**
@@ -111,7 +123,7 @@ export async function makeArchive(dir: string): Promise<Archive> {
     .filter((p) => statSync(join(root, p)).isFile() && /\.(png|dcm|tif)$/.test(p))
     .map((p) => p.split(sep).join('/'))
     .sort();
-  return { root, images, failing: ['volumes/ct-volume.dcm', 'zz-broken.png'] };
+  return { root, images, failing: ['zz-broken.png'], frames: { 'volumes/ct-volume.dcm': 16 } };
 }
 
 /** index.csv, meta.json and errors.csv byte for byte, embeddings.npy within 1e-5. */

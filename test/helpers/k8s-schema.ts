@@ -5,8 +5,8 @@
  * walked over the type metadata of `@kubernetes/client-node`'s generated models (each class's static
  * `attributeTypeMap`, generated from the Kubernetes OpenAPI document of the release `kubernetesRelease()` names);
  * the custom kinds this repository ships (prometheus-operator, kustomize, prometheus-adapter's configuration) by
- * the hand-written maps of test/helpers/k8s-crd-schemas.ts. Used by test/deploy-manifests.test.ts (every file
- * under docker/k8s) and test/integration/deploy-manifests.test.ts (every rendered overlay).
+ * the hand-written maps of test/helpers/k8s-crd-schemas.ts. Used by test/integration/deploy-manifests.test.ts (every file
+ * under docker/k8s, and every rendered overlay).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

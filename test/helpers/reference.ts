@@ -108,7 +108,7 @@ class Store {
     if (entry === undefined) {
       throw new Error(
         `no committed reference for ${recipe.what} (key ${key}) in test/fixtures/reference/${this.name}/: its input changed or it is new. ` +
-          'Regenerate with `npm run fixtures` (needs the reference tools: README "Development"), or run `npm run test:reference` to compute it live.',
+          'Regenerate with `npm run fixtures` (needs the reference tools: docs/development.md), or run `npm run test:reference` to compute it live.',
       );
     }
     const blobs: Blobs = {};
@@ -162,7 +162,7 @@ class Store {
     const sorted = Object.fromEntries(Object.entries(entries).sort(([a], [b]) => a.localeCompare(b)));
     const keep = new Set(['index.json', ...Object.values(sorted).flatMap((e) => Object.values(e.files))]);
     for (const file of readdirSync(this.dir)) if (!keep.has(file)) rmSync(join(this.dir, file));
-    const regenerate = 'npm run fixtures (test/suite.ts; needs the reference tools, README "Development")';
+    const regenerate = 'npm run fixtures (test/suite.ts; needs the reference tools, docs/development.md)';
     writeFileSync(
       join(this.dir, 'index.json'),
       `${JSON.stringify({ test: `test/${this.name}.test.ts`, regenerate, entries: sorted }, null, 1)}\n`,

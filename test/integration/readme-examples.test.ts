@@ -1,15 +1,17 @@
-// Every example of README.md runs as written: each `curl` and `npx unimed` command of its ```sh blocks (with the
-// training toolkit's `/usr/bin/python3 -m training.synthetic` lines that make their data), in README order, and
-// the Python and TypeScript snippets of "Clients", against a live service on the demo model. The commands stay as
+// Every command of README.md and docs/*.md runs as written: each shell block (```sh, ```bash) is run whole, in
+// page order, against a live service on the demo model, and every command in it must exit 0 (a `curl`: a 2xx
+// answer, curl --fail-with-body); the Python and TypeScript snippets of docs/clients.md run too. The blocks stay as
 // written except for the service's address: `localhost:8080` becomes this test's free port (UNIMED_URL for the
-// CLI and the snippets). A `curl` must get a 2xx (curl --fail-with-body), every command must exit 0. They run in a
-// scratch directory that looks like the repository root to them (examples/, training/, node_modules/ and
-// package.json linked from it), so their outputs (seen.png, tmp/...) land there. The "From your PACS" commands
-// get a real Orthanc holding the synthetic CT series they name, configured as the source "pacs".
-// Needs curl, /usr/bin/python3 with numpy, Pillow and requests, and Orthanc with its DICOMweb plugin.
+// CLI and the snippets). A block that cannot run here (a container build, kubectl against a cluster, SLURM, a
+// released checkpoint, installing system packages) is marked by an HTML comment on the line before it,
+// `<!-- not-runnable: why -->`; NOT_RUNNABLE below lists every one, so none is skipped silently and an unmarked
+// block is run. The blocks run in a scratch directory that looks like the repository root to them (examples/,
+// training/, node_modules/ and package.json linked from it); they write their outputs to /tmp or mktemp. The
+// docs/pacs.md requests get a real Orthanc holding the synthetic CT series they name, configured as the source
+// "pacs". Needs curl, /usr/bin/python3 with numpy, Pillow and requests, and Orthanc with its DICOMweb plugin.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
@@ -24,68 +26,67 @@ import { findTool, requireTool } from '../helpers/tools.ts';
 
 t.setTimeout(900_000);
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 const ORTHANC = '/usr/sbin/Orthanc';
 
-interface Example {
+/** The pages whose commands must run: README.md and docs/*.md. */
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
+
+/** Every block marked not runnable here, as `page: why` (the marker's text). */
+const NOT_RUNNABLE = [
+  'README.md: installs the dependencies and starts the service (the examples test runs its own service)',
+  'docs/deployment.md: containers (docker run)',
+  'docs/deployment.md: a container build',
+  'docs/deployment.md: a container build, a registry and kubectl apply against a cluster',
+  'docs/development.md: installs the dependencies and starts the service (the examples test runs its own service)',
+  "docs/development.md: installs system packages as root; it is .ci/run's outline",
+  'docs/models.md: needs a released checkpoint and its vocabulary, which are not in the repository',
+  'docs/models.md: trains for minutes and rewrites models/demo, which the test suite checks by sha256',
+  'docs/models.md: DATA.csv, VOCAB, RUN and S stand for your data, vocabulary and folders',
+  'docs/models.md: SLURM',
+  'docs/models.md: a container build and kubectl apply',
+  'docs/pacs.md: starts Orthanc and the service on fixed ports; the examples test runs the requests below against its own Orthanc holding the same series, configured as the source "pacs"',
+  'docs/runbook.md: kubectl against the cluster',
+];
+
+interface Block {
+  page: string;
+  /** line number of the block's first line of code */
   line: number;
   lang: string;
   code: string;
-  /** the README section it is in (## heading) */
-  section: string;
+  /** the reason given by a `<!-- not-runnable: ... -->` marker on the line before the block */
+  notRunnable?: string;
 }
 
-/** Fenced code blocks with their language, first line number and section. */
-function blocks(): Example[] {
-  const out: Example[] = [];
-  const lines = README.split('\n');
-  let section = '';
+/** Fenced code blocks of a page (indented ones too), with their language and first line number. */
+function blocks(page: string): Block[] {
+  const out: Block[] = [];
+  const lines = readFileSync(join(ROOT, page), 'utf8').split('\n');
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i]!.startsWith('## ')) section = lines[i]!.slice(3);
-    const open = /^```(\w*)\s*$/.exec(lines[i]!);
+    const open = /^(\s*)```([\w-]*)\s*$/.exec(lines[i]!);
     if (open === null) continue;
+    const indent = open[1]!.length;
+    const marker = /^\s*<!-- not-runnable: (.*) -->\s*$/.exec(lines[i - 1] ?? '');
     const start = i + 1;
-    while (i + 1 < lines.length && !/^```\s*$/.test(lines[++i]!));
-    out.push({ line: start + 1, lang: open[1]!, code: lines.slice(start, i).join('\n'), section });
+    while (i + 1 < lines.length && !/^\s*```\s*$/.test(lines[++i]!));
+    const code = lines
+      .slice(start, i)
+      .map((l) => l.slice(Math.min(indent, l.length - l.trimStart().length)))
+      .join('\n');
+    out.push({ page, line: start + 1, lang: open[2]!, code, ...(marker === null ? {} : { notRunnable: marker[1]! }) });
   }
   return out;
 }
 
-/** The commands of the sh blocks to run: continuation lines joined, each with its README line number. */
-function commands(): Example[] {
-  const out: Example[] = [];
-  for (const block of blocks().filter((b) => b.lang === 'sh')) {
-    const lines = block.code.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const line = block.line + i;
-      let command = lines[i]!;
-      while (/\\$/.test(command) && i + 1 < lines.length) command += '\n' + lines[++i]!;
-      // Quoted JSON may also continue on the next line without a backslash (the PACS examples).
-      while (unbalancedQuotes(command) && i + 1 < lines.length) command += '\n' + lines[++i]!;
-      const trimmed = command.trim();
-      if (/^(curl |npx unimed |\/usr\/bin\/python3 -m training\.synthetic )/.test(trimmed))
-        out.push({ line, lang: 'sh', code: trimmed, section: block.section });
-    }
-  }
-  return out;
-}
-
-/** An open quote at the end (a shell comment, from an unquoted " #", is not looked into). */
-function unbalancedQuotes(command: string): boolean {
-  let single = false;
-  let double = false;
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
-    if (c === '#' && !single && !double && (i === 0 || /\s/.test(command[i - 1]!))) {
-      const end = command.indexOf('\n', i);
-      if (end < 0) break;
-      i = end;
-    } else if (c === '\\' && !single) i++;
-    else if (c === "'" && !double) single = !single;
-    else if (c === '"' && !single) double = !double;
-  }
-  return single || double;
-}
+const SHELL = new Set(['sh', 'bash', 'shell']);
+const all = PAGES.flatMap(blocks);
+const shellBlocks = all.filter((b) => SHELL.has(b.lang));
 
 async function run(
   argv: string[],
@@ -104,23 +105,36 @@ async function run(
 
 const tail = (text: string): string => (text.length > 1500 ? '...' + text.slice(-1500) : text);
 
-t.test('README examples run as written', async (t) => {
+t.test('every shell block not marked is run; the marked ones are listed here', (t) => {
+  t.same(
+    shellBlocks.filter((b) => b.notRunnable !== undefined).map((b) => `${b.page}: ${b.notRunnable}`),
+    NOT_RUNNABLE,
+    'the blocks marked not runnable are exactly NOT_RUNNABLE',
+  );
+  t.same(
+    all.filter((b) => b.notRunnable !== undefined && !SHELL.has(b.lang)).map((b) => `${b.page} line ${b.line}`),
+    [],
+    'only shell blocks carry the marker',
+  );
+  for (const b of shellBlocks.filter((b) => b.notRunnable !== undefined))
+    t.pass(`not run here: ${b.page} line ${b.line} (${b.notRunnable}): ${b.code.split('\n')[0]!.slice(0, 80)}`);
+  t.end();
+});
+
+t.test('the examples of README.md and docs/ run as written', async (t) => {
   if (!requireTool(t, 'curl', 'apt-get install curl')) return;
   if (!requireTool(t, PYTHON, 'apt-get install python3 python3-numpy python3-pil python3-requests')) return;
-  const found = commands();
-  t.ok(found.filter((c) => c.code.startsWith('curl ')).length >= 20, `README has its curl examples (${found.length} commands in all)`);
-  t.ok(
-    found.some((c) => c.code.startsWith('npx unimed eval')) &&
-      found.some((c) => c.code.startsWith('npx unimed embed')) &&
-      found.some((c) => c.code.startsWith('npx unimed search')),
-    'and the CLI examples',
-  );
+  const runnable = shellBlocks.filter((b) => b.notRunnable === undefined);
+  const commands = runnable.map((b) => b.code).join('\n');
+  t.ok((commands.match(/^\s*curl /gm) ?? []).length >= 20, `the pages have their curl examples (${runnable.length} blocks in all)`);
+  t.ok(/npx unimed eval/.test(commands) && /npx unimed embed/.test(commands) && /npx unimed search/.test(commands), 'and the CLI examples');
+  t.notOk(/(^|[;&|]\s*)open /m.test(commands), 'no macOS-only `open`');
 
   const work = mkdtempSync(join(tmpdir(), 'unimed-readme-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
   for (const name of ['examples', 'training', 'node_modules', 'package.json']) symlinkSync(join(ROOT, name), join(work, name));
 
-  // The "From your PACS" examples name a source "pacs" holding the synthetic CT series.
+  // The docs/pacs.md requests name a source "pacs" holding the synthetic CT series.
   let orthanc: Orthanc | undefined;
   const env: Record<string, string> = {};
   if (findTool(ORTHANC) !== undefined) {
@@ -143,15 +157,18 @@ t.test('README examples run as written', async (t) => {
   const shellEnv = {
     UNIMED_URL: url,
     UNIMED_API_KEY: '',
+    // mktemp -d in the examples: inside the scratch directory, removed with it
+    TMPDIR: work,
     npm_config_offline: 'true',
     PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
   };
 
-  for (const example of found) {
-    await t.test(`README line ${example.line}: ${example.code.split('\n')[0]!.slice(0, 100)}`, async (t: Test) => {
-      if (example.section === 'From your PACS' && !requireTool(t, ORTHANC, 'apt-get install orthanc orthanc-dicomweb')) return;
-      const command = example.code.replaceAll('localhost:8080', address);
-      const script = `set -o pipefail\ncurl() { command curl --fail-with-body "$@"; }\n${command}\n`;
+  for (const block of runnable) {
+    await t.test(`${block.page} line ${block.line}: ${block.code.split('\n')[0]!.slice(0, 100)}`, async (t: Test) => {
+      if (block.page === 'docs/pacs.md' && !requireTool(t, ORTHANC, 'apt-get install orthanc orthanc-dicomweb')) return;
+      const code = block.code.replaceAll('localhost:8080', address);
+      // Every command must succeed (set -e, pipefail); the trace on stderr says which one did not.
+      const script = `set -eo pipefail\ncurl() { command curl --fail-with-body "$@"; }\nset -x\n${code}\n`;
       const result = await run(['bash', '-c', script], work, shellEnv);
       t.equal(result.code, 0, `exit status 0 (a curl: a 2xx answer)${result.code === 0 ? '' : `: ${tail(result.output)}`}`);
     });
@@ -162,11 +179,11 @@ t.test('README examples run as written', async (t) => {
     t.equal(check.code, 0, check.output.trim());
   });
 
-  const clients = blocks().filter((b) => b.section === 'Clients');
+  const clients = all.filter((b) => b.page === 'docs/clients.md');
   t.equal(clients.filter((b) => b.lang === 'python').length, 1, 'one Python snippet');
   t.equal(clients.filter((b) => b.lang === 'ts').length, 2, 'two TypeScript snippets (fetch, the typed client)');
   for (const [i, snippet] of clients.entries()) {
-    await t.test(`README line ${snippet.line}: the ${snippet.lang} client snippet`, async (t: Test) => {
+    await t.test(`${snippet.page} line ${snippet.line}: the ${snippet.lang} client snippet`, async (t: Test) => {
       let argv: string[];
       if (snippet.lang === 'python') {
         argv = [PYTHON, '-c', snippet.code];

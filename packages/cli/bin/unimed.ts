@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `unimed`: command-line tools for a running unimed-serve (README "Command-line tools"). Exit status: 0 done,
+ * `unimed`: command-line tools for a running unimed-serve (docs/cli.md). Exit status: 0 done,
  * 1 failed (the message says why), 2 a usage mistake.
  */
 import { CommandError, UsageError } from '../src/args.ts';

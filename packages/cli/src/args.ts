@@ -49,10 +49,11 @@ export const IMAGE_OPTIONS = {
   page: { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 
-export const IMAGE_HELP = `Rendering options (sent with every image; see README "DICOM and 16-bit images"):
+export const IMAGE_HELP = `Rendering options (sent with every image; see docs/dicom.md):
   --window PRESET     ct-soft-tissue, ct-lung, ct-bone, ct-brain or ct-liver
   --window-center C --window-width W   an explicit window in modality units (HU for CT)
-  --frame N           frame of multi-frame DICOM objects (the service refuses one without it)
+  --frame N           frame of multi-frame DICOM objects (without it, "embed" gives every frame a row of its
+                      own, and "eval" and "search" are refused such an object)
   --page N            page of multi-page TIFFs (default 0)`;
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;

@@ -77,14 +77,17 @@ export class ApiError extends Error {
   readonly code: string;
   /** The service's own message (the error body's `message`). */
   readonly detail: string;
+  /** The input at fault when the service named it (the error body's `field`: `frame`, `image`, ...). */
+  readonly field: string | undefined;
 
   /** status 0: no HTTP answer at all (connection refused, reset, timed out). */
-  constructor(status: number, code: string, detail: string) {
+  constructor(status: number, code: string, detail: string, field?: string) {
     super(status === 0 ? detail : `${status} ${code}: ${detail}`);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.detail = detail;
+    this.field = field;
   }
 }
 
@@ -212,7 +215,7 @@ async function errorOf(res: Response): Promise<ApiError> {
   const text = await res.text();
   try {
     const parsed = JSON.parse(text) as Partial<ErrorBody>;
-    if (parsed.error !== undefined) return new ApiError(res.status, parsed.error.code, parsed.error.message);
+    if (parsed.error !== undefined) return new ApiError(res.status, parsed.error.code, parsed.error.message, parsed.error.field);
   } catch {
     // not JSON (a proxy's page): reported as it is, cut short
   }

@@ -24,7 +24,8 @@ import { readFinished } from './embed/store.ts';
 export const SEARCH_HELP = `Usage: unimed search --index DIR (--text "..." | --image FILE) [--top-k K] [--json]
 
 The rows of an archive embedded by "unimed embed" (DIR: its --out, or a merge's OUT) nearest to the query by
-cosine, best first: one line per hit, "path<TAB>score" (score = cosine, 6 decimals). The query is embedded
+cosine, best first: one line per hit, "path<TAB>score" (score = cosine, 6 decimals; "<TAB>frame N" follows for
+a frame of a multi-frame DICOM object). The query is embedded
 through /embed/text or /embed/image by the index's model; the service must serve that model with the same
 sha256. An image query is rendered with the index's rendering options unless given here.
 
@@ -32,7 +33,7 @@ sha256. An image query is rendered with the index's rendering options unless giv
   --text TEXT     a text query
   --image FILE    an image query (any format the service takes, DICOM included)
   --top-k K       hits to show, 1-10000 (default 10)
-  --json          one JSON document instead: {"model", "model_sha256", "hits": [{"path", "score"}, ...]}
+  --json          one JSON document instead: {"model", "model_sha256", "hits": [{"path", "frame"?, "score"}, ...]}
 
 ${IMAGE_HELP}
 
@@ -89,7 +90,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
 
   const dim = index.meta.dim;
   const queryNorm = Math.hypot(...query);
-  const scores = index.paths.map((path, r) => {
+  const scores = index.rows.map(({ path, frame }, r) => {
     let dot = 0;
     let norm = 0;
     for (let j = 0; j < dim; j++) {
@@ -97,13 +98,16 @@ export async function searchCommand(argv: string[]): Promise<number> {
       dot += v * query[j]!;
       norm += v * v;
     }
-    return { path, score: norm === 0 || queryNorm === 0 ? 0 : dot / (Math.sqrt(norm) * queryNorm) };
+    const score = norm === 0 || queryNorm === 0 ? 0 : dot / (Math.sqrt(norm) * queryNorm);
+    return frame === undefined ? { path, score } : { path, frame, score };
   });
-  const hits = scores.sort((a, b) => b.score - a.score || (a.path < b.path ? -1 : 1)).slice(0, topK);
+  const hits = scores.sort((a, b) => b.score - a.score || (a.path < b.path ? -1 : 1) || (a.frame ?? -1) - (b.frame ?? -1)).slice(0, topK);
   if (values.json === true) {
     process.stdout.write(JSON.stringify({ model: index.meta.model, model_sha256: index.meta.model_sha256, hits }) + '\n');
   } else {
-    process.stdout.write(hits.map((h) => `${h.path}\t${h.score.toFixed(6)}\n`).join(''));
+    process.stdout.write(
+      hits.map((h) => `${h.path}\t${h.score.toFixed(6)}${h.frame === undefined ? '' : `\tframe ${h.frame}`}\n`).join(''),
+    );
   }
   return 0;
 }

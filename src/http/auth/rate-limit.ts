@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServiceError } from '../../errors.ts';
 
 /**
- * Per-key request rates (`rate=<n>/<second|minute>` on a key, README "Access control"): counted by key id, in
+ * Per-key request rates (`rate=<n>/<second|minute>` on a key, docs/security.md "API keys"): counted by key id, in
  * this process only, so with N replicas a key gets up to N times its rate. Requests without a key (public
  * routes, an open service) and keys without a rate are not limited. Over the rate: 429 `rate_limited` with
  * Retry-After, before the body is read. Registered after access control, whose key it reads.

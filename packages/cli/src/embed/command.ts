@@ -27,7 +27,7 @@ import type { Item } from '../inputs.ts';
 import { forEachLimit } from '../pool.ts';
 import { Progress } from '../progress.ts';
 import { mergeCommand } from './merge.ts';
-import { finishedRows, Journal, journalRows, metaText, readMeta, writeFinal } from './store.ts';
+import { finishedRows, Journal, journalRows, metaText, readMeta, rowKey, rowOfKey, writeFinal } from './store.ts';
 import type { Meta, RowRef } from './store.ts';
 
 export const EMBED_HELP = `Usage: unimed embed --input PATH --out DIR [--shard I/N] [--batch-size N]
@@ -37,12 +37,14 @@ Embeds every image of a folder (recursive: files named *.png, *.jpg, *.jpeg, *.t
 *.dicom, and DICOM Part 10 files of any name; hidden files skipped) or of a manifest CSV/TSV, in sorted path
 order, through POST /embed/image, into DIR:
   embeddings.npy   float32 (rows, dim), L2-normalized; row i = data line i of index.csv
-  index.csv        "path", then one path per row, relative to --input (or as the manifest writes it)
+  index.csv        "path,frame", then one row per embedding: the path, relative to --input (or as the manifest
+                   writes it), and the 0-based frame for a frame of a multi-frame DICOM object (else empty)
   meta.json        model id and sha256, dim, normalisation (and the rendering options, the shard)
   errors.csv       path,status,code,message of every image that failed (also printed as it happens)
 A rerun with the same arguments resumes: what is embedded is kept (a run killed with kill -9 included), failed
 images are tried again, and the result is the same as one uninterrupted run. It refuses to resume against a
-model with another sha256. Exit status 0 when every image was embedded or recorded in errors.csv.
+model with another sha256. A multi-frame DICOM object gives one row per frame (without --frame; with --frame,
+every image is sent that frame). Exit status 0 when every image was embedded or recorded in errors.csv.
 
   --input PATH         a folder, or a manifest .csv/.tsv with a path column (relative to the manifest's folder)
   --path-column NAME   the manifest's path column (default "path")
@@ -176,12 +178,14 @@ export async function embedCommand(argv: string[]): Promise<number> {
   mkdirSync(out, { recursive: true });
   if (previous === undefined) writeFileSync(join(out, 'meta.json'), metaText(meta));
   const rows = new Map<string, RowRef>([...(finishedRows(out, meta.dim) ?? []), ...journalRows(out, meta.dim)]);
+  // Multi-frame objects with frames already embedded: their frame count is asked again (frame 0), the rest kept.
+  const framed = new Set([...rows.keys()].map(rowOfKey).flatMap((row) => (row.frame === undefined ? [] : [row.path])));
   const todo = items.filter((item) => !rows.has(item.path));
   const failures: Failure[] = [];
   const guard = new ModelGuard({ model: meta.model, sha256: meta.model_sha256 });
   const journal = new Journal(out);
   const options = { ...rendering, model: meta.model };
-  const already = items.length - todo.length;
+  const already = items.filter((item) => rows.has(item.path) || framed.has(item.path)).length;
   if (already > 0) process.stderr.write(`resuming: ${already} of ${items.length} images already embedded in ${out}\n`);
   const progress = new Progress('images', todo.length);
   shown.progress = progress;
@@ -198,32 +202,68 @@ export async function embedCommand(argv: string[]): Promise<number> {
         `the service answered ${embeddings.length} embeddings for ${batch.length} images (dim ${embeddings[0]?.length}, expected ${meta.dim})`,
       );
     }
-    const refs = journal.append(batch.map((item, i) => ({ path: item.path, embedding: embeddings[i]! })));
+    const refs = journal.append(batch.map((item, i) => ({ key: item.path, embedding: embeddings[i]! })));
     batch.forEach((item, i) => rows.set(item.path, refs[i]!));
     progress.add(batch.length);
   };
+  // One request per frame: the frame parameter applies to every image of a request.
+  const embedFrame = async (item: Item, bytes: Buffer, frame: number): Promise<number | undefined> => {
+    const answer = await client.embedImages([{ bytes, name: item.path }], { ...options, frame });
+    guard.check(answer.body.model, answer.modelSha256);
+    const embedding = answer.body.embeddings[0];
+    if (answer.body.embeddings.length !== 1 || embedding?.length !== meta.dim)
+      throw new CommandError(`the service answered ${answer.body.embeddings.length} embeddings for one frame (expected dim ${meta.dim})`);
+    const key = rowKey(item.path, frame);
+    if (!rows.has(key)) rows.set(key, journal.append([{ key, embedding }])[0]!);
+    return answer.body.preprocessing[0]?.dicom?.frames;
+  };
+  const embedFrames = async (item: Item): Promise<void> => {
+    const bytes = readFileSync(item.file);
+    const frames = await embedFrame(item, bytes, 0);
+    if (frames === undefined) throw new CommandError(`${item.path}: the service named no frame count for a multi-frame object`);
+    for (let frame = 1; frame < frames; frame++) {
+      try {
+        if (!rows.has(rowKey(item.path, frame))) await embedFrame(item, bytes, frame);
+      } catch (error) {
+        if (error instanceof ApiError) throw new ApiError(error.status, error.code, `frame ${frame}: ${error.detail}`, error.field);
+        throw error;
+      }
+    }
+    progress.add(1);
+  };
+  /** Refused because it is a multi-frame object and no --frame was given: embedded frame by frame instead. */
+  const multiFrame = (error: unknown): boolean =>
+    rendering.frame === undefined && error instanceof ApiError && error.status === 400 && error.field === 'frame';
   const fail = (item: Item, error: unknown): void => {
     const failure = failureOf(item.path, error);
     failures.push(failure);
     progress.log(`failed: ${item.path}: ${failure.status === '' ? '' : `${failure.status} `}${failure.code}: ${failure.message}`);
     progress.add(0, 1);
   };
+  const alone = async (item: Item, error?: unknown): Promise<void> => {
+    try {
+      if (error !== undefined && multiFrame(error)) return await embedFrames(item);
+      try {
+        await embed([item]);
+      } catch (single) {
+        if (!multiFrame(single)) throw single;
+        await embedFrames(item);
+      }
+    } catch (failed) {
+      if (isFatal(failed)) throw failed;
+      fail(item, failed);
+    }
+  };
   try {
     await forEachLimit(batches(todo, batchSize, batchBytes), concurrency, async (batch) => {
+      if (batch.length === 1 && framed.has(batch[0]!.path)) return alone(batch[0]!);
       try {
         await embed(batch);
       } catch (error) {
         if (isFatal(error)) throw error;
-        if (batch.length === 1) return fail(batch[0]!, error);
+        if (batch.length === 1) return alone(batch[0]!, error);
         // One bad image fails its whole request: each image alone says which.
-        for (const item of batch) {
-          try {
-            await embed([item]);
-          } catch (single) {
-            if (isFatal(single)) throw single;
-            fail(item, single);
-          }
-        }
+        for (const item of batch) await alone(item);
       }
     });
   } finally {
@@ -231,16 +271,23 @@ export async function embedCommand(argv: string[]): Promise<number> {
     progress.finish();
   }
 
-  const embedded = items.filter((item) => rows.has(item.path)).map((item) => item.path);
+  const frameKeys = new Map<string, string[]>();
+  for (const key of rows.keys()) {
+    const row = rowOfKey(key);
+    if (row.frame !== undefined) frameKeys.set(row.path, [...(frameKeys.get(row.path) ?? []), key]);
+  }
+  const byFrame = (a: string, b: string): number => rowOfKey(a).frame! - rowOfKey(b).frame!;
+  const keys = items.flatMap((item) => (rows.has(item.path) ? [item.path] : (frameKeys.get(item.path) ?? []).sort(byFrame)));
+  const embedded = items.filter((item) => rows.has(item.path) || frameKeys.has(item.path));
   writeFinal(
     out,
     meta,
-    embedded,
+    keys,
     rows,
     failures.sort((a, b) => (a.path < b.path ? -1 : 1)),
   );
   process.stdout.write(
-    `${embedded.length} of ${items.length} images embedded (${already} before this run), ${failures.length} failed${failures.length > 0 ? ' (errors.csv)' : ''}: ${out}\n`,
+    `${embedded.length} of ${items.length} images embedded (${already} before this run; ${keys.length} rows, frames of multi-frame objects one each), ${failures.length} failed${failures.length > 0 ? ' (errors.csv)' : ''}: ${out}\n`,
   );
   return 0;
 }

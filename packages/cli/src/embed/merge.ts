@@ -8,7 +8,7 @@ import { COMMON_HELP, CommandError, parse, UsageError } from '../args.ts';
 import { byPath } from '../inputs.ts';
 import { writeNpy } from '../npy.ts';
 import type { Failure } from '../failures.ts';
-import { metaText, readFinished } from './store.ts';
+import { indexCsv, metaText, readFinished } from './store.ts';
 import { formatCsv } from '../csv.ts';
 
 export const MERGE_HELP = `Usage: unimed embed merge OUT SHARD_DIR...
@@ -50,10 +50,12 @@ export function mergeCommand(argv: string[]): number {
   }
 
   const dim = first.dim;
-  const rows = shards.flatMap((s) => s.paths.map((path, i) => ({ path, data: s.data, row: i })));
-  rows.sort(byPath);
+  const rows = shards.flatMap((s) => s.rows.map((r, i) => ({ ...r, data: s.data, row: i })));
+  // By path, then by frame (the frames of one object stay together and in order, as one run writes them).
+  rows.sort((a, b) => byPath(a, b) || (a.frame ?? -1) - (b.frame ?? -1));
   for (let i = 1; i < rows.length; i++)
-    if (rows[i]!.path === rows[i - 1]!.path) throw new CommandError(`${rows[i]!.path} is in two shards`);
+    if (rows[i]!.path === rows[i - 1]!.path && rows[i]!.frame === rows[i - 1]!.frame)
+      throw new CommandError(`${rows[i]!.path}${rows[i]!.frame === undefined ? '' : ` frame ${rows[i]!.frame}`} is in two shards`);
   const failures: Failure[] = shards.flatMap((s) => s.failures).sort(byPath);
 
   mkdirSync(out, { recursive: true });
@@ -63,7 +65,7 @@ export function mergeCommand(argv: string[]): number {
     rows.map((r) => r.data.subarray(r.row * dim, (r.row + 1) * dim)),
     rows.length,
   );
-  writeFileSync(join(out, 'index.csv'), formatCsv([['path'], ...rows.map((r) => [r.path])]));
+  writeFileSync(join(out, 'index.csv'), indexCsv(rows));
   writeFileSync(
     join(out, 'errors.csv'),
     formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])]),

@@ -2,12 +2,14 @@
  * The files of an embedded archive, and the journal that makes `embed` resumable:
  *
  *   OUT/meta.json         model id and sha256, dim, normalisation (written first; a rerun checks it)
- *   OUT/index.csv         header `path`, then one path per row of embeddings.npy
+ *   OUT/index.csv         header `path,frame`, then one row per row of embeddings.npy: the path, and the frame
+ *                         (0-based) for a frame of a multi-frame DICOM object, else empty
  *   OUT/embeddings.npy    float32 (rows, dim)
  *   OUT/errors.csv        path,status,code,message of every image that failed
  *   OUT/.unimed-embed/journal.bin   while running: every embedded row, appended as its batch comes back
  *
- * A journal record is [u32 payload length][u32 crc32 of payload][u16 path length][path, UTF-8][dim float32 LE].
+ * A journal record is [u32 payload length][u32 crc32 of payload][u16 key length][key, UTF-8][dim float32 LE]; the
+ * key is the path, followed by NUL and the frame number for a frame of a multi-frame object (rowKey).
  * After a kill (-9 included) the journal ends at a whole record or inside one; reading stops at the first
  * record that is short or fails its checksum, and the file is cut there. The final files are written to
  * temporaries and renamed, and only then is the journal deleted, so every state a kill can leave is resumable.
@@ -47,6 +49,31 @@ export interface Meta {
 
 const JOURNAL_DIR = '.unimed-embed';
 
+/** One row of the output: an image, or one frame of a multi-frame DICOM object. */
+export interface Row {
+  path: string;
+  frame?: number | undefined;
+}
+
+/** A row's key in the journal and the row maps (NUL cannot occur in a path). */
+export function rowKey(path: string, frame?: number): string {
+  return frame === undefined ? path : `${path}\0${frame}`;
+}
+
+export function rowOfKey(key: string): Row {
+  const at = key.indexOf('\0');
+  return at < 0 ? { path: key } : { path: key.slice(0, at), frame: Number(key.slice(at + 1)) };
+}
+
+/** index.csv's frame column: empty for an image that is not a frame. */
+function frameOf(cell: string | undefined): number | undefined {
+  return cell === undefined || cell === '' ? undefined : Number(cell);
+}
+
+export function indexCsv(rows: readonly Row[]): string {
+  return formatCsv([['path', 'frame'], ...rows.map((r) => [r.path, r.frame === undefined ? '' : String(r.frame)])]);
+}
+
 /** Where each embedded row's floats are: a byte offset in the journal or in an existing embeddings.npy. */
 export interface RowRef {
   file: string;
@@ -76,14 +103,14 @@ export function finishedRows(dir: string, dim: number): Map<string, RowRef> | un
   const index = join(dir, 'index.csv');
   const npy = join(dir, 'embeddings.npy');
   if (!existsSync(index) || !existsSync(npy)) return undefined;
-  const paths = records(readFileSync(index, 'utf8'), ',', ['path'], index).map((r) => r.path!);
-  const header = npyHeader(paths.length, dim).length;
-  if (statSync(npy).size !== header + paths.length * dim * 4) return undefined;
-  return new Map(paths.map((path, i) => [path, { file: npy, offset: header + i * dim * 4 }]));
+  const keys = records(readFileSync(index, 'utf8'), ',', ['path'], index).map((r) => rowKey(r.path!, frameOf(r.frame)));
+  const header = npyHeader(keys.length, dim).length;
+  if (statSync(npy).size !== header + keys.length * dim * 4) return undefined;
+  return new Map(keys.map((key, i) => [key, { file: npy, offset: header + i * dim * 4 }]));
 }
 
 /**
- * The journal's whole records (cutting a torn tail off the file), as path -> where its floats are. Read one
+ * The journal's whole records (cutting a torn tail off the file), as row key -> where its floats are. Read one
  * record at a time, so a large journal is never held in memory.
  */
 export function journalRows(out: string, dim: number): Map<string, RowRef> {
@@ -127,10 +154,10 @@ export class Journal {
     this.#size = statSync(this.#file).size;
   }
 
-  append(rows: { path: string; embedding: readonly number[] }[]): RowRef[] {
+  append(rows: { key: string; embedding: readonly number[] }[]): RowRef[] {
     const refs: RowRef[] = [];
-    const chunks = rows.map(({ path, embedding }) => {
-      const name = Buffer.from(path, 'utf8');
+    const chunks = rows.map(({ key, embedding }) => {
+      const name = Buffer.from(key, 'utf8');
       const payload = Buffer.alloc(2 + name.length + embedding.length * 4);
       payload.writeUInt16LE(name.length, 0);
       name.copy(payload, 2);
@@ -158,13 +185,13 @@ function writeAtomically(file: string, write: (tmp: string) => void): void {
 }
 
 /**
- * Writes index.csv, embeddings.npy (rows read from wherever they are), errors.csv and meta.json for `paths` in
- * the given (sorted) order, then removes the journal.
+ * Writes index.csv, embeddings.npy (rows read from wherever they are), errors.csv and meta.json for the row
+ * `keys` in the given (sorted) order, then removes the journal.
  */
 export function writeFinal(
   out: string,
   meta: Meta,
-  paths: readonly string[],
+  keys: readonly string[],
   rows: ReadonlyMap<string, RowRef>,
   failures: readonly Failure[],
 ): void {
@@ -176,10 +203,10 @@ export function writeFinal(
     const fd = openSync(tmp, 'w');
     const sources = new Map<string, number>();
     try {
-      writeSync(fd, npyHeader(paths.length, meta.dim));
+      writeSync(fd, npyHeader(keys.length, meta.dim));
       const row = Buffer.alloc(rowBytes);
-      for (const path of paths) {
-        const ref = rows.get(path)!;
+      for (const key of keys) {
+        const ref = rows.get(key)!;
         let source = sources.get(ref.file);
         if (source === undefined) sources.set(ref.file, (source = openSync(ref.file, 'r')));
         if (readSync(source, row, 0, rowBytes, ref.offset) !== rowBytes)
@@ -191,7 +218,7 @@ export function writeFinal(
       for (const source of sources.values()) closeSync(source);
     }
   });
-  writeAtomically(join(out, 'index.csv'), (tmp) => writeFileSync(tmp, formatCsv([['path'], ...paths.map((p) => [p])])));
+  writeAtomically(join(out, 'index.csv'), (tmp) => writeFileSync(tmp, indexCsv(keys.map(rowOfKey))));
   writeAtomically(join(out, 'errors.csv'), (tmp) =>
     writeFileSync(tmp, formatCsv([['path', 'status', 'code', 'message'], ...failures.map((f) => [f.path, f.status, f.code, f.message])])),
   );
@@ -199,17 +226,20 @@ export function writeFinal(
   rmSync(join(out, JOURNAL_DIR), { recursive: true, force: true });
 }
 
-/** A finished output's rows, for merging: paths in order and the float32 data. */
-export function readFinished(dir: string): { meta: Meta; paths: string[]; data: Float32Array; failures: Failure[] } {
+/** A finished output's rows, for merging and searching: in order, and the float32 data. */
+export function readFinished(dir: string): { meta: Meta; rows: Row[]; data: Float32Array; failures: Failure[] } {
   const meta = readMeta(dir);
   if (meta === undefined) throw new CommandError(`${dir} has no meta.json (not an embed output)`);
   if (existsSync(journalPath(dir)))
     throw new CommandError(`${dir} is not finished (its run was interrupted): run the same embed command again first`);
-  const paths = records(readFileSync(join(dir, 'index.csv'), 'utf8'), ',', ['path'], join(dir, 'index.csv')).map((r) => r.path!);
+  const rows = records(readFileSync(join(dir, 'index.csv'), 'utf8'), ',', ['path'], join(dir, 'index.csv')).map((r) => ({
+    path: r.path!,
+    frame: frameOf(r.frame),
+  }));
   const npy = readNpy(join(dir, 'embeddings.npy'));
-  if (npy.rows !== paths.length || npy.cols !== meta.dim)
+  if (npy.rows !== rows.length || npy.cols !== meta.dim)
     throw new CommandError(
-      `${dir}: embeddings.npy is (${npy.rows}, ${npy.cols}), index.csv has ${paths.length} rows and meta.json dim ${meta.dim}`,
+      `${dir}: embeddings.npy is (${npy.rows}, ${npy.cols}), index.csv has ${rows.length} rows and meta.json dim ${meta.dim}`,
     );
   const failures = records(
     readFileSync(join(dir, 'errors.csv'), 'utf8'),
@@ -222,5 +252,5 @@ export function readFinished(dir: string): { meta: Meta; paths: string[]; data: 
     code: r.code!,
     message: r.message!,
   }));
-  return { meta, paths, data: npy.data, failures };
+  return { meta, rows, data: npy.data, failures };
 }

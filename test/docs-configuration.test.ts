@@ -1,5 +1,5 @@
-// README's Configuration table is the one list of the service's environment variables (README "Deployment" points
-// to it): every variable that src/config.ts and src/config/*.ts read has a row, with a default and a meaning, and
+// The table "Environment variables" of docs/configuration.md is the one list of the service's environment variables
+// (docs/deployment.md points to it): every variable that src/config.ts and src/config/*.ts read has a row, with a default and a meaning, and
 // every row names a variable they read.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,10 +28,14 @@ function variablesRead(): Set<string> {
   return names;
 }
 
-/** The rows of README's "## Configuration" table: variable, default, meaning. */
+const HEADING = '\n## Environment variables\n';
+
+/** The rows of the table under docs/configuration.md's "## Environment variables": variable, default, meaning. */
 function documented(): Map<string, { fallback: string; meaning: string }> {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Configuration\n'), readme.indexOf('\n## ', readme.indexOf('\n## Configuration\n') + 1));
+  const page = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
+  const start = page.indexOf(HEADING);
+  if (start < 0) throw new Error(`docs/configuration.md has no "${HEADING.trim()}" section`);
+  const section = page.slice(start, page.indexOf('\n## ', start + 1));
   const rows = new Map<string, { fallback: string; meaning: string }>();
   // A row may name several variables that go together: | `TLS_CERT_FILE`, `TLS_KEY_FILE` | ... |
   for (const m of section.matchAll(/^\| ((?:`[A-Z][A-Z0-9_]*`(?:, )?)+) \| (.*?) \| (.*) \|$/gm)) {
@@ -40,7 +44,7 @@ function documented(): Map<string, { fallback: string; meaning: string }> {
   return rows;
 }
 
-t.test("every environment variable the service reads is in README's Configuration table, and nothing else", (t) => {
+t.test("every environment variable the service reads is in docs/configuration.md's table, and nothing else", (t) => {
   const read = variablesRead();
   const rows = documented();
   t.ok(read.size >= 40, `the configuration reads ${read.size} variables`);
