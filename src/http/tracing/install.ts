@@ -16,7 +16,7 @@ const ignoreStep = (): void => undefined;
  * W3C trace context on every request: the caller's `traceparent` is continued (else a trace starts), and the
  * request's own span is named in the answer's `traceparent` and on outgoing DICOMweb requests. With a traces URL,
  * spans are exported: one per request (method, route template, status) with children for decode, queue wait and
- * inference, and no attribute from the payload. The work context of an inference request (http/admission.ts) carries its headers and steps.
+ * inference, and no attribute from the payload. The work context of an inference request (http/plugins/admission.ts) carries its headers and steps.
  */
 export async function installTracing(app: FastifyInstance, telemetry: TelemetryConfig): Promise<void> {
   let spans: SpanExport | undefined;

@@ -1,11 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from '../engine/errors.ts';
-import { ERROR_CATALOGUE, type ErrorCode } from '../error-catalogue.ts';
-import { CancelledError, ServiceError } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
-import { limitViolation } from './api-limits.ts';
+import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from '../../engine/errors.ts';
+import { ERROR_CATALOGUE, type ErrorCode } from '../../error-catalogue.ts';
+import { CancelledError, ServiceError } from '../../errors.ts';
+import type { Metrics } from '../../metrics.ts';
+import { limitViolation } from '../openapi/api-limits.ts';
 import { errorBody, renderNative, type DescribedError } from './error-renderers.ts';
-import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../workers/errors.ts';
+import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../../workers/errors.ts';
 
 export { errorBody, type ErrorBody } from './error-renderers.ts';
 

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import type { Logger } from 'pino';
-import type { SecurityConfig } from '../config/security.ts';
+import type { SecurityConfig } from '../../config/security.ts';
 import { installAuditLog, openAuditLog } from './audit.ts';
-import { installAccessControl } from './auth/access-control.ts';
-import { ApiKeyStore } from './auth/key-store.ts';
-import { installRateLimits } from './auth/rate-limit.ts';
+import { installAccessControl } from './access-control.ts';
+import { ApiKeyStore } from './key-store.ts';
+import { installRateLimits } from './rate-limit.ts';
 import { installCors } from './cors.ts';
 
 /**

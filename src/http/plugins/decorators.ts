@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config.ts';
-import type { DicomwebSources } from '../dicomweb/sources.ts';
-import type { PixelDecoder } from '../inputs/decoder/pixel-decoder.ts';
-import type { MemoryBudget } from '../inputs/memory-budget.ts';
-import type { Metrics } from '../metrics.ts';
-import type { UseCaseServices } from '../service/use-case.ts';
+import type { Config } from '../../config.ts';
+import type { DicomwebSources } from '../../dicomweb/sources.ts';
+import type { PixelDecoder } from '../../inputs/decoder/pixel-decoder.ts';
+import type { MemoryBudget } from '../../inputs/memory-budget.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { UseCaseServices } from '../../service/use-case.ts';
 import type { ServiceState } from './state.ts';
 
 declare module 'fastify' {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SERVICE_VERSION } from '../version.ts';
+import { SERVICE_VERSION } from '../../version.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /**
      * The request's life: aborted when the client goes away before the reply, and its deadline. Part of the work
-     * context the use cases run with (http/admission.ts builds it once).
+     * context the use cases run with (http/plugins/admission.ts builds it once).
      */
     lifetime: { readonly signal: AbortSignal; readonly deadline: number };
   }

@@ -5,8 +5,8 @@ import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import { ConfigError } from '../config/env.ts';
-import type { SecurityConfig } from '../config/security.ts';
+import { ConfigError } from '../../config/env.ts';
+import type { SecurityConfig } from '../../config/security.ts';
 
 type TlsFiles = NonNullable<SecurityConfig['tls']>;
 

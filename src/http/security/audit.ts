@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino from 'pino';
 import type { Logger } from 'pino';
-import type { SecurityConfig } from '../config/security.ts';
+import type { SecurityConfig } from '../../config/security.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

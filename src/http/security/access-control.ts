@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKey } from '../../config/api-keys.ts';
 import { ServiceError } from '../../errors.ts';
-import { isPublicRoute } from '../public-routes.ts';
+import { isPublicRoute } from './public-routes.ts';
 import type { ApiKeyStore } from './key-store.ts';
 
 declare module 'fastify' {
@@ -35,7 +35,7 @@ function refuse(reply: FastifyReply, challenge: string, message: string): Servic
 }
 
 /**
- * `Authorization: Bearer <key>` on every route that is not public (src/http/public-routes.ts), checked before
+ * `Authorization: Bearer <key>` on every route that is not public (src/http/security/public-routes.ts), checked before
  * the body is read: 401 without a valid key, 403 for a route the key's `routes=` does not list. With no key
  * configured the service is open. Runs after the Origin check and before the rate limits and admission.
  */
@@ -70,7 +70,7 @@ export function installAccessControl(app: FastifyInstance, store: ApiKeyStore): 
   });
 
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    // (A CORS preflight, which never carries credentials, was answered before this by src/http/cors.ts.)
+    // (A CORS preflight, which never carries credentials, was answered before this by src/http/security/cors.ts.)
     if (store.size === 0 || isPublicRoute(request)) {
       done();
       return;

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { tooLarge } from '../errors.ts';
+import { tooLarge } from '../../errors.ts';
 
 /**
  * Decides before a body is read whether it is wanted. A declared `Content-Length` over the limit is answered

@@ -1,6 +1,6 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ServiceError } from '../errors.ts';
+import { ServiceError } from '../../errors.ts';
 
 /** Headers a page may read from an answer (the rest stay hidden from cross-origin scripts). */
 const EXPOSED = ['x-request-id', 'x-service-version', 'x-model-sha256', 'x-preprocessing', 'retry-after'];

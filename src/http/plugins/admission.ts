@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest, inField, unavailable } from '../errors.ts';
-import type { ServedModel } from '../models/types.ts';
-import { workContext, type WorkContext } from '../service/context.ts';
-import type { ModelChooser } from '../service/use-case.ts';
-import { noteModel } from './audit.ts';
-import { authorizeModel } from './auth/access-control.ts';
+import { badRequest, inField, unavailable } from '../../errors.ts';
+import type { ServedModel } from '../../models/types.ts';
+import { workContext, type WorkContext } from '../../service/context.ts';
+import type { ModelChooser } from '../../service/use-case.ts';
+import { noteModel } from '../security/audit.ts';
+import { authorizeModel } from '../security/access-control.ts';
 import { MODEL_HEADER } from './request-context.ts';
 import type { ModelProvider } from './state.ts';
 
@@ -25,7 +25,7 @@ declare module 'fastify' {
  * authenticated with one, so that one client's many requests share like one; else the request itself.
  */
 export function workOwner(request: FastifyRequest): string {
-  // Set by the API-key check (http/auth/access-control.ts), a root onRequest hook that runs before this one.
+  // Set by the API-key check (http/security/access-control.ts), a root onRequest hook that runs before this one.
   const keyId = request.apiKeyId;
   return keyId !== undefined ? `key:${keyId}` : `request:${request.id}`;
 }
@@ -57,7 +57,7 @@ export function installAdmission(app: FastifyInstance): void {
       );
       return;
     }
-    // The request's lifetime (http/request-context.ts) and trace (http/tracing/install.ts) come from root hooks that ran before.
+    // The request's lifetime (http/plugins/request-context.ts) and trace (http/tracing/install.ts) come from root hooks that ran before.
     request.workContext = workContext({ owner: workOwner(request), ...request.lifetime, trace: request.trace });
     state.beginWork();
     metrics.requestsInProgress.inc();
