@@ -5,13 +5,13 @@ import t from 'tap';
 import { InferenceFailedError, QueueFullError } from '../src/engine/errors.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../src/error-catalogue.ts';
 import { CancelledError, inField, ServiceError, unavailable, withContext } from '../src/errors.ts';
-import { describeError, installErrorHandling } from '../src/http/errors/error-handler.ts';
+import { describeError, errorHandling } from '../src/http/errors/error-handler.ts';
 import { renderNative, renderOpenAI, renderOpenInference } from '../src/http/errors/error-renderers.ts';
 
 /** A Fastify instance with the service's error handling whose one route throws `error`. */
 async function answer(error: unknown) {
   const app = Fastify({ logger: false });
-  installErrorHandling(app);
+  await app.register(errorHandling);
   app.get('/throws', () => {
     throw error;
   });

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { SERVICE_VERSION } from '../../version.ts';
+import { PLUGIN } from './names.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,41 +28,49 @@ export function requestId(req: IncomingMessage): string {
 
 /**
  * Per-request plumbing for every route: identifying headers (set first, so errors carry them too), the
- * request's lifetime (abort signal, deadline), the request log line and the HTTP duration metric.
+ * request's lifetime (abort signal, deadline), the request log line and the HTTP duration metric. The first
+ * onRequest hook, so that every answer, a refusal by any later hook included, carries the request id.
  */
-export function installRequestContext(app: FastifyInstance): void {
-  const { serviceState: state, metrics, config } = app;
-  app.decorateRequest('lifetime', null as unknown as FastifyRequest['lifetime']);
+export const requestContext = fp(
+  (app, _options, loaded) => {
+    const { serviceState: state, metrics, config } = app;
+    app.decorateRequest('lifetime', null as unknown as FastifyRequest['lifetime']);
 
-  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
-    void reply.header('x-request-id', request.id);
-    void reply.header('x-service-version', SERVICE_VERSION);
-    const controller = new AbortController();
-    request.lifetime = Object.freeze({ signal: controller.signal, deadline: Date.now() + config.requestTimeoutMs });
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) controller.abort();
+    app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
+      void reply.header('x-request-id', request.id);
+      void reply.header('x-service-version', SERVICE_VERSION);
+      const controller = new AbortController();
+      request.lifetime = Object.freeze({ signal: controller.signal, deadline: Date.now() + config.requestTimeoutMs });
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
+      done();
     });
-    done();
-  });
 
-  // A route that picks a model names it when it picks it; every other answer, errors included, names the
-  // default model, once models are loaded. Set here, on the way out, so no answer gets the header twice.
-  app.addHook('onSend', (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
-    const registry = state.registry;
-    if (registry !== undefined && !reply.hasHeader(MODEL_HEADER)) void reply.header(MODEL_HEADER, registry.get().sha256);
-    // Draining: keep-alive clients are told to take their next request elsewhere, so connections end with the drain.
-    if (state.draining) void reply.header('connection', 'close');
-    done(null, payload);
-  });
-
-  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.httpRequestDuration.observe({ route, method: request.method, status_code: String(reply.statusCode) }, seconds);
-    request.log.info(
-      { route, method: request.method, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
-      'request',
+    // A route that picks a model names it when it picks it; every other answer, errors included, names the
+    // default model, once models are loaded. Set here, on the way out, so no answer gets the header twice.
+    app.addHook(
+      'onSend',
+      (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+        const registry = state.registry;
+        if (registry !== undefined && !reply.hasHeader(MODEL_HEADER)) void reply.header(MODEL_HEADER, registry.get().sha256);
+        // Draining: keep-alive clients are told to take their next request elsewhere, so connections end with the drain.
+        if (state.draining) void reply.header('connection', 'close');
+        done(null, payload);
+      },
     );
-    done();
-  });
-}
+
+    app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      const seconds = reply.elapsedTime / 1000;
+      metrics.httpRequestDuration.observe({ route, method: request.method, status_code: String(reply.statusCode) }, seconds);
+      request.log.info(
+        { route, method: request.method, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
+        'request',
+      );
+      done();
+    });
+    loaded();
+  },
+  { name: PLUGIN.requestContext, dependencies: [PLUGIN.service] },
+);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../errors.ts';
 import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
 import { IMAGE_MEDIA_TYPES } from '../../inputs/format.ts';
-import { installAdmission } from '../plugins/admission.ts';
+import { admission } from '../plugins/admission.ts';
 import { countOutcome } from '../errors/error-handler.ts';
 import { classifyRoutes } from './classify.ts';
 import { embedRoutes } from './embed.ts';
@@ -42,7 +42,7 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
     limits: { fileSize: config.limits.bodyBytes, files: config.limits.imagesPerRequest, fieldSize: config.limits.bodyBytes },
   });
 
-  installAdmission(app);
+  await app.register(admission);
 
   // Each inference request that ends without its result is counted once, by what stopped it.
   app.addHook('onError', (_request, _reply, error, done) => {
