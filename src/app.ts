@@ -3,29 +3,32 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
-import type { Server as HttpsServer } from 'node:https';
 import type { Config } from './config.ts';
 import { DicomwebSources } from './dicomweb/sources.ts';
-import { installBodyAdmission } from './http/body-admission.ts';
-import { decorateService } from './http/decorators.ts';
-import { installErrorHandling } from './http/error-handler.ts';
-import { installLingeringClose } from './http/lingering-close.ts';
-import { installRequestContext, requestId } from './http/request-context.ts';
-import { installSecurity } from './http/security.ts';
-import { installTracing } from './http/tracing/install.ts';
-import { httpsServerOptions, watchTls } from './http/tls.ts';
+import { errorHandling } from './http/errors/error-handler.ts';
+import { bodyAdmission } from './http/plugins/body-admission.ts';
+import { serviceDecorations } from './http/plugins/decorators.ts';
+import { lingeringClose } from './http/plugins/lingering-close.ts';
+import { requestContext, requestId } from './http/plugins/request-context.ts';
+import { httpsServerOptions, tlsReload } from './http/plugins/tls.ts';
+import { accessControl } from './http/security/access-control.ts';
+import { auditLog } from './http/security/audit.ts';
+import { corsCheck } from './http/security/cors.ts';
+import { ApiKeyStore } from './http/security/key-store.ts';
+import { rateLimits } from './http/security/rate-limit.ts';
+import { tracing } from './http/tracing/install.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { inferenceRoutes } from './http/routes/inference.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { modelRoutes } from './http/routes/models.ts';
 import { pageRoutes } from './http/routes/page.ts';
-import { registerApiSchemas } from './http/schemas.ts';
-import { ServiceState } from './http/state.ts';
-import { clientErrorHandler, serverTimeoutOptions } from './http/timeouts.ts';
+import { registerApiSchemas } from './http/openapi/schemas.ts';
+import { ServiceState } from './http/plugins/state.ts';
+import { clientErrorHandler, serverTimeoutOptions } from './http/plugins/timeouts.ts';
 import { PixelDecoder } from './inputs/decoder/pixel-decoder.ts';
 import { createMemoryBudget } from './inputs/memory-budget-size.ts';
-import type { ModelProvider } from './http/state.ts';
+import type { ModelProvider } from './http/plugins/state.ts';
 import { Metrics } from './metrics.ts';
 
 export interface AppOptions {
@@ -98,7 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics.memoryReservedBytes.set(reserved);
     metrics.memoryBudgetBytes.set(limit);
   });
-  decorateService(app, {
+  await app.register(serviceDecorations, {
     state,
     config,
     metrics,
@@ -111,19 +114,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   registerApiSchemas(app);
-  installErrorHandling(app);
-  installRequestContext(app);
-  await installTracing(app, config.telemetry);
-  await installSecurity(app, config.security, serviceLogger, options.auditDestination);
-  if (tls !== undefined) {
-    const stopWatching = watchTls(app.server as unknown as HttpsServer, tls, serviceLogger);
-    app.addHook('onClose', (_app, done) => {
-      stopWatching();
-      done();
-    });
-  }
-  installBodyAdmission(app, config.limits.bodyBytes);
-  installLingeringClose(app, { ms: config.http.lingerMs, bytes: config.http.lingerBytes });
+  await app.register(errorHandling);
+  if (tls !== undefined) await app.register(tlsReload, { tls, logger: serviceLogger });
+  // The hooks every request meets, in this order (each plugin names the ones it needs before it, http/plugins/names.ts,
+  // so Fastify refuses another order), all before its body is read: identified, traced, the audit clock started,
+  // a foreign Origin refused (403), the API key checked (401/403), a declared body over the limit refused (413);
+  // then the inference routes' admission (503), in their own context, and last the key's rate (429), a hook of
+  // each route, which Fastify runs after every instance's.
+  const { security } = config;
+  await app.register(requestContext);
+  await app.register(tracing, config.telemetry);
+  await app.register(auditLog, { target: security.auditLog, destination: options.auditDestination });
+  await app.register(corsCheck, { allowed: security.corsOrigins });
+  await app.register(accessControl, { store: new ApiKeyStore(security.envKeys, security.keysFile, serviceLogger) });
+  await app.register(bodyAdmission, { maxBodyBytes: config.limits.bodyBytes });
+  await app.register(lingeringClose, { ms: config.http.lingerMs, bytes: config.http.lingerBytes });
+  await app.register(rateLimits);
 
   await app.register(healthRoutes);
   await app.register(docsRoutes);

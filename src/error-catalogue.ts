@@ -1,7 +1,7 @@
 /**
  * Every `error.code` the service answers with: its HTTP status, what it means, whether the same request may
  * succeed later, and the test that makes the service answer with it. Lower layers throw a ServiceError with one
- * of these codes and no status; src/http/error-handler.ts alone turns a code into a status and a response.
+ * of these codes and no status; src/http/errors/error-handler.ts alone turns a code into a status and a response.
  * test/errors-catalogue.test.ts holds openapi.yaml's per-status code enums and each named test to this list.
  */
 interface CatalogueEntry {

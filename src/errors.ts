@@ -12,7 +12,7 @@ export interface ServiceErrorOptions {
 
 /**
  * An error the service answers with: a code from the catalogue (src/error-catalogue.ts) and a message, never an
- * HTTP status. Every layer throws these; only src/http/error-handler.ts maps the code to a status and renders it.
+ * HTTP status. Every layer throws these; only src/http/errors/error-handler.ts maps the code to a status and renders it.
  */
 export class ServiceError extends Error {
   readonly code: ErrorCode;

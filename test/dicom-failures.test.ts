@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap';
 import pino from 'pino';
 import { ServiceError } from '../src/errors.ts';
-import { statusOf } from '../src/http/error-handler.ts';
+import { statusOf } from '../src/http/errors/error-handler.ts';
 import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
 import type { RenderOptions, WindowPreset } from '../src/inputs/dicom/index.ts';
 import { sniffImageFormat } from '../src/inputs/format.ts';

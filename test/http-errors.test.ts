@@ -1,17 +1,17 @@
-// The one mapper from errors to responses (src/http/error-handler.ts) on a real Fastify instance, and the three
-// renderers of the same catalogue (src/http/error-renderers.ts): native, OpenAI-style and Open Inference Protocol.
+// The one mapper from errors to responses (src/http/errors/error-handler.ts) on a real Fastify instance, and the three
+// renderers of the same catalogue (src/http/errors/error-renderers.ts): native, OpenAI-style and Open Inference Protocol.
 import Fastify from 'fastify';
 import t from 'tap';
 import { InferenceFailedError, QueueFullError } from '../src/engine/errors.ts';
 import { ERROR_CATALOGUE, type ErrorCode } from '../src/error-catalogue.ts';
 import { CancelledError, inField, ServiceError, unavailable, withContext } from '../src/errors.ts';
-import { describeError, installErrorHandling } from '../src/http/error-handler.ts';
-import { renderNative, renderOpenAI, renderOpenInference } from '../src/http/error-renderers.ts';
+import { describeError, errorHandling } from '../src/http/errors/error-handler.ts';
+import { renderNative, renderOpenAI, renderOpenInference } from '../src/http/errors/error-renderers.ts';
 
 /** A Fastify instance with the service's error handling whose one route throws `error`. */
 async function answer(error: unknown) {
   const app = Fastify({ logger: false });
-  installErrorHandling(app);
+  await app.register(errorHandling);
   app.get('/throws', () => {
     throw error;
   });

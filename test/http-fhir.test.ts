@@ -5,7 +5,7 @@ import JSONSchemaValidator from '@asymmetrik/fhir-json-schema-validator';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { classificationObservation } from '../src/http/fhir.ts';
+import { classificationObservation } from '../src/http/routes/fhir.ts';
 import { DEMO, loadRegistry } from './helpers/common.ts';
 import type { ClassifyBody } from './helpers/http.ts';
 import { json, listen, writePromptSets } from './helpers/http.ts';

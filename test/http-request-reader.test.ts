@@ -1,4 +1,4 @@
-// One request reader (src/http/request-reader.ts): the same input gets the same error on every image and series
+// One request reader (src/http/readers/request-reader.ts): the same input gets the same error on every image and series
 // route, whichever form it came in, and the reader is strict where README says so (UTF-8 JSON, base64 with only
 // RFC 2045 line breaks and spaces). Real server on 127.0.0.1:0 with the demo model.
 import { readFileSync } from 'node:fs';

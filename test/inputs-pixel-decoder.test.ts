@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import t from 'tap';
 import type { Test } from 'tap';
 import { ServiceError } from '../src/errors.ts';
-import { statusOf } from '../src/http/error-handler.ts';
+import { statusOf } from '../src/http/errors/error-handler.ts';
 import { decodeImage } from '../src/inputs/decode.ts';
 import { PixelDecoder } from '../src/inputs/decoder/pixel-decoder.ts';
 import type { PixelDecoderOptions } from '../src/inputs/decoder/pixel-decoder.ts';

@@ -1,5 +1,5 @@
 /**
- * How the engine refuses or fails work. These carry no HTTP meaning: src/http/error-handler.ts alone maps
+ * How the engine refuses or fails work. These carry no HTTP meaning: src/http/errors/error-handler.ts alone maps
  * them (and src/workers/errors.ts's WorkerFailedError) to statuses and codes.
  */
 

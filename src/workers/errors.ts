@@ -1,7 +1,7 @@
 /**
  * What a WorkerPool can fail with. These carry no HTTP meaning: callers decide what a failure means for their
  * input (a decoder that died on an image is that image's fault; an inference worker that died is not), and
- * src/http/error-handler.ts maps what reaches it.
+ * src/http/errors/error-handler.ts maps what reaches it.
  */
 
 /** The worker running the task died (crash) or held it past the pool's task timeout; it is being replaced. */

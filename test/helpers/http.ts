@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { buildApp } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
-import type { ModelProvider } from '../../src/http/state.ts';
+import type { ModelProvider } from '../../src/http/plugins/state.ts';
 import type { ImagePreprocessing } from '../../src/api-types.ts';
 import type { ModelInfo, Prediction, PromptSetInfo } from '../../src/models/types.ts';
 import { Metrics } from '../../src/metrics.ts';

@@ -2,7 +2,7 @@
  * Checks real answers against the API document: the operation must declare the status and the content type,
  * and the body must match the schema declared for that operation + status + content type. OpenAPI 3.1 schemas
  * are JSON Schema 2020-12, so they are compiled by Ajv's 2020 build, with the whole document registered so that
- * `$ref: '#/components/...'` resolves as any OpenAPI tool would resolve it (independently of src/http/schemas.ts).
+ * `$ref: '#/components/...'` resolves as any OpenAPI tool would resolve it (independently of src/http/openapi/schemas.ts).
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';

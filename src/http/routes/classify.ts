@@ -1,10 +1,10 @@
 import type { FastifyPluginCallback } from 'fastify';
 import { classifyImage } from '../../service/classify.ts';
 import type { ClassifyFields } from '../../service/classes.ts';
-import { modelChooser } from '../admission.ts';
-import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from '../fhir.ts';
-import { imageRequestReader } from '../image-request.ts';
-import { ref } from '../schemas.ts';
+import { modelChooser } from '../plugins/admission.ts';
+import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from './fhir.ts';
+import { imageRequestReader } from '../readers/image-request.ts';
+import { ref } from '../openapi/schemas.ts';
 
 /** POST /classify: zero-shot classification of one image against inline labels or a named prompt set (service/classify.ts). */
 export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {

@@ -1,9 +1,9 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { apiDocument } from '../api-document.ts';
-import { withLimits, withLimitsYaml } from '../api-limits.ts';
-import { markRoutesPublic } from '../public-routes.ts';
+import { apiDocument } from '../openapi/api-document.ts';
+import { withLimits, withLimitsYaml } from '../openapi/api-limits.ts';
+import { markRoutesPublic } from '../security/public-routes.ts';
 
 /**
  * The API document the routes validate with (openapi.yaml, read once at start, with the configured limits

@@ -1,9 +1,9 @@
 import type { FastifyPluginCallback } from 'fastify';
 import { badRequest, inField, unsupportedMediaType } from '../../errors.ts';
 import { embedImages, embedTexts } from '../../service/embed.ts';
-import { modelChooser, requestedModel } from '../admission.ts';
-import { IMAGE_QUERY, imageRequestReader } from '../image-request.ts';
-import { ref } from '../schemas.ts';
+import { modelChooser, requestedModel } from '../plugins/admission.ts';
+import { IMAGE_QUERY, imageRequestReader } from '../readers/image-request.ts';
+import { ref } from '../openapi/schemas.ts';
 
 /** The JSON body (schema EmbedTextRequest). */
 interface EmbedTextBody {

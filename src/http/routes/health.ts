@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import { unavailable } from '../../errors.ts';
-import { PUBLIC } from '../public-routes.ts';
-import { ref } from '../schemas.ts';
+import { PUBLIC } from '../security/public-routes.ts';
+import { ref } from '../openapi/schemas.ts';
 
 /** Liveness and readiness: answered on the HTTP thread from state alone, never by a worker; open without a key. */
 export const healthRoutes: FastifyPluginCallback = (app, _options, done) => {

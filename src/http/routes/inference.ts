@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../errors.ts';
 import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
 import { IMAGE_MEDIA_TYPES } from '../../inputs/format.ts';
-import { installAdmission } from '../admission.ts';
-import { countOutcome } from '../error-handler.ts';
+import { admission } from '../plugins/admission.ts';
+import { countOutcome } from '../errors/error-handler.ts';
 import { classifyRoutes } from './classify.ts';
 import { embedRoutes } from './embed.ts';
 import { previewRoutes } from './preview.ts';
@@ -30,7 +30,7 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
     }
     void parseJson(request, (body as Buffer).toString('utf8'), done);
   });
-  // multipart/related: DICOM instances as WADO-RS answers and STOW-RS sends them (src/http/dicomweb-images.ts).
+  // multipart/related: DICOM instances as WADO-RS answers and STOW-RS sends them (src/http/readers/dicomweb-images.ts).
   app.addContentTypeParser(
     [...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE, 'multipart/related'],
     { parseAs: 'buffer', bodyLimit: config.limits.bodyBytes },
@@ -42,7 +42,7 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
     limits: { fileSize: config.limits.bodyBytes, files: config.limits.imagesPerRequest, fieldSize: config.limits.bodyBytes },
   });
 
-  installAdmission(app);
+  await app.register(admission);
 
   // Each inference request that ends without its result is counted once, by what stopped it.
   app.addHook('onError', (_request, _reply, error, done) => {

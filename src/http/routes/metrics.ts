@@ -2,7 +2,7 @@ import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginCallback } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics.ts';
-import { errorBody } from '../error-handler.ts';
+import { errorBody } from '../errors/error-handler.ts';
 
 /** GET /metrics: the Prometheus text exposition of `metrics`. */
 export const metricsRoutes: FastifyPluginCallback<{ metrics: Metrics }> = (app, { metrics }, done) => {

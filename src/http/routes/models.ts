@@ -1,7 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { PromptSetInfo } from '../../models/types.ts';
-import { MODEL_HEADER } from '../request-context.ts';
-import { ref } from '../schemas.ts';
+import { MODEL_HEADER } from '../plugins/request-context.ts';
+import { ref } from '../openapi/schemas.ts';
 
 /** What is served: models and their prompt sets. Read-only, so still answered while draining. */
 export const modelRoutes: FastifyPluginCallback = (app, _options, done) => {

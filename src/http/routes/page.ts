@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginCallback } from 'fastify';
-import { PUBLIC } from '../public-routes.ts';
+import { PUBLIC } from '../security/public-routes.ts';
 
 /** The page's files (page/ at the repository root): the same relative path from src/http/routes/ and dist/http/routes/. */
 export const PAGE_DIR = new URL('../../../page/', import.meta.url);

@@ -1,9 +1,9 @@
 import type { FastifyPluginCallback } from 'fastify';
 import sharp from 'sharp';
 import { previewModelInput } from '../../service/embed.ts';
-import { modelChooser } from '../admission.ts';
-import { IMAGE_QUERY, imageRequestReader } from '../image-request.ts';
-import { ref } from '../schemas.ts';
+import { modelChooser } from '../plugins/admission.ts';
+import { IMAGE_QUERY, imageRequestReader } from '../readers/image-request.ts';
+import { ref } from '../openapi/schemas.ts';
 
 /** The header that carries the preprocessing record, since the body is the PNG. */
 export const PREPROCESSING_HEADER = 'x-preprocessing';

@@ -3,10 +3,10 @@ import type { ClassifyFields } from '../../service/classes.ts';
 import { classifySeries } from '../../service/classify.ts';
 import { embedWholeSeries } from '../../service/embed.ts';
 import type { EmbeddedSlice } from '../../service/series.ts';
-import { modelChooser } from '../admission.ts';
-import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from '../fhir.ts';
-import { ref } from '../schemas.ts';
-import { seriesRequestReader } from '../series-request.ts';
+import { modelChooser } from '../plugins/admission.ts';
+import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from './fhir.ts';
+import { ref } from '../openapi/schemas.ts';
+import { seriesRequestReader } from '../readers/series-request.ts';
 
 /** The slice record both routes answer: place in the series, Instance Number, and the UID only when asked for. */
 function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string, unknown> {

@@ -1,7 +1,7 @@
-import type { ErrorCode } from '../error-catalogue.ts';
+import type { ErrorCode } from '../../error-catalogue.ts';
 
 /**
- * An error as the service answers it, whatever shape the route answers in: the status src/http/error-handler.ts
+ * An error as the service answers it, whatever shape the route answers in: the status src/http/errors/error-handler.ts
  * mapped its code to, the code, the message and the input at fault.
  */
 export interface DescribedError {

@@ -1,5 +1,5 @@
-import { unavailable } from '../errors.ts';
-import type { ModelInfo, ServedModel } from '../models/types.ts';
+import { unavailable } from '../../errors.ts';
+import type { ModelInfo, ServedModel } from '../../models/types.ts';
 
 /** What the HTTP layer needs from the model registry (src/service/registry.ts implements it). */
 export interface ModelProvider {

@@ -1,10 +1,11 @@
-import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config.ts';
-import type { DicomwebSources } from '../dicomweb/sources.ts';
-import type { PixelDecoder } from '../inputs/decoder/pixel-decoder.ts';
-import type { MemoryBudget } from '../inputs/memory-budget.ts';
-import type { Metrics } from '../metrics.ts';
-import type { UseCaseServices } from '../service/use-case.ts';
+import fp from 'fastify-plugin';
+import type { Config } from '../../config.ts';
+import type { DicomwebSources } from '../../dicomweb/sources.ts';
+import type { PixelDecoder } from '../../inputs/decoder/pixel-decoder.ts';
+import type { MemoryBudget } from '../../inputs/memory-budget.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { UseCaseServices } from '../../service/use-case.ts';
+import { PLUGIN } from './names.ts';
 import type { ServiceState } from './state.ts';
 
 declare module 'fastify' {
@@ -38,15 +39,19 @@ export interface ServiceDeps {
  * What the plugins take from the instance rather than from arguments: decorated on the root before any plugin
  * registers, so every encapsulated context inherits them and no route module imports another for its deps.
  */
-export function decorateService(app: FastifyInstance, deps: ServiceDeps): void {
-  app.decorate('serviceState', deps.state);
-  app.decorate('config', deps.config);
-  app.decorate('metrics', deps.metrics);
-  app.decorate('pixelDecoder', deps.pixelDecoder);
-  app.decorate('memoryBudget', deps.memoryBudget);
-  app.decorate('dicomweb', deps.dicomweb);
-  app.decorate('useCaseServices', useCaseServices(deps));
-}
+export const serviceDecorations = fp<ServiceDeps>(
+  (app, deps, loaded) => {
+    app.decorate('serviceState', deps.state);
+    app.decorate('config', deps.config);
+    app.decorate('metrics', deps.metrics);
+    app.decorate('pixelDecoder', deps.pixelDecoder);
+    app.decorate('memoryBudget', deps.memoryBudget);
+    app.decorate('dicomweb', deps.dicomweb);
+    app.decorate('useCaseServices', useCaseServices(deps));
+    loaded();
+  },
+  { name: PLUGIN.service },
+);
 
 function useCaseServices({ config, pixelDecoder, memoryBudget, dicomweb }: ServiceDeps): UseCaseServices {
   const { limits } = config;

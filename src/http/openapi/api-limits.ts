@@ -1,6 +1,6 @@
 import { parseDocument } from 'yaml';
-import type { Config } from '../config.ts';
-import { inField, tooLarge, type CodeWithStatus, type ServiceError } from '../errors.ts';
+import type { Config } from '../../config.ts';
+import { inField, tooLarge, type CodeWithStatus, type ServiceError } from '../../errors.ts';
 import type { Json, JsonObject } from './api-document.ts';
 
 type Limits = Pick<Config['limits'], 'textsPerRequest' | 'charsPerText' | 'imagesPerRequest' | 'promptsPerClassify'>;

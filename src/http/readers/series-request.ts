@@ -5,14 +5,14 @@
  * reads every form's fields and holds them to one schema: the route's JSON request schema less `dicomweb`.
  */
 import type { FastifyRequest } from 'fastify';
-import { badRequest, inField } from '../errors.ts';
-import type { ImageOptions } from '../inputs/decode.ts';
-import { parseSeriesReference } from '../dicomweb/reference.ts';
+import { badRequest, inField } from '../../errors.ts';
+import type { ImageOptions } from '../../inputs/decode.ts';
+import { parseSeriesReference } from '../../dicomweb/reference.ts';
 import { relatedImages } from './dicomweb-images.ts';
 import { IMAGE_OPTION_NAMES, imageOptions } from './image-options.ts';
 import type { ImageLimit } from './image-limit.ts';
 import { queryStrings, requestReader, type RequestBody } from './request-reader.ts';
-import type { SeriesInput, SliceCount } from '../service/series.ts';
+import type { SeriesInput, SliceCount } from '../../service/series.ts';
 
 export interface SeriesRequest<Fields> {
   series: SeriesInput;

@@ -3,10 +3,10 @@ import { STATUS_CODES } from 'node:http';
 import type { ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyBaseLogger } from 'fastify';
-import type { HttpConfig } from '../config.ts';
-import { SERVICE_VERSION } from '../version.ts';
-import type { ErrorCode } from '../error-catalogue.ts';
-import { errorBody, statusOf } from './error-handler.ts';
+import type { HttpConfig } from '../../config.ts';
+import { SERVICE_VERSION } from '../../version.ts';
+import type { ErrorCode } from '../../error-catalogue.ts';
+import { errorBody, statusOf } from '../errors/error-handler.ts';
 
 /**
  * Fastify and Node server options that bound slow clients. Fastify's default requestTimeout of 0 turns Node's

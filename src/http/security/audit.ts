@@ -1,7 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import pino from 'pino';
 import type { Logger } from 'pino';
-import type { SecurityConfig } from '../config/security.ts';
+import type { SecurityConfig } from '../../config/security.ts';
+import { PLUGIN } from '../plugins/names.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -58,40 +60,51 @@ function size(header: unknown, counted: number): number {
 /**
  * One line per request, whatever its outcome: who (`key_id`, never the key), what (route template, method, model
  * id and sha256), the answer (status, body bytes in and out) and timings. Never a body, query string, header
- * value, file name or field value: nothing a client sends is copied into it.
+ * value, file name or field value: nothing a client sends is copied into it. The first of the security plugins,
+ * so that the refusals of the others are timed from the start.
  */
-export function installAuditLog(app: FastifyInstance, audit: Logger): void {
-  app.decorateRequest('auditModel', null);
-  const starts = new WeakMap<FastifyRequest, Start>();
-
-  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done) => {
-    const { read, written } = counters(request);
-    starts.set(request, { at: performance.now(), bytesRead: read, bytesWritten: written });
-    done();
-  });
-  app.addHook('preHandler', (request: FastifyRequest, _reply: FastifyReply, done) => {
-    const start = starts.get(request);
-    if (start !== undefined) start.bodyAt = performance.now();
-    done();
-  });
-  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
-    const start = starts.get(request);
-    const { read, written } = counters(request);
-    const round = (ms: number): number => Math.round(ms * 10) / 10;
-    audit.info({
-      request_id: request.id,
-      key_id: request.apiKeyId ?? null,
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      model: request.auditModel,
-      status: reply.statusCode,
-      bytes_in: size(request.headers['content-length'], start === undefined ? 0 : read - start.bytesRead),
-      bytes_out: size(reply.getHeader('content-length'), start === undefined ? 0 : written - start.bytesWritten),
-      timings: {
-        total_ms: round(reply.elapsedTime),
-        ...(start?.bodyAt === undefined ? {} : { until_handler_ms: round(start.bodyAt - start.at) }),
-      },
+export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: pino.DestinationStream }>(
+  (app, { target, destination }, loaded) => {
+    const opened = openAuditLog(target, destination);
+    const audit = opened.logger;
+    app.addHook('onClose', (_app, done) => {
+      opened.close();
+      done();
     });
-    done();
-  });
-}
+    app.decorateRequest('auditModel', null);
+    const starts = new WeakMap<FastifyRequest, Start>();
+
+    app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done) => {
+      const { read, written } = counters(request);
+      starts.set(request, { at: performance.now(), bytesRead: read, bytesWritten: written });
+      done();
+    });
+    app.addHook('preHandler', (request: FastifyRequest, _reply: FastifyReply, done) => {
+      const start = starts.get(request);
+      if (start !== undefined) start.bodyAt = performance.now();
+      done();
+    });
+    app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+      const start = starts.get(request);
+      const { read, written } = counters(request);
+      const round = (ms: number): number => Math.round(ms * 10) / 10;
+      audit.info({
+        request_id: request.id,
+        key_id: request.apiKeyId ?? null,
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        model: request.auditModel,
+        status: reply.statusCode,
+        bytes_in: size(request.headers['content-length'], start === undefined ? 0 : read - start.bytesRead),
+        bytes_out: size(reply.getHeader('content-length'), start === undefined ? 0 : written - start.bytesWritten),
+        timings: {
+          total_ms: round(reply.elapsedTime),
+          ...(start?.bodyAt === undefined ? {} : { until_handler_ms: round(start.bodyAt - start.at) }),
+        },
+      });
+      done();
+    });
+    loaded();
+  },
+  { name: PLUGIN.audit, dependencies: [PLUGIN.tracing] },
+);

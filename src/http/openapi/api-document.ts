@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 
 /** openapi.yaml at the repository root: the same relative path from src/http/ and from dist/http/. */
-export const OPENAPI_PATH = new URL('../../openapi.yaml', import.meta.url);
+export const OPENAPI_PATH = new URL('../../../openapi.yaml', import.meta.url);
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

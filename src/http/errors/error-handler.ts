@@ -1,11 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from '../engine/errors.ts';
-import { ERROR_CATALOGUE, type ErrorCode } from '../error-catalogue.ts';
-import { CancelledError, ServiceError } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
-import { limitViolation } from './api-limits.ts';
+import fp from 'fastify-plugin';
+import { DeadlineExceededError, InferenceFailedError, QueueFullError, ShuttingDownError } from '../../engine/errors.ts';
+import { ERROR_CATALOGUE, type ErrorCode } from '../../error-catalogue.ts';
+import { CancelledError, ServiceError } from '../../errors.ts';
+import type { Metrics } from '../../metrics.ts';
+import { limitViolation } from '../openapi/api-limits.ts';
+import { PLUGIN } from '../plugins/names.ts';
 import { errorBody, renderNative, type DescribedError } from './error-renderers.ts';
-import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../workers/errors.ts';
+import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../../workers/errors.ts';
 
 export { errorBody, type ErrorBody } from './error-renderers.ts';
 
@@ -160,25 +162,29 @@ export function countOutcome(metrics: Metrics, err: unknown): void {
  * code's status and Retry-After. Client errors are logged at info with status and code only; a client that
  * went away gets nothing.
  */
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const error = describeError(err);
-    const { status, code, retryAfter } = error;
-    if (code === 'client_closed_request') {
-      request.log.info({ reason: 'client_gone' }, 'client disconnected before the result was ready');
-    } else if (status >= 500 && status !== 503 && status !== 504) {
-      request.log.error({ err }, 'request failed');
-    } else {
-      // The message stays out of the log: parser errors quote the body (JSON.parse shows a snippet) and
-      // decoder errors may name DICOM attribute values, either of which may be patient data.
-      request.log.info({ status, code }, 'request refused');
-    }
-    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-    return reply.code(status).send(renderNative(error));
-  });
+export const errorHandling = fp(
+  (app: FastifyInstance, _options, loaded) => {
+    app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+      const error = describeError(err);
+      const { status, code, retryAfter } = error;
+      if (code === 'client_closed_request') {
+        request.log.info({ reason: 'client_gone' }, 'client disconnected before the result was ready');
+      } else if (status >= 500 && status !== 503 && status !== 504) {
+        request.log.error({ err }, 'request failed');
+      } else {
+        // The message stays out of the log: parser errors quote the body (JSON.parse shows a snippet) and
+        // decoder errors may name DICOM attribute values, either of which may be patient data.
+        request.log.info({ status, code }, 'request refused');
+      }
+      if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+      return reply.code(status).send(renderNative(error));
+    });
 
-  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
-    const code = 'route_not_found';
-    return reply.code(statusOf(code)).send(errorBody(code, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
-  });
-}
+    app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+      const code = 'route_not_found';
+      return reply.code(statusOf(code)).send(errorBody(code, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+    });
+    loaded();
+  },
+  { name: PLUGIN.errors },
+);

@@ -1,7 +1,7 @@
-import { badRequest, inField } from '../errors.ts';
-import { WINDOW_PRESET_NAMES } from '../inputs/dicom/index.ts';
-import type { WindowPreset } from '../inputs/dicom/index.ts';
-import type { ImageOptions } from '../inputs/decode.ts';
+import { badRequest, inField } from '../../errors.ts';
+import { WINDOW_PRESET_NAMES } from '../../inputs/dicom/index.ts';
+import type { WindowPreset } from '../../inputs/dicom/index.ts';
+import type { ImageOptions } from '../../inputs/decode.ts';
 
 /**
  * The rendering parameters every image route takes: query parameters with a raw body, form fields in

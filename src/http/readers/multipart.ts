@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { badRequest, inField, tooLarge } from '../errors.ts';
+import { badRequest, inField, tooLarge } from '../../errors.ts';
 import { tooManyImages, type ImageLimit } from './image-limit.ts';
 
 export interface FormFile {

@@ -6,13 +6,13 @@
  * schema once, with the messages and codes a JSON body gets, so the same input gets the same error on every route.
  */
 import type { FastifyRequest } from 'fastify';
-import { badRequest, inField } from '../errors.ts';
-import { isRecord } from '../records.ts';
-import { limitViolation } from './api-limits.ts';
-import { validationField } from './error-handler.ts';
+import { badRequest, inField } from '../../errors.ts';
+import { isRecord } from '../../records.ts';
+import { limitViolation } from '../openapi/api-limits.ts';
+import { validationField } from '../errors/error-handler.ts';
 import type { OptionSource } from './image-options.ts';
 import { readForm, type FormFile } from './multipart.ts';
-import { requestFields } from './schemas.ts';
+import { requestFields } from '../openapi/schemas.ts';
 import type { ImageLimit } from './image-limit.ts';
 
 export interface ReaderSpec {

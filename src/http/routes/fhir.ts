@@ -3,7 +3,7 @@
  * `Accept: application/fhir+json`. Only the shape of the answer changes: the scores are those of the JSON answer.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Prediction } from '../models/types.ts';
+import type { Prediction } from '../../models/types.ts';
 
 export const FHIR_MEDIA_TYPE = 'application/fhir+json';
 

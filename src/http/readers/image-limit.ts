@@ -1,4 +1,4 @@
-import { inField, tooLarge, type ServiceError } from '../errors.ts';
+import { inField, tooLarge, type ServiceError } from '../../errors.ts';
 
 /** How many images a request may carry, and the rule that says so, for the message. */
 export interface ImageLimit {

@@ -1,16 +1,16 @@
 import type { FastifyRequest } from 'fastify';
-import type { Config } from '../config.ts';
-import { badRequest, inField, unsupportedMediaType } from '../errors.ts';
-import { dataUrlMediaType, decodeBase64Image } from '../inputs/base64.ts';
-import type { ImageInput, ImageOptions } from '../inputs/decode.ts';
-import { DICOM_MEDIA_TYPE } from '../inputs/dicom/index.ts';
-import { requestedModel } from './admission.ts';
-import type { GivenImage } from '../service/images.ts';
+import type { Config } from '../../config.ts';
+import { badRequest, inField, unsupportedMediaType } from '../../errors.ts';
+import { dataUrlMediaType, decodeBase64Image } from '../../inputs/base64.ts';
+import type { ImageInput, ImageOptions } from '../../inputs/decode.ts';
+import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
+import { requestedModel } from '../plugins/admission.ts';
+import type { GivenImage } from '../../service/images.ts';
 import { DICOMWEB_FIELD, formReferences, jsonReference, relatedImages } from './dicomweb-images.ts';
 import { IMAGE_OPTION_NAMES, imageOptions } from './image-options.ts';
 import { tooManyImages, type ImageLimit } from './image-limit.ts';
 import { queryStrings, requestReader, type RequestBody } from './request-reader.ts';
-import { ref } from './schemas.ts';
+import { ref } from '../openapi/schemas.ts';
 
 /** One image route's request, declared once per route. */
 export interface ImageRoute {

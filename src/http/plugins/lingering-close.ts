@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { PLUGIN } from './names.ts';
 
 export interface LingerLimits {
   /** How long, after the answer, the rest of the body is read and discarded before the socket is cut. */
@@ -22,18 +24,23 @@ function hasBody(req: IncomingMessage): boolean {
  * connection while a client that writes its whole body before reading (Python's urllib and requests, many
  * Java clients) is still writing: it would see EPIPE/ECONNRESET instead of the answer.
  */
-export function installLingeringClose(app: FastifyInstance, limits: LingerLimits): void {
-  app.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
-    const req = request.raw;
-    // `complete` is false only on a real socket still receiving the body (app.inject's requests have none).
-    if (hasBody(req) && req.complete === false) {
-      // RFC 9110 section 10.1.1: a server answering before it has read the body says whether it will close.
-      void reply.header('connection', 'close');
-      if (limits.ms > 0 && limits.bytes > 0) lingerInsteadOfClosing(req, req.socket, limits);
-    }
-    done(null, payload);
-  });
-}
+export const lingeringClose = fp<LingerLimits>(
+  (app, limits, loaded) => {
+    app.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+      const req = request.raw;
+      // `complete` is false only on a real socket still receiving the body (app.inject's requests have none).
+      if (hasBody(req) && req.complete === false) {
+        // RFC 9110 section 10.1.1: a server answering before it has read the body says whether it will close.
+        void reply.header('connection', 'close');
+        if (limits.ms > 0 && limits.bytes > 0) lingerInsteadOfClosing(req, req.socket, limits);
+      }
+      done(null, payload);
+    });
+    loaded();
+  },
+  // Last of the root plugins: the answers it lingers after are mostly the refusals of the hooks before it.
+  { name: PLUGIN.lingeringClose, dependencies: [PLUGIN.bodyAdmission] },
+);
 
 /**
  * Node ends a `Connection: close` response with `socket.destroySoon()` (flush, FIN, destroy); this socket's

@@ -4,7 +4,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /**
      * Open without an API key: probes, the page and its assets, the API documentation. Every other route,
-     * and a request that matches no route, needs a key once keys are configured (src/http/auth/).
+     * and a request that matches no route, needs a key once keys are configured (src/http/security/access-control.ts).
      */
     public?: boolean;
   }

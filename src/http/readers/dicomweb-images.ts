@@ -3,12 +3,12 @@
  * as a multipart/related body (what WADO-RS answers and STOW-RS sends), read from a request; service/images.ts
  * retrieves the references.
  */
-import { badRequest } from '../errors.ts';
-import { DICOM_MEDIA_TYPE } from '../inputs/dicom/index.ts';
-import { MultipartError, parseMultipartRelated } from '../dicomweb/multipart-related.ts';
-import { parseInstanceReference } from '../dicomweb/reference.ts';
-import { isRecord } from '../records.ts';
-import type { GivenImage, RequestImage } from '../service/images.ts';
+import { badRequest } from '../../errors.ts';
+import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
+import { MultipartError, parseMultipartRelated } from '../../dicomweb/multipart-related.ts';
+import { parseInstanceReference } from '../../dicomweb/reference.ts';
+import { isRecord } from '../../records.ts';
+import type { GivenImage, RequestImage } from '../../service/images.ts';
 import { tooManyImages, type ImageLimit } from './image-limit.ts';
 
 export const DICOMWEB_FIELD = 'dicomweb';
