@@ -5,7 +5,7 @@
  * other (tsPreCompilationDeps), for cycles and for layers alike.
  *
  * Layers, top to bottom; a module imports from its own layer or below, never above. Layers on one row are
- * siblings and do not import each other. test/lint-layers.test.ts plants violations and checks they are caught.
+ * siblings and do not import each other. test/lint/layers.test.ts plants violations and checks they are caught.
  */
 const LAYERS = [
   [['entry', '^src/(server|app)[.]ts$']],

@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  // packages/cli/src/api.d.ts: generated from openapi.yaml by openapi-typescript (test/cli-api-types.test.ts).
+  // packages/cli/src/api.d.ts: generated from openapi.yaml by openapi-typescript (test/cli/api-types.test.ts).
   { ignores: ['dist/', 'node_modules/', '.tools/', 'coverage/', '.tap/', 'bench/.cache/', 'bench/results/', 'packages/cli/src/api.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // "No file in src/ over 250 lines": every line counts, blank and comment lines included. Import cycles and
-    // the layer order are dependency-cruiser's (.dependency-cruiser.mjs); test/lint-layers.test.ts checks both.
+    // the layer order are dependency-cruiser's (.dependency-cruiser.mjs); test/lint/layers.test.ts checks both.
     files: ['src/**/*.ts'],
     rules: { 'max-lines': ['error', { max: 250, skipBlankLines: false, skipComments: false }] },
   },

@@ -5,7 +5,7 @@
  *   node scripts/docs-samples.ts [URL]   asks a running service (default http://localhost:8080: `npm start`, which
  *                                        serves models/demo) every sample's request and writes the answers in
  *
- * test/docs-samples.test.ts asks its own demo service the same requests and compares with what the docs show
+ * test/docs/samples.test.ts asks its own demo service the same requests and compares with what the docs show
  * (same text, numbers within NUMBER_TOLERANCE), so a sample cannot drift from what the service answers.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';

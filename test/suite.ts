@@ -1,5 +1,5 @@
 /**
- * The test suites besides `npm test` (which is plain `tap`: test/*.test.ts, Node and `npm ci` only):
+ * The test suites besides `npm test` (which is plain `tap`: every .test.ts under test/ but test/integration/, Node and `npm ci` only):
  *
  *   node test/suite.ts reference            npm run test:reference: the tests that compare with an independent
  *                                           reference, computing it live (Python, pydicom, dcmtk, GDCM, OpenJPH)
@@ -24,7 +24,8 @@ import { ROOT } from './helpers/common.ts';
 import { STORE_ROOT } from './helpers/reference.ts';
 import { findTool, missingToolsVerdict } from './helpers/tools.ts';
 
-const STORE_IMPORTS = /from '\.\/(helpers\/reference|helpers\/synthetic|fixtures\/dicom\/tools)\.ts'/;
+const STORE_IMPORTS =
+  /from '(?:\.\/|(?:\.\.\/)+)(helpers\/reference|helpers\/synthetic|helpers\/dicom-decoder|fixtures\/dicom\/tools)\.ts'/;
 
 /** The Debian packages the reference tools come from (docs/development.md). */
 const TOOLS: { command: string; install: string }[] = [
@@ -41,10 +42,11 @@ const PYTHON_MODULES: { module: string; install: string }[] = [
   { module: 'pydicom', install: 'apt-get install python3-pydicom' },
 ];
 
+/** npm test's files (under test/, less test/integration/) that use the reference store. */
 function referenceTestFiles(): string[] {
   const dir = join(ROOT, 'test');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.test.ts') && STORE_IMPORTS.test(readFileSync(join(dir, f), 'utf8')))
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.ts') && !f.startsWith('integration/') && STORE_IMPORTS.test(readFileSync(join(dir, f), 'utf8')))
     .sort()
     .map((f) => `test/${f}`);
 }

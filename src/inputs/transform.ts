@@ -100,7 +100,7 @@ async function resizeEncoded(pixels: EncodedPixels, transform: TransformPreproce
 /**
  * Shorter side to S with bicubic and the centre S x S crop: the view the model sees before normalization.
  * Decoded RGB is resized by sharp and cropped here; an encoded file is decoded, resized and cropped in one sharp
- * pipeline, which gives the same bytes (test/inputs-image.test.ts compares the two).
+ * pipeline, which gives the same bytes (test/inputs/decode.test.ts compares the two).
  */
 export async function resizeAndCrop(
   pixels: RgbPixels | EncodedPixels,

@@ -1,6 +1,6 @@
 /**
  * The Dockerfiles as the tests read them: the images' USER, their instructions by stage, the project's lint rules
- * and the HEALTHCHECK (test/integration/deploy-manifests.test.ts, test/deploy-image-runtime.test.ts).
+ * and the HEALTHCHECK (test/integration/deploy-manifests.test.ts, test/deploy/image-runtime.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

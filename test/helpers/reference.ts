@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
 export type ReferenceMode = 'committed' | 'live' | 'record' | 'check';
@@ -31,6 +31,7 @@ function modeFromEnv(): ReferenceMode {
 export const MODE: ReferenceMode = modeFromEnv();
 const FRESH = process.env.UNIMED_REFERENCE_FRESH === '1';
 export const STORE_ROOT = new URL('../fixtures/reference/', import.meta.url).pathname;
+const TEST_ROOT = new URL('../', import.meta.url).pathname;
 
 /** Named binary results of one computation. */
 export type Blobs = Record<string, Buffer>;
@@ -90,8 +91,10 @@ class Store {
   private readonly problems: string[] = [];
 
   constructor() {
-    const file = basename(process.argv[1] ?? '');
-    if (!file.endsWith('.test.ts')) throw new Error(`reference store: ${file} is not a test file (run it with tap or node test/x.test.ts)`);
+    // Named by the test's path under test/ (test/inputs/dicom/render.test.ts keeps inputs/dicom/render).
+    const file = relative(TEST_ROOT, resolve(process.argv[1] ?? ''));
+    if (!file.endsWith('.test.ts') || file.startsWith('..'))
+      throw new Error(`reference store: ${file} is not a test file under test/ (run it with tap or node test/x.test.ts)`);
     this.name = file.slice(0, -'.test.ts'.length);
     this.dir = join(STORE_ROOT, this.name);
     const index = join(this.dir, 'index.json');

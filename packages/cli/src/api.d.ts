@@ -1,6 +1,6 @@
 /**
  * Generated from openapi.yaml by openapi-typescript (packages/cli/scripts/api-types.ts): do not edit;
- * run `npm run api-types -w packages/cli` instead. test/cli-api-types.test.ts checks it is up to date.
+ * run `npm run api-types -w packages/cli` instead. test/cli/api-types.test.ts checks it is up to date.
  */
 
 export interface paths {

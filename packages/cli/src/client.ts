@@ -6,7 +6,7 @@
  *   const { body } = await client.classify({ bytes: readFileSync('examples/ct.dcm'), name: 'ct.dcm' }, { prompt_set: 'modality' });
  *
  * Request and response types come from ./api.d.ts, which openapi-typescript generates from openapi.yaml
- * (`npm run api-types -w packages/cli`; test/cli-api-types.test.ts fails when the two differ), so they cannot
+ * (`npm run api-types -w packages/cli`; test/cli/api-types.test.ts fails when the two differ), so they cannot
  * drift from the API the service validates against. Answers 503 and 429 are retried, honouring Retry-After,
  * with capped exponential backoff; so are connection failures (every call here is safe to repeat). Any other
  * non-2xx answer is thrown as an ApiError carrying the service's `{"error": {code, message}}`.
