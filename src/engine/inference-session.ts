@@ -40,14 +40,35 @@ async function run(
   return { data: whole ? raw : new Float32Array(raw), dims: [...tensor.dims] };
 }
 
-/** Creates the session (first provider that loads), warms it up, and serves batches. */
+const seconds = (since: number): number => (performance.now() - since) / 1000;
+
+/** Hashes the bytes on libuv's thread pool (WebCrypto), so that it runs beside session creation on this thread. */
+async function sha256Hex(bytes: Uint8Array): Promise<{ sha256: string; seconds: number }> {
+  const started = performance.now();
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return { sha256: Buffer.from(digest).toString('hex'), seconds: seconds(started) };
+}
+
+/**
+ * Creates the session (first provider that loads) from the model bytes while hashing those same bytes, refuses
+ * to start when they are not the file model.json lists, warms it up, and serves batches.
+ */
 export async function startInferenceSession(setup: WorkerSetup): Promise<TaskServer<SessionInfo, FeedTensor[], RunResult>> {
+  const hashing = sha256Hex(setup.model);
+  const creating = performance.now();
   const { session, provider, attempts } = await createSessionWithFallback(setup.providers, (p) =>
-    ort.InferenceSession.create(setup.modelPath, sessionOptions(setup, p)),
+    ort.InferenceSession.create(setup.model, sessionOptions(setup, p)),
   );
+  const sessionSeconds = seconds(creating);
+  const hash = await hashing;
+  if (hash.sha256 !== setup.modelSha256) {
+    await session.release();
+    throw new Error(`file check failed: ${setup.modelFile} has sha256 ${hash.sha256}, model.json says ${setup.modelSha256}`);
+  }
+  const warming = performance.now();
   await run(session, setup.outputName, setup.warmup);
   return {
-    info: { provider, attempts },
+    info: { provider, attempts, timings: { hash: hash.seconds, session: sessionSeconds, warmup: seconds(warming) } },
     async handle(feeds) {
       const started = performance.now();
       const { data, dims } = await run(session, setup.outputName, feeds);
