@@ -149,7 +149,9 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
         tokenizer,
         imageSpec,
         imagePixels: deps.config.limits.imagePixels,
-        embedTokenized: (ids) => inBatches(ids, deps.config.batching.text.maxBatchSize, (some) => textEncoder.embed(some)),
+        // One text per batch: golden texts run from 2 to 256 tokens and a batch pads each to its longest, which
+        // made this check 3 s of a full-size model's cold start.
+        embedTokenized: (ids) => inBatches(ids, 1, (some) => textEncoder.embed(some)),
         embedImages: (pixels) => inBatches(pixels, deps.config.batching.image.maxBatchSize, (some) => image.embed(some)),
       }),
     );
