@@ -68,6 +68,8 @@ export async function startInferenceSession(setup: WorkerSetup): Promise<TaskSer
     ort.InferenceSession.create(setup.model, sessionOptions(setup, p)),
   );
   const sessionSeconds = seconds(creating);
+  // onnxruntime parsed the bytes into its own copy: free them, or workerData would hold the file for the worker's life.
+  (setup.model.buffer as ArrayBuffer).transfer(0);
   const warming = performance.now();
   await run(session, setup.outputName, setup.warmup);
   return {

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.ts';
 /**
  * The seconds each step of one model's load took, as one log line per step and the gauge
  * unimed_model_load_step_seconds{model,step}: where a cold start goes. Steps overlap (the encoders start
- * together, each hashing its file beside creating its session), so they do not add up to `total`.
+ * together while the small files are verified), so they do not add up to `total`.
  */
 export class LoadSteps {
   readonly #model: string;

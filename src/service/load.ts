@@ -126,8 +126,8 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
     const steps = new LoadSteps(id, deps.logger, deps.metrics);
     const sha256 = modelSha256(manifest.files);
     const t = manifest.text;
-    // The encoder files are read once and hashed by their workers beside session creation, on the very bytes
-    // the session is made from (src/engine/inference-session.ts); the other files are checked here meanwhile.
+    // The encoder files are read once and checked by their workers on the very bytes each session is made from
+    // (src/engine/inference-session.ts); the other files are checked here while both encoders start.
     const checkedByWorkers = new Set([manifest.image.file, t.file]);
     const others = Object.fromEntries(Object.entries(manifest.files).filter(([name]) => !checkedByWorkers.has(name)));
     started = encoders(dir, manifest, deps);
