@@ -4,7 +4,9 @@
  *
  *   node bench/run.ts [--smoke] [--phases limit,int8,seed,service,rss] [--publish]
  *
- * --smoke: the demo model, a few seconds per phase (< 60 s; checks the machinery, not the speed).
+ * --smoke: the demo model, a few seconds per phase (< 90 s; checks the machinery, not the speed).
+ * Phase `pairs` (in the defaults): the plain loop and the service's /embed/image c=16 interleaved, loop, service,
+ * loop, service, ... for IMAGE_PAIRS pairs, so that drift of the machine weighs on both sides of the ratio alike.
  * --publish: also copy the summary and charts to bench/RESULTS.md and bench/charts/ (committed).
  * The service inherits this process's environment (WORKERS_PER_ENCODER, INTRA_OP_THREADS, UV_THREADPOOL_SIZE,
  * MALLOC_ARENA_MAX, EXECUTION_PROVIDERS, IMAGE_MAX_BATCH_SIZE...), so tuning runs need no code change.
@@ -36,7 +38,7 @@ const argv = process.argv.slice(2);
 const smoke = argv.includes('--smoke');
 const publish = argv.includes('--publish');
 const phasesArg = argv.find((a) => a.startsWith('--phases='))?.slice('--phases='.length);
-const phases = new Set((phasesArg ?? (smoke ? 'limit,service,rss' : 'limit,int8,seed,service,rss')).split(','));
+const phases = new Set((phasesArg ?? (smoke ? 'limit,service,pairs,rss' : 'limit,int8,seed,service,pairs,rss')).split(','));
 const providers = (process.env.EXECUTION_PROVIDERS ?? 'cpu')
   .split(',')
   .map((s) => s.trim().toLowerCase())
@@ -53,6 +55,9 @@ const P = smoke
       concurrency: [1, 4],
       rss: [100, 300],
       prompts: 2_000,
+      pairs: 5,
+      pairLoopSeconds: 1,
+      pairMs: 2_000,
     }
   : {
       imageBatches: [1, 2, 4, 8, 16],
@@ -63,6 +68,9 @@ const P = smoke
       concurrency: [1, 4, 16, 64],
       rss: [1_000, 10_000],
       prompts: 4_000,
+      pairs: 5,
+      pairLoopSeconds: 8,
+      pairMs: 15_000,
     };
 
 /** CPU time counters of /proc/stat (Linux): steal is time the hypervisor gave to other guests. */
@@ -167,6 +175,28 @@ interface ServiceFigure {
   eventLoopDelayMs?: { p50: number; p90: number; p99: number; max: number };
   meanBatch?: { image?: number; text?: number };
   provider: string;
+}
+
+/** One loop-then-service pair of the `pairs` phase: images/s of each, and their ratio. */
+interface ImagePair {
+  loop: number;
+  service: number;
+  ratio: number;
+}
+
+interface ImagePairs {
+  batch: number;
+  concurrency: number;
+  pairs: ImagePair[];
+  medianRatio: number;
+  minRatio: number;
+  maxRatio: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function eventLoop(metricsText: string | undefined): ServiceFigure['eventLoopDelayMs'] {
@@ -370,7 +400,7 @@ async function main(): Promise<void> {
   const service: ServiceFigure[] = [];
   try {
     // `image16` alone: the one scenario the tuning runs compare (/embed/image at concurrency 16).
-    if (phases.has('service') || phases.has('image16')) {
+    if (phases.has('service') || phases.has('image16') || phases.has('pairs')) {
       const full = phases.has('service');
       log(`service: starting with ${manifest.id}`);
       const svc = await startService({
@@ -382,7 +412,7 @@ async function main(): Promise<void> {
       try {
         const provider = servedProvider(await svc.metrics());
         const common = { imageFile: jpeg, warmupMs: P.warmupMs, healthEveryMs: 100, scrapeMetrics: true };
-        for (const c of full ? P.concurrency : [16]) {
+        for (const c of full ? P.concurrency : phases.has('image16') ? [16] : []) {
           service.push(
             await scenario(
               load,
@@ -391,6 +421,35 @@ async function main(): Promise<void> {
               provider,
             ),
           );
+        }
+        if (phases.has('pairs')) {
+          const batch = limit?.imageBest.batch ?? P.imageBatches.at(-1)!;
+          const pairs: ImagePair[] = [];
+          for (let i = 1; i <= P.pairs; i++) {
+            // The loop runs while the service idles (its workers block, they do not spin) and then the reverse.
+            const loop = runLimitProcess(
+              { ...limitArgs(models.fp32, [batch]), imageOnly: true, minSeconds: P.pairLoopSeconds },
+              `pair-${i}-loop`,
+            ).imageBest.itemsPerSecond;
+            const fig = await scenario(
+              load,
+              svc,
+              { ...common, name: `pair ${i} image c=16`, kind: 'image', concurrency: 16, durationMs: P.pairMs },
+              provider,
+            );
+            pairs.push({ loop: round(loop, 3), service: fig.throughput, ratio: round(fig.throughput / loop, 3) });
+            log(`pair ${i}/${P.pairs}: loop ${round(loop, 2)}/s, service ${fig.throughput}/s, ratio ${round(fig.throughput / loop, 3)}`);
+          }
+          const ratios = pairs.map((p) => p.ratio);
+          log(`pairs: median ratio ${round(median(ratios), 3)}, spread ${Math.min(...ratios)}-${Math.max(...ratios)}`);
+          results.imagePairs = {
+            batch,
+            concurrency: 16,
+            pairs,
+            medianRatio: round(median(ratios), 3),
+            minRatio: Math.min(...ratios),
+            maxRatio: Math.max(...ratios),
+          } satisfies ImagePairs;
         }
         if (full) {
           const max = Math.max(...service.map((f) => f.throughput));
@@ -517,7 +576,14 @@ async function main(): Promise<void> {
         : null,
   };
 
-  const ratios = computeRatios(limit, seed, service, results.rss as { ratio: number } | undefined, limitInt8);
+  const ratios = computeRatios(
+    limit,
+    seed,
+    service,
+    results.rss as { ratio: number } | undefined,
+    limitInt8,
+    results.imagePairs as ImagePairs | undefined,
+  );
   results.ratios = ratios;
   writeFileSync(join(RESULTS, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeCharts(service, limit);
@@ -550,7 +616,8 @@ function computeRatios(
   seed: { throughput_per_s: number } | undefined,
   service: ServiceFigure[],
   rss: { ratio: number } | undefined,
-  int8?: LimitResult,
+  int8: LimitResult | undefined,
+  pairs: ImagePairs | undefined,
 ): Ratio[] {
   const find = (name: string): ServiceFigure | undefined => service.find((f) => f.name === name);
   const out: Ratio[] = [];
@@ -580,6 +647,15 @@ function computeRatios(
     (v) => v >= 0.9,
     'service images/s over the best batch size of the plain loop',
   );
+  out.push({
+    name: '/embed/image c=16 / plain-loop image limit, interleaved pairs (median)',
+    target: '>= 0.95',
+    detail:
+      pairs === undefined
+        ? 'phase pairs not run'
+        : `${pairs.pairs.length} pairs (loop, service, ...), loop at batch ${pairs.batch}; spread ${pairs.minRatio}-${pairs.maxRatio}`,
+    ...(pairs === undefined ? {} : { value: pairs.medianRatio, met: pairs.medianRatio >= 0.95 }),
+  });
   ratio(
     '/embed/text c=32 / plain loop padded to 256',
     '>= 8',
@@ -735,6 +811,19 @@ function summaryMarkdown(
       lines.push(
         `| text ${tag} | 8-24 tokens padded to the batch's longest (mean ${round(l.textLongest.seq ?? 0, 1)}) | ${l.textLongest.batch} | ${round(l.textLongest.itemsPerSecond, 2)} | ${l.provider.text} |`,
       );
+  }
+  const pairs = results.imagePairs as ImagePairs | undefined;
+  if (pairs) {
+    lines.push(
+      '',
+      '## The service against the plain loop, interleaved',
+      '',
+      `Loop (batch ${pairs.batch}, image encoder only), then /embed/image at concurrency ${pairs.concurrency}, ${pairs.pairs.length} times in a row. Median ratio **${pairs.medianRatio}**, spread ${pairs.minRatio}-${pairs.maxRatio}.`,
+      '',
+      '| pair | loop images/s | service images/s | ratio |',
+      '| --- | --- | --- | --- |',
+      ...pairs.pairs.map((p, i) => `| ${i + 1} | ${p.loop} | ${p.service} | ${p.ratio} |`),
+    );
   }
   if (seed) {
     lines.push(

@@ -115,6 +115,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly modelLoadStepSeconds = new Gauge({
+    name: 'unimed_model_load_step_seconds',
+    help: "Seconds each step of a model's last load took (verify_files, <encoder>_read, _hash, _session, _warmup, encoders, golden, prompt_sets, total); steps overlap.",
+    labelNames: ['model', 'step'] as const,
+    registers: [this.registry],
+  });
+
   readonly dicomwebRequests = new Counter({
     name: 'unimed_dicomweb_requests_total',
     help: 'Requests sent to a DICOMweb source (QIDO-RS and WADO-RS), by source name.',

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { BatchingConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
@@ -11,12 +12,20 @@ import { InferenceFailedError } from './errors.ts';
 import { distinctBuffers } from './protocol.ts';
 import type { EncoderLabel, FeedTensor, RunResult, SessionInfo, WorkerSetup } from './protocol.ts';
 
+/** A started encoder's handshake, with the seconds its first worker's model file took to read. */
+export type EncoderStart = SessionInfo & { readSeconds: number };
+
 // Tests and `npm run dev` run the sources, `npm start` runs the build: pick the entry that sits next to us.
 const INFERENCE_WORKER = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
 export interface EncoderOptions<P> {
   label: EncoderLabel;
-  setup: WorkerSetup;
+  setup: Omit<WorkerSetup, 'model'>;
+  /**
+   * The model file's bytes, read afresh for every worker started (replacements included) and moved to it; the
+   * worker checks them against setup.modelSha256 before it serves, so the main thread keeps no copy.
+   */
+  readModel: () => Promise<Uint8Array>;
   workers: number;
   /** A worker holding a batch longer than this is taken as hung and replaced; sooner, from measured batch times. */
   workerTimeoutMs: number;
@@ -39,6 +48,7 @@ export class Encoder<P> {
   readonly #o: EncoderOptions<P>;
   readonly #pool: WorkerPool<FeedTensor[], RunResult, SessionInfo>;
   readonly #batcher: Batcher<P>;
+  #readSeconds = 0;
 
   constructor(options: EncoderOptions<P>) {
     this.#o = options;
@@ -46,7 +56,14 @@ export class Encoder<P> {
     this.#pool = new WorkerPool<FeedTensor[], RunResult, SessionInfo>({
       name: `${label.encoder} encoder of ${label.model}`,
       entry: options.workerEntry ?? INFERENCE_WORKER,
-      setup: options.setup,
+      setup: async () => {
+        const reading = performance.now();
+        const read = await options.readModel();
+        this.#readSeconds = (performance.now() - reading) / 1000;
+        const whole = read.byteOffset === 0 && read.byteLength === read.buffer.byteLength && read.buffer instanceof ArrayBuffer;
+        const model = whole ? read : read.slice();
+        return { setup: { ...options.setup, model }, transfer: [model.buffer as ArrayBuffer] };
+      },
       size: options.workers,
       taskTimeoutMs: options.workerTimeoutMs,
       measuredHangs: true,
@@ -79,8 +96,8 @@ export class Encoder<P> {
     });
   }
 
-  /** Starts the workers (provider fallback, warm-up); rejects when none can start. */
-  async start(): Promise<SessionInfo> {
+  /** Starts the workers (read, verify, provider fallback, warm-up); rejects when one cannot start. */
+  async start(): Promise<EncoderStart> {
     const info = await this.#pool.start();
     for (const attempt of info.attempts) {
       this.#o.logger.warn(
@@ -88,7 +105,7 @@ export class Encoder<P> {
         'execution provider unavailable, took the next one',
       );
     }
-    return info;
+    return { ...info, readSeconds: this.#readSeconds };
   }
 
   /** The execution provider of the most recently started worker ('none' before the first). */

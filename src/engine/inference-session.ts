@@ -3,6 +3,7 @@
  * thread for the whole inference, which is why it runs in a worker thread and not on the HTTP thread. It knows
  * nothing of batching, queues or requests: one batch of feeds in, one output out.
  */
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import type { TaskServer } from '../workers/serve.ts';
@@ -40,14 +41,39 @@ async function run(
   return { data: whole ? raw : new Float32Array(raw), dims: [...tensor.dims] };
 }
 
-/** Creates the session (first provider that loads), warms it up, and serves batches. */
+const seconds = (since: number): number => (performance.now() - since) / 1000;
+
+/**
+ * sha256 of the bytes, on this thread before the session is created. WebCrypto's digest would run beside session
+ * creation on the thread pool, but it copies its input first, and with both encoders' workers creating sessions
+ * on 2 cores it took longer than the session itself (5.3 s against 3.6 s for the full-size image encoder).
+ */
+function sha256Hex(bytes: Uint8Array): { sha256: string; seconds: number } {
+  const started = performance.now();
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), seconds: seconds(started) };
+}
+
+/**
+ * Checks the model bytes against model.json's sha256 (refusing to start when they differ), creates the session
+ * (first provider that loads) from those same bytes, warms it up, and serves batches. The two encoders' workers
+ * do this at the same time, so one's hashing runs beside the other's session creation.
+ */
 export async function startInferenceSession(setup: WorkerSetup): Promise<TaskServer<SessionInfo, FeedTensor[], RunResult>> {
+  const hash = sha256Hex(setup.model);
+  if (hash.sha256 !== setup.modelSha256) {
+    throw new Error(`file check failed: ${setup.modelFile} has sha256 ${hash.sha256}, model.json says ${setup.modelSha256}`);
+  }
+  const creating = performance.now();
   const { session, provider, attempts } = await createSessionWithFallback(setup.providers, (p) =>
-    ort.InferenceSession.create(setup.modelPath, sessionOptions(setup, p)),
+    ort.InferenceSession.create(setup.model, sessionOptions(setup, p)),
   );
+  const sessionSeconds = seconds(creating);
+  // onnxruntime parsed the bytes into its own copy: free them, or workerData would hold the file for the worker's life.
+  (setup.model.buffer as ArrayBuffer).transfer(0);
+  const warming = performance.now();
   await run(session, setup.outputName, setup.warmup);
   return {
-    info: { provider, attempts },
+    info: { provider, attempts, timings: { hash: hash.seconds, session: sessionSeconds, warmup: seconds(warming) } },
     async handle(feeds) {
       const started = performance.now();
       const { data, dims } = await run(session, setup.outputName, feeds);

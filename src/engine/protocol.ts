@@ -13,7 +13,15 @@ export interface FeedTensor {
 
 /** What the worker needs to build its session and warm it up, passed as workerData. */
 export interface WorkerSetup {
-  modelPath: string;
+  /**
+   * The model file's bytes, read once by the main thread and transferred here: the session is created from
+   * them and they are hashed against `modelSha256`, so that no file can change between the check and the load.
+   */
+  model: Uint8Array;
+  /** The file's name in model.json "files" (for the error when the bytes do not match). */
+  modelFile: string;
+  /** Its sha256 as model.json lists it. */
+  modelSha256: string;
   /** onnxruntime execution provider names, in order of preference. */
   providers: string[];
   intraOpThreads: number;
@@ -29,10 +37,18 @@ export interface ProviderAttempt {
   error: string;
 }
 
-/** A worker's handshake: the provider its session runs on, and those tried before it. */
+/** Seconds a worker spent on each step of its start (hashing runs beside session creation). */
+export interface StartTimings {
+  hash: number;
+  session: number;
+  warmup: number;
+}
+
+/** A worker's handshake: the provider its session runs on, those tried before it, and its start's timings. */
 export interface SessionInfo {
   provider: string;
   attempts: ProviderAttempt[];
+  timings: StartTimings;
 }
 
 /** One batch's answer. `inputs`: the feeds' buffers, handed back for the next batch (buffer-recycler.ts). */

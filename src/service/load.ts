@@ -6,7 +6,7 @@ import { Encoder } from '../engine/encoder.ts';
 import { imageFeeds, textFeeds } from '../engine/feeds.ts';
 import type { Metrics } from '../metrics.ts';
 import { checkGolden } from './golden.ts';
-import { modelSha256, verifyFiles } from '../models/integrity.ts';
+import { modelSha256, readListedFile, verifyFiles } from '../models/integrity.ts';
 import { readManifest } from '../models/manifest.ts';
 import type { Manifest } from '../models/manifest.ts';
 import { TextEmbedder } from '../models/text-embedder.ts';
@@ -17,6 +17,7 @@ import { mergePromptSets, promptSetVersion, readPromptSetFile } from '../zerosho
 import type { PromptSetDefinition } from '../zeroshot/prompt-sets.ts';
 import { Model } from './model.ts';
 import type { LoadedPromptSet } from './model.ts';
+import { LoadSteps } from './load-steps.ts';
 import { ModelInfoSeries } from './model-info-metric.ts';
 
 export interface LoadDeps {
@@ -41,8 +42,10 @@ function encoders(dir: string, manifest: Manifest, deps: LoadDeps): { image: Enc
   const { config, logger, metrics } = deps;
   const { image, text } = manifest;
   const common = (file: string, output: string, warmup: ReturnType<typeof imageFeeds>) => ({
+    readModel: () => readListedFile(dir, file),
     setup: {
-      modelPath: join(dir, file),
+      modelFile: file,
+      modelSha256: manifest.files[file]!,
       providers: config.executionProviders,
       intraOpThreads: config.intraOpThreads,
       spinning: config.ortSpinning,
@@ -120,29 +123,38 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
   try {
     const manifest = await readManifest(dir);
     id = manifest.id;
-    await verifyFiles(dir, manifest.files);
+    const steps = new LoadSteps(id, deps.logger, deps.metrics);
     const sha256 = modelSha256(manifest.files);
     const t = manifest.text;
-    const tokenizer = await TextTokenizer.load(dir, t.tokenizer, {
-      contextLength: t.context_length,
-      padId: t.pad_id,
-      clsId: t.cls_id,
-      sepId: t.sep_id,
-    });
-
+    // The encoder files are read once and checked by their workers on the very bytes each session is made from
+    // (src/engine/inference-session.ts); the other files are checked here while both encoders start.
+    const checkedByWorkers = new Set([manifest.image.file, t.file]);
+    const others = Object.fromEntries(Object.entries(manifest.files).filter(([name]) => !checkedByWorkers.has(name)));
     started = encoders(dir, manifest, deps);
     const { image, text: textEncoder } = started;
-    const [imageInfo, textInfo] = await Promise.all([image.start(), textEncoder.start()]);
+    const [tokenizer, [imageInfo, textInfo]] = await Promise.all([
+      steps.time('verify_files', async () => {
+        await verifyFiles(dir, others);
+        return TextTokenizer.load(dir, t.tokenizer, { contextLength: t.context_length, padId: t.pad_id, clsId: t.cls_id, sepId: t.sep_id });
+      }),
+      steps.time('encoders', () => Promise.all([image.start(), textEncoder.start()])),
+    ]);
+    steps.recordEncoder('image', imageInfo);
+    steps.recordEncoder('text', textInfo);
     deps.logger.info({ model: id, providers: { image: imageInfo.provider, text: textInfo.provider } }, 'inference workers ready');
 
     const imageSpec = { size: manifest.image.size, mean: manifest.image.mean, std: manifest.image.std };
-    await checkGolden(dir, manifest, {
-      tokenizer,
-      imageSpec,
-      imagePixels: deps.config.limits.imagePixels,
-      embedTokenized: (ids) => inBatches(ids, deps.config.batching.text.maxBatchSize, (some) => textEncoder.embed(some)),
-      embedImages: (pixels) => inBatches(pixels, deps.config.batching.image.maxBatchSize, (some) => image.embed(some)),
-    });
+    await steps.time('golden', () =>
+      checkGolden(dir, manifest, {
+        tokenizer,
+        imageSpec,
+        imagePixels: deps.config.limits.imagePixels,
+        // One text per batch: golden texts run from 2 to 256 tokens and a batch pads each to its longest (the
+        // whole golden step took 2.9 s that way on the full-size model).
+        embedTokenized: (ids) => inBatches(ids, 1, (some) => textEncoder.embed(some)),
+        embedImages: (pixels) => inBatches(pixels, deps.config.batching.image.maxBatchSize, (some) => image.embed(some)),
+      }),
+    );
 
     const text = new TextEmbedder({ id, sha256 }, tokenizer, textEncoder, deps.cache, deps.metrics);
     const model = new Model({
@@ -155,9 +167,12 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
       text,
       maxTokensPerRequest: deps.config.limits.tokensPerRequest,
     });
-    for (const set of await promptSetDefinitions(dir, manifest, deps.servicePromptSets)) {
-      model.addPromptSet(await embedPromptSet(set, model, text, deps.config.batching.text.maxBatchSize));
-    }
+    await steps.time('prompt_sets', async () => {
+      for (const set of await promptSetDefinitions(dir, manifest, deps.servicePromptSets)) {
+        model.addPromptSet(await embedPromptSet(set, model, text, deps.config.batching.text.maxBatchSize));
+      }
+    });
+    steps.finish();
 
     const series = new ModelInfoSeries(deps.metrics, model, deps.config.executionProviders[0] ?? 'cpu');
     series.publish(model.provider);

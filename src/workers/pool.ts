@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { PoolClosedError, PoolQueueFullError, TaskFailedError, WorkerFailedError, WorkerStartError } from './errors.ts';
 import { HangDetector } from './hang-detector.ts';
-import type { WorkerPoolOptions } from './pool-options.ts';
+import { workerInput, type WorkerInput, type WorkerPoolOptions } from './pool-options.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 interface Waiting<Task, Result> {
@@ -88,7 +88,7 @@ export class WorkerPool<Task, Result, Info = unknown> {
 
   /** Starts every worker; rejects with WorkerStartError (after stopping the others) when one cannot start. */
   async start(): Promise<Info> {
-    const starts = Array.from({ length: this.#o.size }, () => this.#spawn());
+    const starts = Array.from({ length: this.#o.size }, () => workerInput(this.#o).then((input) => this.#spawn(input)));
     try {
       const infos = await Promise.all(starts);
       this.#started = true;
@@ -152,9 +152,11 @@ export class WorkerPool<Task, Result, Info = unknown> {
     return true;
   }
 
-  #spawn(): Promise<Info> {
+  #spawn(input: WorkerInput<unknown>): Promise<Info> {
+    if (this.#closed) return Promise.reject(new PoolClosedError(`the ${this.#o.name} shut down while a worker was starting`));
     const worker = new Worker(this.#o.entry, {
-      workerData: this.#o.setup,
+      workerData: input.setup,
+      transferList: input.transfer,
       ...(this.#o.resourceLimits ? { resourceLimits: this.#o.resourceLimits } : {}),
     });
     worker.unref();
@@ -218,18 +220,28 @@ export class WorkerPool<Task, Result, Info = unknown> {
     );
     const reason = slot.wasReady ? err.reason : 'start_failed';
     for (const listener of this.#replaceListeners) listener(reason);
-    const timer = setTimeout(() => {
+    this.#replaceAfter(delay);
+  }
+
+  #replaceAfter(delay: number): void {
+    const failed = (err: unknown, retry: boolean): void => {
       if (this.#closed) return;
-      this.#spawn().then(
-        () => this.#o.logger.info({ pool: this.#o.name }, 'replacement worker ready'),
-        (startErr: unknown) =>
-          this.#o.logger.error(
-            { pool: this.#o.name, reason: startErr instanceof Error ? startErr.message : String(startErr) },
-            'replacement worker failed to start',
+      const reason = err instanceof Error ? err.message : String(err);
+      this.#o.logger.error({ pool: this.#o.name, reason }, 'replacement worker failed to start');
+      // A spawned worker that fails to start is retried by #fail; one whose setup failed was never spawned.
+      if (retry) this.#replaceAfter((this.#restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, this.#restartDelayMs * 2)));
+    };
+    setTimeout(() => {
+      if (this.#closed) return;
+      workerInput(this.#o).then(
+        (input) =>
+          this.#spawn(input).then(
+            () => this.#o.logger.info({ pool: this.#o.name }, 'replacement worker ready'),
+            (err: unknown) => failed(err, false),
           ),
+        (err: unknown) => failed(err, true),
       );
-    }, delay);
-    timer.unref();
+    }, delay).unref();
   }
 
   #notifyAvailable(): void {

@@ -1,12 +1,18 @@
+import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import t from 'tap';
 import type { Test } from 'tap';
 import { ServiceError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/inputs/decode.ts';
 import { readManifest } from '../../src/models/manifest.ts';
-import { cosine, DEMO, loadRegistry } from '../helpers/common.ts';
+import { Metrics } from '../../src/metrics.ts';
+import { capturedLogger, cosine, DEMO, loadRegistry, until } from '../helpers/common.ts';
 import { copyDemo, counter, rehash } from '../helpers/engine-fixtures.ts';
+import { SESSION_OPTIONS_CHANNEL, TAMPER_DIR_ENV, type SessionOptionsReport } from '../fixtures/workers/session-options.ts';
+
+const REPORTING_WORKER = new URL('../fixtures/workers/session-options-worker.ts', import.meta.url);
 
 interface Golden {
   texts: { text: string; embedding: number[] }[];
@@ -91,6 +97,68 @@ t.test('refuses to serve a model whose file changed by one byte, naming the file
   bytes[at] = bytes[at]! ^ 0x01;
   await writeFile(path, bytes);
   await expectLoadFailure(t, dir, /file check failed: text_encoder\.onnx has sha256 [0-9a-f]{64}, model\.json says/);
+});
+
+t.test(
+  'the sessions are made from the bytes that were hashed: a file changed on disk after it was read never reaches onnxruntime',
+  async (t) => {
+    const { dir, cleanup } = await copyDemo();
+    t.teardown(cleanup);
+    const listed = (JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { files: Record<string, string> }).files;
+    const sha256 = async (name: string) =>
+      createHash('sha256')
+        .update(await readFile(join(dir, name)))
+        .digest('hex');
+    const reports: SessionOptionsReport[] = [];
+    const channel = new BroadcastChannel(SESSION_OPTIONS_CHANNEL);
+    channel.onmessage = (event) => reports.push((event as { data: SessionOptionsReport }).data);
+    t.teardown(() => channel.close());
+    // The reporting worker flips a byte of its encoder's file just before creating its session, i.e. after the
+    // service read the file: the session must still be made from the bytes read (and hashed), never from the path.
+    process.env[TAMPER_DIR_ENV] = dir;
+    t.teardown(() => delete process.env[TAMPER_DIR_ENV]);
+    const { registry: tampered } = await loadRegistry({ MODEL_DIRS: dir }, { inferenceWorker: REPORTING_WORKER });
+    t.teardown(() => tampered.close());
+    await until('both sessions to report', () => reports.length >= 2);
+    for (const report of reports) {
+      t.ok('bytes' in report.source, `${report.modelFile}: onnxruntime was given bytes, not a path to open`);
+      const given = 'sha256' in report.source ? report.source.sha256 : undefined;
+      t.equal(given, listed[report.modelFile], `${report.modelFile}: those bytes are the ones model.json lists`);
+      t.not(await sha256(report.modelFile), listed[report.modelFile], `${report.modelFile} did change on disk`);
+    }
+    const [embedding] = await tampered.get().embedTexts([golden.texts[0]!.text]);
+    t.ok(cosine(embedding!, golden.texts[0]!.embedding) >= manifest.golden.text_min_cosine, 'it serves the verified model');
+    delete process.env[TAMPER_DIR_ENV];
+    await expectLoadFailure(t, dir, /file check failed: (image|text)_encoder\.onnx has sha256 [0-9a-f]{64}, model\.json says/);
+  },
+);
+
+t.test('each load step is timed in the log and in unimed_model_load_step_seconds', async (t) => {
+  const { logger, lines } = capturedLogger('info');
+  const stepMetrics = new Metrics({ defaultMetrics: false });
+  const { registry: timed } = await loadRegistry({}, { logger, metrics: stepMetrics });
+  t.teardown(() => timed.close());
+  const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'model load step');
+  const encoderSteps = ['read', 'hash', 'session', 'warmup'].flatMap((step) => [`image_${step}`, `text_${step}`]);
+  const steps = ['verify_files', 'encoders', ...encoderSteps, 'golden', 'prompt_sets', 'total'];
+  t.same(logged.map((line) => line.step).sort(), [...steps].sort(), 'one line per step');
+  for (const line of logged) {
+    t.same(
+      Object.keys(line)
+        .filter((key) => !['level', 'time', 'pid', 'hostname', 'msg'].includes(key))
+        .sort(),
+      ['model', 'seconds', 'step'],
+      `${String(line.step)}: model, step and seconds only`,
+    );
+    t.ok(typeof line.seconds === 'number' && line.seconds >= 0, `${String(line.step)}: seconds`);
+    t.equal(
+      await counter(stepMetrics, 'unimed_model_load_step_seconds', { model: manifest.id, step: String(line.step) }),
+      line.seconds,
+      `${String(line.step)}: the metric says what the log says`,
+    );
+  }
+  const total = logged.find((line) => line.step === 'total')?.seconds as number;
+  t.ok(total > 0 && logged.every((line) => (line.seconds as number) <= total), 'no step is longer than the whole load');
 });
 
 t.test('refuses a missing file, naming it', async (t) => {
