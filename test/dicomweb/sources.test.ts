@@ -151,7 +151,8 @@ t.test('a multipart/related body (a WADO-RS answer forwarded) is an upload of it
 t.test('failures: each with its status, naming the source and nothing secret', async (t) => {
   const before = seen.length;
   const unknown = await refused(t, await postJson('/classify', { image: ref('nowhere', '1.1'), labels: ['a', 'b'] }), 400, 'bad_request');
-  t.match(unknown.error.message, /"nowhere" is not a configured DICOMweb source \(configured: pacs, slow, locked\)/);
+  t.match(unknown.error.message, /"nowhere" is not a configured DICOMweb source/);
+  t.notMatch(unknown.error.message, /pacs|slow|locked/, 'the configured sources are not listed');
   await refused(
     t,
     await postJson('/embed/image', { images: [{ dicomweb: { source: 'pacs', study: '1.2.x', series: SERIES, instance: '1.1' } }] }),

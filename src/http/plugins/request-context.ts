@@ -47,13 +47,15 @@ export const requestContext = fp(
       done();
     });
 
-    // A route that picks a model names it when it picks it; every other answer, errors included, names the
-    // default model, once models are loaded. Set here, on the way out, so no answer gets the header twice.
+    // A route that picks a model names it when it picks it; every other answer, errors included (but a 401), names
+    // the default model, once models are loaded. Set here, on the way out, so no answer gets the header twice.
     app.addHook(
       'onSend',
       (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
         const registry = state.registry;
-        if (registry !== undefined && !reply.hasHeader(MODEL_HEADER)) void reply.header(MODEL_HEADER, registry.get().sha256);
+        // A caller refused for want of a valid key learns nothing of the models served.
+        const refused = reply.statusCode === 401;
+        if (registry !== undefined && !refused && !reply.hasHeader(MODEL_HEADER)) void reply.header(MODEL_HEADER, registry.get().sha256);
         // Draining: keep-alive clients are told to take their next request elsewhere, so connections end with the drain.
         if (state.draining) void reply.header('connection', 'close');
         done(null, payload);

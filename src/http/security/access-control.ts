@@ -79,6 +79,11 @@ export const accessControl = fp<{ store: ApiKeyStore }>(
         done();
         return;
       }
+      // Node keeps the first of repeated Authorization headers; a proxy may read the last: refuse the ambiguity.
+      if ((request.raw.headersDistinct.authorization?.length ?? 0) > 1) {
+        done(new ServiceError('bad_request', 'send one Authorization header, not several', { field: 'authorization' }));
+        return;
+      }
       const presented = bearerToken(request.headers.authorization);
       if (presented === undefined) {
         done(refuse(reply, REALM, 'an API key is required: send Authorization: Bearer <key>'));

@@ -15,7 +15,7 @@ declare module 'fastify' {
 /**
  * The audit trail, a pino logger of its own (AUDIT_LOG: stdout or a file), apart from the service log so it
  * can be shipped and kept on its own terms. Each line says `"log":"audit"`, so on a shared stdout it is told
- * apart. Written synchronously: one write per line, so lines from the two loggers never interleave mid-line.
+ * apart. A file is created readable by the service's user only (0600). Written synchronously: one write per line, so lines from the two loggers never interleave mid-line.
  * `destination` replaces the target (tests capture it).
  */
 export function openAuditLog(target: SecurityConfig['auditLog'], destination?: pino.DestinationStream): { logger: Logger; close(): void } {
@@ -24,7 +24,7 @@ export function openAuditLog(target: SecurityConfig['auditLog'], destination?: p
   const dest =
     target === 'stdout'
       ? pino.destination({ dest: 1, sync: true })
-      : pino.destination({ dest: target.file, append: true, mkdir: true, sync: true });
+      : pino.destination({ dest: target.file, append: true, mkdir: true, sync: true, mode: 0o600 });
   return {
     logger: pino(options, dest),
     close: () => {

@@ -24,6 +24,15 @@ export const corsCheck = fp<{ allowed: readonly string[] }>(
     const listed = new Set(allowed);
     app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
       const origin = request.headers.origin;
+      // @fastify/cors would answer an incomplete preflight in text/plain; it gets the service's JSON error instead.
+      if (
+        listed.size > 0 &&
+        request.method === 'OPTIONS' &&
+        (origin === undefined || request.headers['access-control-request-method'] === undefined)
+      ) {
+        done(new ServiceError('bad_request', 'a CORS preflight needs the Origin and Access-Control-Request-Method headers'));
+        return;
+      }
       if (origin === undefined || listed.has(origin) || isOwnOrigin(origin, request.headers.host)) {
         done();
         return;

@@ -19,15 +19,6 @@ const SEQUENCE_TAGS = new Set([
 ]);
 export const IMPLICIT_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 
-/** What a parser failure says, whatever dicom-parser threw. */
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === 'string') return error;
-  // dicom-parser throws { exception, dataSet } when it fails part-way through a data set.
-  if (typeof error === 'object' && error !== null && 'exception' in error) return errorMessage(error.exception);
-  return 'unknown parse error';
-}
-
 export function parseDataSet(bytes: Uint8Array, maxInflatedBytes: number): DataSet {
   const options: dicomParser.ParseDicomOptions = {
     // Implicit VR data sets carry no VRs: name the sequences the pipeline reads rather than rely on the parser
@@ -44,7 +35,7 @@ export function parseDataSet(bytes: Uint8Array, maxInflatedBytes: number): DataS
             `deflated DICOM data set inflates to more than ${maxInflatedBytes} bytes (MAX_IMAGE_PIXELS, MAX_IMAGE_BYTES)`,
           );
         }
-        throw undecodable(`deflated DICOM data set cannot be inflated: ${errorMessage(error)}`);
+        throw undecodable('deflated DICOM data set cannot be inflated: the deflate stream is corrupt or truncated');
       }
       const whole = Buffer.allocUnsafe(position + inflated.length);
       whole.set(array.subarray(0, position), 0);
@@ -60,6 +51,7 @@ export function parseDataSet(bytes: Uint8Array, maxInflatedBytes: number): DataS
     return dicomParser.parseDicom(bytes, options);
   } catch (error) {
     if (error instanceof ServiceError) throw error;
-    throw undecodable(`malformed or truncated DICOM: ${errorMessage(error)}`);
+    // The parser's own text names its internals (dicomParser:parseDicomDataSetExplicit ...): a client gets a fixed message.
+    throw undecodable('malformed or truncated DICOM: an element is cut short or its length runs past the data set');
   }
 }

@@ -2,7 +2,6 @@
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { undecodable } from '../../errors.ts';
-import { errorMessage } from './dataset.ts';
 import type { PixelEncoding } from './transfer-syntax.ts';
 
 export function frameBytes(
@@ -35,8 +34,8 @@ export function frameBytes(
     if (fragments.length === d.numberOfFrames) {
       return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, d.frame, 1);
     }
-  } catch (error) {
-    throw undecodable(`DICOM encapsulated pixel data is malformed: ${errorMessage(error)}`);
+  } catch {
+    throw undecodable('DICOM encapsulated pixel data is malformed: its fragments or offset table run past the pixel data');
   }
   throw undecodable(
     `DICOM encapsulated pixel data has ${fragments.length} fragments for ${d.numberOfFrames} frames and no offset table to split them`,

@@ -2,7 +2,7 @@
 // strings sent through every input path, error paths included (JSON, invalid JSON, multipart field values, file
 // names and field names, query strings, DICOM attributes, labels, templates, keys, bad keys, origins) appear in
 // no line of the audit log nor of the service log, both captured at trace level.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -203,4 +203,17 @@ t.test('no marker, key, UID or patient attribute in any log line', (t) => {
     t.same(found, [], `"${secret}" appears in no log line`);
   }
   t.end();
+});
+
+t.test('the audit file is created readable by its owner only', (t) => {
+  t.equal(statSync(auditFile).mode & 0o777, 0o600);
+  t.end();
+});
+
+t.test("a malformed DICOM's 422 names no library internals", async (t) => {
+  const res = await fetch(url + '/embed/image', raw('application/dicom', dicom.subarray(0, 300)));
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  t.equal(res.status, 422);
+  t.match(body.error.message, /^malformed or truncated DICOM/);
+  t.notMatch(body.error.message, /dicomParser|parseDicom|readFixedString/, 'no parser function names');
 });

@@ -2,6 +2,8 @@
 // HTTP against the demo model, open routes, per-key model and route lists, the file re-read on change (written
 // in place, and swapped through a symlink as a Kubernetes Secret update does), a bad file at start and on reload.
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -198,4 +200,51 @@ t.test("rate=: past a key's rate, 429 with Retry-After; counted per key, across 
   t.equal((await status(rateUrl + '/embed/text', withKey(ALICE, textBody()))).status, 429, 'on every route');
   for (let i = 0; i < 4; i++) t.equal((await status(rateUrl + '/models', withKey(BOB))).status, 200, `bob (no rate) ${i + 1}`);
   for (let i = 0; i < 3; i++) t.equal((await status(rateUrl + '/healthz')).status, 200, 'open routes are not counted');
+});
+
+t.test('two Authorization headers: 400 naming the field, whichever of them is valid', async (t) => {
+  const authUrl = await serve({ API_KEYS: `alice:${ALICE}` });
+  for (const order of [
+    [ALICE, 'not-a-key-0123456789abcdef'],
+    ['not-a-key-0123456789abcdef', ALICE],
+  ]) {
+    // Written on a socket: fetch joins repeated headers into one, and Node's client would too.
+    const { host, port } = new URL(authUrl);
+    const socket = connect(Number(port), host.split(':')[0]);
+    await once(socket, 'connect');
+    socket.end(
+      `GET /models HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${order[0]}\r\nAuthorization: Bearer ${order[1]}\r\nConnection: close\r\n\r\n`,
+    );
+    const chunks: Buffer[] = [];
+    for await (const chunk of socket) chunks.push(chunk as Buffer);
+    const [head, text] = Buffer.concat(chunks).toString().split('\r\n\r\n') as [string, string];
+    const res = { statusCode: Number(head.split(' ')[1]) };
+    const body = JSON.parse(text) as { error: { code: string; field?: string } };
+    t.same([res.statusCode, body.error.code, body.error.field], [400, 'bad_request', 'authorization']);
+  }
+  t.equal((await status(authUrl + '/models', withKey(ALICE))).status, 200, 'one header: served');
+});
+
+t.test('a 401 names no model', async (t) => {
+  for (const init of [{}, withKey('not-a-key-0123456789abcdef')]) {
+    const res = await fetch(url + '/models', init);
+    await res.arrayBuffer();
+    t.equal(res.status, 401);
+    t.equal(res.headers.get('x-model-sha256'), null, 'no X-Model-Sha256');
+  }
+  const served = await fetch(url + '/models', withKey(ALICE));
+  await served.arrayBuffer();
+  t.equal(served.headers.get('x-model-sha256'), registry.get().sha256, 'an authenticated answer names it');
+});
+
+t.test('a key with models= sees only its models and their prompt sets', async (t) => {
+  const scopedUrl = await serve({ API_KEYS: `alice:${ALICE}, carol:${CAROL} models=other-model` });
+  const list = async (key: string, path: string) =>
+    (await (await fetch(scopedUrl + path, withKey(key))).json()) as Record<string, unknown[]>;
+  t.ok((await list(ALICE, '/models')).models!.length > 0, 'alice sees the demo model');
+  t.ok((await list(ALICE, '/prompt-sets')).prompt_sets!.length > 0, 'and its prompt sets');
+  t.same((await list(CAROL, '/models')).models, [], 'carol sees no model she may not use');
+  t.same((await list(CAROL, '/prompt-sets')).prompt_sets, [], 'nor its prompt sets');
+  const named = await status(scopedUrl + '/prompt-sets?model=unimed-demo', withKey(CAROL));
+  t.same([named.status, named.code], [403, 'forbidden'], 'naming the model: 403');
 });

@@ -72,6 +72,15 @@ t.test('a listed origin gets CORS headers and its preflight, without a key on th
   t.equal((await fetch(url + '/embed/text', embed(VIEWER, 'wrong-key-0123456789abcdef'))).status, 401, 'the key is still checked');
 });
 
+t.test('an incomplete preflight gets the JSON error shape', async (t) => {
+  for (const headers of [{ 'access-control-request-method': 'POST' }, { origin: VIEWER }] as Record<string, string>[]) {
+    const res = await fetch(url + '/embed/text', { method: 'OPTIONS', headers });
+    t.equal(res.status, 400);
+    t.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    t.equal(((await res.json()) as { error: { code: string } }).error.code, 'bad_request');
+  }
+});
+
 t.test("the service's own page: Origin is the service itself", async (t) => {
   const own = new URL(url).origin;
   t.equal((await fetch(url + '/embed/text', embed(own))).status, 200, 'own origin allowed');

@@ -62,7 +62,7 @@ t.test('no pixel data (structured report): 422', (t) =>
 t.test('truncated file: 422', (t) => rejects(t, good.subarray(0, good.length - 1000), 422, /truncated/));
 
 t.test('truncated in the header: 422', (t) =>
-  rejects(t, good.subarray(0, 300), 422, /malformed or truncated DICOM: .*(overrun|past end|beyond)/),
+  rejects(t, good.subarray(0, 300), 422, /malformed or truncated DICOM: an element is cut short/),
 );
 
 t.test('garbage after the preamble: 422', (t) => {
