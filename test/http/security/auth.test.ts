@@ -3,7 +3,8 @@
 // in place, and swapped through a symlink as a Kubernetes Secret update does), a bad file at start and on reload.
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -247,4 +248,41 @@ t.test('a key with models= sees only its models and their prompt sets', async (t
   t.same((await list(CAROL, '/prompt-sets')).prompt_sets, [], 'nor its prompt sets');
   const named = await status(scopedUrl + '/prompt-sets?model=unimed-demo', withKey(CAROL));
   t.same([named.status, named.code], [403, 'forbidden'], 'naming the model: 403');
+});
+
+t.test("a key's models= is checked before the PACS is contacted, on every route that retrieves", async (t) => {
+  // A loopback PACS that only counts: any request reaching it means the refusal came too late.
+  let pacsRequests = 0;
+  const pacs = createServer((_req, res) => {
+    pacsRequests++;
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => pacs.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => pacs.close());
+  const pacsUrl = `http://127.0.0.1:${(pacs.address() as AddressInfo).port}/dicom-web`;
+  const scopedUrl = await serve({
+    API_KEYS: `carol:${CAROL} models=other-model`,
+    DICOMWEB_SOURCES: JSON.stringify({ pacs: { url: pacsUrl } }),
+  });
+  const study = '1.2.826.0.1.3680043.8.498.77';
+  const instance = { dicomweb: { source: 'pacs', study, series: `${study}.1`, instance: `${study}.1.1` } };
+  const series = { dicomweb: { source: 'pacs', study, series: `${study}.1` } };
+  const calls: [string, unknown][] = [
+    ['/classify', { image: instance, labels: ['a', 'b'] }],
+    ['/classify', { image: instance, labels: ['a', 'b'], model: 'unimed-demo' }],
+    ['/embed/image', { images: [instance] }],
+    ['/preview', { image: instance }],
+    ['/classify/series', { ...series, labels: ['a', 'b'] }],
+    ['/embed/series', series],
+  ];
+  for (const [path, body] of calls) {
+    const init = withKey(CAROL, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = await status(scopedUrl + path, init);
+    t.same(
+      [answer.status, answer.code],
+      [403, 'forbidden'],
+      `${path}${JSON.stringify(body).includes('model') ? ' naming the model' : ''}: 403`,
+    );
+  }
+  t.equal(pacsRequests, 0, 'the PACS was never contacted');
 });
