@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { type ApiKey, checkDistinct, parseApiKeysFile, parseApiKeysVariable } from './api-keys.ts';
 import { boolean, ConfigError, type Env, fileText, list, optionalInteger, path, text } from './env.ts';
@@ -18,6 +19,24 @@ export interface SecurityConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   /** AUDIT_LOG: `stdout` or the path of a file the audit lines are appended to. */
   auditLog: 'stdout' | { file: string };
+  /**
+   * AUDIT_HASH_SECRET_FILE: the key of the HMAC-SHA256 that logs carry in place of values a client chose (its
+   * X-Request-Id). Unset: a random key for this process, so its hashes match nothing after a restart. A KeyObject,
+   * so that printing the configuration prints no secret.
+   */
+  auditHash: { key: KeyObject; fromFile: boolean };
+}
+
+const MIN_SECRET_CHARS = 16;
+
+function auditHash(env: Env, cwd: string): SecurityConfig['auditHash'] {
+  const file = path(env, 'AUDIT_HASH_SECRET_FILE', cwd);
+  if (file === undefined) return { key: createSecretKey(randomBytes(32)), fromFile: false };
+  // A trailing newline (echo, a Secret written by hand) is not part of the secret: `openssl dgst -hmac` takes it without.
+  const secret = fileText(file, 'AUDIT_HASH_SECRET_FILE', { maxChars: 4096 }).replace(/\r?\n$/, '');
+  if (secret.length < MIN_SECRET_CHARS)
+    throw new ConfigError(`AUDIT_HASH_SECRET_FILE ${file} holds fewer than ${MIN_SECRET_CHARS} characters`);
+  return { key: createSecretKey(Buffer.from(secret, 'utf8')), fromFile: true };
 }
 
 function origins(env: Env): string[] {
@@ -67,5 +86,6 @@ export function securityConfig(env: Env, cwd: string, port: number): SecurityCon
     corsOrigins: origins(env),
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     auditLog: audit === 'stdout' ? 'stdout' : { file: resolve(cwd, audit) },
+    auditHash: auditHash(env, cwd),
   };
 }

@@ -1060,6 +1060,8 @@ export interface components {
         Traceparent: string;
         /** @description The caller's X-Request-Id when sane, else a generated UUID. */
         RequestId: string;
+        /** @description The service's own id of the request (a UUID), the one its logs carry; they hold the caller's X-Request-Id only as a keyed hash. */
+        ServerRequestId: string;
         /** @description sha256 of the model that answered (models/README.md defines it). */
         ModelSha256: string;
         /** @description The service version (package.json). */
@@ -1094,6 +1096,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Server-Request-Id": components["headers"]["ServerRequestId"];
                     "X-Model-Sha256": components["headers"]["ModelSha256"];
                     "X-Service-Version": components["headers"]["ServiceVersion"];
                     traceparent: components["headers"]["Traceparent"];
@@ -1179,6 +1182,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Server-Request-Id": components["headers"]["ServerRequestId"];
                     "X-Model-Sha256": components["headers"]["ModelSha256"];
                     "X-Service-Version": components["headers"]["ServiceVersion"];
                     traceparent: components["headers"]["Traceparent"];
@@ -1291,6 +1295,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Server-Request-Id": components["headers"]["ServerRequestId"];
                     "X-Model-Sha256": components["headers"]["ModelSha256"];
                     "X-Service-Version": components["headers"]["ServiceVersion"];
                     traceparent: components["headers"]["Traceparent"];
@@ -1589,6 +1594,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Server-Request-Id": components["headers"]["ServerRequestId"];
                     "X-Model-Sha256": components["headers"]["ModelSha256"];
                     "X-Service-Version": components["headers"]["ServiceVersion"];
                     traceparent: components["headers"]["Traceparent"];
@@ -1865,6 +1871,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Server-Request-Id": components["headers"]["ServerRequestId"];
                     "X-Model-Sha256": components["headers"]["ModelSha256"];
                     "X-Service-Version": components["headers"]["ServiceVersion"];
                     traceparent: components["headers"]["Traceparent"];
@@ -1975,6 +1982,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Server-Request-Id": components["headers"]["ServerRequestId"];
                     "X-Model-Sha256": components["headers"]["ModelSha256"];
                     "X-Service-Version": components["headers"]["ServiceVersion"];
                     traceparent: components["headers"]["Traceparent"];

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -12,18 +12,31 @@ declare module 'fastify' {
      * context the use cases run with (http/plugins/admission.ts builds it once).
      */
     lifetime: { readonly signal: AbortSignal; readonly deadline: number };
+    /**
+     * HMAC-SHA256 (AUDIT_HASH_SECRET_FILE) of the caller's sane X-Request-Id, null without one: what the logs
+     * carry of it, so whoever knows the id can find its lines, and an id a client filled with an MRN is not logged.
+     */
+    callerRequestIdHash: string | null;
   }
 }
 
 /** The header naming the model that answered (docs/api.md). */
 export const MODEL_HEADER = 'x-model-sha256';
 
-/** A caller's request id is echoed only when it cannot smuggle anything into headers or logs. */
+/** The header naming the service's own id of the request, the one its log lines carry (docs/api.md). */
+export const SERVER_REQUEST_ID_HEADER = 'x-server-request-id';
+
+/** A caller's request id is echoed only when it cannot smuggle anything into headers. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function requestId(req: IncomingMessage): string {
+function callerRequestId(req: IncomingMessage): string | undefined {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : undefined;
+}
+
+/** `request.id`, the id in every log line: always the service's own, never a value the caller chose. */
+export function requestId(): string {
+  return randomUUID();
 }
 
 /**
@@ -34,10 +47,16 @@ export function requestId(req: IncomingMessage): string {
 export const requestContext = fp(
   (app, _options, loaded) => {
     const { serviceState: state, metrics, config } = app;
+    const hashKey = config.security.auditHash.key;
     app.decorateRequest('lifetime', null as unknown as FastifyRequest['lifetime']);
+    app.decorateRequest('callerRequestIdHash', null);
 
     app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
-      void reply.header('x-request-id', request.id);
+      const callers = callerRequestId(request.raw);
+      request.callerRequestIdHash = callers === undefined ? null : createHmac('sha256', hashKey).update(callers).digest('hex');
+      // The caller's id is echoed as documented; the service's own names the request in its logs.
+      void reply.header('x-request-id', callers ?? request.id);
+      void reply.header(SERVER_REQUEST_ID_HEADER, request.id);
       void reply.header('x-service-version', SERVICE_VERSION);
       const controller = new AbortController();
       request.lifetime = Object.freeze({ signal: controller.signal, deadline: Date.now() + config.requestTimeoutMs });
@@ -67,7 +86,13 @@ export const requestContext = fp(
       const seconds = reply.elapsedTime / 1000;
       metrics.httpRequestDuration.observe({ route, method: request.method, status_code: String(reply.statusCode) }, seconds);
       request.log.info(
-        { route, method: request.method, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
+        {
+          route,
+          method: request.method,
+          status: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 10) / 10,
+          callerRequestIdHash: request.callerRequestIdHash,
+        },
         'request',
       );
       done();

@@ -58,7 +58,8 @@ function size(header: unknown, counted: number): number {
 }
 
 /**
- * One line per request, whatever its outcome: who (`key_id`, never the key), what (route template, method, model
+ * One line per request, whatever its outcome: which (the service's request id, the caller's X-Request-Id only as
+ * a keyed hash), who (`key_id`, never the key), what (route template, method, model
  * id and sha256), the answer (status, body bytes in and out) and timings. Never a body, query string, header
  * value, file name or field value: nothing a client sends is copied into it. The first of the security plugins,
  * so that the refusals of the others are timed from the start.
@@ -66,6 +67,10 @@ function size(header: unknown, counted: number): number {
 export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: pino.DestinationStream }>(
   (app, { target, destination }, loaded) => {
     const opened = openAuditLog(target, destination);
+    if (!app.config.security.auditHash.fromFile)
+      app.log.info(
+        'AUDIT_HASH_SECRET_FILE is not set: caller request ids are hashed with a key of this process alone, so their hashes match nothing after a restart',
+      );
     const audit = opened.logger;
     app.addHook('onClose', (_app, done) => {
       opened.close();
@@ -90,6 +95,7 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
       const round = (ms: number): number => Math.round(ms * 10) / 10;
       audit.info({
         request_id: request.id,
+        caller_request_id_hmac: request.callerRequestIdHash,
         key_id: request.apiKeyId ?? null,
         method: request.method,
         route: request.routeOptions.url ?? 'unmatched',

@@ -5,7 +5,7 @@ import { ServiceError } from '../../errors.ts';
 import { PLUGIN } from '../plugins/names.ts';
 
 /** Headers a page may read from an answer (the rest stay hidden from cross-origin scripts). */
-const EXPOSED = ['x-request-id', 'x-service-version', 'x-model-sha256', 'x-preprocessing', 'retry-after'];
+const EXPOSED = ['x-request-id', 'x-server-request-id', 'x-service-version', 'x-model-sha256', 'x-preprocessing', 'retry-after'];
 
 /** The page served by this service sends its own origin; the Host it called is the one to compare (scheme aside: TLS may end at the ingress). */
 function isOwnOrigin(origin: string, host: string | undefined): boolean {

@@ -2,7 +2,8 @@
 // strings sent through every input path, error paths included (JSON, invalid JSON, multipart field values, file
 // names and field names, query strings, DICOM attributes, labels, templates, keys, bad keys, origins) appear in
 // no line of the audit log nor of the service log, both captured at trace level.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -10,7 +11,8 @@ import { buildApp } from '../../../src/app.ts';
 import { imageElements, part10 } from '../../fixtures/dicom/writer.ts';
 import { mono8 } from '../../fixtures/dicom/images.ts';
 import type { Element } from '../../fixtures/dicom/writer.ts';
-import { capturedLogger, DEMO, loadRegistry, until } from '../../helpers/common.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { capturedLogger, DEMO, loadRegistry, ROOT, until } from '../../helpers/common.ts';
 
 const MARK = 'Qzmarker';
 const KEY = `auditor-${MARK}-key-0123456789`;
@@ -18,8 +20,17 @@ const UID = '1.2.826.0.1.3680043.8.498.777999111333555';
 const { logger, lines: serviceLines } = capturedLogger('trace');
 const dir = mkdtempSync(join(tmpdir(), 'unimed-audit-'));
 const auditFile = join(dir, 'logs', 'audit.jsonl');
+const HASH_SECRET = 'audit-hash-secret-0123456789';
+writeFileSync(join(dir, 'hash-secret'), `${HASH_SECRET}\n`);
+// A caller's X-Request-Id holding what a client may well put there: a patient's record number.
+const CALLER_ID = `MRN-${MARK}-4711`;
 const { registry, metrics, config } = await loadRegistry(
-  { API_KEYS: `auditor:${KEY} models=unimed-demo`, AUDIT_LOG: auditFile, MAX_CHARS_PER_TEXT: '300' },
+  {
+    API_KEYS: `auditor:${KEY} models=unimed-demo`,
+    AUDIT_LOG: auditFile,
+    AUDIT_HASH_SECRET_FILE: join(dir, 'hash-secret'),
+    MAX_CHARS_PER_TEXT: '300',
+  },
   { logger },
 );
 const app = await buildApp({ config, metrics, registry, logger });
@@ -138,6 +149,7 @@ const sent: Sent[] = [
   },
   { path: `/${MARK}`, init: { headers: auth }, status: 404 },
   { path: '/healthz', init: {}, status: 200 },
+  { path: '/models', init: { headers: { ...auth, 'x-request-id': CALLER_ID } }, status: 200 },
 ];
 
 const answers: { id: string; status: number }[] = [];
@@ -162,7 +174,7 @@ t.test('every input path, success and error, answers as expected', async (t) => 
     const res = await fetch(url + path, init);
     await res.arrayBuffer();
     t.equal(res.status, status, `${init.method ?? 'GET'} ${path.slice(0, 40)}: ${status}`);
-    answers.push({ id: res.headers.get('x-request-id') ?? '', status: res.status });
+    answers.push({ id: res.headers.get('x-server-request-id') ?? '', status: res.status });
   }
   audit = await until('an audit line for every request', () => {
     const lines = readAudit().slice(before);
@@ -192,6 +204,9 @@ t.test('one audit line per request: who, what, how it ended, never the key', (t)
   t.equal(badKey.status, 401);
   t.equal(byId.get(answers[18]!.id)!.route, 'unmatched', 'an unknown path: route "unmatched", not the path');
   t.equal(byId.get(answers[19]!.id)!.model, null, 'no model for /healthz');
+  t.equal(first.caller_request_id_hmac, null, 'no caller id, no hash');
+  const hmac = createHmac('sha256', HASH_SECRET).update(CALLER_ID).digest('hex');
+  t.equal(byId.get(answers[20]!.id)!.caller_request_id_hmac, hmac, "the caller's id as HMAC-SHA256 with the secret file's key");
   t.end();
 });
 
@@ -216,4 +231,34 @@ t.test("a malformed DICOM's 422 names no library internals", async (t) => {
   t.equal(res.status, 422);
   t.match(body.error.message, /^malformed or truncated DICOM/);
   t.notMatch(body.error.message, /dicomParser|parseDicom|readFixedString/, 'no parser function names');
+});
+
+t.test("the caller's X-Request-Id is echoed; the service's own id comes in X-Server-Request-Id", async (t) => {
+  const res = await fetch(url + '/healthz', { headers: { 'x-request-id': CALLER_ID } });
+  await res.arrayBuffer();
+  t.equal(res.headers.get('x-request-id'), CALLER_ID, 'echoed as documented');
+  const own = res.headers.get('x-server-request-id') ?? '';
+  t.match(own, /^[0-9a-f-]{36}$/, "the service's id, a UUID");
+  const line = await until('its audit line', () => readAudit().find((l) => l.request_id === own));
+  t.equal(line.caller_request_id_hmac, createHmac('sha256', HASH_SECRET).update(CALLER_ID).digest('hex'));
+  t.ok(
+    serviceLines.some((l) => l.includes(own)),
+    "the service log names the request by the service's id",
+  );
+});
+
+t.test('AUDIT_HASH_SECRET_FILE: 16 characters at least; unset, a key of the process alone', (t) => {
+  const short = join(dir, 'short-secret');
+  writeFileSync(short, 'too-short\n');
+  t.throws(() => loadConfig({ AUDIT_HASH_SECRET_FILE: short }, ROOT), /AUDIT_HASH_SECRET_FILE \S+ holds fewer than 16 characters/);
+  t.throws(() => loadConfig({ AUDIT_HASH_SECRET_FILE: join(dir, 'missing') }, ROOT), /AUDIT_HASH_SECRET_FILE \S+ cannot be read/);
+  const a = loadConfig({}, ROOT).security.auditHash;
+  const b = loadConfig({}, ROOT).security.auditHash;
+  t.equal(a.fromFile, false);
+  t.notOk(a.key.equals(b.key), 'a new random key each time');
+  t.notOk(
+    JSON.stringify(loadConfig({ AUDIT_HASH_SECRET_FILE: join(dir, 'hash-secret') }, ROOT)).includes(HASH_SECRET),
+    'the configuration prints no secret',
+  );
+  t.end();
 });
