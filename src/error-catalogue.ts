@@ -110,7 +110,12 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     test: 'test/inputs/dicom/codestream.test.ts',
   },
-  rate_limited: { status: 429, meaning: 'the API key is over its rate', retryable: true, test: 'test/http/security/auth.test.ts' },
+  rate_limited: {
+    status: 429,
+    meaning: 'the API key is over its rate, or the client address sent too many wrong keys',
+    retryable: true,
+    test: 'test/http/security/auth.test.ts',
+  },
   headers_too_large: {
     status: 431,
     meaning: "the request headers are over Node's limit",

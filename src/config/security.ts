@@ -1,7 +1,8 @@
 import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { type ApiKey, checkDistinct, parseApiKeysFile, parseApiKeysVariable } from './api-keys.ts';
-import { boolean, ConfigError, type Env, fileText, list, optionalInteger, path, text } from './env.ts';
+import { isIP } from 'node:net';
+import { boolean, ConfigError, duration, type Env, fileText, integer, list, optionalInteger, path, text } from './env.ts';
 
 /** Access control, data protection and the listeners (docs/security.md "API keys"). */
 export interface SecurityConfig {
@@ -25,6 +26,21 @@ export interface SecurityConfig {
    * so that printing the configuration prints no secret.
    */
   auditHash: { key: KeyObject; fromFile: boolean };
+  /** AUTH_FAILURE_LIMIT wrong keys per client address within AUTH_FAILURE_WINDOW_MS; past it, 429 until the window ends. 0: no limit. */
+  authFailures: { limit: number; windowMs: number };
+  /** TRUSTED_PROXIES: addresses or CIDR subnets whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
+}
+
+function proxies(env: Env): string[] {
+  return list(env, 'TRUSTED_PROXIES', []).map((entry) => {
+    const [address = '', bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    if (family === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= maxBits)))
+      throw new ConfigError(`TRUSTED_PROXIES: "${entry}" is not an IP address or a CIDR subnet such as 10.0.0.0/8`);
+    return entry;
+  });
 }
 
 const MIN_SECRET_CHARS = 16;
@@ -87,5 +103,7 @@ export function securityConfig(env: Env, cwd: string, port: number): SecurityCon
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     auditLog: audit === 'stdout' ? 'stdout' : { file: resolve(cwd, audit) },
     auditHash: auditHash(env, cwd),
+    authFailures: { limit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 0), windowMs: duration(env, 'AUTH_FAILURE_WINDOW_MS', 60_000, 1000) },
+    trustedProxies: proxies(env),
   };
 }

@@ -739,7 +739,7 @@ export interface components {
                 };
             };
         };
-        /** @description The API key is over its rate (`rate=`, counted per pod); retry after `Retry-After` seconds. */
+        /** @description The API key is over its rate (`rate=`, counted per pod), or the client address sent more wrong keys than `AUTH_FAILURE_LIMIT` within the window; retry after `Retry-After` seconds. */
         TooManyRequests: {
             headers: {
                 "Retry-After"?: number;

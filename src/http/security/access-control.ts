@@ -4,6 +4,7 @@ import type { ApiKey } from '../../config/api-keys.ts';
 import { ServiceError } from '../../errors.ts';
 import { PLUGIN } from '../plugins/names.ts';
 import { isPublicRoute } from './public-routes.ts';
+import { AuthFailures } from './auth-failures.ts';
 import type { ApiKeyStore } from './key-store.ts';
 
 declare module 'fastify' {
@@ -46,6 +47,8 @@ export const accessControl = fp<{ store: ApiKeyStore }>(
   (app, { store }, loaded) => {
     app.decorateRequest('apiKey', null);
     app.decorateRequest('apiKeyId', undefined);
+    const { limit, windowMs } = app.config.security.authFailures;
+    const failures = limit === 0 ? undefined : new AuthFailures(limit, windowMs);
 
     const names = new Set<string>();
     app.addHook('onRoute', (route) => {
@@ -84,6 +87,13 @@ export const accessControl = fp<{ store: ApiKeyStore }>(
         done(new ServiceError('bad_request', 'send one Authorization header, not several', { field: 'authorization' }));
         return;
       }
+      // Guessing keys costs time: an address past its failures in the window is refused before its key is tried.
+      const wait = failures?.retryAfterSeconds(request.clientAddress) ?? 0;
+      if (wait > 0) {
+        const message = 'too many requests with a wrong API key from this address; try again later (AUTH_FAILURE_LIMIT)';
+        done(new ServiceError('rate_limited', message, { retryAfterSeconds: wait }));
+        return;
+      }
       const presented = bearerToken(request.headers.authorization);
       if (presented === undefined) {
         done(refuse(reply, REALM, 'an API key is required: send Authorization: Bearer <key>'));
@@ -91,6 +101,7 @@ export const accessControl = fp<{ store: ApiKeyStore }>(
       }
       const key = store.find(presented);
       if (key === undefined) {
+        failures?.record(request.clientAddress);
         done(refuse(reply, `${REALM}, error="invalid_token"`, 'the API key is not valid'));
         return;
       }

@@ -4,11 +4,14 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import type { SecurityConfig } from '../../config/security.ts';
 import { PLUGIN } from '../plugins/names.ts';
+import { clientAddress, trustedProxies } from './client-address.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The model that served the request, for the audit line (set where the route picks it). */
     auditModel: { id: string; sha256: string } | null;
+    /** The client's address (TRUSTED_PROXIES' X-Forwarded-For honoured): the audit line's, and what failed keys are counted by. */
+    clientAddress: string;
   }
 }
 
@@ -59,7 +62,7 @@ function size(header: unknown, counted: number): number {
 
 /**
  * One line per request, whatever its outcome: which (the service's request id, the caller's X-Request-Id only as
- * a keyed hash), who (`key_id`, never the key), what (route template, method, model
+ * a keyed hash), who (`key_id`, never the key; `client_address`), what (route template, method, model
  * id and sha256), the answer (status, body bytes in and out) and timings. Never a body, query string, header
  * value, file name or field value: nothing a client sends is copied into it. The first of the security plugins,
  * so that the refusals of the others are timed from the start.
@@ -77,9 +80,12 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
       done();
     });
     app.decorateRequest('auditModel', null);
+    app.decorateRequest('clientAddress', '');
+    const trusted = trustedProxies(app.config.security.trustedProxies);
     const starts = new WeakMap<FastifyRequest, Start>();
 
     app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done) => {
+      request.clientAddress = clientAddress(request, trusted);
       const { read, written } = counters(request);
       starts.set(request, { at: performance.now(), bytesRead: read, bytesWritten: written });
       done();
@@ -97,6 +103,7 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
         request_id: request.id,
         caller_request_id_hmac: request.callerRequestIdHash,
         key_id: request.apiKeyId ?? null,
+        client_address: request.clientAddress,
         method: request.method,
         route: request.routeOptions.url ?? 'unmatched',
         model: request.auditModel,

@@ -205,6 +205,8 @@ t.test('one audit line per request: who, what, how it ended, never the key', (t)
   t.equal(byId.get(answers[18]!.id)!.route, 'unmatched', 'an unknown path: route "unmatched", not the path');
   t.equal(byId.get(answers[19]!.id)!.model, null, 'no model for /healthz');
   t.equal(first.caller_request_id_hmac, null, 'no caller id, no hash');
+  t.equal(first.client_address, '127.0.0.1', "client_address: the connection's peer");
+  t.equal(byId.get(answers[16]!.id)!.client_address, '127.0.0.1', 'on a refused key too');
   const hmac = createHmac('sha256', HASH_SECRET).update(CALLER_ID).digest('hex');
   t.equal(byId.get(answers[20]!.id)!.caller_request_id_hmac, hmac, "the caller's id as HMAC-SHA256 with the secret file's key");
   t.end();

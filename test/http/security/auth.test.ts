@@ -286,3 +286,46 @@ t.test("a key's models= is checked before the PACS is contacted, on every route 
   }
   t.equal(pacsRequests, 0, 'the PACS was never contacted');
 });
+
+t.test('wrong keys from one client address: 429 with Retry-After past AUTH_FAILURE_LIMIT in the window', async (t) => {
+  const limits = { API_KEYS: `alice:${ALICE}`, AUTH_FAILURE_LIMIT: '3', AUTH_FAILURE_WINDOW_MS: '60000' };
+  const wrong = withKey('not-a-key-0123456789abcdef');
+  const from = (init: RequestInit, forwardedFor: string): RequestInit => ({
+    ...init,
+    headers: { ...(init.headers as Record<string, string>), 'x-forwarded-for': forwardedFor },
+  });
+
+  // No trusted proxy: X-Forwarded-For is the client's own claim and is ignored, so varying it does not help.
+  const direct = await serve(limits);
+  for (let i = 1; i <= 3; i++)
+    t.equal((await status(direct + '/models', from(wrong, `198.51.100.${i}`))).status, 401, `wrong key ${i}: 401`);
+  const over = await fetch(direct + '/models', from(wrong, '198.51.100.9'));
+  const body = (await over.json()) as { error: { code: string } };
+  t.same([over.status, body.error.code], [429, 'rate_limited'], 'the 4th: 429');
+  const retryAfter = Number(over.headers.get('retry-after'));
+  t.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter} s, within the window`);
+  t.equal((await status(direct + '/models', withKey(ALICE))).status, 429, 'the address waits out the window, whatever key it sends');
+  t.equal((await status(direct + '/healthz')).status, 200, 'open routes stay open');
+
+  // Behind a trusted proxy the client is the last untrusted X-Forwarded-For hop, counted on its own.
+  const proxied = await serve({ ...limits, TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8' });
+  for (let i = 0; i < 3; i++) await status(proxied + '/models', from(wrong, '203.0.113.7, 10.1.2.3'));
+  t.equal((await status(proxied + '/models', from(wrong, '203.0.113.7'))).status, 429, 'the guessing client: 429');
+  t.equal((await status(proxied + '/models', from(withKey(ALICE), '203.0.113.8'))).status, 200, 'another client behind the proxy: served');
+  t.equal(
+    (await status(proxied + '/models', from(withKey(ALICE), '203.0.113.7, 203.0.113.8'))).status,
+    200,
+    'a prepended hop is not believed',
+  );
+});
+
+t.test('TRUSTED_PROXIES takes addresses and CIDR subnets only', (t) => {
+  t.same(loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8, ::1, 192.168.1.1' }, ROOT).security.trustedProxies, [
+    '10.0.0.0/8',
+    '::1',
+    '192.168.1.1',
+  ]);
+  for (const bad of ['proxy.local', '10.0.0.0/33', '10.0.0.0/8/1'])
+    t.throws(() => loadConfig({ TRUSTED_PROXIES: bad }, ROOT), /TRUSTED_PROXIES: ".*" is not an IP address or a CIDR subnet/, bad);
+  t.end();
+});
