@@ -5,6 +5,7 @@ import { ServiceError } from '../../errors.ts';
 import { PLUGIN } from '../plugins/names.ts';
 import { isPublicRoute } from './public-routes.ts';
 import { AuthFailures } from './auth-failures.ts';
+import { headerValues } from './client-address.ts';
 import type { ApiKeyStore } from './key-store.ts';
 
 declare module 'fastify' {
@@ -83,7 +84,7 @@ export const accessControl = fp<{ store: ApiKeyStore }>(
         return;
       }
       // Node keeps the first of repeated Authorization headers; a proxy may read the last: refuse the ambiguity.
-      if ((request.raw.headersDistinct.authorization?.length ?? 0) > 1) {
+      if (headerValues(request.raw, 'authorization').length > 1) {
         done(new ServiceError('bad_request', 'send one Authorization header, not several', { field: 'authorization' }));
         return;
       }

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 
 /** TRUSTED_PROXIES as a set to test addresses against: each entry an address or a CIDR subnet. */
@@ -11,6 +12,18 @@ export function trustedProxies(entries: readonly string[]): BlockList {
     else list.addSubnet(address, Number(bits), family);
   }
   return list;
+}
+
+/**
+ * Every value of a header, each occurrence apart (read from rawHeaders, which Node's own parse and an injected
+ * request both fill; `headers` keeps only the first of some headers).
+ */
+export function headerValues(raw: IncomingMessage, name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < raw.rawHeaders.length; i += 2) {
+    if (raw.rawHeaders[i]!.toLowerCase() === name) values.push(raw.rawHeaders[i + 1]!);
+  }
+  return values;
 }
 
 function isTrusted(trusted: BlockList, address: string): boolean {
@@ -29,7 +42,7 @@ function isTrusted(trusted: BlockList, address: string): boolean {
 export function clientAddress(request: FastifyRequest, trusted: BlockList): string {
   let address = request.raw.socket?.remoteAddress ?? 'unknown';
   if (!isTrusted(trusted, address)) return address;
-  const forwarded = (request.raw.headersDistinct['x-forwarded-for'] ?? [])
+  const forwarded = headerValues(request.raw, 'x-forwarded-for')
     .flatMap((value) => value.split(','))
     .map((hop) => hop.trim())
     .filter((hop) => hop !== '');
