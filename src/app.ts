@@ -10,7 +10,7 @@ import { bodyAdmission } from './http/plugins/body-admission.ts';
 import { serviceDecorations } from './http/plugins/decorators.ts';
 import { lingeringClose } from './http/plugins/lingering-close.ts';
 import { requestContext, requestId } from './http/plugins/request-context.ts';
-import { httpsServerOptions, tlsReload } from './http/plugins/tls.ts';
+import { hsts, httpsServerOptions, tlsReload } from './http/plugins/tls.ts';
 import { accessControl } from './http/security/access-control.ts';
 import { auditLog } from './http/security/audit.ts';
 import { corsCheck } from './http/security/cors.ts';
@@ -116,6 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerApiSchemas(app);
   await app.register(errorHandling);
   if (tls !== undefined) await app.register(tlsReload, { tls, logger: serviceLogger });
+  if (tls?.hstsMaxAgeSeconds !== undefined) await app.register(hsts, { maxAgeSeconds: tls.hstsMaxAgeSeconds });
   // The hooks every request meets, in this order (each plugin names the ones it needs before it, http/plugins/names.ts,
   // so Fastify refuses another order), all before its body is read: identified, traced, the audit clock started,
   // a foreign Origin refused (403), the API key checked (401/403), a declared body over the limit refused (413);

@@ -2,6 +2,7 @@ import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { type ApiKey, checkDistinct, parseApiKeysFile, parseApiKeysVariable } from './api-keys.ts';
 import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { boolean, ConfigError, duration, type Env, fileText, integer, list, optionalInteger, path, text } from './env.ts';
 
 /** Access control, data protection and the listeners (docs/security.md "API keys"). */
@@ -16,8 +17,11 @@ export interface SecurityConfig {
   metricsPort: number | undefined;
   /** CORS_ORIGINS: origins (scheme://host[:port]) that may call from a browser; any other Origin gets 403. */
   corsOrigins: string[];
-  /** TLS_CERT_FILE + TLS_KEY_FILE: serve HTTPS, reloading them when they change. */
-  tls: { certFile: string; keyFile: string } | undefined;
+  /**
+   * TLS_CERT_FILE + TLS_KEY_FILE: serve HTTPS, reloading them when they change; TLS_CIPHERS the suites offered
+   * (TLS 1.2 at least), HSTS_MAX_AGE_SECONDS the Strict-Transport-Security max-age sent (unset: none).
+   */
+  tls: { certFile: string; keyFile: string; ciphers: string; hstsMaxAgeSeconds: number | undefined } | undefined;
   /** AUDIT_LOG: `stdout` or the path of a file the audit lines are appended to. */
   auditLog: 'stdout' | { file: string };
   /**
@@ -70,6 +74,35 @@ function origins(env: Env): string[] {
   });
 }
 
+/**
+ * Mozilla's "intermediate" profile without its DHE suites: ECDHE key exchange with AEAD ciphers for TLS 1.2, and
+ * the TLS 1.3 suites (which Node negotiates only when the list names them). No static-RSA key exchange, no CBC.
+ */
+export const DEFAULT_TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** TLS 1.0 and 1.1 are refused whatever the ciphers. */
+export const TLS_MIN_VERSION = 'TLSv1.2';
+
+function ciphers(env: Env): string {
+  const chosen = text(env, 'TLS_CIPHERS') ?? DEFAULT_TLS_CIPHERS;
+  try {
+    createSecureContext({ ciphers: chosen, minVersion: TLS_MIN_VERSION });
+  } catch (err) {
+    throw new ConfigError(`TLS_CIPHERS: "${chosen}" is not an OpenSSL cipher list Node accepts: ${(err as Error).message}`);
+  }
+  return chosen;
+}
+
 /** `port`: PORT, which the metrics listener must not take. */
 export function securityConfig(env: Env, cwd: string, port: number): SecurityConfig {
   const apiKeys = text(env, 'API_KEYS');
@@ -100,7 +133,10 @@ export function securityConfig(env: Env, cwd: string, port: number): SecurityCon
     requireAuth,
     metricsPort,
     corsOrigins: origins(env),
-    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+    tls:
+      certFile !== undefined && keyFile !== undefined
+        ? { certFile, keyFile, ciphers: ciphers(env), hstsMaxAgeSeconds: optionalInteger(env, 'HSTS_MAX_AGE_SECONDS', 0) }
+        : undefined,
     auditLog: audit === 'stdout' ? 'stdout' : { file: resolve(cwd, audit) },
     auditHash: auditHash(env, cwd),
     authFailures: { limit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 0), windowMs: duration(env, 'AUTH_FAILURE_WINDOW_MS', 60_000, 1000) },

@@ -32,4 +32,6 @@ export const PLUGIN = {
   rateLimit: 'unimed-rate-limit',
   /** The certificate reloaded when its files change (plugins/tls.ts); no hook on requests. */
   tlsReload: 'unimed-tls-reload',
+  /** Strict-Transport-Security on every answer of the HTTPS listener (plugins/tls.ts); sets a header, refuses nothing. */
+  hsts: 'unimed-hsts',
 } as const;

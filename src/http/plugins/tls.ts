@@ -7,25 +7,47 @@ import { createSecureContext } from 'node:tls';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import { ConfigError } from '../../config/env.ts';
-import type { SecurityConfig } from '../../config/security.ts';
+import { type SecurityConfig, TLS_MIN_VERSION } from '../../config/security.ts';
 import { PLUGIN } from './names.ts';
 
 type TlsFiles = NonNullable<SecurityConfig['tls']>;
 
+/** The protocol settings every secure context gets, at start and on each reload (setSecureContext forgets them). */
+function protocol(tls: TlsFiles): { ciphers: string; minVersion: typeof TLS_MIN_VERSION } {
+  return { ciphers: tls.ciphers, minVersion: TLS_MIN_VERSION };
+}
+
 /**
  * Options for an HTTPS server with the certificate and key of TLS_CERT_FILE/TLS_KEY_FILE, read now (a missing
- * file or a pair that does not match fails the start), plus the HTTP server options the plain listener has.
+ * file or a pair that does not match fails the start), the suites of TLS_CIPHERS from TLS 1.2 up, plus the HTTP
+ * server options the plain listener has.
  */
 export function httpsServerOptions(tls: TlsFiles, http: HttpServerOptions): HttpsServerOptions {
   let pair: { cert: Buffer; key: Buffer };
   try {
     pair = { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
-    createSecureContext(pair);
+    createSecureContext({ ...pair, ...protocol(tls) });
   } catch (err) {
     throw new ConfigError(`TLS_CERT_FILE/TLS_KEY_FILE cannot be used: ${(err as Error).message}`);
   }
-  return { ...http, ...pair };
+  return { ...http, ...pair, ...protocol(tls) };
 }
+
+/**
+ * Strict-Transport-Security on every answer of the HTTPS listener when HSTS_MAX_AGE_SECONDS is set: a browser that
+ * saw it uses HTTPS only for this host until max-age runs out (the header means nothing over plain HTTP).
+ */
+export const hsts = fp<{ maxAgeSeconds: number }>(
+  (app, { maxAgeSeconds }, loaded) => {
+    const value = `max-age=${maxAgeSeconds}`;
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.header('strict-transport-security', value);
+      done();
+    });
+    loaded();
+  },
+  { name: PLUGIN.hsts },
+);
 
 /**
  * Reloads the certificate and key when either file changes (cert-manager and Kubernetes Secrets rewrite them,
@@ -49,7 +71,7 @@ export const tlsReload = fp<{ tls: TlsFiles; logger: Logger }>(
         const [cert, key] = await Promise.all([readFile(tls.certFile), readFile(tls.keyFile)]);
         const joined = `${cert.toString('base64')}.${key.toString('base64')}`;
         if (joined !== current) {
-          server.setSecureContext({ cert, key });
+          server.setSecureContext({ cert, key, ...protocol(tls) });
           current = joined;
           logger.info('TLS certificate reloaded');
         }
