@@ -2,7 +2,7 @@
 import { badRequest, inField, notFound, tooLarge } from '../errors.ts';
 import type { Cancellation, LabelSpec, ServedModel } from '../models/types.ts';
 import { hasOnePlaceholder } from '../zeroshot/scoring.ts';
-import { checkTextLengths } from './text-limits.ts';
+import { canonicalPromptText, checkTextLengths } from './text-limits.ts';
 
 export type LabelInput = string | { name: string; text: string };
 
@@ -31,8 +31,12 @@ export interface Classes {
 /** Inline labels without templates are embedded as the label text alone. */
 const DEFAULT_TEMPLATES: readonly string[] = ['{}'];
 
+/** Labels in their canonical form (NFC, no invisible controls), so that a look-alike cannot be a second class. */
 function labelSpecs(labels: LabelInput[]): LabelSpec[] {
-  const specs = labels.map((l) => (typeof l === 'string' ? { name: l, text: l } : { name: l.name, text: l.text }));
+  const specs = labels.map((l, i) => {
+    const name = canonicalPromptText(typeof l === 'string' ? l : l.name, 'label', i, 'labels');
+    return { name, text: typeof l === 'string' ? name : canonicalPromptText(l.text, 'label', i, 'labels') };
+  });
   const seen = new Set<string>();
   for (const { name } of specs) {
     if (seen.has(name)) throw inField('labels', badRequest(`label "${name}" is given twice`));
@@ -86,7 +90,7 @@ export function resolveClasses(model: ServedModel, fields: ClassifyFields, limit
     };
   }
   const labels = labelSpecs(fields.labels ?? []);
-  const templates = [...(fields.templates ?? DEFAULT_TEMPLATES)];
+  const templates = (fields.templates ?? DEFAULT_TEMPLATES).map((t, i) => canonicalPromptText(t, 'template', i, 'templates'));
   const prompts = labels.length * templates.length;
   if (prompts > limits.promptsPerClassify) {
     const message = `${labels.length} labels x ${templates.length} templates = ${prompts} prompts, MAX_PROMPTS_PER_CLASSIFY allows ${limits.promptsPerClassify}`;
