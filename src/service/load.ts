@@ -132,13 +132,13 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
     const others = Object.fromEntries(Object.entries(manifest.files).filter(([name]) => !checkedByWorkers.has(name)));
     started = encoders(dir, manifest, deps);
     const { image, text: textEncoder } = started;
-    const [tokenizer, [imageInfo, textInfo]] = await Promise.all([
+    const [tokenizer, [imageInfo, textInfo]] = await allSettled(
       steps.time('verify_files', async () => {
         await verifyFiles(dir, others);
         return TextTokenizer.load(dir, t.tokenizer, { contextLength: t.context_length, padId: t.pad_id, clsId: t.cls_id, sepId: t.sep_id });
       }),
-      steps.time('encoders', () => Promise.all([image.start(), textEncoder.start()])),
-    ]);
+      steps.time('encoders', () => allSettled(image.start(), textEncoder.start())),
+    );
     steps.recordEncoder('image', imageInfo);
     steps.recordEncoder('text', textInfo);
     deps.logger.info({ model: id, providers: { image: imageInfo.provider, text: textInfo.provider } }, 'inference workers ready');
@@ -190,4 +190,15 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(`model ${id ?? dir} (${dir}) cannot be served: ${message}`, { cause: err });
   }
+}
+
+/**
+ * Both results, or the first failure once both have settled: a failed start never closes the other encoder while
+ * onnxruntime is still creating its session on a worker thread (a thread terminated then aborts the process).
+ */
+async function allSettled<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
+  const [first, second] = await Promise.allSettled([a, b]);
+  if (first.status === 'rejected') throw first.reason;
+  if (second.status === 'rejected') throw second.reason;
+  return [first.value, second.value];
 }
