@@ -40,6 +40,7 @@ const PAGES = [
 /** Every block marked not runnable here, as `page: why` (the marker's text). */
 const NOT_RUNNABLE = [
   'README.md: installs the dependencies and starts the service (the examples test runs its own service)',
+  'README.md: the whole test suite (minutes); CI runs it',
   'docs/deployment.md: containers (docker run)',
   'docs/deployment.md: a container build',
   'docs/deployment.md: a container build, a registry and kubectl apply against a cluster',
