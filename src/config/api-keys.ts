@@ -13,11 +13,14 @@ export interface ApiKey {
   models?: string[];
   /** Route names (docs/security.md "API keys") this key may call; none: every route. */
   routes?: string[];
+  /** DICOMweb sources (DICOMWEB_SOURCES names, or `*` for all) this key may reach; none: no source at all. */
+  sources?: string[];
 }
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 const ROUTE_NAME = /^[a-z0-9_]{1,64}$/;
+const SOURCE_NAME = /^([A-Za-z0-9._-]{1,64}|\*)$/;
 /** Short keys can be guessed; 16 characters of a random alphabet are far out of reach. */
 export const MIN_KEY_LENGTH = 16;
 const WINDOWS: Record<string, number> = { second: 1000, minute: 60_000 };
@@ -33,8 +36,9 @@ function parseOption(key: ApiKey, option: string): void {
   const eq = option.indexOf('=');
   const name = eq < 0 ? option : option.slice(0, eq);
   const value = eq < 0 ? '' : option.slice(eq + 1);
-  if (!['rate', 'models', 'routes'].includes(name)) throw new LineError('unknown option (known: rate=, models=, routes=)');
-  if (key[name as 'rate' | 'models' | 'routes'] !== undefined) throw new LineError(`option ${name}= given twice`);
+  if (!['rate', 'models', 'routes', 'sources'].includes(name))
+    throw new LineError('unknown option (known: rate=, models=, routes=, sources=)');
+  if (key[name as 'rate' | 'models' | 'routes' | 'sources'] !== undefined) throw new LineError(`option ${name}= given twice`);
   if (name === 'rate') {
     const match = /^(\d{1,9})\/(second|minute)$/.exec(value);
     const max = Number(match?.[1]);
@@ -47,6 +51,9 @@ function parseOption(key: ApiKey, option: string): void {
   if (name === 'routes') {
     if (!items.every((r) => ROUTE_NAME.test(r))) throw new LineError('routes= takes route names such as classify, embed_image');
     key.routes = items;
+  } else if (name === 'sources') {
+    if (!items.every((r) => SOURCE_NAME.test(r))) throw new LineError('sources= takes DICOMWEB_SOURCES names, or * for all of them');
+    key.sources = items;
   } else {
     key.models = items;
   }
@@ -74,7 +81,7 @@ function parseLine(line: string): ApiKey {
 }
 
 /**
- * Parses key entries (`id:key` or `id:sha256:<hex>`, then ` rate=`, ` models=`, ` routes=`). Errors name the
+ * Parses key entries (`id:key` or `id:sha256:<hex>`, then ` rate=`, ` models=`, ` routes=`, ` sources=`). Errors name the
  * source and the entry's number, never its text. `what` says what a number counts ("line", "entry").
  */
 export function parseApiKeys(entries: string[], source: string, what: string): ApiKey[] {

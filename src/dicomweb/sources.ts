@@ -4,9 +4,10 @@
  * source (requests, failures, bytes, latency). No UID reaches a message, a metric label or a log line.
  */
 import type { DicomwebConfig, DicomwebSource } from '../config/dicomweb.ts';
-import { badRequest } from '../errors.ts';
+import { badRequest, ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { getFromSource, SourceRequestError, sourceUrl, type OutgoingCall, type SourceResponse } from './client.ts';
+import { checkGrant, NO_SOURCES, type SourceAccess, type SourceGrant } from './access.ts';
 import { dicomNotFound, upstreamUnavailable } from './errors.ts';
 import { mediaType, MultipartError, parseMultipartRelated } from './multipart-related.ts';
 import type { InstanceReference, SeriesReference } from './reference.ts';
@@ -19,6 +20,14 @@ const QIDO_ACCEPT = 'application/dicom+json';
 const DICOM = 'application/dicom';
 
 export type { ListedInstance } from './qido.ts';
+
+/** A request made for a caller: its cancellation and trace, and the sources it may reach (none without a grant). */
+export type SourceCall = OutgoingCall & { readonly sourceGrant?: SourceGrant };
+
+/** What became of a request to a source, for the access record. */
+function outcomeOf(error: unknown): SourceAccess['outcome'] {
+  return error instanceof ServiceError && error.code === 'dicom_not_found' ? 'not_found' : 'failed';
+}
 
 export class DicomwebSources {
   readonly #sources: ReadonlyMap<string, { source: DicomwebSource; slots: Slots }>;
@@ -37,8 +46,30 @@ export class DicomwebSources {
     return this.#named(name).source.concurrency;
   }
 
-  /** Retrieves an instance; `maxBytes` bounds the answer (MAX_BODY_BYTES, less what the request already holds). */
-  async retrieveInstance(reference: InstanceReference, cancellation: OutgoingCall, maxBytes: number): Promise<Buffer> {
+  /** 403 unless the call's grant names the source, then 400 unless it is configured: nothing is contacted. */
+  authorize(name: string, call: SourceCall): void {
+    checkGrant(call.sourceGrant ?? NO_SOURCES, name);
+    this.#named(name);
+  }
+
+  /**
+   * Retrieves an instance; `maxBytes` bounds the answer (MAX_BODY_BYTES, less what the request already holds). The
+   * access is recorded with the call's grant, whatever its outcome.
+   */
+  async retrieveInstance(reference: InstanceReference, call: SourceCall, maxBytes: number): Promise<Buffer> {
+    this.authorize(reference.source, call);
+    const { source, study, series, instance } = reference;
+    return recorded(call, { source, operation: 'retrieve', study, series, instance }, () => this.#retrieve(reference, call, maxBytes));
+  }
+
+  /** The series' instances with the attributes that order them (QIDO-RS); 404 when the source lists none. */
+  async listSeries(reference: SeriesReference, call: SourceCall, maxBytes: number): Promise<ListedInstance[]> {
+    this.authorize(reference.source, call);
+    const { source, study, series } = reference;
+    return recorded(call, { source, operation: 'list', study, series }, () => this.#list(reference, call, maxBytes));
+  }
+
+  async #retrieve(reference: InstanceReference, cancellation: OutgoingCall, maxBytes: number): Promise<Buffer> {
     const { source } = this.#named(reference.source);
     const path = `studies/${reference.study}/series/${reference.series}/instances/${reference.instance}`;
     const response = await this.#get(reference.source, sourceUrl(source, path), INSTANCE_ACCEPT, cancellation, maxBytes);
@@ -55,8 +86,7 @@ export class DicomwebSources {
     throw upstreamUnavailable(source.name, 'answered without a DICOM instance (not a multipart/related application/dicom body)');
   }
 
-  /** The series' instances with the attributes that order them (QIDO-RS); 404 when the source lists none. */
-  async listSeries(reference: SeriesReference, cancellation: OutgoingCall, maxBytes: number): Promise<ListedInstance[]> {
+  async #list(reference: SeriesReference, cancellation: OutgoingCall, maxBytes: number): Promise<ListedInstance[]> {
     const { source } = this.#named(reference.source);
     const url = sourceUrl(source, `studies/${reference.study}/series/${reference.series}/instances`);
     url.search = 'includefield=00200013&includefield=00200032';
@@ -110,5 +140,18 @@ export class DicomwebSources {
       stop();
       release();
     }
+  }
+}
+
+/** Runs one request to a source and reports it to the call's grant once it ended. */
+async function recorded<T>(call: SourceCall, access: Omit<SourceAccess, 'outcome'>, request: () => Promise<T>): Promise<T> {
+  const grant = call.sourceGrant ?? NO_SOURCES;
+  try {
+    const result = await request();
+    grant.record({ ...access, outcome: 'ok' });
+    return result;
+  } catch (error) {
+    grant.record({ ...access, outcome: outcomeOf(error) });
+    throw error;
   }
 }

@@ -1,3 +1,4 @@
+import type { SourceGrant } from '../dicomweb/access.ts';
 import type { Cancellation } from '../models/types.ts';
 
 /** Where a use case records the steps of its work (decode, queue wait, inference) in the caller's trace. */
@@ -16,13 +17,22 @@ export interface WorkContext extends Cancellation {
   readonly owner: string;
   readonly traceHeaders?: Readonly<Record<string, string>>;
   readonly trace?: WorkTrace;
+  /** The DICOMweb sources the work may reach and where its accesses are recorded; without one it reaches none. */
+  readonly sourceGrant?: SourceGrant;
 }
 
 /** The context of one piece of work; with no HTTP request behind it, `owner` names the job. */
-export function workContext(parts: { owner: string; signal?: AbortSignal; deadline?: number; trace?: WorkTrace }): WorkContext {
-  const { owner, signal, deadline, trace } = parts;
+export function workContext(parts: {
+  owner: string;
+  signal?: AbortSignal;
+  deadline?: number;
+  trace?: WorkTrace;
+  sourceGrant?: SourceGrant;
+}): WorkContext {
+  const { owner, signal, deadline, trace, sourceGrant } = parts;
   return Object.freeze({
     owner,
+    ...(sourceGrant === undefined ? {} : { sourceGrant }),
     ...(signal === undefined ? {} : { signal }),
     ...(deadline === undefined ? {} : { deadline }),
     ...(trace === undefined

@@ -30,6 +30,8 @@ export async function retrieveImages(
   context: WorkContext,
   maxBytes: number,
 ): Promise<RequestImage[]> {
+  // Every reference is allowed and names a configured source before the first one is fetched.
+  for (const image of given) if ('reference' in image) sources.authorize(image.reference.source, context);
   const images: RequestImage[] = [];
   let left = maxBytes;
   for (const image of given) {

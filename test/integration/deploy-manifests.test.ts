@@ -533,6 +533,12 @@ for (const variant of VARIANTS) {
     t.ok(keysVolume?.secret?.secretName, `from the Secret ${keysVolume?.secret?.secretName}`);
     if (variant.demo) t.ok(one(objects, 'Secret', keysVolume?.secret?.secretName).length === 1, 'the demo overlay generates that Secret');
     else t.same(one(objects, 'Secret'), [], 'no Secret in the overlay: the platform team creates the keys');
+    // The audit log's hash key from a Secret too, so hashes agree across pods and restarts.
+    const hashMount = container.volumeMounts.find((m) => env.AUDIT_HASH_SECRET_FILE?.startsWith(`${m.mountPath}/`));
+    t.ok(hashMount, `AUDIT_HASH_SECRET_FILE ${env.AUDIT_HASH_SECRET_FILE} lies in a mounted directory`);
+    const hashVolume = pod.volumes.find((v) => v.name === hashMount?.name);
+    t.ok(hashVolume?.secret?.secretName, `from the Secret ${hashVolume?.secret?.secretName}`);
+    if (variant.demo) t.ok(one(objects, 'Secret', hashVolume?.secret?.secretName).length === 1, 'the demo overlay generates that Secret');
 
     // Metrics on their own port, out of the API Service, scraped by the ServiceMonitor.
     const metricsPort = container.ports.find((p) => p.name === 'metrics');

@@ -4,6 +4,7 @@
  * 1 failed (the message says why), 2 a usage mistake.
  */
 import { CommandError, UsageError } from '../src/args.ts';
+import { auditLookupCommand } from '../src/audit-lookup.ts';
 import { ApiError } from '../src/client.ts';
 import { embedCommand } from '../src/embed/command.ts';
 import { evalCommand } from '../src/eval/command.ts';
@@ -17,12 +18,16 @@ Commands, each against a running unimed-serve (--url, default http://localhost:8
   embed    embed every image of a folder or manifest into embeddings.npy + index.csv (resumable, shardable);
            "unimed embed merge OUT SHARD_DIR..." joins shards
   search   the nearest images of an embedded archive to a text or an image
+
+Reading files only:
+  audit-lookup   the audit log lines about a study, series, instance or caller request id, found by their keyed hashes
 `;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number> | number> = {
   eval: evalCommand,
   embed: embedCommand,
   search: searchCommand,
+  'audit-lookup': auditLookupCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

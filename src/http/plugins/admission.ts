@@ -5,7 +5,7 @@ import type { ServedModel } from '../../models/types.ts';
 import { workContext, type WorkContext } from '../../service/context.ts';
 import type { ModelChooser } from '../../service/use-case.ts';
 import { noteModel } from '../security/audit.ts';
-import { authorizeModel } from '../security/access-control.ts';
+import { authorizeModel, sourceGrant } from '../security/access-control.ts';
 import { PLUGIN } from './names.ts';
 import { MODEL_HEADER } from './request-context.ts';
 import type { ModelProvider } from './state.ts';
@@ -62,7 +62,12 @@ export const admission = fp(
         return;
       }
       // The request's lifetime (http/plugins/request-context.ts) and trace (http/tracing/install.ts) come from root plugins registered before.
-      request.workContext = workContext({ owner: workOwner(request), ...request.lifetime, trace: request.trace });
+      request.workContext = workContext({
+        owner: workOwner(request),
+        ...request.lifetime,
+        trace: request.trace,
+        sourceGrant: sourceGrant(request),
+      });
       state.beginWork();
       metrics.requestsInProgress.inc();
       // 'close' fires once whether the reply was sent or the client left, so the count cannot leak.
@@ -76,8 +81,8 @@ export const admission = fp(
   },
   {
     name: PLUGIN.admission,
-    // What the work context is built from (lifetime, trace, key id), and the refusals that come before a 503.
-    dependencies: [PLUGIN.requestContext, PLUGIN.tracing, PLUGIN.accessControl, PLUGIN.bodyAdmission],
+    // What the work context is built from (lifetime, trace, key id and sources, the audit of source accesses), and the refusals that come before a 503.
+    dependencies: [PLUGIN.requestContext, PLUGIN.tracing, PLUGIN.audit, PLUGIN.accessControl, PLUGIN.bodyAdmission],
   },
 );
 

@@ -1,8 +1,9 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { SERVICE_VERSION } from '../../version.ts';
+import { auditHash } from '../security/audit-hash.ts';
 import { PLUGIN } from './names.ts';
 
 declare module 'fastify' {
@@ -53,7 +54,7 @@ export const requestContext = fp(
 
     app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
       const callers = callerRequestId(request.raw);
-      request.callerRequestIdHash = callers === undefined ? null : createHmac('sha256', hashKey).update(callers).digest('hex');
+      request.callerRequestIdHash = callers === undefined ? null : auditHash(hashKey, callers);
       // The caller's id is echoed as documented; the service's own names the request in its logs.
       void reply.header('x-request-id', callers ?? request.id);
       void reply.header(SERVER_REQUEST_ID_HEADER, request.id);

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { ApiKey } from '../../config/api-keys.ts';
+import type { SourceGrant } from '../../dicomweb/access.ts';
 import { ServiceError } from '../../errors.ts';
 import { PLUGIN } from '../plugins/names.ts';
 import { isPublicRoute } from './public-routes.ts';
@@ -55,12 +56,20 @@ export const accessControl = fp<{ store: ApiKeyStore }>(
     app.addHook('onRoute', (route) => {
       if (route.config?.public !== true) names.add(routeName(route.url));
     });
+    const sources = app.config.dicomweb.sources;
     const checkRouteNames = (keys: readonly ApiKey[]): void => {
       for (const key of keys) {
         const unknown = (key.routes ?? []).filter((name) => !names.has(name));
         if (unknown.length > 0)
           app.log.warn({ keyId: key.id, unknown, known: [...names].sort() }, 'an API key lists routes= names that match no route');
+        if ((key.sources ?? []).some((name) => name !== '*' && !sources.has(name)))
+          app.log.warn({ keyId: key.id }, 'an API key lists sources= names that are not configured DICOMweb sources');
       }
+      if (sources.size > 0 && keys.length > 0 && !keys.some((key) => key.sources !== undefined))
+        app.log.warn(
+          { sources: sources.size },
+          'DICOMweb sources are configured but no API key may reach them: a key reaches a source only if its sources= names it (or *)',
+        );
     };
     app.addHook('onReady', (done) => {
       if (store.size === 0)
@@ -119,6 +128,15 @@ export const accessControl = fp<{ store: ApiKeyStore }>(
   },
   { name: PLUGIN.accessControl, dependencies: [PLUGIN.cors] },
 );
+
+/**
+ * The DICOMweb sources the request may reach: those its key's `sources=` names (every one for `*`, none without
+ * the option), every one on a service without keys. Each request made to a source goes to the audit log.
+ */
+export function sourceGrant(request: FastifyRequest): SourceGrant {
+  const listed = request.apiKey === null ? ['*'] : (request.apiKey.sources ?? []);
+  return { allowed: listed.includes('*') ? 'all' : new Set(listed), record: (access) => request.auditSourceAccess(access) };
+}
 
 /** 403 unless the request's key may use model `id` (its `models=`); every model without a key or a list. */
 export function authorizeModel(request: FastifyRequest, id: string): void {

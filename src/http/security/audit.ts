@@ -3,6 +3,8 @@ import fp from 'fastify-plugin';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { SecurityConfig } from '../../config/security.ts';
+import type { SourceAccess } from '../../dicomweb/access.ts';
+import { auditHash, auditHashKeyId } from './audit-hash.ts';
 import { PLUGIN } from '../plugins/names.ts';
 import { clientAddress, trustedProxies } from './client-address.ts';
 
@@ -12,6 +14,8 @@ declare module 'fastify' {
     auditModel: { id: string; sha256: string } | null;
     /** The client's address (TRUSTED_PROXIES' X-Forwarded-For honoured): the audit line's, and what failed keys are counted by. */
     clientAddress: string;
+    /** Writes the audit line of one request made to a DICOMweb source for this request (its UIDs as keyed hashes). */
+    auditSourceAccess(access: SourceAccess): void;
   }
 }
 
@@ -81,6 +85,25 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
     });
     app.decorateRequest('auditModel', null);
     app.decorateRequest('clientAddress', '');
+    const hashKey = app.config.security.auditHash.key;
+    const hashKeyId = auditHashKeyId(hashKey);
+    app.decorateRequest('auditSourceAccess', function (this: FastifyRequest, access: SourceAccess) {
+      const { source, operation, outcome, study, series, instance } = access;
+      audit.info({
+        event: 'dicomweb',
+        request_id: this.id,
+        key_id: this.apiKeyId ?? null,
+        client_address: this.clientAddress,
+        route: this.routeOptions.url ?? 'unmatched',
+        source,
+        operation,
+        outcome,
+        hash_key: hashKeyId,
+        study_hmac: auditHash(hashKey, study),
+        series_hmac: auditHash(hashKey, series),
+        ...(instance === undefined ? {} : { instance_hmac: auditHash(hashKey, instance) }),
+      });
+    });
     const trusted = trustedProxies(app.config.security.trustedProxies);
     const starts = new WeakMap<FastifyRequest, Start>();
 
@@ -102,6 +125,7 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
       audit.info({
         request_id: request.id,
         caller_request_id_hmac: request.callerRequestIdHash,
+        ...(request.callerRequestIdHash === null ? {} : { hash_key: hashKeyId }),
         key_id: request.apiKeyId ?? null,
         client_address: request.clientAddress,
         method: request.method,

@@ -261,7 +261,7 @@ t.test("a key's models= is checked before the PACS is contacted, on every route 
   t.teardown(() => pacs.close());
   const pacsUrl = `http://127.0.0.1:${(pacs.address() as AddressInfo).port}/dicom-web`;
   const scopedUrl = await serve({
-    API_KEYS: `carol:${CAROL} models=other-model`,
+    API_KEYS: `carol:${CAROL} models=other-model sources=pacs`,
     DICOMWEB_SOURCES: JSON.stringify({ pacs: { url: pacsUrl } }),
   });
   const study = '1.2.826.0.1.3680043.8.498.77';
