@@ -5,7 +5,7 @@ import { parseApiKeysFile, parseApiKeysVariable, sha256 } from '../../src/config
 
 const KEY = 'k-0123456789abcdef';
 
-t.test('sources= lists the DICOMweb sources a key may reach; without it, none', async (t) => {
+t.test('sources= lists the DICOMweb sources a key may reach; without it, none', (t) => {
   const [listed, all, none] = parseApiKeysFile(
     [`a:${KEY}1 sources=pacs,teaching-archive`, `b:${KEY}2 sources=*`, `c:${KEY}3 routes=classify`].join('\n'),
     'keys',
@@ -16,9 +16,10 @@ t.test('sources= lists the DICOMweb sources a key may reach; without it, none', 
   t.same(listed?.sha256, sha256(`${KEY}1`));
   const [first, second] = parseApiKeysVariable(`a:${KEY}1 sources=pacs,archive, b:${KEY}2 models=m1,m2 sources=*`);
   t.same([first?.sources, second?.sources, second?.models], [['pacs', 'archive'], ['*'], ['m1', 'm2']], 'commas in API_KEYS lists');
+  t.end();
 });
 
-t.test('a bad sources= is refused, naming the line but not its text', async (t) => {
+t.test('a bad sources= is refused, naming the line but not its text', (t) => {
   const cases: [string, RegExp][] = [
     [`a:${KEY} sources=`, /line 1: sources= lists nothing/],
     [`a:${KEY} sources=pacs sources=other`, /line 1: option sources= given twice/],
@@ -34,4 +35,5 @@ t.test('a bad sources= is refused, naming the line but not its text', async (t) 
       t.notOk((err as Error).message.includes(KEY), 'the key is not quoted');
     }
   }
+  t.end();
 });
