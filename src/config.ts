@@ -58,6 +58,11 @@ export interface Config {
   /** A worker that holds a batch longer than this is considered hung and replaced. */
   workerTimeoutMs: number;
   textCacheBytes: number;
+  /**
+   * TEXT_CACHE_SHARED: one text-embedding cache for all API keys. Off (the default), each key has its own
+   * partition, so that no key can tell by timing or counters what another recently sent (docs/security.md).
+   */
+  textCacheShared: boolean;
   /** Threads that parse, decode and window DICOM and wide PNG/TIFF, off the HTTP thread. */
   decoderThreads: number;
   /** A decode running longer than this (from when a thread takes it) is taken for a hang: 422, thread replaced. */
@@ -176,6 +181,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     requestTimeoutMs,
     workerTimeoutMs: duration(env, 'WORKER_TIMEOUT_MS', 60_000, 100),
     textCacheBytes: integer(env, 'TEXT_CACHE_BYTES', 64 * 1024 * 1024, 0),
+    textCacheShared: boolean(env, 'TEXT_CACHE_SHARED', false),
     decoderThreads: integer(env, 'DECODER_THREADS', Math.max(1, Math.min(2, Math.floor(cpus))), 1, 64),
     decoderTimeoutMs: duration(env, 'DECODER_TIMEOUT_MS', 30_000, 100),
     decoderMaxQueue: integer(env, 'DECODER_MAX_QUEUE', 64, 1, 1_000_000),

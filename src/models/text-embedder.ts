@@ -7,16 +7,22 @@ import type { Encoder } from '../engine/encoder.ts';
 import type { Metrics } from '../metrics.ts';
 import { cleanText } from './clean.ts';
 import type { TextTokenizer } from './tokenizer.ts';
-import type { Cancellation } from './types.ts';
+import type { TextWork } from './types.ts';
 
 /**
- * Text embeddings of every model, bounded in bytes (TEXT_CACHE_BYTES). Keys start with the model sha256, so
- * two models never see each other's vectors; the cleaned text is the rest of the key.
+ * Text embeddings of every model and every partition, bounded in bytes (TEXT_CACHE_BYTES, one LRU across all).
+ * Keys start with the model sha256, so two models never see each other's vectors; then the partition (an API key
+ * id: docs/security.md "Text-embedding cache"), so that one tenant cannot learn from a hit's speed or the hit
+ * counters that another recently sent a text; the cleaned text is the rest of the key.
  */
 export type TextEmbeddingCache = LRUCache<string, Float32Array>;
 
-export function textCacheKey(modelSha256: string, cleanedText: string): string {
-  return `${modelSha256}\u0000${cleanedText}`;
+/**
+ * The cache (and in-flight) key. The character after the sha256 (hex) tells the shared partition (NUL) from a
+ * named one (SOH, then the id, which holds no NUL, then NUL), so no text can make one partition's key another's.
+ */
+export function textCacheKey(modelSha256: string, cleanedText: string, partition?: string): string {
+  return partition === undefined ? `${modelSha256}\u0000${cleanedText}` : `${modelSha256}\u0001${partition}\u0000${cleanedText}`;
 }
 
 export function createTextCache(maxBytes: number): TextEmbeddingCache | undefined {
@@ -31,7 +37,7 @@ const SLICE_MS = 4;
 /**
  * A model's texts to embeddings: clean and tokenize (charging the request's token budget), look up the cache,
  * embed the misses as one group. A text
- * another request is already computing is awaited rather than computed twice. The in-flight sharing is kept
+ * another request of the same cache partition is already computing is awaited rather than computed twice. The in-flight sharing is kept
  * here rather than in lru-cache's fetch(), which computes each key on its own: a request's misses must reach
  * the batcher as one group, succeeding or failing together.
  */
@@ -56,7 +62,7 @@ export class TextEmbedder {
    * most ([CLS] and [SEP] included, after truncation), cached or not, so that the answer does not depend on
    * the cache: past it 413 `too_many_tokens`, found before any text is embedded.
    */
-  async embed(texts: string[], work: Cancellation = {}, maxTokens = Number.POSITIVE_INFINITY): Promise<Float32Array[]> {
+  async embed(texts: string[], work: TextWork = {}, maxTokens = Number.POSITIVE_INFINITY): Promise<Float32Array[]> {
     const cleaned: string[] = [];
     const ids = new Map<string, number[]>();
     let tokens = 0;
@@ -78,13 +84,13 @@ export class TextEmbedder {
     return this.#embedCleaned(cleaned, ids, work);
   }
 
-  async #embedCleaned(cleaned: string[], ids: ReadonlyMap<string, number[]>, work: Cancellation): Promise<Float32Array[]> {
+  async #embedCleaned(cleaned: string[], ids: ReadonlyMap<string, number[]>, work: TextWork): Promise<Float32Array[]> {
     const out = new Array<Float32Array>(cleaned.length);
     const waits: Promise<void>[] = [];
     const misses = new Map<string, { text: string; indices: number[] }>();
     let hits = 0;
     cleaned.forEach((text, i) => {
-      const key = textCacheKey(this.#model.sha256, text);
+      const key = textCacheKey(this.#model.sha256, text, work.cachePartition);
       const cached = this.#cache?.get(key);
       const pending = misses.get(key);
       const shared = this.#inflight.get(key);
@@ -115,7 +121,7 @@ export class TextEmbedder {
   }
 
   /** Another request's computation failed for that request's own reasons (it left, its deadline passed): compute ours. */
-  async #awaitShared(shared: Promise<Float32Array>, text: string, work: Cancellation): Promise<Float32Array> {
+  async #awaitShared(shared: Promise<Float32Array>, text: string, work: TextWork): Promise<Float32Array> {
     try {
       return await shared;
     } catch (err) {

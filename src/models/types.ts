@@ -7,6 +7,15 @@ import type { Cancellation } from '../engine/request-group.ts';
 
 export type { Cancellation };
 
+/** Text work: its cancellation, and which part of the text-embedding cache it may read and fill. */
+export interface TextWork extends Cancellation {
+  /**
+   * The cache partition (an API key id when keys are configured and TEXT_CACHE_SHARED is off): texts cached for
+   * one partition are a miss, and are not awaited in flight, for another. Undefined: the shared partition.
+   */
+  readonly cachePartition?: string;
+}
+
 /** A class in a zero-shot problem: the label returned, and the text put into the templates. */
 export interface LabelSpec {
   name: string;
@@ -67,9 +76,9 @@ export interface ServedModel {
   /** `pixels`: one CHW float32 tensor (3 x S x S) per image, already normalized. Returns L2-normalized embeddings. */
   embedImages(pixels: Float32Array[], options?: Cancellation): Promise<Float32Array[]>;
   /** Cleans, tokenizes, embeds (through the text cache); returns L2-normalized embeddings in input order. */
-  embedTexts(texts: string[], options?: Cancellation): Promise<Float32Array[]>;
+  embedTexts(texts: string[], options?: TextWork): Promise<Float32Array[]>;
   /** Classes from inline labels and templates (the paper's template ensemble), through the same cache. */
-  classEmbeddings(labels: LabelSpec[], templates: string[], options?: Cancellation): Promise<Float32Array[]>;
+  classEmbeddings(labels: LabelSpec[], templates: string[], options?: TextWork): Promise<Float32Array[]>;
   /** A prompt set with its class embeddings computed at start; undefined when this model has no such set. */
   promptSet(name: string): { info: PromptSetInfo; labels: LabelSpec[]; classEmbeddings: Float32Array[] } | undefined;
   promptSets(): PromptSetInfo[];

@@ -1,6 +1,6 @@
 /** The classes a classification scores: a named prompt set's, or inline labels put into templates. */
 import { badRequest, inField, notFound, tooLarge } from '../errors.ts';
-import type { Cancellation, LabelSpec, ServedModel } from '../models/types.ts';
+import type { LabelSpec, ServedModel, TextWork } from '../models/types.ts';
 import { hasOnePlaceholder } from '../zeroshot/scoring.ts';
 import { canonicalPromptText, checkTextLengths } from './text-limits.ts';
 
@@ -25,7 +25,7 @@ export interface ClassLimits {
 export interface Classes {
   labels: LabelSpec[];
   promptSet?: { name: string; version: string };
-  embed(cancellation: Cancellation): Promise<Float32Array[]>;
+  embed(work: TextWork): Promise<Float32Array[]>;
 }
 
 /** Inline labels without templates are embedded as the label text alone. */
@@ -97,5 +97,5 @@ export function resolveClasses(model: ServedModel, fields: ClassifyFields, limit
     throw inField('labels', tooLarge(message, 'too_many_prompts'));
   }
   checkPrompts(labels, templates, limits.charsPerText);
-  return { labels, embed: (cancellation) => model.classEmbeddings(labels, templates, cancellation) };
+  return { labels, embed: (work) => model.classEmbeddings(labels, templates, work) };
 }

@@ -1,5 +1,5 @@
 import type { SourceGrant } from '../dicomweb/access.ts';
-import type { Cancellation } from '../models/types.ts';
+import type { TextWork } from '../models/types.ts';
 
 /** Where a use case records the steps of its work (decode, queue wait, inference) in the caller's trace. */
 export interface WorkTrace {
@@ -12,7 +12,7 @@ export interface WorkTrace {
  * Everything a use case knows of who asked and for how long: built once per request (or per background job)
  * and never changed. The engine, the decoders and the DICOMweb client each read the part they need.
  */
-export interface WorkContext extends Cancellation {
+export interface WorkContext extends TextWork {
   /** Whose work this is: the batcher's fair shares are per owner (an API key, or the request itself). */
   readonly owner: string;
   readonly traceHeaders?: Readonly<Record<string, string>>;
@@ -24,14 +24,16 @@ export interface WorkContext extends Cancellation {
 /** The context of one piece of work; with no HTTP request behind it, `owner` names the job. */
 export function workContext(parts: {
   owner: string;
+  cachePartition?: string;
   signal?: AbortSignal;
   deadline?: number;
   trace?: WorkTrace;
   sourceGrant?: SourceGrant;
 }): WorkContext {
-  const { owner, signal, deadline, trace, sourceGrant } = parts;
+  const { owner, cachePartition, signal, deadline, trace, sourceGrant } = parts;
   return Object.freeze({
     owner,
+    ...(cachePartition === undefined ? {} : { cachePartition }),
     ...(sourceGrant === undefined ? {} : { sourceGrant }),
     ...(signal === undefined ? {} : { signal }),
     ...(deadline === undefined ? {} : { deadline }),

@@ -2,7 +2,16 @@ import type { Encoder } from '../engine/encoder.ts';
 import { badRequest } from '../errors.ts';
 import type { Manifest } from '../models/manifest.ts';
 import type { TextEmbedder } from '../models/text-embedder.ts';
-import type { Cancellation, ImageTensorSpec, LabelSpec, ModelInfo, Prediction, PromptSetInfo, ServedModel } from '../models/types.ts';
+import type {
+  Cancellation,
+  ImageTensorSpec,
+  LabelSpec,
+  ModelInfo,
+  Prediction,
+  PromptSetInfo,
+  ServedModel,
+  TextWork,
+} from '../models/types.ts';
 import { classEmbeddingsOf, classify, prompts } from '../zeroshot/scoring.ts';
 
 export interface LoadedPromptSet {
@@ -86,11 +95,11 @@ export class Model implements ServedModel {
     return this.#parts.image.embed(pixels, work);
   }
 
-  embedTexts(texts: string[], work?: Cancellation): Promise<Float32Array[]> {
+  embedTexts(texts: string[], work?: TextWork): Promise<Float32Array[]> {
     return this.#parts.text.embed(texts, work, this.#parts.maxTokensPerRequest);
   }
 
-  async classEmbeddings(labels: LabelSpec[], templates: string[], work?: Cancellation): Promise<Float32Array[]> {
+  async classEmbeddings(labels: LabelSpec[], templates: string[], work?: TextWork): Promise<Float32Array[]> {
     const embeddings = await this.#parts.text.embed(prompts(labels, templates), work, this.#parts.maxTokensPerRequest);
     return classEmbeddingsOf(embeddings, labels.length, templates.length);
   }

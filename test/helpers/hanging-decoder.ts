@@ -8,6 +8,12 @@ import { ct } from '../fixtures/dicom/images.ts';
 import { imageDicom } from '../fixtures/dicom/writer.ts';
 
 export const HANG_MARKER = 'HANG-THE-PIXEL-DECODER';
+/** A DICOM object holding it makes the decoder throw a plain Error with a library's text (not a ServiceError). */
+export const THROW_MARKER = 'THROW-IN-THE-PIXEL-DECODER';
+/** A DICOM object holding it kills the decoder thread with an uncaught error carrying a library's text. */
+export const CRASH_MARKER = 'CRASH-THE-PIXEL-DECODER';
+/** The library text both carry: what must never reach a client. */
+export const LIBRARY_TEXT = 'FakeCodec::decode_internal::bad Huffman table';
 export const HANG_CHANNEL = 'unimed-hanging-decoder';
 export const HANGING_ENTRY = new URL('../fixtures/workers/hanging-decoder.ts', import.meta.url);
 

@@ -584,6 +584,28 @@ t.test('malformed header numbers and transfer syntax UIDs through HTTP: 422 / 41
   );
 });
 
+t.test(
+  "a corrupt compressed frame through HTTP: 422 naming the frame, codestream and transfer syntax, the codec's text only in the debug log",
+  async (t) => {
+    // A JPEG 2000 SIZ segment that agrees with Rows and Columns (48 x 64, one 12-bit component), then no COD segment.
+    const siz = [0xff, 0x4f, 0xff, 0x51, 0, 41, 0, 0, 0, 0, 0, 64, 0, 0, 0, 48, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 48];
+    const frame = Buffer.from([...siz, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 11, 1, 1, 0xff, 0x90, 1, 2, 3]);
+    const corrupt = part10(imageElements(mono12(), false), { transferSyntax: '1.2.840.10008.1.2.4.90', pixelData: encapsulated([frame]) });
+    const logged = logLines.length;
+    const { res, bytes } = await raw('/embed/image', corrupt);
+    const body = parsed<ErrorBody>(bytes);
+    t.equal(res.status, 422);
+    t.equal(body.error.code, 'undecodable');
+    t.equal(
+      body.error.message,
+      'DICOM frame 0 could not be decoded: the JPEG 2000 codestream is corrupt or truncated (transfer syntax 1.2.840.10008.1.2.4.90, JPEG 2000 Lossless)',
+    );
+    t.notMatch(JSON.stringify(body), /::|Opj|Jpeg2000Buffer|COD|marker/, "none of OpenJPEG's own text");
+    const diagnostic = logLines.slice(logged).find((l) => l.includes('what the codec said'));
+    t.match(diagnostic, /"level":20.*Jpeg2000Buffer::OpjMessageCallbackError::required COD marker not found/, 'kept in the log, at debug');
+  },
+);
+
 t.test('no patient name or ID in any response, header or log line', (t) => {
   t.ok(answered.length > 50, `${answered.length / 2} responses checked`);
   t.ok(logLines.length > 50, `${logLines.length} log lines checked`);

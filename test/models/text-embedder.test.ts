@@ -8,7 +8,8 @@ import { paddedLength, textFeeds } from '../../src/engine/feeds.ts';
 import { cleanText, htmlUnescape } from '../../src/models/clean.ts';
 import { createTextCache, textCacheKey } from '../../src/models/text-embedder.ts';
 import { cutToPieceBudget, TextTokenizer } from '../../src/models/tokenizer.ts';
-import { DEMO, PYTHON, ROOT } from '../helpers/common.ts';
+import { DEMO, loadRegistry, PYTHON, ROOT } from '../helpers/common.ts';
+import { counter, histogram } from '../helpers/engine-fixtures.ts';
 import { fromJsonBlob, reference } from '../helpers/reference.ts';
 
 const manifest = JSON.parse(readFileSync(join(DEMO, 'model.json'), 'utf8')) as {
@@ -261,4 +262,46 @@ t.test('text cache: LRU bounded in bytes, keyed by model sha256 + text', (t) => 
   t.equal(cache.get(textCacheKey('b'.repeat(64), 'x')), undefined, 'another model never sees the entry');
   t.equal(createTextCache(0), undefined, 'a zero budget disables the cache');
   t.end();
+});
+
+t.test('text cache partitions: a key of one partition is never another partition or the shared one', (t) => {
+  const sha = 'a'.repeat(64);
+  const keys = [textCacheKey(sha, 'x'), textCacheKey(sha, 'x', 'alice'), textCacheKey(sha, 'x', 'bob'), textCacheKey(sha, 'alice\u0000x')];
+  t.equal(new Set(keys).size, keys.length, 'the shared key, two partitions and a text that spells a partition all differ');
+  t.equal(textCacheKey(sha, 'x', 'alice'), textCacheKey(sha, 'x', 'alice'));
+  t.end();
+});
+
+t.test('text cache partitions: a text cached (or in flight) for one partition is a miss for another', async (t) => {
+  const { registry, metrics } = await loadRegistry();
+  t.teardown(() => registry.close());
+  const model = registry.get();
+  const labels = { model: model.id };
+  const count = async (): Promise<{ hits: number; misses: number; ran: number }> => ({
+    hits: await counter(metrics, 'unimed_text_cache_hits_total', labels),
+    misses: await counter(metrics, 'unimed_text_cache_misses_total', labels),
+    ran: (await histogram(metrics, 'unimed_batch_size', { model: model.id, encoder: 'text' })).sum,
+  });
+  const since = async (before: { hits: number; misses: number; ran: number }): Promise<{ hits: number; misses: number; ran: number }> => {
+    const now = await count();
+    return { hits: now.hits - before.hits, misses: now.misses - before.misses, ran: now.ran - before.ran };
+  };
+  let before = await count();
+  const [a] = await model.embedTexts(['partition probe'], { cachePartition: 'alice' });
+  const [b] = await model.embedTexts(['partition probe'], { cachePartition: 'bob' });
+  const [shared] = await model.embedTexts(['partition probe']);
+  t.same(await since(before), { hits: 0, misses: 3, ran: 3 }, 'alice, bob and the shared partition each computed it');
+  t.same(b, a, 'the same vector, computed again');
+  t.same(shared, a);
+  before = await count();
+  await model.embedTexts(['partition probe'], { cachePartition: 'alice' });
+  await model.classEmbeddings([{ name: 'probe', text: 'partition probe' }], ['{}'], { cachePartition: 'bob' });
+  t.same(await since(before), { hits: 2, misses: 0, ran: 0 }, 'each partition hits its own entry, through texts and labels alike');
+  before = await count();
+  await Promise.all([
+    model.embedTexts(['in flight probe'], { cachePartition: 'alice' }),
+    model.embedTexts(['in flight probe'], { cachePartition: 'alice' }),
+    model.embedTexts(['in flight probe'], { cachePartition: 'bob' }),
+  ]);
+  t.same(await since(before), { hits: 1, misses: 2, ran: 2 }, "alice's second request awaits her first; bob's computes his own");
 });

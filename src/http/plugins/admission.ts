@@ -33,6 +33,15 @@ export function workOwner(request: FastifyRequest): string {
 }
 
 /**
+ * The text-embedding cache partition of a request: its API key's id, so that one key cannot learn from a hit (its
+ * speed, the hit counters) that another recently sent a text; the shared partition without keys or with
+ * TEXT_CACHE_SHARED (docs/security.md "Text-embedding cache").
+ */
+export function textCachePartition(request: FastifyRequest, shared: boolean): string | undefined {
+  return shared ? undefined : request.apiKeyId;
+}
+
+/**
  * The door of the inference routes: a request is accepted once, before its body is read (so a 503 costs no
  * upload), if fewer than MAX_INFLIGHT_REQUESTS are in progress, and from then on it is served to the end even
  * if draining starts, and counted so that shutdown can wait for it. Registered in the inference routes'
@@ -42,6 +51,7 @@ export const admission = fp(
   (app, _options, loaded) => {
     const { serviceState: state, metrics } = app;
     const { inflightRequests: maxInflightRequests } = app.config.limits;
+    const { textCacheShared } = app.config;
     app.decorateRequest('modelRegistry', null as unknown as ModelProvider);
     app.decorateRequest('workContext', null as unknown as WorkContext);
     app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
@@ -64,6 +74,7 @@ export const admission = fp(
       // The request's lifetime (http/plugins/request-context.ts) and trace (http/tracing/install.ts) come from root plugins registered before.
       request.workContext = workContext({
         owner: workOwner(request),
+        cachePartition: textCachePartition(request, textCacheShared),
         ...request.lifetime,
         trace: request.trace,
         sourceGrant: sourceGrant(request),

@@ -47,6 +47,7 @@ export class PixelDecoder {
   readonly #pool: WorkerPool<DecodeTask, DecodeResult, null>;
   readonly #timeoutMs: number;
   readonly #maxQueue: number;
+  readonly #logger: Logger;
   /** Decodes wait here rather than in the pool, so that one whose client left or whose deadline passed is dropped. */
   readonly #waiting: Waiting[] = [];
   #closed = false;
@@ -54,6 +55,7 @@ export class PixelDecoder {
   constructor(options: PixelDecoderOptions) {
     this.#timeoutMs = options.taskTimeoutMs;
     this.#maxQueue = options.maxQueue;
+    this.#logger = options.logger;
     this.#pool = new WorkerPool<DecodeTask, DecodeResult, null>({
       name: 'pixel decoder',
       entry: options.entry ?? ENTRY,
@@ -184,18 +186,22 @@ export class PixelDecoder {
   #answer(err: unknown): unknown {
     if (err instanceof TaskFailedError) {
       if (isServiceErrorDetail(err.detail)) {
-        const { code, field } = err.detail;
+        const { code, field, diagnostic } = err.detail;
+        if (diagnostic !== undefined) this.#logger.debug({ code, diagnostic }, 'pixel decoder: what the codec said of an input it refused');
         return new ServiceError(code, err.message, field === undefined ? undefined : { field });
       }
       // Anything else thrown while decoding is a codec fault on hostile input or a decoder bug: still this input's.
-      return undecodable(`the image could not be decoded: ${err.message}`);
+      // Its text names a library's or the decoder's insides, so it goes to the log, not to the client.
+      this.#logger.debug({ diagnostic: err.message }, 'pixel decoder: an unclassified error on an input');
+      return undecodable('the image could not be decoded: the decoder could not read its pixel data');
     }
     if (err instanceof WorkerFailedError) {
       // The thread died or hung on this input (the pool times a task from when a thread takes it, so an input
-      // that merely waited behind a bad one is never blamed).
+      // that merely waited behind a bad one is never blamed). What killed it is a library's text: the log's.
+      if (err.reason === 'crashed') this.#logger.debug({ diagnostic: err.message }, 'pixel decoder: the thread failed on an input');
       return err.reason === 'timed_out'
         ? undecodable(`decoding took longer than ${this.#timeoutMs} ms (DECODER_TIMEOUT_MS) and was stopped`)
-        : undecodable(`the image decoder failed on this input (${err.message})`);
+        : undecodable('the image decoder failed on this input: its thread stopped, and was replaced');
     }
     if (err instanceof PoolQueueFullError) return unavailable('too many images are waiting to be decoded; retry', 'queue_full', 1);
     if (err instanceof PoolClosedError) return unavailable('the image decoder is shutting down', 'shutting_down', 1);

@@ -21,6 +21,8 @@ export type DecodeResult =
 export interface ServiceErrorDetail {
   code: ErrorCode;
   field?: string;
+  /** A library's own text behind the error (its cause: a codec's message), for the service log at debug; never answered. */
+  diagnostic?: string;
 }
 
 export function isServiceErrorDetail(detail: unknown): detail is ServiceErrorDetail {

@@ -46,12 +46,16 @@ async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
   return { result: { kind: 'dicom', image: { ...image, data: data as Buffer } }, transfer: [data.buffer as ArrayBuffer] };
 }
 
-/** A ServiceError keeps its code and field across the thread boundary as the failure's detail. */
+/** A library's message is cut to this many characters before it is logged (its text is about a codestream, not a patient). */
+const MAX_DIAGNOSTIC_CHARS = 500;
+
+/** A ServiceError keeps its code, field and cause's message across the thread boundary as the failure's detail. */
 function crossable(error: unknown): unknown {
   if (!(error instanceof ServiceError)) return error;
   const detail: ServiceErrorDetail = {
     code: error.code,
     ...(error.field === undefined ? {} : { field: error.field }),
+    ...(error.cause instanceof Error ? { diagnostic: error.cause.message.slice(0, MAX_DIAGNOSTIC_CHARS) } : {}),
   };
   return Object.assign(new Error(error.message), { detail });
 }

@@ -1,8 +1,11 @@
 import { createRequire } from 'node:module';
 import type * as DcmjsCodecs from 'dcmjs-codecs';
-import { undecodable } from '../../errors.ts';
+import { ServiceError, undecodable } from '../../errors.ts';
 import { checkCodestream } from './codestream.ts';
 import type { ImageDescription } from './parse.ts';
+import { type PixelEncoding, SUPPORTED_TRANSFER_SYNTAXES } from './transfer-syntax.ts';
+
+type EncapsulatedCodec = Extract<PixelEncoding, { kind: 'encapsulated' }>['codec'];
 
 // dcmjs-codecs is a CommonJS bundle around one WebAssembly module (IJG libjpeg 8/12/16-bit, CharLS, OpenJPEG,
 // OpenJPH and an RLE decoder); only the pixel decoder threads load it (when they start), never the HTTP thread.
@@ -36,6 +39,27 @@ export interface DecodedFrame {
   bytes: Uint8Array;
   photometric: string;
   planarConfiguration: number;
+}
+
+const CODESTREAM: Readonly<Record<EncapsulatedCodec, string>> = {
+  rle: 'RLE',
+  jpeg: 'JPEG',
+  'jpeg-ls': 'JPEG-LS',
+  jpeg2000: 'JPEG 2000',
+  htj2k: 'HTJ2K',
+};
+
+/**
+ * A frame the codec could not decode, said in the service's terms: the frame, its codestream and transfer syntax.
+ * The codec's own text (its function names, `Jpeg2000Buffer::OpjMessageCallbackError::...`) is not the client's
+ * business: it is kept as the cause, which the decoder logs at debug (decoder/pixel-decoder.ts).
+ */
+function corruptFrame(d: ImageDescription, codec: EncapsulatedCodec, cause?: unknown): ServiceError {
+  const uid = d.transferSyntaxUid;
+  const syntax = Object.hasOwn(SUPPORTED_TRANSFER_SYNTAXES, uid) ? SUPPORTED_TRANSFER_SYNTAXES[uid]?.name : undefined;
+  const named = syntax === undefined ? uid : `${uid}, ${syntax}`;
+  const message = `DICOM frame ${d.frame} could not be decoded: the ${CODESTREAM[codec]} codestream is corrupt or truncated (transfer syntax ${named})`;
+  return new ServiceError('undecodable', message, cause === undefined ? undefined : { cause });
 }
 
 /** Decodes one encapsulated frame. Codec output is checked for size: a short buffer is a corrupt stream. */
@@ -75,18 +99,16 @@ export function decodeFrame(d: ImageDescription): DecodedFrame {
         break;
     }
   } catch (error) {
-    if (error instanceof Error && error.name === 'RuntimeError') {
-      // A trap can leave the module's heap half-used: start from a fresh instance for the next frame.
-      resetCodecs();
-      throw undecodable(`DICOM ${d.encoding.codec} frame cannot be decoded: corrupt or truncated codestream (the codec aborted)`);
-    }
-    const reason = error instanceof Error ? error.message.trim() : String(error);
-    throw undecodable(`DICOM ${d.encoding.codec} frame cannot be decoded: ${reason}`);
+    // A trap can leave the module's heap half-used: start from a fresh instance for the next frame.
+    if (error instanceof Error && error.name === 'RuntimeError') resetCodecs();
+    throw corruptFrame(d, d.encoding.codec, error);
   }
   const bytes = out.getDecodedBuffer();
   const expected = d.rows * d.columns * d.samplesPerPixel * (d.bitsAllocated / 8);
   if (!bytes || bytes.length < expected) {
-    throw undecodable(`DICOM ${d.encoding.codec} frame decoded to ${bytes?.length ?? 0} bytes, expected ${expected}`);
+    throw undecodable(
+      `DICOM frame ${d.frame} decoded to ${bytes?.length ?? 0} bytes, expected ${expected}: the ${CODESTREAM[d.encoding.codec]} codestream is corrupt`,
+    );
   }
   return {
     bytes: bytes.subarray(0, expected),

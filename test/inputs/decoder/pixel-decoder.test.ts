@@ -15,6 +15,8 @@ import type { PixelDecoderOptions } from '../../../src/inputs/decoder/pixel-deco
 import type { ImageTensorSpec } from '../../../src/models/types.ts';
 import { ct } from '../../fixtures/dicom/images.ts';
 import { imageDicom } from '../../fixtures/dicom/writer.ts';
+import { capturedLogger } from '../../helpers/common.ts';
+import { CRASH_MARKER, LIBRARY_TEXT, THROW_MARKER } from '../../helpers/hanging-decoder.ts';
 
 // Kept in step with the fixture (importing it would start serving on this thread).
 const HANG_MARKER = 'HANG-THE-PIXEL-DECODER';
@@ -124,3 +126,26 @@ t.test('close fails what is running or waiting with 503 shutting_down and leaves
   t.ok(workerThreads() <= before, 'the threads are gone, hung ones included');
   await t.rejects(decode(decoder, valid), { code: 'shutting_down', retryAfterSeconds: 1 }, 'a later decode is refused');
 });
+
+t.test(
+  "a library's error in a decoder thread, thrown or fatal to the thread: 422 without its text, which goes to the debug log",
+  async (t) => {
+    const { logger, lines } = capturedLogger('debug');
+    const decoder = await started(t, { logger });
+    const thrown = decode(decoder, imageDicom(ct([[0x00081030, 'LO', THROW_MARKER]])));
+    await t.rejects(thrown, { code: 'undecodable', message: 'the image could not be decoded: the decoder could not read its pixel data' });
+    t.ok(
+      lines.some((l) => l.includes('"level":20') && l.includes(LIBRARY_TEXT)),
+      'the thrown text is logged at debug',
+    );
+    const crashed = decode(decoder, imageDicom(ct([[0x00081030, 'LO', CRASH_MARKER]])));
+    await t.rejects(crashed, {
+      code: 'undecodable',
+      message: 'the image decoder failed on this input: its thread stopped, and was replaced',
+    });
+    for (const outcome of await Promise.allSettled([thrown, crashed])) {
+      t.notMatch(String((outcome as PromiseRejectedResult).reason), /FakeCodec|Huffman|::/, 'no library text in the answer');
+    }
+    t.equal((await decode(decoder, valid)).preprocessing.source.format, 'dicom', 'the replacement thread decodes');
+  },
+);

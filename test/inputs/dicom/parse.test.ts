@@ -133,7 +133,7 @@ t.test('corrupt JPEG-LS codestream: 422 naming the codec, and the codec still wo
       pixelData: encapsulated([Buffer.from([0xff, 0xd8, 0xff, 0xf7, 1, 2, 3, 4])]),
     }),
     422,
-    /jpeg-ls frame cannot be decoded/,
+    /DICOM frame 0 could not be decoded: the JPEG-LS codestream is corrupt or truncated \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.80, JPEG-LS Lossless\)/,
   );
   const jls = work.read(work.convert('dcmcjpls', [], work.write('mono12.dcm', imageDicom(mono12()))));
   // The codestream cut in half and re-encapsulated: the codec itself meets the truncation.
@@ -142,7 +142,12 @@ t.test('corrupt JPEG-LS codestream: 422 naming the codec, and the codec still wo
   t.ok(start > 0 && end > start, 'found the JPEG-LS codestream');
   const half = jls.subarray(start, start + Math.floor((end - start) / 2));
   const truncated = part10(imageElements(mono12(), false), { transferSyntax: '1.2.840.10008.1.2.4.80', pixelData: encapsulated([half]) });
-  await rejects(t, truncated, 422, /jpeg-ls frame cannot be decoded/);
+  await rejects(
+    t,
+    truncated,
+    422,
+    /DICOM frame 0 could not be decoded: the JPEG-LS codestream is corrupt or truncated \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.80, JPEG-LS Lossless\)/,
+  );
   // Then the intact file must still decode on the same pool.
   const image = await decoder.renderDicom(jls, {}, LIMITS);
   t.equal(image.record.transferSyntaxUid, '1.2.840.10008.1.2.4.80');
@@ -156,7 +161,7 @@ t.test('corrupt JPEG 2000 codestream: 422', (t) =>
       pixelData: encapsulated([Buffer.from([0xff, 0x4f, 0xff, 0x51, 0, 0, 0])]),
     }),
     422,
-    /jpeg2000/,
+    /the JPEG 2000 codestream is corrupt or truncated \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90, JPEG 2000 Lossless\)/,
   ),
 );
 
@@ -168,9 +173,44 @@ t.test('corrupt JPEG codestream: 422', (t) =>
       pixelData: encapsulated([Buffer.from([0xff, 0xd8, 0xff, 0xd9])]),
     }),
     422,
-    /jpeg/,
+    /the JPEG codestream is corrupt or truncated \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.57, JPEG Lossless \(Process 14\)\)/,
   ),
 );
+
+// What the codecs themselves say (`Jpeg2000Buffer::OpjMessageCallbackError::Invalid marker size`,
+// `JpegDecoder8::ErrorExit::Invalid JPEG file structure: missing SOS marker`) names the library's insides.
+const CODEC_TEXT = /::|Opj|OpenJPEG|Jpeg2000Buffer|JpegDecoder|JpegLs|CharLS|ErrorExit|Callback|marker|datastream|RuntimeError|aborted/i;
+const corruptFrames: [syntax: string, codestream: string, frame: number[]][] = [
+  ['1.2.840.10008.1.2.4.50', 'JPEG', [0xff, 0xd8, 0xff, 0xc0, 0, 11, 8, 0, 48, 0, 64, 1, 1, 0x11, 0, 0xff, 0xd9]],
+  ['1.2.840.10008.1.2.4.57', 'JPEG', [0xff, 0xd8, 0xff, 0xd9]],
+  ['1.2.840.10008.1.2.4.80', 'JPEG-LS', [0xff, 0xd8, 0xff, 0xf7, 1, 2, 3, 4]],
+  ['1.2.840.10008.1.2.4.90', 'JPEG 2000', [0xff, 0x4f, 0xff, 0x51, 0, 0, 0]],
+  // A SIZ segment that agrees with Rows and Columns (48 x 64, one 12-bit component) and no COD: the codec's own check.
+  [
+    '1.2.840.10008.1.2.4.91',
+    'JPEG 2000',
+    [0xff, 0x4f, 0xff, 0x51, 0, 41, 0, 0, 0, 0, 0, 64, 0, 0, 0, 48, ...new Array<number>(8).fill(0), 0, 0, 0, 64, 0, 0, 0, 48].concat([
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 11, 1, 1, 0xff, 0x90, 1, 2, 3,
+    ]),
+  ],
+  ['1.2.840.10008.1.2.4.201', 'HTJ2K', [0xff, 0x4f, 0xff, 0x51, 0, 0, 0]],
+];
+
+t.test("a corrupt compressed frame: 422 in the service's terms, without the codec's own text", async (t) => {
+  for (const [syntax, codestream, frame] of corruptFrames) {
+    const bytes = part10(imageElements(mono12(), false), { transferSyntax: syntax, pixelData: encapsulated([Buffer.from(frame)]) });
+    const error = await decoder.renderDicom(bytes, {}, LIMITS).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.type(error, ServiceError, syntax);
+    const { code, message } = error as ServiceError;
+    t.equal(code, 'undecodable', syntax);
+    const expected = `DICOM frame 0 could not be decoded: the ${codestream} codestream is corrupt or truncated (transfer syntax ${syntax}, `;
+    t.ok(message.startsWith(expected), message);
+    t.notMatch(message, CODEC_TEXT, `${syntax}: no codec text`);
+  }
+});
 
 t.test('native syntax with encapsulated pixel data: 422', (t) =>
   rejects(t, part10(imageElements(mono12(), false), { pixelData: encapsulated([new Uint8Array(8)]) }), 422, /encapsulated/),
