@@ -20,6 +20,14 @@ const passes = (policy: HostPolicy, request: FastifyRequest): boolean =>
  */
 export const hostCheck = fp<{ policy: HostPolicy }>(
   (app, { policy }, loaded) => {
+    app.addHook('onReady', (ready) => {
+      const names =
+        policy.names === '*'
+          ? '*'
+          : policy.names.map((e) => `${e.subdomains ? '.' : ''}${e.name}${e.port === undefined ? '' : `:${e.port}`}`);
+      app.log.info({ allowedHosts: names, ipAddresses: policy.ipAddresses, source: policy.source }, 'Host names answered (ALLOWED_HOSTS)');
+      ready();
+    });
     app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
       done(passes(policy, request) ? undefined : new ServiceError('misdirected_request', MESSAGE));
     });

@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import { buildApp } from '../../../src/app.ts';
 import { buildMetricsListener } from '../../../src/http/routes/metrics.ts';
 import { Metrics } from '../../../src/metrics.ts';
-import { loadRegistry, ROOT, silentLogger, testConfig } from '../../helpers/common.ts';
+import { capturedLogger, loadRegistry, ROOT, silentLogger, testConfig } from '../../helpers/common.ts';
 
 const { registry, metrics } = await loadRegistry();
 const apps: { close(): Promise<unknown> }[] = [];
@@ -156,6 +156,24 @@ t.test('the metrics listener (METRICS_PORT) checks the Host the same way; a scra
   const localUrl = await local.listen({ host: '127.0.0.1', port: 0 });
   t.equal((await fetch(localUrl + '/metrics')).status, 200, 'no keys: by 127.0.0.1');
   t.equal((await call(localUrl, '/metrics', { host: 'evil.example:9090' })).status, 421, 'no keys: a rebinding name refused');
+});
+
+t.test('the start log says which Host names are answered and why', async (t) => {
+  for (const [env, expected] of [
+    [{}, { allowedHosts: ['localhost'], ipAddresses: 'every-route', source: 'default: no API keys' }],
+    [{ API_KEYS: 'alice:alice-key-0123456789abcdef' }, { allowedHosts: '*', source: 'default: API keys' }],
+    [
+      { ALLOWED_HOSTS: 'a.example:8443,.svc.cluster.local' },
+      { allowedHosts: ['a.example:8443', '.svc.cluster.local'], ipAddresses: 'probe-routes', source: 'ALLOWED_HOSTS' },
+    ],
+  ] as const) {
+    const { logger, lines } = capturedLogger('info');
+    const app = await buildApp({ config: testConfig(env), metrics, registry, logger });
+    await app.ready();
+    await app.close();
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'Host names answered (ALLOWED_HOSTS)');
+    t.match(line, expected, JSON.stringify(env));
+  }
 });
 
 t.test('openapi.yaml: every operation documents 421 misdirected_request', (t) => {
