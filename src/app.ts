@@ -14,6 +14,7 @@ import { hsts, httpsServerOptions, tlsReload } from './http/plugins/tls.ts';
 import { accessControl } from './http/security/access-control.ts';
 import { auditLog } from './http/security/audit.ts';
 import { corsCheck } from './http/security/cors.ts';
+import { hostCheck } from './http/security/host-check.ts';
 import { ApiKeyStore } from './http/security/key-store.ts';
 import { rateLimits } from './http/security/rate-limit.ts';
 import { tracing } from './http/tracing/install.ts';
@@ -119,13 +120,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (tls?.hstsMaxAgeSeconds !== undefined) await app.register(hsts, { maxAgeSeconds: tls.hstsMaxAgeSeconds });
   // The hooks every request meets, in this order (each plugin names the ones it needs before it, http/plugins/names.ts,
   // so Fastify refuses another order), all before its body is read: identified, traced, the audit clock started,
-  // a foreign Origin refused (403), the API key checked (401/403), a declared body over the limit refused (413);
+  // a Host not allowed refused (421), a foreign Origin refused (403), the API key checked (401/403), a declared body over the limit refused (413);
   // then the inference routes' admission (503), in their own context, and last the key's rate (429), a hook of
   // each route, which Fastify runs after every instance's.
   const { security } = config;
   await app.register(requestContext);
   await app.register(tracing, config.telemetry);
   await app.register(auditLog, { target: security.auditLog, destination: options.auditDestination });
+  await app.register(hostCheck, { policy: security.allowedHosts });
   await app.register(corsCheck, { allowed: security.corsOrigins });
   await app.register(accessControl, { store: new ApiKeyStore(security.envKeys, security.keysFile, serviceLogger) });
   await app.register(bodyAdmission, { maxBodyBytes: config.limits.bodyBytes });

@@ -4,7 +4,8 @@ import { dicomwebConfig, type DicomwebConfig } from './config/dicomweb.ts';
 import { boolean, ConfigError, duration, type Env, integer, list, MAX_TIMEOUT_MS, path, text } from './config/env.ts';
 import { limitsConfig, type LimitsConfig } from './config/limits.ts';
 import { memoryConfig, type MemoryConfig } from './config/memory.ts';
-import { securityConfig, type SecurityConfig } from './config/security.ts';
+import { listenHost } from './config/hosts.ts';
+import { keysAtStart, securityConfig, type SecurityConfig } from './config/security.ts';
 import { telemetryConfig, type TelemetryConfig } from './config/telemetry.ts';
 
 export { ConfigError } from './config/env.ts';
@@ -40,6 +41,7 @@ export interface HttpConfig {
 }
 
 export interface Config {
+  /** HOST: the listen address; 127.0.0.1 by default without API keys (config/hosts.ts). */
   host: string;
   port: number;
   logLevel: string;
@@ -156,8 +158,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const memory = memoryConfig(env);
   const limits = limitsConfig(env, memory.budgetBytes);
+  const security = securityConfig(env, cwd, port);
   const config: Config = {
-    host: text(env, 'HOST') ?? '0.0.0.0',
+    // Loopback unless API keys are configured at start (config/hosts.ts).
+    host: listenHost(env, keysAtStart(security)),
     port,
     logLevel: text(env, 'LOG_LEVEL') ?? 'info',
     modelDirs: list(env, 'MODEL_DIRS', ['models/demo']).map((dir) => resolve(cwd, dir)),
@@ -189,7 +193,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     http: httpConfig(env, limits.bodyBytes, requestTimeoutMs),
     dicomweb: dicomwebConfig(env, cwd),
     memory,
-    security: securityConfig(env, cwd, port),
+    security,
     telemetry: telemetryConfig(env),
     limits,
   };

@@ -98,6 +98,12 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     test: 'test/http/api.test.ts',
   },
+  misdirected_request: {
+    status: 421,
+    meaning: 'the Host header names a host the service does not answer for (ALLOWED_HOSTS; DNS rebinding)',
+    retryable: false,
+    test: 'test/http/security/host-check.test.ts',
+  },
   undecodable: {
     status: 422,
     meaning: 'a supported media type whose content cannot be decoded (damaged, no pixels, past DECODER_TIMEOUT_MS)',

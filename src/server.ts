@@ -92,7 +92,7 @@ async function main(): Promise<void> {
 
   await app.listen({ host: config.host, port: config.port });
   if (config.security.metricsPort !== undefined) {
-    metricsListener = await buildMetricsListener(metrics, logger);
+    metricsListener = await buildMetricsListener(metrics, logger, config.security.allowedHosts);
     const url = await metricsListener.listen({ host: config.host, port: config.security.metricsPort });
     logger.info({ url }, 'metrics listening (METRICS_PORT)');
   }

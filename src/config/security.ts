@@ -4,6 +4,7 @@ import { type ApiKey, checkDistinct, parseApiKeysFile, parseApiKeysVariable } fr
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { boolean, ConfigError, duration, type Env, fileText, integer, list, optionalInteger, path, text } from './env.ts';
+import { allowedHosts, type HostPolicy } from './hosts.ts';
 
 /** Access control, data protection and the listeners (docs/security.md "API keys"). */
 export interface SecurityConfig {
@@ -34,7 +35,12 @@ export interface SecurityConfig {
   authFailures: { limit: number; windowMs: number };
   /** TRUSTED_PROXIES: addresses or CIDR subnets whose X-Forwarded-For names the client. */
   trustedProxies: string[];
+  /** ALLOWED_HOSTS, or its default for keys or none at start: the Host names answered, others 421 (config/hosts.ts). */
+  allowedHosts: HostPolicy;
 }
+
+/** Whether any API key is configured at start (API_KEYS, or API_KEYS_FILE as read then): the defaults that depend on keys are chosen by it. */
+export const keysAtStart = (security: SecurityConfig): boolean => security.envKeys.length + (security.keysFile?.keys.length ?? 0) > 0;
 
 function proxies(env: Env): string[] {
   return list(env, 'TRUSTED_PROXIES', []).map((entry) => {
@@ -112,7 +118,8 @@ export function securityConfig(env: Env, cwd: string, port: number): SecurityCon
     keysPath === undefined ? undefined : { path: keysPath, keys: parseApiKeysFile(fileText(keysPath, 'API_KEYS_FILE'), keysPath) };
   checkDistinct([...envKeys, ...(keysFile?.keys ?? [])]);
   const requireAuth = boolean(env, 'REQUIRE_AUTH', false);
-  if (requireAuth && envKeys.length + (keysFile?.keys.length ?? 0) === 0) {
+  const anyKey = envKeys.length + (keysFile?.keys.length ?? 0) > 0;
+  if (requireAuth && !anyKey) {
     throw new ConfigError('REQUIRE_AUTH=true but no API key is configured: set API_KEYS_FILE or API_KEYS');
   }
 
@@ -141,5 +148,6 @@ export function securityConfig(env: Env, cwd: string, port: number): SecurityCon
     auditHash: auditHash(env, cwd),
     authFailures: { limit: integer(env, 'AUTH_FAILURE_LIMIT', 20, 0), windowMs: duration(env, 'AUTH_FAILURE_WINDOW_MS', 60_000, 1000) },
     trustedProxies: proxies(env),
+    allowedHosts: allowedHosts(env, anyKey),
   };
 }

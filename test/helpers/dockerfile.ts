@@ -148,6 +148,22 @@ export function healthcheckCommand(text: string): string[] {
   return JSON.parse(json) as string[];
 }
 
+/** The environment the final stage's ENV instructions set (`ENV A=1 B=2`, or the older `ENV A 1`). */
+export function imageEnv(text: string): Record<string, string> {
+  const list = instructions(text);
+  const last = Math.max(...list.map((i) => i.stage));
+  const env: Record<string, string> = {};
+  for (const i of list.filter((x) => x.stage === last && x.keyword === 'ENV')) {
+    if (!i.args.includes('=')) {
+      const [name = '', ...value] = i.args.split(/\s+/);
+      env[name] = value.join(' ');
+      continue;
+    }
+    for (const [, name = '', value = ''] of i.args.matchAll(/(\w+)=(\S*)/g)) env[name] = value;
+  }
+  return env;
+}
+
 /** The base image references of a Dockerfile's FROM lines and COPY --from, global ARG defaults resolved. */
 export function baseImages(text: string): string[] {
   const list = instructions(text);

@@ -14,8 +14,9 @@ import { DEMO, ROOT, silentLogger, testConfig, until } from '../helpers/common.t
 
 t.test('METRICS_PORT: /metrics is 404 on the API port and served by the metrics listener', async (t) => {
   const metrics = new Metrics({ defaultMetrics: false });
-  const app = await buildApp({ config: testConfig({ METRICS_PORT: '0' }), metrics, logger: silentLogger });
-  const listener = await buildMetricsListener(metrics, silentLogger);
+  const config = testConfig({ METRICS_PORT: '0' });
+  const app = await buildApp({ config, metrics, logger: silentLogger });
+  const listener = await buildMetricsListener(metrics, silentLogger, config.security.allowedHosts);
   t.teardown(async () => {
     await app.close();
     await listener.close();

@@ -9,8 +9,9 @@
 // With kubectl: each overlay under docker/k8s/overlays, rendered by `kubectl kustomize`, is what `kubectl apply -k`
 // sends: every object is checked strictly against the Kubernetes schemas, and against what issue #9 asks of the
 // deployment: the pod's security, probes that survive load, a drain the grace period covers, API keys required,
-// metrics on their own port and out of the Service, models read-only from a volume (the demo model only in
-// `demo`), the GPU settings only in `gpu`, an HPA on queue wait with a CPU fallback. The pod runs as its image's
+// metrics on their own port and out of the Service, probes and the Prometheus scrape let through by the service's
+// own Host check (ALLOWED_HOSTS as rendered and as base/deployment.yaml suggests it), models read-only from a
+// volume (the demo model only in `demo`), the GPU settings only in `gpu`, an HPA on queue wait with a CPU fallback. The pod runs as its image's
 // numeric non-root user (test/helpers/dockerfile.ts reads the Dockerfiles). Needs kubectl with its built-in
 // kustomize (v4.1 or newer reads these kustomizations); without it those tests skip (fail under CI=true).
 import { execFile } from 'node:child_process';
@@ -23,8 +24,9 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { parseApiKeysFile, sha256 } from '../../src/config/api-keys.ts';
+import { allowedHosts, hostAllowed, listenHost } from '../../src/config/hosts.ts';
 import { ROOT } from '../helpers/common.ts';
-import { baseImages, DOCKERFILES, dockerfileProblems, finalUser, imageUser, instructions } from '../helpers/dockerfile.ts';
+import { baseImages, DOCKERFILES, dockerfileProblems, finalUser, imageEnv, imageUser, instructions } from '../helpers/dockerfile.ts';
 import { PROMETHEUS_ADAPTER_VALUES } from '../helpers/k8s-crd-schemas.ts';
 import { kubernetesRelease, schemaOf, validateObject, validateValue } from '../helpers/k8s-schema.ts';
 import { requireTool } from '../helpers/tools.ts';
@@ -378,7 +380,7 @@ interface K8sObject {
   spec?: unknown;
 }
 interface Probe {
-  httpGet: { path: string };
+  httpGet: { path: string; port: string | number; host?: string; scheme?: string; httpHeaders?: { name: string; value: string }[] };
   periodSeconds: number;
   timeoutSeconds: number;
   failureThreshold: number;
@@ -440,7 +442,7 @@ interface NetworkPolicySpec {
 }
 interface ServiceMonitorSpec {
   selector: { matchLabels: Labels };
-  endpoints: { port: string }[];
+  endpoints: { port: string; path?: string; scheme?: string }[];
 }
 
 async function render(t: Test, dir: string): Promise<K8sObject[] | undefined> {
@@ -556,6 +558,8 @@ for (const variant of VARIANTS) {
     t.equal(metricsServices.length, 1, 'one Service for metrics');
     t.equal((metricsServices[0]?.spec as ServiceSpec | undefined)?.clusterIP, 'None', 'headless: no balancer in front of it');
 
+    checkHosts(t, objects, container, { ...imageEnv(read(DOCKERFILES[variant.image] ?? 'missing')), ...env });
+
     // Autoscaling, disruption budget, network policy.
     const hpa = specOf<HpaSpec>(objects, 'HorizontalPodAutoscaler');
     t.match(hpa?.scaleTargetRef, { kind: 'Deployment', name: 'unimed-serve' }, 'the HPA scales the Deployment');
@@ -631,6 +635,72 @@ for (const variant of VARIANTS) {
     }
   });
 }
+
+/** The ALLOWED_HOSTS the comment in base/deployment.yaml offers operators (their ingress name, the Service, port-forward). */
+const SUGGESTED_HOSTS = /^\s*# - \{ name: ALLOWED_HOSTS, value: "([^"]+)" \}$/m.exec(read('docker/k8s/base/deployment.yaml'))?.[1];
+/** A pod IP, as kubelet and Prometheus call the pod: the Host they send is `<pod IP>:<port>`. */
+const POD_IP = '10.244.1.17';
+
+/**
+ * The Host check (src/config/hosts.ts, the service's own functions) against what the rendered overlay makes kubelet
+ * and Prometheus send: every probe and the scrape pass, with ALLOWED_HOSTS as rendered and as the comment suggests
+ * operators set it; the service listens where they reach it (HOST from the image with the keys REQUIRE_AUTH demands).
+ */
+function checkHosts(t: Test, objects: K8sObject[], container: Container, env: Record<string, string | undefined>): void {
+  t.equal(env.REQUIRE_AUTH, 'true', 'keys at start (REQUIRE_AUTH): the defaults for keys apply');
+  t.equal(listenHost(env, true), '0.0.0.0', 'the image listens on the pod IP');
+  t.equal(env.ALLOW_UNAUTHENTICATED_NETWORK, undefined, 'no opt-in to serving without keys');
+  t.ok(SUGGESTED_HOSTS, `base/deployment.yaml suggests ALLOWED_HOSTS="${SUGGESTED_HOSTS}"`);
+  const policies = { rendered: allowedHosts(env, true), suggested: allowedHosts({ ...env, ALLOWED_HOSTS: SUGGESTED_HOSTS }, true) };
+  t.equal(policies.suggested.source, 'ALLOWED_HOSTS');
+  const portOf = (port: string | number) => (typeof port === 'number' ? port : container.ports.find((p) => p.name === port)?.containerPort);
+
+  for (const [kind, probe] of Object.entries({
+    startup: container.startupProbe,
+    readiness: container.readinessProbe,
+    liveness: container.livenessProbe,
+  })) {
+    const { path, port, host, scheme, httpHeaders } = probe.httpGet;
+    t.equal(portOf(port), Number(env.PORT), `${kind} probe: the API port ${env.PORT}`);
+    t.equal(host, undefined, `${kind} probe: no host, so kubelet calls the pod IP`);
+    t.equal(scheme ?? 'HTTP', 'HTTP', `${kind} probe: plain HTTP`);
+    const sent = httpHeaders?.find((h) => h.name.toLowerCase() === 'host')?.value ?? `${host ?? POD_IP}:${portOf(port)}`;
+    for (const [which, policy] of Object.entries(policies))
+      t.ok(hostAllowed(policy, sent, path), `${kind} probe GET ${path} with Host ${sent}: allowed (ALLOWED_HOSTS ${which})`);
+  }
+  t.notOk(hostAllowed(policies.suggested, `${POD_IP}:${env.PORT}`, '/classify'), 'while the pod IP on an API route is not');
+
+  // Prometheus scrapes the endpoints of the Service the ServiceMonitor selects: the pod IP and the container port.
+  const metricsPort = Number(env.METRICS_PORT);
+  const monitor = specOf<ServiceMonitorSpec>(objects, 'ServiceMonitor');
+  const scrapes = monitor?.endpoints ?? [{ port: 'metrics', path: '/metrics' }];
+  for (const endpoint of scrapes) {
+    const service = one(objects, 'Service').find((s) =>
+      (s.spec as ServiceSpec).ports.some((p) => (p as { name?: string }).name === endpoint.port),
+    );
+    const target = (service?.spec as ServiceSpec | undefined)?.ports.find(
+      (p) => (p as { name?: string }).name === endpoint.port,
+    )?.targetPort;
+    t.equal(portOf(target ?? endpoint.port), metricsPort, `scrape of port ${endpoint.port}: the metrics listener ${metricsPort}`);
+    t.equal(endpoint.scheme ?? 'http', 'http', 'plain HTTP');
+    const path = endpoint.path ?? '/metrics';
+    for (const [which, policy] of Object.entries(policies))
+      t.ok(hostAllowed(policy, `${POD_IP}:${metricsPort}`, path), `scrape GET ${path} by the pod IP: allowed (ALLOWED_HOSTS ${which})`);
+  }
+}
+
+t.test('the embed Job calls the Service by a name the suggested ALLOWED_HOSTS lists', (t) => {
+  const job = k8sFiles()
+    .find((f) => f.path.endsWith('jobs/embed-archive.yaml'))
+    ?.docs.find((d) => (d as { kind?: string }).kind === 'Job') as
+    { spec: { template: { spec: { containers: Container[] } } } } | undefined;
+  const url = job?.spec.template.spec.containers.flatMap((c) => c.env ?? []).find((e) => e.name === 'UNIMED_URL')?.value;
+  t.ok(url, `UNIMED_URL=${url}`);
+  const policy = allowedHosts({ ALLOWED_HOSTS: SUGGESTED_HOSTS }, true);
+  t.ok(hostAllowed(policy, new URL(url ?? 'http://missing').host, '/embed/image'), 'allowed');
+  t.notOk(hostAllowed(policy, 'evil.example', '/embed/image'), 'another name is not');
+  t.end();
+});
 
 /** The pod runs as the image's numeric user: with runAsNonRoot the kubelet checks only a numeric runAsUser. */
 function checkUser(t: Test, pod: PodSpec, image: string): void {

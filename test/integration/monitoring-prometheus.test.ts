@@ -67,6 +67,9 @@ t.test('a real Prometheus scraping the service: every panel has data, the HPA qu
       HOST: '127.0.0.1',
       PORT: String(apiPort),
       METRICS_PORT: String(metricsPort),
+      // An ingress name and the API port by address (for the load below): Prometheus's scrape of the metrics port,
+      // by address like a pod IP, is let through by the Host check's exemption for /metrics, not by the list.
+      ALLOWED_HOSTS: `unimed.hospital.example,127.0.0.1:${apiPort}`,
       MODEL_DIRS: DEMO,
       WORKERS_PER_ENCODER: '1',
       INTRA_OP_THREADS: '1',

@@ -67,7 +67,16 @@ async function stopsWith(t: Test, signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
   const port = await freePort();
   const npm = spawn(npmPath, ['start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '5000' },
+    // No HOST and no keys, as the README runs it: the service listens on 127.0.0.1 by default.
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: undefined,
+      API_KEYS: undefined,
+      API_KEYS_FILE: undefined,
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_GRACE_MS: '5000',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

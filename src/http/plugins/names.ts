@@ -14,6 +14,8 @@ export const PLUGIN = {
   tracing: 'unimed-tracing',
   /** The audit clock starts, so refused requests are timed too (security/audit.ts). */
   audit: 'unimed-audit',
+  /** A Host that ALLOWED_HOSTS does not name: 421, against DNS rebinding (security/host-check.ts). */
+  hostCheck: 'unimed-host-check',
   /** A foreign Origin: 403; preflights answered before any key is asked for (security/cors.ts). */
   cors: 'unimed-cors',
   /** The API key: 401/403 (security/access-control.ts). */

@@ -7,7 +7,11 @@ import { PLUGIN } from '../plugins/names.ts';
 /** Headers a page may read from an answer (the rest stay hidden from cross-origin scripts). */
 const EXPOSED = ['x-request-id', 'x-server-request-id', 'x-service-version', 'x-model-sha256', 'x-preprocessing', 'retry-after'];
 
-/** The page served by this service sends its own origin; the Host it called is the one to compare (scheme aside: TLS may end at the ingress). */
+/**
+ * The page served by this service sends its own origin; the Host it called is the one to compare (scheme aside: TLS
+ * may end at the ingress). That Host passed host-check.ts first: without API keys only `localhost`, IP addresses and
+ * ALLOWED_HOSTS get here, so a rebinding name cannot pass for the service's own origin.
+ */
 function isOwnOrigin(origin: string, host: string | undefined): boolean {
   if (host === undefined || !URL.canParse(origin)) return false;
   return new URL(origin).host === host.toLowerCase();
@@ -49,5 +53,5 @@ export const corsCheck = fp<{ allowed: readonly string[] }>(
       strictPreflight: true,
     });
   },
-  { name: PLUGIN.cors, dependencies: [PLUGIN.audit] },
+  { name: PLUGIN.cors, dependencies: [PLUGIN.hostCheck] },
 );

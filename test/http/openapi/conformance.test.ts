@@ -2,7 +2,9 @@
 // operation it lists is called on a real server (127.0.0.1:0, the demo model), with a success and the errors it
 // can give, and every answer must be a status, content type and body that the document declares for it.
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
@@ -349,6 +351,27 @@ t.test('headers over the limit: 431 on every operation, answered before routing'
     // Node's limit for all the headers together is 16 KiB.
     await call(t, ready.url, path, 431, { method, headers: { 'x-padding': 'a'.repeat(20_000) } }, 'headers_too_large');
     t.ok(checker.seen.has(`${operation.operationId} 431`), `${name}: 431 checked`);
+  }
+});
+
+t.test('a Host the service does not answer for: 421 on every operation, whatever the route (no keys: names refused)', async (t) => {
+  for (const [name, operation] of checker.operations()) {
+    const [method, path] = name.split(' ') as [string, string];
+    // fetch sends the URL's own Host: node:http sends the one a rebinding page's browser would.
+    const req = request(ready.url + path, { method, setHost: false, headers: { host: 'evil.example:8080' } });
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    let text = '';
+    for await (const chunk of res) text += String(chunk);
+    const answer: Answer = {
+      status: res.statusCode ?? 0,
+      contentType: (res.headers['content-type'] ?? '').split(';')[0]!,
+      body: JSON.parse(text),
+    };
+    t.equal(answer.status, 421, `${name}: 421`);
+    t.match(answer.body, { error: { code: 'misdirected_request' } });
+    t.same(checker.problems(method, path, answer), [], `${name} -> 421: as the document declares`);
+    t.ok(checker.seen.has(`${operation.operationId} 421`), `${name}: 421 checked`);
   }
 });
 

@@ -1,6 +1,6 @@
 // The order of the hooks every request meets is declared (src/http/plugins/names.ts: each plugin names the ones
 // that must come before it), so Fastify refuses another order at start; and the app's hooks answer in that order:
-// request id and trace first, then CORS (403), the API key (401), body admission (413), the inference routes'
+// request id and trace first, then the Host (421), CORS (403), the API key (401), body admission (413), the inference routes'
 // admission (503), and the key's rate (429) last. Real Fastify instances, app.inject; the demo model where one is served.
 import Fastify from 'fastify';
 import type { FastifyPluginCallback } from 'fastify';
@@ -13,6 +13,7 @@ import { requestContext } from '../../../src/http/plugins/request-context.ts';
 import { accessControl } from '../../../src/http/security/access-control.ts';
 import { auditLog } from '../../../src/http/security/audit.ts';
 import { corsCheck } from '../../../src/http/security/cors.ts';
+import { hostCheck } from '../../../src/http/security/host-check.ts';
 import { rateLimits } from '../../../src/http/security/rate-limit.ts';
 import { tracing } from '../../../src/http/tracing/install.ts';
 import { loadRegistry, silentLogger, testConfig } from '../../helpers/common.ts';
@@ -23,7 +24,8 @@ t.test('a plugin registered without the plugins it must follow: Fastify refuses 
     ['request context', requestContext, 'unimed-service'],
     ['tracing', tracing, 'unimed-request-context'],
     ['audit', auditLog, 'unimed-tracing'],
-    ['CORS', corsCheck, 'unimed-audit'],
+    ['Host check', hostCheck, 'unimed-audit'],
+    ['CORS', corsCheck, 'unimed-host-check'],
     ['access control', accessControl, 'unimed-cors'],
     ['rate limits', rateLimits, 'unimed-access-control'],
     ['body admission', bodyAdmission, 'unimed-access-control'],
@@ -46,7 +48,7 @@ t.test('a plugin registered without the plugins it must follow: Fastify refuses 
 const KEY = 'alice-key-0123456789abcdef';
 const BODY_LIMIT = 1024;
 const oversize = JSON.stringify({ texts: ['x'.repeat(2 * BODY_LIMIT)] });
-const env = { API_KEYS: `alice:${KEY} rate=3/minute`, MAX_BODY_BYTES: String(BODY_LIMIT) };
+const env = { API_KEYS: `alice:${KEY} rate=3/minute`, MAX_BODY_BYTES: String(BODY_LIMIT), ALLOWED_HOSTS: 'localhost' };
 const post = (headers: Record<string, string>, payload = oversize) =>
   ({ method: 'POST', url: '/embed/text', headers: { 'content-type': 'application/json', ...headers }, payload }) as const;
 const code = (res: { json<T>(): T }) => res.json<{ error: { code: string } }>().error.code;
@@ -58,6 +60,10 @@ t.test('the app answers in the declared order', async (t) => {
     await app.close();
     await registry.close();
   });
+
+  const misdirected = await app.inject(post({ host: 'evil.example', origin: 'https://evil.example' }));
+  t.equal(misdirected.statusCode, 421, 'a Host not allowed, with a foreign Origin: the Host check before CORS');
+  t.equal(code(misdirected), 'misdirected_request');
 
   const foreign = await app.inject(post({ origin: 'https://evil.example' }));
   t.equal(foreign.statusCode, 403, 'a foreign Origin without a key: CORS before the key check');
