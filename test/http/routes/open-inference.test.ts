@@ -237,6 +237,17 @@ t.test('errors: bad datatype, shape or name get the protocol error with the righ
   );
   await protocolError(t, await text({ shape: [5], data: ['a', 'b', 'c', 'd', 'e'] }), 413, /MAX_TEXTS_PER_REQUEST allows 4/);
   await protocolError(t, await text({ data: ['x'.repeat(3000)] }), 413, /MAX_TEXT_BODY_BYTES/);
+  // Sent without Content-Length (chunked), the same body is refused once read.
+  const chunked = new ReadableStream({
+    start(controller) {
+      controller.enqueue(
+        new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'.repeat(3000)] }] })),
+      );
+      controller.close();
+    },
+  });
+  const streamed = { method: 'POST', headers: { 'content-type': 'application/json' }, body: chunked, duplex: 'half' } as RequestInit;
+  await protocolError(t, await fetch(`${url}${TEXT}/infer`, streamed), 413, /MAX_TEXT_BODY_BYTES/);
   await protocolError(
     t,
     await fetch(`${url}${TEXT}/infer`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }),
