@@ -188,10 +188,97 @@ const kustomization: FieldType = obj(
   ['apiVersion', 'kind'],
 );
 
+/** serving.kserve.io/v1alpha1 ServingRuntime (KServe v0.15 `ServingRuntimeSpec`, its pod fields inline). */
+const servingRuntime = kind(
+  obj(
+    {
+      supportedModelFormats: { array: obj({ name: string, version: string, autoSelect: boolean, priority: integer }, ['name']) },
+      multiModel: boolean,
+      disabled: boolean,
+      protocolVersions: strings,
+      workerSpec: 'any',
+      containers: { array: { model: 'V1Container' } },
+      volumes: { array: { model: 'V1Volume' } },
+      nodeSelector: stringMap,
+      affinity: { model: 'V1Affinity' },
+      tolerations: { array: { model: 'V1Toleration' } },
+      labels: stringMap,
+      annotations: stringMap,
+      imagePullSecrets: { array: { model: 'V1LocalObjectReference' } },
+      hostIPC: boolean,
+      grpcEndpoint: string,
+      grpcDataEndpoint: string,
+      httpDataEndpoint: string,
+      replicas: integer,
+      storageHelper: obj({ disabled: boolean }),
+      builtInAdapter: 'any',
+    },
+    ['containers'],
+  ),
+);
+
+/**
+ * serving.kserve.io/v1beta1 InferenceService (KServe v0.15): `predictor` with its `model` (`ModelSpec`: the model
+ * format, runtime, storage and protocol, then the fields of a container, by name only), the pod fields and
+ * `ComponentExtensionSpec` inline. The framework shorthands (sklearn, triton, ...), explainer and transformer are
+ * not used here and are checked by name only.
+ */
+const modelSpec = obj(
+  {
+    modelFormat: obj({ name: string, version: string }, ['name']),
+    runtime: string,
+    storageUri: string,
+    storage: 'any',
+    runtimeVersion: string,
+    protocolVersion: string,
+    ...Object.fromEntries(
+      ['name', 'image', 'args', 'command', 'env', 'envFrom', 'ports', 'resources', 'volumeMounts'].map((f) => [f, 'any']),
+    ),
+  },
+  ['modelFormat'],
+);
+const predictor = obj({
+  model: modelSpec,
+  ...Object.fromEntries(
+    ['sklearn', 'xgboost', 'tensorflow', 'pytorch', 'triton', 'onnx', 'huggingface', 'pmml', 'lightgbm', 'paddle', 'workerSpec'].map(
+      (f) => [f, 'any'],
+    ),
+  ),
+  containers: { array: { model: 'V1Container' } },
+  volumes: { array: { model: 'V1Volume' } },
+  securityContext: { model: 'V1PodSecurityContext' },
+  serviceAccountName: string,
+  automountServiceAccountToken: boolean,
+  enableServiceLinks: boolean,
+  terminationGracePeriodSeconds: integer,
+  nodeSelector: stringMap,
+  affinity: { model: 'V1Affinity' },
+  tolerations: { array: { model: 'V1Toleration' } },
+  topologySpreadConstraints: { array: { model: 'V1TopologySpreadConstraint' } },
+  imagePullSecrets: { array: { model: 'V1LocalObjectReference' } },
+  priorityClassName: string,
+  minReplicas: integer,
+  maxReplicas: integer,
+  scaleTarget: integer,
+  scaleMetric: string,
+  autoScaling: 'any',
+  containerConcurrency: integer,
+  timeout: integer,
+  canaryTrafficPercent: integer,
+  logger: 'any',
+  batcher: 'any',
+  labels: stringMap,
+  annotations: stringMap,
+  deploymentStrategy: { model: 'V1DeploymentStrategy' },
+});
+const inferenceService = kind(obj({ predictor, explainer: 'any', transformer: 'any' }, ['predictor']));
+
 export const CUSTOM_KINDS: Record<string, FieldType> = {
   'monitoring.coreos.com/v1/ServiceMonitor': serviceMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': prometheusRule,
   'kustomize.config.k8s.io/v1beta1/Kustomization': kustomization,
+  'serving.kserve.io/v1alpha1/ServingRuntime': servingRuntime,
+  'serving.kserve.io/v1beta1/InferenceService': inferenceService,
 };
 
 /** prometheus-adapter's configuration file (v0.12, `rules`/`resourceRules`/`externalRules`), as the Helm chart's

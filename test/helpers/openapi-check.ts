@@ -76,9 +76,20 @@ export class SpecChecker {
     return out;
   }
 
+  /** The document's path that `pathname` is: itself, else a template whose `{param}` segments match one segment each. */
+  templateOf(pathname: string): string {
+    if (pathname in this.doc.paths) return pathname;
+    const segments = pathname.split('/');
+    const matches = (template: string): boolean => {
+      const parts = template.split('/');
+      return parts.length === segments.length && parts.every((part, i) => /^\{[^}]+\}$/.test(part) || part === segments[i]);
+    };
+    return Object.keys(this.doc.paths).find(matches) ?? pathname;
+  }
+
   /** What is wrong with `answer` to `method path` according to the document; empty when it conforms. */
   problems(method: string, url: string, answer: Answer): string[] {
-    const path = new URL(url, 'http://x').pathname;
+    const path = this.templateOf(new URL(url, 'http://x').pathname);
     const where = `${method} ${path} -> ${answer.status} ${answer.contentType}`;
     const operation = this.doc.paths[path]?.[method.toLowerCase()];
     if (operation === undefined) return [`${where}: the document has no such operation`];

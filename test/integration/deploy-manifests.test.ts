@@ -240,6 +240,8 @@ t.test('every YAML file under docker/k8s passes the strict schema check', (t) =>
     'ServiceMonitor',
     'PrometheusRule',
     'Kustomization',
+    'ServingRuntime',
+    'InferenceService',
   ]) {
     t.ok(kinds.has(kind), `a ${kind} is among them`);
   }
@@ -311,6 +313,66 @@ t.test('a misspelled field, a wrong type, an unknown kind: each fails the check,
   t.ok(schemaOf('autoscaling/v2', 'HorizontalPodAutoscaler'), 'autoscaling/v2 is known');
   t.end();
 });
+
+t.test('KServe: an InferenceService of the unimed-serve runtime over the Open Inference Protocol v2, locked down', (t) => {
+  const [runtime] = parseAllDocuments(read('docker/k8s/kserve/serving-runtime.yaml')).map((d) => d.toJS() as Record<string, never>);
+  const [service] = parseAllDocuments(read('docker/k8s/kserve/inference-service.yaml')).map((d) => d.toJS() as Record<string, never>);
+  const rt = runtime as unknown as {
+    metadata: { name: string };
+    spec: { protocolVersions: string[]; supportedModelFormats: { name: string }[]; containers: V1ContainerLike[] };
+  };
+  const isvc = service as unknown as {
+    spec: {
+      predictor: {
+        model: { modelFormat: { name: string }; runtime: string; protocolVersion: string; storageUri: string };
+        securityContext: { runAsNonRoot: boolean; runAsUser: number; seccompProfile: { type: string } };
+        automountServiceAccountToken: boolean;
+      };
+    };
+  };
+  const { model, securityContext, automountServiceAccountToken } = isvc.spec.predictor;
+  t.equal(model.protocolVersion, 'v2', 'the InferenceService asks for protocol v2');
+  t.equal(model.runtime, rt.metadata.name, 'of the unimed-serve runtime');
+  t.ok(rt.spec.protocolVersions.includes('v2'), 'which speaks v2');
+  t.ok(
+    rt.spec.supportedModelFormats.some((f) => f.name === model.modelFormat.name),
+    `and serves the model format ${model.modelFormat.name}`,
+  );
+  t.match(model.storageUri, /^pvc:\/\/unimed-models\//, 'the model from the model volume');
+  const [container] = rt.spec.containers;
+  t.equal(container?.name, 'kserve-container', 'the container KServe merges the model into');
+  t.ok(
+    container?.env?.some((e) => e.name === 'MODEL_DIRS' && e.value === '/mnt/models'),
+    'MODEL_DIRS is where KServe puts the model',
+  );
+  t.ok(
+    container?.env?.some((e) => e.name === 'REQUIRE_AUTH' && e.value === 'true'),
+    'API keys required',
+  );
+  t.equal(container?.readinessProbe?.httpGet?.path, '/v2/health/ready', 'readiness: the protocol probe (public)');
+  t.equal(container?.livenessProbe?.httpGet?.path, '/v2/health/live', 'liveness: the protocol probe (public)');
+  t.equal(container?.securityContext?.readOnlyRootFilesystem, true, 'read-only root');
+  t.same(container?.securityContext?.capabilities?.drop, ['ALL'], 'no capabilities');
+  t.equal(securityContext.runAsNonRoot, true, 'runAsNonRoot');
+  t.ok(Number.isInteger(securityContext.runAsUser) && securityContext.runAsUser !== 0, 'numeric non-root user');
+  t.equal(securityContext.seccompProfile.type, 'RuntimeDefault', 'seccomp RuntimeDefault');
+  t.equal(automountServiceAccountToken, false, 'no service account token');
+  const text = read('docker/k8s/kserve/inference-service.yaml');
+  t.match(
+    validateObject(parseAllDocuments(text.replace('protocolVersion: v2', 'protocolVerison: v2'))[0]!.toJS(), 'isvc'),
+    [/predictor\.model\.protocolVerison: unknown field/],
+    'a misspelled InferenceService field fails the check',
+  );
+  t.end();
+});
+
+interface V1ContainerLike {
+  name: string;
+  env?: { name: string; value?: string }[];
+  readinessProbe?: { httpGet?: { path?: string } };
+  livenessProbe?: { httpGet?: { path?: string } };
+  securityContext?: { readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[] } };
+}
 
 t.test('every pod template under docker/k8s (the service, its overlays, the Jobs) runs locked down', (t) => {
   const pods = k8sFiles().flatMap(({ path, docs }) =>

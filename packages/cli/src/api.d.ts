@@ -322,6 +322,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open Inference Protocol (KServe v2): server metadata.
+         * @description The Open Inference Protocol's REST API (docs/api.md "Open Inference Protocol"): each served model is two
+         *     protocol models, `{model}-text` and `{model}-image`. Its errors are the protocol's `{"error": "<message>"}`
+         *     (with the status the native routes give, refusals before the route runs included; only 408 and 431, answered
+         *     before any route is known, keep the native shape).
+         */
+        get: operations["openInferenceServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open Inference Protocol: server live (as /healthz). */
+        get: operations["openInferenceLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open Inference Protocol: server ready (as /readyz: 503 while starting, shutting down or while an encoder has no live worker). */
+        get: operations["openInferenceReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open Inference Protocol: model metadata of `{model}-text` or `{model}-image`.
+         * @description A model the API key may not use (`models=`) is answered 404, as an unknown one, so its existence is not revealed.
+         *     Model versions are not implemented: the metadata has no `versions`, and the `/versions/{version}` paths are 404.
+         */
+        get: operations["openInferenceModelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open Inference Protocol: model ready (503 while starting, shutting down or while the model has an encoder with no live worker). */
+        get: operations["openInferenceModelReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open Inference Protocol: L2-normalized embeddings, as /embed/text and /embed/image compute them.
+         * @description One input: `text` for `{model}-text`, a BYTES tensor of UTF-8 strings; `image` for `{model}-image`, a BYTES
+         *     tensor of encoded files (PNG, JPEG, TIFF, WebP, DICOM), in JSON as base64 strings with the input's
+         *     `parameters: {"content_type": "base64"}`. Shape `[N]` or `[N, 1]`. The output `embedding` is FP32 `[N, dim]`,
+         *     row-major. The limits, cache and batching are those of /embed/text and /embed/image (`MAX_TEXTS_PER_REQUEST`,
+         *     `MAX_TEXT_BODY_BYTES` for a text model, `MAX_IMAGES_PER_REQUEST`, `MAX_IMAGE_PIXELS`, ...). The request's
+         *     `parameters` may carry the rendering parameters `window`, `window_center`, `window_width`, `frame`, `page`.
+         *
+         *     Binary tensor data extension (`binary_tensor_data`): the JSON is followed in the same body by the input's
+         *     bytes (`Content-Type: application/octet-stream`, `Inference-Header-Content-Length`: the JSON's length; the
+         *     input's `parameters.binary_data_size`: its bytes; each element a 4-byte little-endian length and its bytes:
+         *     the raw file for an image, or base64 with `content_type: base64`). With `parameters.binary_data_output: true`
+         *     (or the output's `parameters.binary_data: true`) the answer is the JSON followed by the FP32 data, little-endian.
+         */
+        post: operations["openInferenceInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -664,6 +790,81 @@ export interface components {
             /** @enum {string} */
             status: "ready";
             models: string[];
+        };
+        OpenInferenceError: {
+            error: string;
+        };
+        InferenceServerMetadata: {
+            name: string;
+            version: string;
+            extensions: string[];
+        };
+        InferenceLiveResponse: {
+            live: boolean;
+        };
+        InferenceReadyResponse: {
+            ready: boolean;
+        };
+        InferenceModelReady: {
+            name: string;
+            ready: boolean;
+        };
+        InferenceTensorMetadata: {
+            name: string;
+            datatype: components["schemas"]["InferenceDatatype"];
+            /** @description -1 for a dimension of variable size. */
+            shape: number[];
+        };
+        InferenceModelMetadata: {
+            name: string;
+            versions?: string[];
+            platform: string;
+            inputs: components["schemas"]["InferenceTensorMetadata"][];
+            outputs: components["schemas"]["InferenceTensorMetadata"][];
+        };
+        /** @enum {string} */
+        InferenceDatatype: "BOOL" | "UINT8" | "UINT16" | "UINT32" | "UINT64" | "INT8" | "INT16" | "INT32" | "INT64" | "FP16" | "FP32" | "FP64" | "BYTES";
+        /**
+         * @description Parameters as key/value pairs. Read here: `binary_data_output` (request), `binary_data` (output),
+         *     `binary_data_size` and `content_type` (`base64` for images in JSON; `str` or none for texts) (input), and the
+         *     rendering parameters `window`, `window_center`, `window_width`, `frame`, `page` (request, for images).
+         */
+        InferenceParameters: {
+            [key: string]: unknown;
+        };
+        InferenceRequestInput: {
+            name: string;
+            shape: number[];
+            datatype: components["schemas"]["InferenceDatatype"];
+            parameters?: components["schemas"]["InferenceParameters"];
+            /** @description The elements in row-major order, flat or nested as the shape (absent with `parameters.binary_data_size`). */
+            data?: unknown[];
+        };
+        InferenceRequestOutput: {
+            name: string;
+            parameters?: components["schemas"]["InferenceParameters"];
+        };
+        InferenceRequest: {
+            /** @description Echoed in the response. */
+            id?: string;
+            parameters?: components["schemas"]["InferenceParameters"];
+            inputs: components["schemas"]["InferenceRequestInput"][];
+            outputs?: components["schemas"]["InferenceRequestOutput"][];
+        };
+        InferenceResponseOutput: {
+            name: string;
+            shape: number[];
+            datatype: components["schemas"]["InferenceDatatype"];
+            parameters?: components["schemas"]["InferenceParameters"];
+            /** @description Row-major: row i is the embedding of element i. */
+            data?: number[];
+        };
+        InferenceResponse: {
+            model_name: string;
+            model_version?: string;
+            id?: string;
+            parameters?: components["schemas"]["InferenceParameters"];
+            outputs: components["schemas"]["InferenceResponseOutput"][];
         };
     };
     responses: {
@@ -1039,6 +1240,26 @@ export interface components {
                 };
             };
         };
+        /**
+         * @description An error of an Open Inference Protocol route, in the protocol's shape: the message alone. The status is the one
+         *     the native routes give for the same fault (400 bad request, 401 no or wrong API key with `WWW-Authenticate`,
+         *     403 forbidden or foreign origin, 404 unknown model or one the key may not use, 413 over a limit, 415 content
+         *     type, 422 undecodable image, 429 rate with `Retry-After`, 503 not ready, shutting down or overloaded with
+         *     `Retry-After`, 504 deadline).
+         */
+        OpenInferenceError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "input \"text\" of model unimed-demo-text has datatype BYTES, not FP32"
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenInferenceError"];
+            };
+        };
     };
     parameters: {
         /** @description Model id (see `GET /models`); the default model when absent. */
@@ -1053,6 +1274,8 @@ export interface components {
         FrameQuery: components["schemas"]["Frame"];
         /** @description 0-based page of a multi-page TIFF (default 0). */
         PageQuery: components["schemas"]["Page"];
+        /** @description `{model}-text` or `{model}-image`, for a model of `GET /models`. */
+        OpenInferenceModelName: string;
     };
     requestBodies: never;
     headers: {
@@ -2324,6 +2547,277 @@ export interface operations {
             403: components["responses"]["OriginNotAllowed"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    openInferenceServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server's name, version and the protocol extensions it implements. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "unimed-serve",
+                     *       "version": "0.1.0",
+                     *       "extensions": [
+                     *         "binary_tensor_data"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InferenceServerMetadata"];
+                };
+            };
+            401: components["responses"]["OpenInferenceError"];
+            403: components["responses"]["OpenInferenceError"];
+            429: components["responses"]["OpenInferenceError"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenInferenceError"];
+        };
+    };
+    openInferenceLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Alive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "live": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InferenceLiveResponse"];
+                };
+            };
+            403: components["responses"]["OpenInferenceError"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenInferenceError"];
+        };
+    };
+    openInferenceReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every model is ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ready": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InferenceReadyResponse"];
+                };
+            };
+            403: components["responses"]["OpenInferenceError"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenInferenceError"];
+            503: components["responses"]["OpenInferenceError"];
+        };
+    };
+    openInferenceModelMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `{model}-text` or `{model}-image`, for a model of `GET /models`. */
+                name: components["parameters"]["OpenInferenceModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model's input (a BYTES tensor of texts or encoded images) and output (FP32 embeddings, one row per element). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "unimed-demo-text",
+                     *       "platform": "onnxruntime_onnx",
+                     *       "inputs": [
+                     *         {
+                     *           "name": "text",
+                     *           "datatype": "BYTES",
+                     *           "shape": [
+                     *             -1
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "outputs": [
+                     *         {
+                     *           "name": "embedding",
+                     *           "datatype": "FP32",
+                     *           "shape": [
+                     *             -1,
+                     *             64
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InferenceModelMetadata"];
+                };
+            };
+            401: components["responses"]["OpenInferenceError"];
+            403: components["responses"]["OpenInferenceError"];
+            404: components["responses"]["OpenInferenceError"];
+            429: components["responses"]["OpenInferenceError"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenInferenceError"];
+            503: components["responses"]["OpenInferenceError"];
+        };
+    };
+    openInferenceModelReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `{model}-text` or `{model}-image`, for a model of `GET /models`. */
+                name: components["parameters"]["OpenInferenceModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model is ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "unimed-demo-image",
+                     *       "ready": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InferenceModelReady"];
+                };
+            };
+            401: components["responses"]["OpenInferenceError"];
+            403: components["responses"]["OpenInferenceError"];
+            404: components["responses"]["OpenInferenceError"];
+            429: components["responses"]["OpenInferenceError"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenInferenceError"];
+            503: components["responses"]["OpenInferenceError"];
+        };
+    };
+    openInferenceInfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `{model}-text` or `{model}-image`, for a model of `GET /models`. */
+                name: components["parameters"]["OpenInferenceModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "id": "42",
+                 *       "inputs": [
+                 *         {
+                 *           "name": "text",
+                 *           "shape": [
+                 *             2
+                 *           ],
+                 *           "datatype": "BYTES",
+                 *           "data": [
+                 *             "chest x-ray",
+                 *             "brain MRI"
+                 *           ]
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["InferenceRequest"];
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description One embedding per element, as one FP32 tensor. */
+            200: {
+                headers: {
+                    /** @description With binary output, the length of the JSON at the start of the body. */
+                    "Inference-Header-Content-Length"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model_name": "unimed-demo-text",
+                     *       "id": "42",
+                     *       "outputs": [
+                     *         {
+                     *           "name": "embedding",
+                     *           "datatype": "FP32",
+                     *           "shape": [
+                     *             2,
+                     *             4
+                     *           ],
+                     *           "data": [
+                     *             0.0465,
+                     *             -0.0709,
+                     *             -0.1106,
+                     *             0.0035,
+                     *             0.12,
+                     *             0.03,
+                     *             -0.2,
+                     *             0.11
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InferenceResponse"];
+                    /** @example {"model_name":"unimed-demo-image","outputs":[{"name":"embedding","datatype":"FP32","shape":[1,64],"parameters":{"binary_data_size":256}}]}<256 bytes: 64 FP32 values, little-endian> */
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["OpenInferenceError"];
+            401: components["responses"]["OpenInferenceError"];
+            403: components["responses"]["OpenInferenceError"];
+            404: components["responses"]["OpenInferenceError"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["OpenInferenceError"];
+            415: components["responses"]["OpenInferenceError"];
+            422: components["responses"]["OpenInferenceError"];
+            429: components["responses"]["OpenInferenceError"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenInferenceError"];
+            503: components["responses"]["OpenInferenceError"];
+            504: components["responses"]["OpenInferenceError"];
         };
     };
 }

@@ -6,7 +6,7 @@ import { CancelledError, ServiceError } from '../../errors.ts';
 import type { Metrics } from '../../metrics.ts';
 import { limitViolation } from '../openapi/api-limits.ts';
 import { PLUGIN } from '../plugins/names.ts';
-import { errorBody, renderNative, type DescribedError } from './error-renderers.ts';
+import { renderNative, rendererForPath, type DescribedError } from './error-renderers.ts';
 import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../../workers/errors.ts';
 
 export { errorBody, type ErrorBody } from './error-renderers.ts';
@@ -158,8 +158,8 @@ export function countOutcome(metrics: Metrics, err: unknown): void {
 }
 
 /**
- * The one place errors become responses: the native `{"error": {"code", "message", "field"?}}` with the
- * code's status and Retry-After. Client errors are logged at info with status and code only; a client that
+ * The one place errors become responses: the native `{"error": {"code", "message", "field"?}}` (or the shape the
+ * route's `errorRenderer` config names, error-renderers.ts) with the code's status and Retry-After. Client errors are logged at info with status and code only; a client that
  * went away gets nothing.
  */
 export const errorHandling = fp(
@@ -177,12 +177,15 @@ export const errorHandling = fp(
         request.log.info({ status, code }, 'request refused');
       }
       if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-      return reply.code(status).send(renderNative(error));
+      const render = request.routeOptions.config.errorRenderer ?? renderNative;
+      return reply.code(status).send(render(error));
     });
 
     app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
       const code = 'route_not_found';
-      return reply.code(statusOf(code)).send(errorBody(code, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+      const path = request.url.split('?')[0] ?? '';
+      const render = rendererForPath(path);
+      return reply.code(statusOf(code)).send(render({ status: statusOf(code), code, message: `no route ${request.method} ${path}` }));
     });
     loaded();
   },

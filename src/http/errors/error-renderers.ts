@@ -1,5 +1,12 @@
 import type { ErrorCode } from '../../error-catalogue.ts';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The shape this route's errors take (the native one without): its own, or refusals raised before it runs. */
+    errorRenderer?: ErrorRenderer;
+  }
+}
+
 /**
  * An error as the service answers it, whatever shape the route answers in: the status src/http/errors/error-handler.ts
  * mapped its code to, the code, the message and the input at fault.
@@ -56,3 +63,8 @@ export interface OpenInferenceErrorBody {
 
 /** `{"error": "<message>"}` for Open Inference Protocol (KServe v2) routes, which have no code or field. */
 export const renderOpenInference: ErrorRenderer<OpenInferenceErrorBody> = ({ message }) => ({ error: printable(message) });
+
+/** The renderer of a request that matched no route, by its path: the protocol's own shape under `/v2`. */
+export function rendererForPath(path: string): ErrorRenderer {
+  return path === '/v2' || path.startsWith('/v2/') ? renderOpenInference : renderNative;
+}

@@ -8,6 +8,7 @@ import { admission } from '../plugins/admission.ts';
 import { countOutcome } from '../errors/error-handler.ts';
 import { classifyRoutes } from './classify.ts';
 import { embedRoutes } from './embed.ts';
+import { openInferenceInfer } from './open-inference-infer.ts';
 import { previewRoutes } from './preview.ts';
 import { seriesRoutes } from './series.ts';
 
@@ -54,4 +55,5 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
   await app.register(classifyRoutes);
   await app.register(previewRoutes);
   await app.register(seriesRoutes);
+  await app.register(openInferenceInfer);
 }
