@@ -31,7 +31,14 @@ export async function retrieveImages(
   maxBytes: number,
 ): Promise<RequestImage[]> {
   // Every reference is allowed and names a configured source before the first one is fetched.
-  for (const image of given) if ('reference' in image) sources.authorize(image.reference.source, context);
+  for (const image of given) {
+    if (!('reference' in image)) continue;
+    try {
+      sources.authorize(image.reference.source, context);
+    } catch (err) {
+      throw inField(image.field, err);
+    }
+  }
   const images: RequestImage[] = [];
   let left = maxBytes;
   for (const image of given) {

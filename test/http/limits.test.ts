@@ -115,7 +115,7 @@ function rawConnection(port: number, allowHalfOpen = false) {
 }
 
 const jsonHead = (path: string, length: number, extra = '') =>
-  `POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+  `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
 
 function errorOf(raw: string): ErrorBody {
   return JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as ErrorBody;
@@ -258,7 +258,7 @@ t.test('HTTP_REQUEST_TIMEOUT_MS: a client that trickles its body gets 408 and th
 t.test('HTTP_HEADERS_TIMEOUT_MS: headers that never finish get 408 and the connection closes', async (t) => {
   const { port } = await serve(t, { HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '200' });
   const { socket, closed } = rawConnection(port);
-  socket.write('POST /embed/text HTTP/1.1\r\nHost: test\r\nContent-Type: appl');
+  socket.write('POST /embed/text HTTP/1.1\r\nHost: localhost\r\nContent-Type: appl');
   const { data } = await within(4_000, 'the 408 (before HTTP_REQUEST_TIMEOUT_MS)', closed);
   t.match(data, /^HTTP\/1\.1 408 /);
   t.equal(errorOf(data).error.code, 'request_timeout');
@@ -280,7 +280,7 @@ t.test('HTTP_KEEP_ALIVE_TIMEOUT_MS: advertised, 650 s by default, and an idle co
 
   const { port } = await serve(t, { HTTP_KEEP_ALIVE_TIMEOUT_MS: '300' });
   const { socket, closed, received } = rawConnection(port);
-  socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
+  socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await within(10_000, 'the answer', received(/\{"status":"ok"\}$/));
   const { data } = await within(10_000, 'the idle close', closed);
   t.match(data, /^HTTP\/1\.1 200 /, 'answered, kept alive, then closed once idle');

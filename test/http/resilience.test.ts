@@ -72,7 +72,7 @@ function raw(head: string) {
 }
 
 const headersOnly = (path: string, type: string, length: number): string =>
-  `POST ${path} HTTP/1.1\r\nHost: test\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`;
+  `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`;
 const postJson = (path: string, body: unknown): Promise<Response> =>
   fetch(served.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -104,7 +104,7 @@ t.test('MAX_TEXT_BODY_BYTES: /embed/text refuses a body over it, declared or sen
   t.match(declared.body.error.message, /MAX_TEXT_BODY_BYTES allows \(4096 bytes\)/);
   const chunk = `{"texts": ["${'a '.repeat(2500)}"]}`;
   const chunked = await raw(
-    `POST /embed/text HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n`,
+    `POST /embed/text HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n`,
   ).answer;
   t.equal(chunked.status, 413, 'a chunked body is cut at the same limit');
   t.equal(chunked.body.error.code, 'too_large');

@@ -414,7 +414,8 @@ t.test('a Host the service does not answer for: 421 on every operation, whatever
       body: JSON.parse(text),
     };
     t.equal(answer.status, 421, `${name}: 421`);
-    t.match(answer.body, { error: { code: 'misdirected_request' } });
+    // The protocol routes answer in the protocol's shape, the message alone; the others in the native shape.
+    t.match(answer.body, path.startsWith('/v2') ? { error: String } : { error: { code: 'misdirected_request' } });
     t.same(checker.problems(method, path, answer), [], `${name} -> 421: as the document declares`);
     t.ok(checker.seen.has(`${operation.operationId} 421`), `${name}: 421 checked`);
   }
