@@ -22,6 +22,7 @@ import { healthRoutes } from './http/routes/health.ts';
 import { inferenceRoutes } from './http/routes/inference.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { modelRoutes } from './http/routes/models.ts';
+import { openaiModelRoutes } from './http/routes/openai.ts';
 import { pageRoutes } from './http/routes/page.ts';
 import { registerApiSchemas } from './http/openapi/schemas.ts';
 import { ServiceState } from './http/plugins/state.ts';
@@ -138,6 +139,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (config.security.metricsPort === undefined) await app.register(metricsRoutes, { metrics });
   await app.register(pageRoutes);
   await app.register(modelRoutes);
+  await app.register(openaiModelRoutes);
   await app.register(inferenceRoutes);
   // Last, so that only a built app has threads; a broken codec install fails the build here.
   await decoder.start();

@@ -2,7 +2,16 @@ import type { Encoder } from '../engine/encoder.ts';
 import { badRequest } from '../errors.ts';
 import type { Manifest } from '../models/manifest.ts';
 import type { TextEmbedder } from '../models/text-embedder.ts';
-import type { Cancellation, ImageTensorSpec, LabelSpec, ModelInfo, Prediction, PromptSetInfo, ServedModel } from '../models/types.ts';
+import type {
+  Cancellation,
+  CountedEmbeddings,
+  ImageTensorSpec,
+  LabelSpec,
+  ModelInfo,
+  Prediction,
+  PromptSetInfo,
+  ServedModel,
+} from '../models/types.ts';
 import { classEmbeddingsOf, classify, prompts } from '../zeroshot/scoring.ts';
 
 export interface LoadedPromptSet {
@@ -30,6 +39,8 @@ export class Model implements ServedModel {
   readonly embedDim: number;
   readonly logitScale: number;
   readonly imageSpec: ImageTensorSpec;
+  readonly embeddingTruncation: boolean;
+  readonly exportedAt: number | undefined;
   readonly dir: string;
   readonly #parts: ModelParts;
   readonly #promptSets = new Map<string, LoadedPromptSet>();
@@ -43,6 +54,8 @@ export class Model implements ServedModel {
     this.embedDim = manifest.embed_dim;
     this.logitScale = manifest.logit_scale;
     this.imageSpec = { size: manifest.image.size, mean: manifest.image.mean, std: manifest.image.std };
+    this.embeddingTruncation = manifest.embedding_truncation;
+    this.exportedAt = manifest.exported_at;
   }
 
   live(): boolean {
@@ -88,6 +101,10 @@ export class Model implements ServedModel {
 
   embedTexts(texts: string[], work?: Cancellation): Promise<Float32Array[]> {
     return this.#parts.text.embed(texts, work, this.#parts.maxTokensPerRequest);
+  }
+
+  embedTextsCounted(texts: string[], work?: Cancellation): Promise<CountedEmbeddings> {
+    return this.#parts.text.embedCounted(texts, work, this.#parts.maxTokensPerRequest);
   }
 
   async classEmbeddings(labels: LabelSpec[], templates: string[], work?: Cancellation): Promise<Float32Array[]> {

@@ -6,10 +6,32 @@ import { CancelledError, ServiceError } from '../../errors.ts';
 import type { Metrics } from '../../metrics.ts';
 import { limitViolation } from '../openapi/api-limits.ts';
 import { PLUGIN } from '../plugins/names.ts';
-import { errorBody, renderNative, type DescribedError } from './error-renderers.ts';
+import { renderNative, renderOpenAI, type DescribedError, type ErrorRenderer } from './error-renderers.ts';
 import { PoolClosedError, PoolQueueFullError, WorkerFailedError } from '../../workers/errors.ts';
 
 export { errorBody, type ErrorBody } from './error-renderers.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The API family whose error body the route answers with (error-renderers.ts); `native` when absent. */
+    errorShape?: ErrorShape;
+  }
+}
+
+/** The error bodies a route may answer with: the native routes', or OpenAI's (`/v1/*`). */
+const RENDERERS = { native: renderNative, openai: renderOpenAI } satisfies Record<string, ErrorRenderer>;
+export type ErrorShape = keyof typeof RENDERERS;
+
+/**
+ * The error shape of a request: its route's `errorShape`, whichever hook or handler failed (the key check's 401
+ * and 403, body admission's 413 and the rate limit's 429 included); a path under `/v1/` that matches no route
+ * answers as the OpenAI routes do.
+ */
+export function errorShapeOf(request: FastifyRequest): ErrorShape {
+  const declared = request.routeOptions.config.errorShape;
+  if (declared !== undefined) return declared;
+  return request.is404 && request.url.startsWith('/v1/') ? 'openai' : 'native';
+}
 
 /** The HTTP status of a code: the catalogue's, read here and nowhere else in src/. */
 export const statusOf = (code: ErrorCode): number => ERROR_CATALOGUE[code].status;
@@ -158,8 +180,8 @@ export function countOutcome(metrics: Metrics, err: unknown): void {
 }
 
 /**
- * The one place errors become responses: the native `{"error": {"code", "message", "field"?}}` with the
- * code's status and Retry-After. Client errors are logged at info with status and code only; a client that
+ * The one place errors become responses: the native `{"error": {"code", "message", "field"?}}` (OpenAI's shape
+ * on the `/v1/*` routes, errorShapeOf) with the code's status and Retry-After. Client errors are logged at info with status and code only; a client that
  * went away gets nothing.
  */
 export const errorHandling = fp(
@@ -177,12 +199,13 @@ export const errorHandling = fp(
         request.log.info({ status, code }, 'request refused');
       }
       if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
-      return reply.code(status).send(renderNative(error));
+      return reply.code(status).send(RENDERERS[errorShapeOf(request)](error));
     });
 
     app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
       const code = 'route_not_found';
-      return reply.code(statusOf(code)).send(errorBody(code, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+      const message = `no route ${request.method} ${request.url.split('?')[0] ?? ''}`;
+      return reply.code(statusOf(code)).send(RENDERERS[errorShapeOf(request)]({ status: statusOf(code), code, message }));
     });
     loaded();
   },
