@@ -2,8 +2,11 @@
 // npm client and LangChain's OpenAIEmbeddings, against a real server (127.0.0.1:0, the demo model and a copy that
 // declares embedding_truncation). Vectors must equal the native routes' for the same inputs, in float and base64;
 // errors must reach the clients as OpenAI errors with the native routes' statuses.
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { OpenAIEmbeddings } from '@langchain/openai';
 import OpenAI, { APIError } from 'openai';
 import sharp from 'sharp';
@@ -14,7 +17,7 @@ import { TextTokenizer } from '../../../src/models/tokenizer.ts';
 import { ct } from '../../fixtures/dicom/images.ts';
 import { imageDicom } from '../../fixtures/dicom/writer.ts';
 import { counter, copyDemo } from '../../helpers/engine-fixtures.ts';
-import { DEMO, loadRegistry, maxAbsDiff } from '../../helpers/common.ts';
+import { DEMO, loadRegistry, maxAbsDiff, ROOT } from '../../helpers/common.ts';
 import { listen } from '../../helpers/http.ts';
 
 const { dir: truncDir, cleanup } = await copyDemo();
@@ -426,4 +429,21 @@ t.test('OpenAI error shape on /v1 for refusals before the handler, unknown /v1 p
   t.equal(v1Key.status, 200, 'routes=v1_embeddings,v1_models names the new routes');
   const nativeForV1Key = await fetch(url + '/models', { headers: { authorization: `Bearer ${KEYS.v1Only}` } });
   t.equal(nativeForV1Key.status, 403);
+});
+
+t.test("docs/clients.md's OpenAI-compatible snippet runs as written against the service", async (t) => {
+  const page = await readFile(join(ROOT, 'docs/clients.md'), 'utf8');
+  const section = page.slice(page.indexOf('## OpenAI-compatible clients'));
+  const snippet = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  if (snippet === undefined) throw new Error('docs/clients.md has no ts block under "OpenAI-compatible clients"');
+  const work = await mkdtemp(join(tmpdir(), 'unimed-openai-snippet-'));
+  t.teardown(() => rm(work, { recursive: true, force: true }));
+  for (const name of ['node_modules', 'examples', 'package.json']) await symlink(join(ROOT, name), join(work, name));
+  await writeFile(join(work, 'snippet.ts'), snippet);
+  const { stdout } = await promisify(execFile)(process.execPath, ['snippet.ts'], {
+    cwd: work,
+    env: { PATH: process.env.PATH ?? '', UNIMED_URL: url, UNIMED_API_KEY: KEYS.all },
+    timeout: 60_000,
+  });
+  t.same(stdout.trim().split('\n'), [`2 ${tokensOf(['chest x-ray', 'brain MRI'])} 64`, '2 64 64'], 'what the snippet prints');
 });
