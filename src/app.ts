@@ -24,6 +24,7 @@ import { inferenceRoutes } from './http/routes/inference.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { modelRoutes } from './http/routes/models.ts';
 import { openInferenceRoutes } from './http/routes/open-inference.ts';
+import { openaiModelRoutes } from './http/routes/openai.ts';
 import { pageRoutes } from './http/routes/page.ts';
 import { registerApiSchemas } from './http/openapi/schemas.ts';
 import { ServiceState } from './http/plugins/state.ts';
@@ -142,6 +143,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(pageRoutes);
   await app.register(modelRoutes);
   await app.register(openInferenceRoutes);
+  await app.register(openaiModelRoutes);
   await app.register(inferenceRoutes);
   // Last, so that only a built app has threads; a broken codec install fails the build here.
   await decoder.start();

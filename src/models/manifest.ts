@@ -18,6 +18,10 @@ export interface Manifest {
   intended_use: string;
   /** Whether the model is cleared for diagnostic use; absent in model.json means not (the page says so). */
   diagnostic_use: boolean;
+  /** Whether the model's embeddings may be cut to fewer dimensions (`/v1/embeddings` `dimensions`); absent means not. */
+  embedding_truncation: boolean;
+  /** `provenance.exported_at` as Unix seconds, when the export wrote a valid date (`GET /v1/models` `created`). */
+  exported_at?: number;
   evaluation?: Record<string, unknown>;
 }
 
@@ -102,6 +106,11 @@ export async function readManifest(dir: string): Promise<Manifest> {
   const contextLength = r.int(text, 'context_length', 'text.', 3);
   const intendedUse = m.intended_use;
   if (m.diagnostic_use !== undefined && typeof m.diagnostic_use !== 'boolean') r.fail('diagnostic_use', 'must be true or false');
+  if (m.embedding_truncation !== undefined && typeof m.embedding_truncation !== 'boolean')
+    r.fail('embedding_truncation', 'must be true or false');
+  // Informational (models/README.md): read when it is a date, never a reason to refuse the model.
+  const exported = (m.provenance as { exported_at?: unknown } | null | undefined)?.exported_at;
+  const exportedMs = typeof exported === 'string' ? Date.parse(exported) : Number.NaN;
 
   return {
     format_version: 1,
@@ -138,6 +147,8 @@ export async function readManifest(dir: string): Promise<Manifest> {
     },
     intended_use: typeof intendedUse === 'string' ? intendedUse : '',
     diagnostic_use: m.diagnostic_use === true,
+    embedding_truncation: m.embedding_truncation === true,
+    ...(Number.isFinite(exportedMs) ? { exported_at: Math.floor(exportedMs / 1000) } : {}),
     ...(typeof m.evaluation === 'object' && m.evaluation !== null ? { evaluation: m.evaluation as Record<string, unknown> } : {}),
   };
 }

@@ -7,7 +7,7 @@ import type { Encoder } from '../engine/encoder.ts';
 import type { Metrics } from '../metrics.ts';
 import { cleanText } from './clean.ts';
 import type { TextTokenizer } from './tokenizer.ts';
-import type { TextWork } from './types.ts';
+import type { TextWork, CountedEmbeddings } from './types.ts';
 
 /**
  * Text embeddings of every model and every partition, bounded in bytes (TEXT_CACHE_BYTES, one LRU across all).
@@ -63,6 +63,11 @@ export class TextEmbedder {
    * the cache: past it 413 `too_many_tokens`, found before any text is embedded.
    */
   async embed(texts: string[], work: TextWork = {}, maxTokens = Number.POSITIVE_INFINITY): Promise<Float32Array[]> {
+    return (await this.embedCounted(texts, work, maxTokens)).embeddings;
+  }
+
+  /** embed, and the tokens of every text (repeats counted again), as an API's usage reports them. */
+  async embedCounted(texts: string[], work: TextWork = {}, maxTokens = Number.POSITIVE_INFINITY): Promise<CountedEmbeddings> {
     const cleaned: string[] = [];
     const ids = new Map<string, number[]>();
     let tokens = 0;
@@ -81,7 +86,8 @@ export class TextEmbedder {
       tokens += tokenized.length;
       if (tokens > maxTokens) throw tooLarge(`the texts come to more than ${maxTokens} tokens, which MAX_TOKENS_PER_REQUEST allows`, 'too_many_tokens');
     }
-    return this.#embedCleaned(cleaned, ids, work);
+    const embeddings = await this.#embedCleaned(cleaned, ids, work);
+    return { embeddings, tokens: cleaned.reduce((sum, one) => sum + (ids.get(one)?.length ?? 0), 0) };
   }
 
   async #embedCleaned(cleaned: string[], ids: ReadonlyMap<string, number[]>, work: TextWork): Promise<Float32Array[]> {

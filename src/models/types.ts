@@ -62,6 +62,12 @@ export interface ImageTensorSpec {
   std: [number, number, number];
 }
 
+/** Text embeddings and the number of tokens their texts came to. */
+export interface CountedEmbeddings {
+  embeddings: Float32Array[];
+  tokens: number;
+}
+
 export interface ServedModel {
   readonly id: string;
   /** The model sha256 as models/README.md defines it. */
@@ -70,6 +76,10 @@ export interface ServedModel {
   readonly logitScale: number;
   /** What the image decoder needs to build the model's input tensor. */
   readonly imageSpec: ImageTensorSpec;
+  /** model.json's `embedding_truncation`: whether its embeddings may be cut to fewer dimensions (false for CLIP's). */
+  readonly embeddingTruncation: boolean;
+  /** When the model was exported (Unix seconds, model.json's `provenance.exported_at`), if known. */
+  readonly exportedAt: number | undefined;
   info(): ModelInfo;
   /** Whether both encoders have a live worker (false while all of one's workers are dead or failing to restart). */
   live(): boolean;
@@ -77,6 +87,8 @@ export interface ServedModel {
   embedImages(pixels: Float32Array[], options?: Cancellation): Promise<Float32Array[]>;
   /** Cleans, tokenizes, embeds (through the text cache); returns L2-normalized embeddings in input order. */
   embedTexts(texts: string[], options?: TextWork): Promise<Float32Array[]>;
+  /** embedTexts, and the tokens the texts came to: every text counted, repeats too, [CLS] and [SEP] included, after truncation. */
+  embedTextsCounted(texts: string[], options?: TextWork): Promise<CountedEmbeddings>;
   /** Classes from inline labels and templates (the paper's template ensemble), through the same cache. */
   classEmbeddings(labels: LabelSpec[], templates: string[], options?: TextWork): Promise<Float32Array[]>;
   /** A prompt set with its class embeddings computed at start; undefined when this model has no such set. */

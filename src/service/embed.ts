@@ -15,13 +15,16 @@ export interface Embedded {
   embeddings: Float32Array[];
 }
 
-/** Every text within MAX_TEXTS_PER_REQUEST and MAX_CHARS_PER_TEXT, embedded in order. */
+/**
+ * Every text within MAX_TEXTS_PER_REQUEST and MAX_CHARS_PER_TEXT, embedded in order, with the tokens they came to
+ * (each text counted, repeats too, as the model's tokenizer cuts it).
+ */
 export async function embedTexts(
   input: { texts: string[]; model: string | undefined },
   chooseModel: ModelChooser,
   services: UseCaseServices,
   context: WorkContext,
-): Promise<Embedded> {
+): Promise<Embedded & { tokens: number }> {
   const { texts } = input;
   const { limits } = services;
   if (texts.length > limits.textsPerRequest) {
@@ -32,7 +35,7 @@ export async function embedTexts(
   }
   checkTextLengths(texts, limits.charsPerText, 'text', 'texts');
   const model = chooseModel(input.model);
-  return { model, embeddings: await model.embedTexts(texts, context) };
+  return { model, ...(await model.embedTextsCounted(texts, context)) };
 }
 
 export interface ImagesInput {

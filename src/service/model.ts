@@ -4,6 +4,7 @@ import type { Manifest } from '../models/manifest.ts';
 import type { TextEmbedder } from '../models/text-embedder.ts';
 import type {
   Cancellation,
+  CountedEmbeddings,
   ImageTensorSpec,
   LabelSpec,
   ModelInfo,
@@ -39,6 +40,8 @@ export class Model implements ServedModel {
   readonly embedDim: number;
   readonly logitScale: number;
   readonly imageSpec: ImageTensorSpec;
+  readonly embeddingTruncation: boolean;
+  readonly exportedAt: number | undefined;
   readonly dir: string;
   readonly #parts: ModelParts;
   readonly #promptSets = new Map<string, LoadedPromptSet>();
@@ -52,6 +55,8 @@ export class Model implements ServedModel {
     this.embedDim = manifest.embed_dim;
     this.logitScale = manifest.logit_scale;
     this.imageSpec = { size: manifest.image.size, mean: manifest.image.mean, std: manifest.image.std };
+    this.embeddingTruncation = manifest.embedding_truncation;
+    this.exportedAt = manifest.exported_at;
   }
 
   live(): boolean {
@@ -97,6 +102,10 @@ export class Model implements ServedModel {
 
   embedTexts(texts: string[], work?: TextWork): Promise<Float32Array[]> {
     return this.#parts.text.embed(texts, work, this.#parts.maxTokensPerRequest);
+  }
+
+  embedTextsCounted(texts: string[], work?: TextWork): Promise<CountedEmbeddings> {
+    return this.#parts.text.embedCounted(texts, work, this.#parts.maxTokensPerRequest);
   }
 
   async classEmbeddings(labels: LabelSpec[], templates: string[], work?: TextWork): Promise<Float32Array[]> {

@@ -61,6 +61,8 @@ t.test('openapi.yaml is OpenAPI 3.1 and documents every route the app serves', (
     '/metrics': 'GET',
     '/models': 'GET',
     '/prompt-sets': 'GET',
+    '/v1/embeddings': 'POST',
+    '/v1/models': 'GET',
     '/': 'GET',
   } as const;
   for (const [path, method] of Object.entries(served)) {

@@ -186,7 +186,11 @@ t.test('the examples of README.md and docs/ run as written', async (t) => {
   // Its shell blocks (the Open Inference Protocol's curl) run with the others above.
   const clients = all.filter((b) => b.page === 'docs/clients.md' && b.lang !== 'sh');
   t.equal(clients.filter((b) => b.lang === 'python').length, 1, 'one Python snippet');
-  t.equal(clients.filter((b) => b.lang === 'ts').length, 2, 'two TypeScript snippets (fetch, the typed client)');
+  t.equal(
+    clients.filter((b) => b.lang === 'ts').length,
+    3,
+    'three TypeScript snippets (fetch, the typed client, the OpenAI-compatible clients)',
+  );
   for (const [i, snippet] of clients.entries()) {
     await t.test(`${snippet.page} line ${snippet.line}: the ${snippet.lang} client snippet`, async (t: Test) => {
       let argv: string[];

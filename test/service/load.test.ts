@@ -229,6 +229,24 @@ t.test('diagnostic_use: false unless model.json says true; anything but a boolea
   await t.rejects(readManifest(dir), /"diagnostic_use" must be true or false/);
 });
 
+t.test('embedding_truncation: false unless model.json says true; provenance.exported_at read as Unix seconds when a date', async (t) => {
+  const { dir, cleanup } = await copyDemo();
+  t.teardown(cleanup);
+  const demo = await readManifest(DEMO);
+  t.equal(demo.embedding_truncation, false, 'absent (the demo, a CLIP model): not to be truncated');
+  t.equal(demo.exported_at, Math.floor(Date.parse('2026-11-29T13:47:42Z') / 1000));
+  const m = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+  m.embedding_truncation = true;
+  m.provenance = { exported_at: 'not a date' };
+  await writeFile(join(dir, 'model.json'), JSON.stringify(m));
+  const copy = await readManifest(dir);
+  t.equal(copy.embedding_truncation, true, 'true when it says so');
+  t.equal(copy.exported_at, undefined, 'informational: an unreadable date is left out, not refused');
+  m.embedding_truncation = 'yes';
+  await writeFile(join(dir, 'model.json'), JSON.stringify(m));
+  await t.rejects(readManifest(dir), /"embedding_truncation" must be true or false/);
+});
+
 t.test('several models: the first is the default, each is reachable by id', async (t) => {
   const { dir, cleanup } = await copyDemo();
   t.teardown(cleanup);

@@ -55,6 +55,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI-compatible embeddings of texts or images (the same vectors as /embed/text and /embed/image).
+         * @description OpenAI's embeddings request and answer, for the clients written for it (`baseURL` ending in `/v1`). The
+         *     vectors are those of `/embed/text` and `/embed/image` for the same inputs: the same use cases, text cache,
+         *     batcher, limits and key scopes. Errors are in OpenAI's shape (`OpenAIError`), with the native routes'
+         *     statuses and codes; only 408 and 431, answered before any route is known, keep the native shape.
+         *
+         *     - `model` is required and names a served model (`GET /v1/models`).
+         *     - `input`: a string or a list of strings. Texts by default; with `"modality": "image"` every item is an
+         *       image as a `data:image/...;base64,` or `data:application/dicom;base64,` URL (Infinity's convention).
+         *       Lists of token ids (what LangChain's Python client sends unless `check_embedding_ctx_length=False`), plain
+         *       `http(s)://` URLs (the service fetches nothing it was not configured to) and DICOMweb references (use
+         *       `/embed/image`) are a 400 that says what to send; so is an image `data:` URL sent without `modality`.
+         *     - `messages` (vLLM's form), instead of `input`: one `user` message whose content is one text, or one
+         *       `text` or `image_url` part; the answer has one embedding.
+         *     - `encoding_format`: `float` (default) or `base64` (little-endian float32, what the official clients ask for).
+         *     - `dimensions`: the model's own dimension, or (only for a model whose model.json declares
+         *       `embedding_truncation`) fewer, the first values L2-normalized again. CLIP embeddings were not trained to be
+         *       truncated, so any other value is a 400 for them.
+         *     - `user` is accepted and not logged.
+         *     - `usage.prompt_tokens` (= `total_tokens`) counts every text's tokens by the model's tokenizer, [CLS] and
+         *       [SEP] included, after truncation to the context length (repeated texts count again); images count 0.
+         *
+         *     The body may be up to `MAX_BODY_BYTES`; texts are held to `MAX_TEXTS_PER_REQUEST`, `MAX_CHARS_PER_TEXT` and
+         *     `MAX_TOKENS_PER_REQUEST`, images to `MAX_IMAGES_PER_REQUEST` and the image limits, as on the native routes.
+         *     DICOM is rendered with the native routes' defaults (no `window` or `frame`: use `/embed/image` for those).
+         */
+        post: operations["openaiEmbeddings"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The served models in OpenAI's list shape; a key with `models=` sees only those.
+         * @description `created` is when the model was exported (model.json `provenance.exported_at`), 0 when unknown.
+         */
+        get: operations["openaiListModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/classify": {
         parameters: {
             query?: never;
@@ -486,6 +549,81 @@ export interface components {
          *     character outside the alphabet is a 400.
          */
         Base64Image: string;
+        /** @description The OpenAI error body of the `/v1/*` routes: the catalogue's `code`, `param` the input at fault (or null), `type` by kind of failure. */
+        OpenAIError: {
+            error: {
+                message: string;
+                /** @enum {string} */
+                type: "invalid_request_error" | "authentication_error" | "permission_error" | "rate_limit_error" | "server_error";
+                param: string | null;
+                code: string;
+            };
+        };
+        /** @description Exactly one of `input` and `messages` (see `POST /v1/embeddings`). */
+        OpenAIEmbeddingsRequest: {
+            model: components["schemas"]["ModelId"];
+            /** @description A text, or a list of texts (of images as data URLs with `"modality": "image"`). Token ids and DICOMweb references are refused with a 400 that says what to send. */
+            input?: string | (string | number | number[] | Record<string, never>)[];
+            /** @description vLLM's form: one `user` message, its content one text or one part. */
+            messages?: {
+                role: string;
+                content: string | components["schemas"]["OpenAIMessagePart"][];
+            }[];
+            /**
+             * @description float (default) or base64: little-endian float32.
+             * @enum {string}
+             */
+            encoding_format?: "float" | "base64";
+            /** @description The model's own dimension; fewer only for a model that declares `embedding_truncation`. */
+            dimensions?: number;
+            /** @description Accepted, not logged. */
+            user?: string;
+            /**
+             * @description text (default) or image: every `input` item is then an image data: URL.
+             * @enum {string}
+             */
+            modality?: "text" | "image";
+        };
+        OpenAIMessagePart: {
+            /** @constant */
+            type: "text";
+            text: string;
+        } | {
+            /** @constant */
+            type: "image_url";
+            image_url: {
+                /** @description A data:image/...;base64, or data:application/dicom;base64, URL. */
+                url: string;
+            };
+        };
+        OpenAIEmbeddingsResponse: {
+            /** @constant */
+            object: "list";
+            data: {
+                /** @constant */
+                object: "embedding";
+                index: number;
+                /** @description L2-normalized; a list of numbers, or with `encoding_format` base64 the little-endian float32 values in base64. */
+                embedding: number[] | string;
+            }[];
+            model: string;
+            usage: {
+                prompt_tokens: number;
+                total_tokens: number;
+            };
+        };
+        OpenAIModelList: {
+            /** @constant */
+            object: "list";
+            data: {
+                id: string;
+                /** @constant */
+                object: "model";
+                /** @description Unix seconds the model was exported; 0 when unknown. */
+                created: number;
+                owned_by: string;
+            }[];
+        };
         /**
          * @description Width/center in HU: ct-soft-tissue 400/40, ct-lung 1500/-600, ct-bone 2500/480, ct-brain 80/40, ct-liver 150/90.
          * @enum {string}
@@ -985,6 +1123,298 @@ export interface components {
                 };
             };
         };
+        /** @description `BadRequest` in OpenAI's shape (`type` invalid_request_error; `param` the input at fault). */
+        OpenAIBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "input[0] is a list of token ids; this service tokenizes text itself: send the text (LangChain in Python sends token ids unless OpenAIEmbeddings(check_embedding_ctx_length=False))",
+                 *         "type": "invalid_request_error",
+                 *         "param": "input",
+                 *         "code": "bad_request"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "bad_request";
+                    };
+                };
+            };
+        };
+        /** @description `Unauthorized` in OpenAI's shape (`type` authentication_error), with `WWW-Authenticate`. */
+        OpenAIUnauthorized: {
+            headers: {
+                /** @description `Bearer realm="unimed-serve"`, with `error="invalid_token"` for a wrong key. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "an API key is required: send Authorization: Bearer <key>",
+                 *         "type": "authentication_error",
+                 *         "param": null,
+                 *         "code": "unauthorized"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+        };
+        /** @description `Forbidden` in OpenAI's shape (`type` permission_error). */
+        OpenAIForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "this API key may not use model \"unimed-b16\" (it may use: unimed-demo)",
+                 *         "type": "permission_error",
+                 *         "param": null,
+                 *         "code": "forbidden"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "forbidden" | "origin_not_allowed";
+                    };
+                };
+            };
+        };
+        /** @description The `Host` header names a host the service does not answer for (`ALLOWED_HOSTS`), in OpenAI's shape (`type` invalid_request_error). */
+        OpenAIMisdirectedRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "this service does not answer for the host this request names (ALLOWED_HOSTS)",
+                 *         "type": "invalid_request_error",
+                 *         "param": null,
+                 *         "code": "misdirected_request"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "misdirected_request";
+                    };
+                };
+            };
+        };
+        /** @description Unknown model (or a `/v1/` path that matches no route), in OpenAI's shape (`type` invalid_request_error). */
+        OpenAINotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "unknown model \"text-embedding-3-small\"; GET /models lists the served ones",
+                 *         "type": "invalid_request_error",
+                 *         "param": "model",
+                 *         "code": "model_not_found"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "route_not_found" | "model_not_found";
+                    };
+                };
+            };
+        };
+        /** @description `TooLarge` in OpenAI's shape (`type` invalid_request_error). */
+        OpenAITooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "5 texts sent, MAX_TEXTS_PER_REQUEST allows 4",
+                 *         "type": "invalid_request_error",
+                 *         "param": "input",
+                 *         "code": "too_many_texts"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "too_large" | "too_many_images" | "too_many_texts" | "too_many_tokens" | "text_too_long" | "image_too_large";
+                    };
+                };
+            };
+        };
+        /** @description `UnsupportedMediaType` in OpenAI's shape: a body that is not JSON, or an image format or transfer syntax the service does not decode. */
+        OpenAIUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "/v1/embeddings takes application/json",
+                 *         "type": "invalid_request_error",
+                 *         "param": null,
+                 *         "code": "unsupported_media_type"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "unsupported_media_type";
+                    };
+                };
+            };
+        };
+        /** @description `Undecodable` in OpenAI's shape: an image that cannot be decoded. */
+        OpenAIUndecodable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "the content is not a decodable png, jpeg, tiff, webp image",
+                 *         "type": "invalid_request_error",
+                 *         "param": "input",
+                 *         "code": "undecodable"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "undecodable" | "dimension_mismatch";
+                    };
+                };
+            };
+        };
+        /** @description `TooManyRequests` in OpenAI's shape (`type` rate_limit_error), with `Retry-After`. */
+        OpenAITooManyRequests: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "API key \"ward-3\" is over its rate of 60 requests per 1 minute",
+                 *         "type": "rate_limit_error",
+                 *         "param": null,
+                 *         "code": "rate_limited"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+        };
+        /** @description `InternalError` in OpenAI's shape (`type` server_error). */
+        OpenAIInternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "internal error",
+                 *         "type": "server_error",
+                 *         "param": null,
+                 *         "code": "internal_error"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+        };
+        /** @description `Unavailable` in OpenAI's shape (`type` server_error), with `Retry-After`. */
+        OpenAIUnavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "the text queue of model unimed-demo is full (256 items waiting, 1 more asked); retry later",
+                 *         "type": "server_error",
+                 *         "param": null,
+                 *         "code": "queue_full"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "not_ready" | "shutting_down" | "overloaded" | "queue_full" | "worker_failed" | "inference_failed" | "memory_busy";
+                    };
+                };
+            };
+        };
+        /** @description The request deadline (`REQUEST_TIMEOUT_MS`) passed, in OpenAI's shape (`type` server_error). */
+        OpenAIDeadlineExceeded: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "message": "the request deadline passed before inference finished",
+                 *         "type": "server_error",
+                 *         "param": null,
+                 *         "code": "deadline_exceeded"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIError"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "deadline_exceeded";
+                    };
+                };
+            };
+        };
         /** @description A parameter is missing, malformed or out of range (also invalid JSON, invalid base64, unknown fields). */
         BadRequest: {
             headers: {
@@ -1265,7 +1695,8 @@ export interface components {
         /**
          * @description An error of an Open Inference Protocol route, in the protocol's shape: the message alone. The status is the one
          *     the native routes give for the same fault (400 bad request, 401 no or wrong API key with `WWW-Authenticate`,
-         *     403 forbidden or foreign origin, 404 unknown model or one the key may not use, 413 over a limit, 415 content
+         *     403 forbidden or foreign origin, 404 unknown model or one the key may not use, 413 over a limit, 421 a `Host`
+         *     the service does not answer for (`ALLOWED_HOSTS`), 415 content
          *     type, 422 undecodable image, 429 rate with `Retry-After`, 503 not ready, shutting down or overloaded with
          *     `Retry-After`, 504 deadline).
          */
@@ -1493,6 +1924,121 @@ export interface operations {
             502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["DeadlineExceeded"];
+        };
+    };
+    openaiEmbeddings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "model": "unimed-demo",
+                 *       "input": [
+                 *         "chest x-ray",
+                 *         "a CT scan of the abdomen"
+                 *       ],
+                 *       "encoding_format": "float"
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAIEmbeddingsRequest"];
+            };
+        };
+        responses: {
+            /** @description One embedding per input, in order (`index`). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-Server-Request-Id": components["headers"]["ServerRequestId"];
+                    "X-Model-Sha256": components["headers"]["ModelSha256"];
+                    "X-Service-Version": components["headers"]["ServiceVersion"];
+                    traceparent: components["headers"]["Traceparent"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "object": "embedding",
+                     *           "index": 0,
+                     *           "embedding": [
+                     *             0.0465,
+                     *             -0.0709,
+                     *             -0.1106,
+                     *             0.0035
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "model": "unimed-demo",
+                     *       "usage": {
+                     *         "prompt_tokens": 6,
+                     *         "total_tokens": 6
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OpenAIEmbeddingsResponse"];
+                };
+            };
+            400: components["responses"]["OpenAIBadRequest"];
+            401: components["responses"]["OpenAIUnauthorized"];
+            403: components["responses"]["OpenAIForbidden"];
+            404: components["responses"]["OpenAINotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["OpenAITooLarge"];
+            415: components["responses"]["OpenAIUnsupportedMediaType"];
+            421: components["responses"]["OpenAIMisdirectedRequest"];
+            422: components["responses"]["OpenAIUndecodable"];
+            429: components["responses"]["OpenAITooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenAIInternalError"];
+            503: components["responses"]["OpenAIUnavailable"];
+            504: components["responses"]["OpenAIDeadlineExceeded"];
+        };
+    };
+    openaiListModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Served models. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "object": "list",
+                     *       "data": [
+                     *         {
+                     *           "id": "unimed-demo",
+                     *           "object": "model",
+                     *           "created": 1795873662,
+                     *           "owned_by": "unimed-serve"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OpenAIModelList"];
+                };
+            };
+            401: components["responses"]["OpenAIUnauthorized"];
+            403: components["responses"]["OpenAIForbidden"];
+            421: components["responses"]["OpenAIMisdirectedRequest"];
+            429: components["responses"]["OpenAITooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["OpenAIInternalError"];
+            503: components["responses"]["OpenAIUnavailable"];
         };
     };
     classify: {
@@ -2615,6 +3161,7 @@ export interface operations {
             };
             401: components["responses"]["OpenInferenceError"];
             403: components["responses"]["OpenInferenceError"];
+            421: components["responses"]["OpenInferenceError"];
             429: components["responses"]["OpenInferenceError"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["OpenInferenceError"];
@@ -2644,6 +3191,7 @@ export interface operations {
                 };
             };
             403: components["responses"]["OpenInferenceError"];
+            421: components["responses"]["OpenInferenceError"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["OpenInferenceError"];
         };
@@ -2672,6 +3220,7 @@ export interface operations {
                 };
             };
             403: components["responses"]["OpenInferenceError"];
+            421: components["responses"]["OpenInferenceError"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["OpenInferenceError"];
             503: components["responses"]["OpenInferenceError"];
@@ -2726,6 +3275,7 @@ export interface operations {
             401: components["responses"]["OpenInferenceError"];
             403: components["responses"]["OpenInferenceError"];
             404: components["responses"]["OpenInferenceError"];
+            421: components["responses"]["OpenInferenceError"];
             429: components["responses"]["OpenInferenceError"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["OpenInferenceError"];
@@ -2762,6 +3312,7 @@ export interface operations {
             401: components["responses"]["OpenInferenceError"];
             403: components["responses"]["OpenInferenceError"];
             404: components["responses"]["OpenInferenceError"];
+            421: components["responses"]["OpenInferenceError"];
             429: components["responses"]["OpenInferenceError"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["OpenInferenceError"];
@@ -2849,6 +3400,7 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["OpenInferenceError"];
             415: components["responses"]["OpenInferenceError"];
+            421: components["responses"]["OpenInferenceError"];
             422: components["responses"]["OpenInferenceError"];
             429: components["responses"]["OpenInferenceError"];
             431: components["responses"]["HeadersTooLarge"];

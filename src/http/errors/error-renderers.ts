@@ -38,22 +38,61 @@ export function errorBody(code: ErrorCode, message: string, field?: string): Err
 /** `{"error": {"code", "message", "field"?}}`, the native routes' shape. */
 export const renderNative: ErrorRenderer<ErrorBody> = ({ code, message, field }) => errorBody(code, message, field);
 
-/** The OpenAI API's error body: `type` by status class, `param` the input at fault, `code` the catalogue's code. */
+/**
+ * The error `type`s of OpenAI-style APIs: the request's fault (an unknown model included, as OpenAI answers it),
+ * the key's, its permissions, its rate, or the server's.
+ */
+export type OpenAIErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'rate_limit_error' | 'server_error';
+
+/** The OpenAI API's error body: `type` from OPENAI_TYPES, `param` the input at fault, `code` the catalogue's code. */
 export interface OpenAIErrorBody {
-  error: { message: string; type: 'invalid_request_error' | 'server_error'; param: string | null; code: ErrorCode };
+  error: { message: string; type: OpenAIErrorType; param: string | null; code: ErrorCode };
 }
 
 /**
- * `{"error": {"message", "type", "param", "code"}}` for OpenAI-style routes. OpenAI's clients choose their
- * exception by the HTTP status, so `type` only tells the request's fault (4xx) from the server's (5xx).
+ * Each catalogue code's OpenAI `type`, in one table (a new code must choose one). OpenAI's clients pick their
+ * exception class by the HTTP status (the catalogue's); `type` is what their users match on in the body.
  */
-export const renderOpenAI: ErrorRenderer<OpenAIErrorBody> = ({ status, code, message, field }) => ({
-  error: {
-    message: printable(message),
-    type: status < 500 ? 'invalid_request_error' : 'server_error',
-    param: field === undefined ? null : printable(field),
-    code,
-  },
+export const OPENAI_TYPES: Record<ErrorCode, OpenAIErrorType> = {
+  bad_request: 'invalid_request_error',
+  unauthorized: 'authentication_error',
+  forbidden: 'permission_error',
+  origin_not_allowed: 'permission_error',
+  route_not_found: 'invalid_request_error',
+  model_not_found: 'invalid_request_error',
+  prompt_set_not_found: 'invalid_request_error',
+  dicom_not_found: 'invalid_request_error',
+  request_timeout: 'invalid_request_error',
+  too_large: 'invalid_request_error',
+  too_many_images: 'invalid_request_error',
+  too_many_texts: 'invalid_request_error',
+  too_many_prompts: 'invalid_request_error',
+  too_many_tokens: 'invalid_request_error',
+  text_too_long: 'invalid_request_error',
+  image_too_large: 'invalid_request_error',
+  unsupported_media_type: 'invalid_request_error',
+  misdirected_request: 'invalid_request_error',
+  undecodable: 'invalid_request_error',
+  dimension_mismatch: 'invalid_request_error',
+  rate_limited: 'rate_limit_error',
+  headers_too_large: 'invalid_request_error',
+  client_closed_request: 'invalid_request_error',
+  internal_error: 'server_error',
+  upstream_unavailable: 'server_error',
+  not_ready: 'server_error',
+  shutting_down: 'server_error',
+  overloaded: 'server_error',
+  queue_full: 'server_error',
+  worker_failed: 'server_error',
+  inference_failed: 'server_error',
+  memory_busy: 'server_error',
+  deadline_exceeded: 'server_error',
+  upstream_timeout: 'server_error',
+};
+
+/** `{"error": {"message", "type", "param", "code"}}` for the OpenAI-compatible routes (`/v1/*`). */
+export const renderOpenAI: ErrorRenderer<OpenAIErrorBody> = ({ code, message, field }) => ({
+  error: { message: printable(message), type: OPENAI_TYPES[code], param: field === undefined ? null : printable(field), code },
 });
 
 /** The Open Inference Protocol's error body. */
@@ -64,7 +103,9 @@ export interface OpenInferenceErrorBody {
 /** `{"error": "<message>"}` for Open Inference Protocol (KServe v2) routes, which have no code or field. */
 export const renderOpenInference: ErrorRenderer<OpenInferenceErrorBody> = ({ message }) => ({ error: printable(message) });
 
-/** The renderer of a request that matched no route, by its path: the protocol's own shape under `/v2`. */
+/** The renderer of a request that matched no route, by its path: each protocol's own shape under `/v1` and `/v2`. */
 export function rendererForPath(path: string): ErrorRenderer {
-  return path === '/v2' || path.startsWith('/v2/') ? renderOpenInference : renderNative;
+  if (path === '/v2' || path.startsWith('/v2/')) return renderOpenInference;
+  if (path.startsWith('/v1/')) return renderOpenAI;
+  return renderNative;
 }

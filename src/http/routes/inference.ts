@@ -9,6 +9,7 @@ import { countOutcome } from '../errors/error-handler.ts';
 import { classifyRoutes } from './classify.ts';
 import { embedRoutes } from './embed.ts';
 import { openInferenceInfer } from './open-inference-infer.ts';
+import { openaiEmbeddingRoutes } from './openai.ts';
 import { previewRoutes } from './preview.ts';
 import { seriesRoutes } from './series.ts';
 
@@ -52,6 +53,7 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
   });
 
   await app.register(embedRoutes);
+  await app.register(openaiEmbeddingRoutes);
   await app.register(classifyRoutes);
   await app.register(previewRoutes);
   await app.register(seriesRoutes);

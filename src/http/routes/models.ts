@@ -8,7 +8,7 @@ import { ref } from '../openapi/schemas.ts';
  * What is served: models and their prompt sets. Read-only, so still answered while draining. A key with `models=`
  * sees only those models and their prompt sets.
  */
-function mayUse(request: FastifyRequest, id: string): boolean {
+export function mayUse(request: FastifyRequest, id: string): boolean {
   const allowed = request.apiKey?.models;
   return allowed === undefined || allowed.includes(id);
 }

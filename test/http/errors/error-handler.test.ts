@@ -71,6 +71,30 @@ t.test('OpenAI-style renderer: type by status class, param the field, code from 
   t.same(renderOpenAI(describeError(new Error('internal detail'))), {
     error: { message: 'internal error', type: 'server_error', param: null, code: 'internal_error' },
   });
+  const typeOf = (code: ErrorCode) => renderOpenAI(describeError(new ServiceError(code, 'x'))).error.type;
+  t.same(
+    (['unauthorized', 'forbidden', 'origin_not_allowed', 'rate_limited', 'model_not_found', 'not_ready', 'deadline_exceeded'] as const).map(
+      typeOf,
+    ),
+    [
+      'authentication_error',
+      'permission_error',
+      'permission_error',
+      'rate_limit_error',
+      'invalid_request_error',
+      'server_error',
+      'server_error',
+    ],
+    'the key, its permissions, its rate, the request, the server',
+  );
+  for (const code of Object.keys(ERROR_CATALOGUE) as ErrorCode[]) {
+    const type = typeOf(code);
+    t.equal(
+      type === 'server_error',
+      ERROR_CATALOGUE[code].status >= 500,
+      `${code}: ${type} matches its status ${ERROR_CATALOGUE[code].status}`,
+    );
+  }
   t.end();
 });
 

@@ -152,6 +152,42 @@ t.test('images', async (t) => {
   await call(t, ready.url, '/embed/image', 502, jsonBody({ images: [{ dicomweb: down }] }), 'upstream_unavailable');
 });
 
+t.test('OpenAI-compatible routes', async (t) => {
+  const embeddings = (body: Record<string, unknown>) => jsonBody({ model: 'unimed-demo', ...body });
+  const image = `data:image/png;base64,${b64}`;
+  await call(t, ready.url, '/v1/embeddings', 200, embeddings({ input: ['chest x-ray', 'brain MRI'] }));
+  await call(t, ready.url, '/v1/embeddings', 200, embeddings({ input: 'chest x-ray', encoding_format: 'base64' }));
+  await call(t, ready.url, '/v1/embeddings', 200, embeddings({ input: [image], modality: 'image' }));
+  await call(
+    t,
+    ready.url,
+    '/v1/embeddings',
+    200,
+    embeddings({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: image } }] }] }),
+  );
+  await call(t, ready.url, '/v1/embeddings', 400, embeddings({ input: [[1, 2, 3]] }), 'bad_request');
+  await call(t, ready.url, '/v1/embeddings', 404, embeddings({ input: 'x', model: 'nope' }), 'model_not_found');
+  await call(t, ready.url, '/v1/embeddings', 413, embeddings({ input: ['a', 'b', 'c'] }), 'too_many_texts');
+  await call(
+    t,
+    ready.url,
+    '/v1/embeddings',
+    413,
+    embeddings({ input: [`data:image/png;base64,${bigPng.toString('base64')}`], modality: 'image' }),
+    'image_too_large',
+  );
+  await call(t, ready.url, '/v1/embeddings', 415, textPlain, 'unsupported_media_type');
+  await call(
+    t,
+    ready.url,
+    '/v1/embeddings',
+    422,
+    embeddings({ input: [`data:image/png;base64,${notAnImage.toString('base64')}`], modality: 'image' }),
+    'undecodable',
+  );
+  await call(t, ready.url, '/v1/models', 200);
+});
+
 t.test('classify', async (t) => {
   await call(
     t,
@@ -371,6 +407,8 @@ t.test('while starting: 503 where models are needed, the documentation answers',
     ['/embed/series', jsonBody({ dicomweb: { source: 'down', study: '1.2', series: '1.3' } })],
     ['/models', {}],
     ['/prompt-sets', {}],
+    ['/v1/embeddings', jsonBody({ model: 'unimed-demo', input: 'x' })],
+    ['/v1/models', {}],
     ['/readyz', {}],
     ['/v2/health/ready', {}],
     ['/v2/models/unimed-demo-text', {}],
@@ -416,6 +454,7 @@ t.test('a Host the service does not answer for: 421 on every operation, whatever
     t.equal(answer.status, 421, `${name}: 421`);
     // The protocol routes answer in the protocol's shape, the message alone; the others in the native shape.
     t.match(answer.body, path.startsWith('/v2') ? { error: String } : { error: { code: 'misdirected_request' } });
+    if (path.startsWith('/v1/')) t.match(answer.body, { error: { type: 'invalid_request_error' } }, "in OpenAI's shape");
     t.same(checker.problems(method, path, answer), [], `${name} -> 421: as the document declares`);
     t.ok(checker.seen.has(`${operation.operationId} 421`), `${name}: 421 checked`);
   }

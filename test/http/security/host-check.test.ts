@@ -185,7 +185,8 @@ t.test('openapi.yaml: every operation documents 421 misdirected_request', (t) =>
   );
   t.ok(operations.length >= 10, `${operations.length} operations`);
   // The protocol routes answer in their protocol's error shape (the route's errorRenderer), 421 included.
-  const shapeOf = (name: string): string => (/ \/v2(\/|$)/.test(name) ? 'OpenInferenceError' : 'MisdirectedRequest');
+  const shapeOf = (name: string): string =>
+    / \/v2(\/|$)/.test(name) ? 'OpenInferenceError' : / \/v1\//.test(name) ? 'OpenAIMisdirectedRequest' : 'MisdirectedRequest';
   for (const [name, operation] of operations)
     t.match(operation.responses, { '421': { $ref: `#/components/responses/${shapeOf(name)}` } }, `${name}: 421`);
   t.end();
