@@ -106,7 +106,8 @@ export interface paths {
          *     too, in slice order (with its SOP Instance UID only when `include_uids` is true). Classes as `/classify`
          *     (`labels` or `prompt_set`). Forms: JSON (below); `multipart/form-data` with the instances as `image` file
          *     parts and the other properties as form fields; or a `multipart/related; type="application/dicom"` body with
-         *     them as query parameters. With `Accept: application/fhir+json` the answer is a FHIR R4 Observation.
+         *     them as query parameters. With `Accept: application/fhir+json` the answer is a FHIR R4 Observation; with
+         *     `Accept: application/dicom`, a DICOM SR referencing the sampled slices (docs/pacs.md "DICOM SR answers").
          */
         post: operations["classifySeries"];
         delete?: never;
@@ -326,6 +327,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A DICOM Comprehensive SR (Part 10, explicit VR little endian), TID 1500-style: the classification as a
+         *     qualitative evaluation (the top label), each label's probability, the model (id, sha256) as the algorithm and
+         *     observer device, the evaluated instances referenced, and the Patient and General Study modules copied from the
+         *     source so that it files under the same study. UIDs derived from what was evaluated and how (docs/pacs.md
+         *     "DICOM SR answers").
+         */
+        DicomSr: string;
         ModelId: string;
         Error: {
             error: {
@@ -804,6 +813,32 @@ export interface components {
                     error?: {
                         /** @enum {string} */
                         code?: "route_not_found" | "model_not_found" | "prompt_set_not_found" | "dicom_not_found";
+                    };
+                };
+            };
+        };
+        /**
+         * @description `Accept: application/dicom` asks for a DICOM SR of an input that cannot have one (code `not_acceptable`): an
+         *     image that is not DICOM (refused before it is decoded), an instance without a SOP Class, SOP Instance, Study
+         *     or Series Instance UID, or instances of several studies (an SR files under one study).
+         */
+        NotAcceptable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "not_acceptable",
+                 *         "message": "a DICOM SR (Accept: application/dicom) can be made only of a DICOM input: send a DICOM instance, or ask for JSON"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "not_acceptable";
                     };
                 };
             };
@@ -1291,7 +1326,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Predictions, best first; a FHIR R4 Observation with `Accept: application/fhir+json`. */
+            /** @description Predictions, best first; a FHIR R4 Observation with `Accept: application/fhir+json`; a DICOM SR with `Accept: application/dicom` (DICOM inputs only). */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -1353,6 +1388,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ClassifyResponse"];
+                    "application/dicom": components["schemas"]["DicomSr"];
                     /**
                      * @example {
                      *       "resourceType": "Observation",
@@ -1538,6 +1574,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1646,6 +1683,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ClassifySeriesResponse"];
+                    "application/dicom": components["schemas"]["DicomSr"];
                     /**
                      * @example {
                      *       "resourceType": "Observation",
@@ -1831,6 +1869,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
