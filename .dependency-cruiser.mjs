@@ -11,7 +11,10 @@ const LAYERS = [
   [['entry', '^src/(server|app)[.]ts$']],
   [['http', '^src/http/']],
   [['service', '^src/service/']],
-  [['dicomweb', '^src/dicomweb/']],
+  [
+    ['dicomweb', '^src/dicomweb/'],
+    ['dicom-sr', '^src/dicom-sr/'],
+  ],
   [
     ['inputs', '^src/inputs/'],
     ['zeroshot', '^src/zeroshot/'],

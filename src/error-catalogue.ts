@@ -49,6 +49,13 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     test: 'test/dicomweb/sources.test.ts',
   },
+  not_acceptable: {
+    status: 406,
+    meaning:
+      'Accept asks for a DICOM SR (application/dicom) of an input that cannot have one: not DICOM, or without the UIDs an SR references',
+    retryable: false,
+    test: 'test/http/routes/dicom-sr.test.ts',
+  },
   request_timeout: {
     status: 408,
     meaning: 'the request did not arrive within HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS',

@@ -35,6 +35,7 @@ const TOOLS: { command: string; install: string }[] = [
   })),
   { command: 'gdcmconv', install: 'apt-get install libgdcm-tools' },
   { command: 'ojph_compress', install: 'apt-get install openjph-tools' },
+  { command: 'dciodvfy', install: 'apt-get install dicom3tools' },
 ];
 const PYTHON_MODULES: { module: string; install: string }[] = [
   { module: 'numpy', install: 'apt-get install python3-numpy' },

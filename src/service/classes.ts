@@ -25,6 +25,8 @@ export interface ClassLimits {
 export interface Classes {
   labels: LabelSpec[];
   promptSet?: { name: string; version: string };
+  /** The templates of inline labels (a prompt set brings its own): part of what an SR's UIDs are derived from. */
+  templates?: string[];
   embed(work: TextWork): Promise<Float32Array[]>;
 }
 
@@ -97,5 +99,5 @@ export function resolveClasses(model: ServedModel, fields: ClassifyFields, limit
     throw inField('labels', tooLarge(message, 'too_many_prompts'));
   }
   checkPrompts(labels, templates, limits.charsPerText);
-  return { labels, embed: (work) => model.classEmbeddings(labels, templates, work) };
+  return { labels, templates, embed: (work) => model.classEmbeddings(labels, templates, work) };
 }

@@ -6,6 +6,7 @@ import { checkClassSource, resolveClasses, type Classes, type ClassifyFields } f
 import type { WorkContext } from './context.ts';
 import { retrieveImages, studyUidOf, type GivenImage } from './images.ts';
 import { decodeImages } from './model-inputs.ts';
+import { checkReportable, evaluatedImage, type EvaluatedInstance } from './report.ts';
 import { embedSeries, type EmbeddedSeries, type SeriesInput, type SliceCount } from './series.ts';
 import type { ModelChooser, UseCaseServices } from './use-case.ts';
 
@@ -15,13 +16,17 @@ export interface ClassifyImageInput {
   retrievalBytes: number;
   rendering: ImageOptions;
   fields: ClassifyFields;
+  /** Read the evaluated instance for a DICOM SR (report.ts): a non-DICOM upload is then refused (406) before decoding. */
+  report?: boolean;
 }
 
 interface Classified {
   model: ServedModel;
-  classes: Pick<Classes, 'labels' | 'promptSet'>;
+  classes: Pick<Classes, 'labels' | 'promptSet' | 'templates'>;
   /** Every class, most probable first (`fields.top_k` is the renderer's to apply). */
   predictions: Prediction[];
+  /** The evaluated instances, read for a report (`report: true`) only. */
+  instances?: EvaluatedInstance[];
 }
 
 export interface ImageClassification extends Classified {
@@ -40,10 +45,13 @@ export async function classifyImage(
   checkClassSource(fields);
   const model = chooseModel(fields.model);
   const classes = resolveClasses(model, fields, services.limits);
+  if (input.report === true) checkReportable(input.image);
   const images = await retrieveImages([input.image], services.sources, context, input.retrievalBytes);
   // The image decodes first, so a bad image costs no text inference.
   const [decoded] = await decodeImages(images, model, services.decoding, context, input.rendering);
   if (decoded === undefined) throw new Error('the image decoder returned nothing');
+  // Read once the image has decoded (its size and form are checked), before the model runs: a 406 costs no inference.
+  const instances = input.report === true ? images.map((image) => evaluatedImage(image, input.rendering)) : undefined;
   const [imageEmbeddings, classEmbeddings] = await Promise.all([model.embedImages([decoded.pixels], context), classes.embed(context)]);
   const imageEmbedding = imageEmbeddings[0];
   if (imageEmbedding === undefined) throw new Error('the image encoder returned no embedding');
@@ -53,6 +61,7 @@ export async function classifyImage(
     predictions: model.classify(imageEmbedding, classEmbeddings, classes.labels),
     preprocessing: decoded.preprocessing,
     studyUid: studyUidOf(images),
+    ...(instances === undefined ? {} : { instances }),
   };
 }
 
@@ -61,6 +70,8 @@ export interface ClassifySeriesInput {
   slices: SliceCount | undefined;
   rendering: ImageOptions;
   fields: ClassifyFields;
+  /** Read each evaluated instance for a DICOM SR (report.ts). */
+  report?: boolean;
 }
 
 export interface SeriesClassification extends Classified {
@@ -79,7 +90,7 @@ export async function classifySeries(
   checkClassSource(fields);
   const model = chooseModel(fields.model);
   const classes = resolveClasses(model, fields, services.limits);
-  const embedded = await embedSeries(input.series, input.slices, model, input.rendering, services.series, context);
+  const embedded = await embedSeries(input.series, input.slices, model, input.rendering, services.series, context, input.report === true);
   const classEmbeddings = await classes.embed(context);
   const top = (embedding: Float32Array): Prediction => model.classify(embedding, classEmbeddings, classes.labels, 1)[0]!;
   return {
@@ -88,5 +99,6 @@ export async function classifySeries(
     predictions: model.classify(embedded.embedding, classEmbeddings, classes.labels),
     embedded,
     slicePredictions: embedded.slices.map((slice) => top(slice.embedding)),
+    ...(input.report === true ? { instances: embedded.slices.map((slice) => ({ source: slice.source! })) } : {}),
   };
 }

@@ -15,6 +15,7 @@ import type { ServedModel } from '../models/types.ts';
 import { l2normalize } from '../vectors.ts';
 import type { WorkContext } from './context.ts';
 import { decodeImages, type DecodeServices } from './model-inputs.ts';
+import { readSourceInstance, type SourceInstance } from '../dicom-sr/source.ts';
 
 /** The series a request names: a reference on a DICOMweb source, or the instances it uploaded. */
 export type SeriesInput = { reference: SeriesReference } | { instances: ImageInput[] };
@@ -30,6 +31,8 @@ export interface EmbeddedSlice {
   uid: string | undefined;
   embedding: Float32Array;
   preprocessing: ImagePreprocessing;
+  /** The instance's UIDs and patient and study attributes, read only for a DICOM SR (`readSources`). */
+  source?: SourceInstance;
 }
 
 export interface EmbeddedSeries {
@@ -102,6 +105,8 @@ export function meanEmbedding(embeddings: readonly Float32Array[]): Float32Array
 /**
  * The series as embedded slices: listed and retrieved from its DICOMweb source, or uploaded; decoded with the
  * service's limits and memory budget and the work's deadline and trace, exactly as an upload to /embed/image.
+ * With `readSources`, each sampled instance's header is read for a DICOM SR once it has decoded (a 406 when it
+ * lacks a UID the SR needs).
  */
 export async function embedSeries(
   series: SeriesInput,
@@ -110,6 +115,7 @@ export async function embedSeries(
   rendering: ImageOptions,
   deps: SeriesDeps,
   context: WorkContext,
+  readSources = false,
 ): Promise<EmbeddedSeries> {
   const { limits, sources } = deps;
   let candidates: Candidate[];
@@ -153,11 +159,12 @@ export async function embedSeries(
         rendering,
       );
       if (image === undefined) throw new Error('the image decoder returned nothing');
+      const source = readSources ? readSourceInstance(bytes) : undefined;
       // Embedded as soon as decoded (the batcher groups the slices in flight), so that only `parallel` model
       // inputs are held at once however many slices the request takes.
       const [embedding] = await model.embedImages([image.pixels], context);
       if (embedding === undefined) throw new Error('the image encoder returned no embedding');
-      return { position, candidate, preprocessing: image.preprocessing, embedding };
+      return { position, candidate, preprocessing: image.preprocessing, embedding, source };
     } catch (err) {
       // Which slice failed, by its place in the series (never its UID).
       throw withContext(`slice ${position}`, err);
@@ -166,12 +173,13 @@ export async function embedSeries(
   return {
     instances: candidates.length,
     embedding: meanEmbedding(decoded.map((d) => d.embedding)),
-    slices: decoded.map(({ position, candidate, preprocessing, embedding }) => ({
+    slices: decoded.map(({ position, candidate, preprocessing, embedding, source }) => ({
       index: position,
       instanceNumber: candidate.instanceNumber ?? null,
       uid: candidate.uid,
       embedding,
       preprocessing,
+      ...(source === undefined ? {} : { source }),
     })),
   };
 }

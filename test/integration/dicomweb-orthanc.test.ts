@@ -1,6 +1,7 @@
 // DICOMweb against a real PACS: Debian's Orthanc with its DICOMweb plugin on a loopback port (basic auth,
 // temporary storage), holding a generated CT series and a few single images stored through its REST API. The
-// service (demo model, real HTTP) pulls by identifier, classifies the series, answers FHIR, and fails as it should
+// service (demo model, real HTTP) pulls by identifier, classifies the series, answers FHIR and DICOM SRs (stored
+// back and listed under the study), and fails as it should
 // when the PACS refuses it or goes away. Needs `orthanc` and `orthanc-dicomweb` (Debian).
 import JSONSchemaValidator from '@asymmetrik/fhir-json-schema-validator';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -100,6 +101,24 @@ t.test('DICOMweb against Orthanc', async (t) => {
     t.equal(res.status, 200);
     t.same(new JSONSchemaValidator().validate(observation), []);
     t.same(observation.derivedFrom, [{ type: 'ImagingStudy', identifier: { system: 'urn:dicom:uid', value: `urn:oid:${SINGLE_STUDY}` } }]);
+  });
+
+  t.test('the DICOM SR of a series classification: Orthanc accepts it and lists it under the study, once', async (t) => {
+    const res = await post('/classify/series', { dicomweb: seriesRef, prompt_set: 'modality', slices: 4 }, 'application/dicom');
+    t.equal(res.status, 200);
+    t.equal(res.headers.get('content-type'), 'application/dicom');
+    const sr = Buffer.from(await res.arrayBuffer());
+    await orthanc.store(sr);
+    const again = await post('/classify/series', { dicomweb: seriesRef, prompt_set: 'modality', slices: 4 }, 'application/dicom');
+    await orthanc.store(Buffer.from(await again.arrayBuffer()));
+    const authorization = `Basic ${Buffer.from(`${orthanc.username}:${orthanc.password}`).toString('base64')}`;
+    const qido = async (path: string) =>
+      (await (await fetch(`${orthanc.dicomweb}${path}`, { headers: { authorization } })).json()) as Record<string, { Value?: unknown[] }>[];
+    const srSeries = (await qido(`/studies/${SERIES_STUDY_UID}/series?Modality=SR`)).map((s) => s['0020000E']?.Value?.[0]);
+    t.equal(srSeries.length, 1, 'one SR series under the source study');
+    const instances = await qido(`/studies/${SERIES_STUDY_UID}/series/${String(srSeries[0])}/instances`);
+    t.equal(instances.length, 1, 'the same evaluation twice: one instance (the same UIDs)');
+    t.equal(instances[0]?.['00080016']?.Value?.[0], '1.2.840.10008.5.1.4.1.1.88.33', 'a Comprehensive SR');
   });
 
   interface SeriesBody {

@@ -169,7 +169,8 @@ export interface paths {
          *     too, in slice order (with its SOP Instance UID only when `include_uids` is true). Classes as `/classify`
          *     (`labels` or `prompt_set`). Forms: JSON (below); `multipart/form-data` with the instances as `image` file
          *     parts and the other properties as form fields; or a `multipart/related; type="application/dicom"` body with
-         *     them as query parameters. With `Accept: application/fhir+json` the answer is a FHIR R4 Observation.
+         *     them as query parameters. With `Accept: application/fhir+json` the answer is a FHIR R4 Observation; with
+         *     `Accept: application/dicom`, a DICOM SR referencing the sampled slices (docs/pacs.md "DICOM SR answers").
          */
         post: operations["classifySeries"];
         delete?: never;
@@ -515,6 +516,14 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A DICOM Comprehensive SR (Part 10, explicit VR little endian), TID 1500-style: the classification as a
+         *     qualitative evaluation (the top label), each label's probability, the model (id, sha256) as the algorithm and
+         *     observer device, the evaluated instances referenced, and the Patient and General Study modules copied from the
+         *     source so that it files under the same study. UIDs derived from what was evaluated and how (docs/pacs.md
+         *     "DICOM SR answers").
+         */
+        DicomSr: string;
         ModelId: string;
         Error: {
             error: {
@@ -1462,6 +1471,32 @@ export interface components {
             };
         };
         /**
+         * @description `Accept: application/dicom` asks for a DICOM SR of an input that cannot have one (code `not_acceptable`): an
+         *     image that is not DICOM (refused before it is decoded), an instance without a SOP Class, SOP Instance, Study
+         *     or Series Instance UID, or instances of several studies (an SR files under one study).
+         */
+        NotAcceptable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "not_acceptable",
+                 *         "message": "a DICOM SR (Accept: application/dicom) can be made only of a DICOM input: send a DICOM instance, or ask for JSON"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "not_acceptable";
+                    };
+                };
+            };
+        };
+        /**
          * @description The request (headers within `HTTP_HEADERS_TIMEOUT_MS`, all of it within `HTTP_REQUEST_TIMEOUT_MS`) did not
          *     arrive in time (code `request_timeout`); the connection is closed. Sent before any route is known, it
          *     carries a generated `X-Request-Id` and no `X-Model-Sha256`.
@@ -2084,7 +2119,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Predictions, best first; a FHIR R4 Observation with `Accept: application/fhir+json`. */
+            /** @description Predictions, best first; a FHIR R4 Observation with `Accept: application/fhir+json`; a DICOM SR with `Accept: application/dicom` (DICOM inputs only). */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
@@ -2146,6 +2181,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ClassifyResponse"];
+                    "application/dicom": components["schemas"]["DicomSr"];
                     /**
                      * @example {
                      *       "resourceType": "Observation",
@@ -2331,6 +2367,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2440,6 +2477,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ClassifySeriesResponse"];
+                    "application/dicom": components["schemas"]["DicomSr"];
                     /**
                      * @example {
                      *       "resourceType": "Observation",
@@ -2625,6 +2663,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            406: components["responses"]["NotAcceptable"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

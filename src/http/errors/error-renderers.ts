@@ -72,6 +72,7 @@ export const OPENAI_TYPES: Record<ErrorCode, OpenAIErrorType> = {
   image_too_large: 'invalid_request_error',
   unsupported_media_type: 'invalid_request_error',
   misdirected_request: 'invalid_request_error',
+  not_acceptable: 'invalid_request_error',
   undecodable: 'invalid_request_error',
   dimension_mismatch: 'invalid_request_error',
   rate_limited: 'rate_limit_error',

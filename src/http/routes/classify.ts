@@ -1,5 +1,7 @@
 import type { FastifyPluginCallback } from 'fastify';
 import { classifyImage } from '../../service/classify.ts';
+import { reportOf } from '../../service/report.ts';
+import { sendDicomSr, wantsDicomSr } from './dicom-sr.ts';
 import type { ClassifyFields } from '../../service/classes.ts';
 import { modelChooser } from '../plugins/admission.ts';
 import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from './fhir.ts';
@@ -32,9 +34,11 @@ export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
       const { images, retrievalBytes, rendering, fields } = await readRequest(request);
       const [image] = images;
       if (image === undefined) throw new Error('the request reader returned no image');
-      const input = { image, retrievalBytes, rendering, fields };
+      const report = wantsDicomSr(request);
+      const input = { image, retrievalBytes, rendering, fields, report };
       const result = await classifyImage(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
       const { model, classes, predictions } = result;
+      if (report) return sendDicomSr(reply, reportOf({ model, classes, predictions, instances: result.instances ?? [], rendering }));
       if (wantsFhir(request)) {
         const observation = classificationObservation({ model, promptSet: classes.promptSet, predictions, studyUid: result.studyUid });
         return reply.type(FHIR_MEDIA_TYPE).send(JSON.stringify(observation));

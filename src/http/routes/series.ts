@@ -2,6 +2,8 @@ import type { FastifyPluginCallback } from 'fastify';
 import type { ClassifyFields } from '../../service/classes.ts';
 import { classifySeries } from '../../service/classify.ts';
 import { embedWholeSeries } from '../../service/embed.ts';
+import { reportOf } from '../../service/report.ts';
+import { sendDicomSr, wantsDicomSr } from './dicom-sr.ts';
 import type { EmbeddedSlice } from '../../service/series.ts';
 import { modelChooser } from '../plugins/admission.ts';
 import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from './fhir.ts';
@@ -38,9 +40,11 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
     },
     async (request, reply) => {
       const { series, slices, includeUids, rendering, fields } = await readClassify(request);
-      const input = { series, slices, rendering, fields };
+      const report = wantsDicomSr(request);
+      const input = { series, slices, rendering, fields, report };
       const result = await classifySeries(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
       const { model, classes, predictions, embedded } = result;
+      if (report) return sendDicomSr(reply, reportOf({ model, classes, predictions, instances: result.instances ?? [], rendering }));
       if (wantsFhir(request)) {
         const studyUid = 'reference' in series ? series.reference.study : undefined;
         return reply

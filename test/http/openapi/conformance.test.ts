@@ -17,6 +17,7 @@ import type { Answer } from '../../helpers/openapi-check.ts';
 import { Metrics } from '../../../src/metrics.ts';
 import { ct, ctValues } from '../../fixtures/dicom/images.ts';
 import { imageDicom } from '../../fixtures/dicom/writer.ts';
+import { identified } from '../../fixtures/dicom/ct-series.ts';
 
 const { registry, metrics, config } = await loadRegistry({
   PROMPT_SETS: writePromptSets(),
@@ -67,6 +68,10 @@ const multipart = (fields: [string, string | Buffer][]): RequestInit => {
 };
 const down = { source: 'down', study: '1.2.3', series: '1.2.3.4', instance: '1.2.3.4.5' };
 const slices = [0, 1, 2].map((i) => imageDicom(ct([[0x00200013, 'IS', String(i + 1)]], ctValues(i))));
+const dicomSr = (init: RequestInit): RequestInit => ({
+  ...init,
+  headers: { ...(init.headers as Record<string, string>), accept: 'application/dicom' },
+});
 const fhir = (init: RequestInit): RequestInit => ({
   ...init,
   headers: { ...(init.headers as Record<string, string>), accept: 'application/fhir+json' },
@@ -216,6 +221,15 @@ t.test('classify', async (t) => {
   await call(t, ready.url, '/classify', 502, jsonBody({ image: { dicomweb: down }, labels: ['a', 'b'] }), 'upstream_unavailable');
   const observation = await call(t, ready.url, '/classify', 200, fhir(jsonBody({ image: b64, prompt_set: 'modality' })));
   t.equal(observation.contentType, 'application/fhir+json', 'FHIR when asked for');
+  await call(t, ready.url, '/classify', 406, dicomSr(jsonBody({ image: b64, prompt_set: 'modality' })), 'not_acceptable');
+  const filed = identified(ct(), {
+    study: '1.2.826.0.1.3680043.8.498.5',
+    series: '1.2.826.0.1.3680043.8.498.5.1',
+    instance: '1.2.826.0.1.3680043.8.498.5.1.1',
+    patientId: 'P',
+  });
+  const sr = await call(t, ready.url, '/classify', 200, dicomSr(jsonBody({ image: filed.toString('base64'), prompt_set: 'modality' })));
+  t.equal(sr.contentType, 'application/dicom', 'a DICOM SR when asked for');
 });
 
 t.test('series', async (t) => {
@@ -243,6 +257,7 @@ t.test('series', async (t) => {
     ),
   );
   await call(t, ready.url, '/classify/series', 400, form([]), 'bad_request');
+  await call(t, ready.url, '/classify/series', 406, dicomSr(form([['prompt_set', 'modality']])), 'not_acceptable');
   await call(t, ready.url, '/classify/series', 404, form([['prompt_set', 'nope']]), 'prompt_set_not_found');
   await call(
     t,

@@ -1,0 +1,60 @@
+/**
+ * Classifications as DICOM SRs (dicom-sr/): what the use cases read from the evaluated instances for one, and the
+ * SR made of a classification's result. The use cases read the instances only when the caller asks for a report.
+ */
+import { sniffImageFormat } from '../inputs/format.ts';
+import { ServiceError } from '../errors.ts';
+import type { EvaluatedInstance } from '../dicom-sr/content.ts';
+import { classificationReport } from '../dicom-sr/report.ts';
+import { readSourceInstance } from '../dicom-sr/source.ts';
+import type { EvaluationKey } from '../dicom-sr/uids.ts';
+import type { ImageOptions } from '../inputs/decode.ts';
+import type { Prediction, ServedModel } from '../models/types.ts';
+import { SERVICE_VERSION } from '../version.ts';
+import type { Classes } from './classes.ts';
+import type { GivenImage, RequestImage } from './images.ts';
+
+export type { EvaluatedInstance } from '../dicom-sr/content.ts';
+
+/** Refuses (406), before anything is decoded or retrieved, an uploaded image that is not DICOM: an SR references DICOM instances. */
+export function checkReportable(image: GivenImage): void {
+  if ('reference' in image || image.declaredDicom === true || sniffImageFormat(image.bytes).kind === 'dicom') return;
+  throw new ServiceError(
+    'not_acceptable',
+    'a DICOM SR (Accept: application/dicom) can be made only of a DICOM input: send a DICOM instance, or ask for JSON',
+  );
+}
+
+/** The evaluated instance of an image, with its frame (1-based) when the request named one. */
+export function evaluatedImage(image: RequestImage, rendering: ImageOptions): EvaluatedInstance {
+  const frame = image.frame ?? rendering.frame;
+  return { source: readSourceInstance(image.bytes), ...(frame === undefined ? {} : { frame: frame + 1 }) };
+}
+
+export { readSourceInstance };
+
+/** What a report is made of: the classification's result and what determined it. */
+export interface ReportRequest {
+  model: ServedModel;
+  classes: Pick<Classes, 'labels' | 'promptSet' | 'templates'>;
+  predictions: Prediction[];
+  instances: EvaluatedInstance[];
+  rendering: ImageOptions;
+}
+
+/** The SR of a classification (Part 10 bytes); Content Date/Time are `createdAt`. */
+export function reportOf(request: ReportRequest, createdAt = new Date()): Buffer {
+  const { model, classes } = request;
+  const keyClasses: EvaluationKey['classes'] =
+    classes.promptSet === undefined ? { labels: classes.labels, templates: classes.templates ?? [] } : { promptSet: classes.promptSet };
+  return classificationReport({
+    model: { id: model.id, sha256: model.sha256 },
+    promptSet: classes.promptSet,
+    predictions: request.predictions,
+    instances: request.instances,
+    classes: keyClasses,
+    rendering: { ...request.rendering },
+    serviceVersion: SERVICE_VERSION,
+    createdAt,
+  });
+}
