@@ -2181,6 +2181,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ClassifyResponse"];
+                    /** @example <a DICOM Part 10 file: a Comprehensive SR of this classification (docs/pacs.md "DICOM SR answers")> */
                     "application/dicom": components["schemas"]["DicomSr"];
                     /**
                      * @example {
@@ -2477,6 +2478,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ClassifySeriesResponse"];
+                    /** @example <a DICOM Part 10 file: a Comprehensive SR of this classification (docs/pacs.md "DICOM SR answers")> */
                     "application/dicom": components["schemas"]["DicomSr"];
                     /**
                      * @example {
