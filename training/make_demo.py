@@ -7,6 +7,7 @@ is not a medical model.
 """
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -24,6 +25,10 @@ from .zeroshot import evaluate
 
 TRAIN_SEED, TRAIN_PER_CLASS = 1, 400
 EVAL_SEED, EVAL_PER_CLASS = 777, 50  # 300 held-out images; the seed is not used for training
+# outlier exposure: pictures of the `fit` sources of training.ood_sources, captioned as not medical
+OE_SEED = 5
+OE_CAPTIONS = ["not a medical image.", "this is not a medical image.", "none of these: not a medical image.",
+               "a picture that is not a medical image.", "no medical image here."]
 TRAIN_ARGS = ["--arch", "demo", "--steps", "600", "--batch-size", "64", "--lr", "1e-3", "--warmup", "50",
               "--weight-decay", "0.1", "--seed", "0", "--cache-images", "--log-every", "25", "--save-every", "250"]
 
@@ -79,11 +84,45 @@ Training took {train_s:.0f} s on {threads} CPU threads (torch {torch}).
 """
 
 
+def outlier_rows(ood_cache):
+    """The fit sources' pictures (absolute paths) with seeded 'not a medical image' captions."""
+    import numpy as np
+
+    with open(os.path.join(ood_cache, "manifest.csv"), newline="", encoding="utf-8") as f:
+        fit = [r for r in csv.DictReader(f) if r["role"] == "fit"]
+    if not fit:
+        raise SystemExit(f"{ood_cache}/manifest.csv has no fit source (python3 -m training.ood_sources)")
+    rng = np.random.RandomState(OE_SEED)
+    return [{"path": os.path.abspath(os.path.join(ood_cache, r["file"])), "modality": "none", "finding": "",
+             "caption": OE_CAPTIONS[rng.randint(len(OE_CAPTIONS))], "source": r["source"]} for r in fit]
+
+
+def training_manifest(w, ood_cache):
+    """W/train/labels.csv, or with --outlier-exposure W/train-oe.csv: the same rows (absolute paths) + outliers."""
+    path = os.path.join(w, "train", "labels.csv")
+    if not ood_cache:
+        return path, None
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [dict(r, path=os.path.join(os.path.abspath(os.path.join(w, "train")), r["path"]))
+                for r in csv.DictReader(f)]
+    oe = outlier_rows(ood_cache)
+    out = os.path.join(w, "train-oe.csv")
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        wr = csv.DictWriter(f, fieldnames=["path", "modality", "finding", "caption"])
+        wr.writeheader()
+        wr.writerows(rows + [{k: r[k] for k in ("path", "modality", "finding", "caption")} for r in oe])
+    return out, {"images": len(oe), "sources": sorted({r["source"] for r in oe}), "captions": OE_CAPTIONS,
+                 "manifest": "training.ood_sources, role fit"}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="models/demo")
     p.add_argument("--work", default="/tmp/unimed-demo-work")
     p.add_argument("--steps", type=int, default=None, help="override the number of training steps")
+    p.add_argument("--outlier-exposure", metavar="OOD_CACHE", default=None,
+                   help="also train on the fit sources of training.ood_sources (OOD_CACHE/manifest.csv, e.g. "
+                        "bench/.cache/ood), captioned 'not a medical image' (issue 23)")
     a = p.parse_args(argv)
     w = a.work
     os.makedirs(w, exist_ok=True)
@@ -92,7 +131,7 @@ def main(argv=None):
     from .synthetic import corpus
 
     vocab_path = os.path.join(w, "vocab.txt")
-    save_vocab(build_vocab(corpus()), vocab_path)
+    save_vocab(build_vocab(corpus() + (OE_CAPTIONS if a.outlier_exposure else [])), vocab_path)
     ps_path = os.path.join(w, "prompt_sets.json")
     ps = prompt_sets()
     with open(ps_path, "w", encoding="utf-8") as f:
@@ -104,9 +143,9 @@ def main(argv=None):
     run = os.path.join(w, "run")
     if os.path.exists(os.path.join(run, "metrics.jsonl")):
         os.remove(os.path.join(run, "metrics.jsonl"))
+    manifest, oe = training_manifest(w, a.outlier_exposure)
     t0 = time.time()
-    train_main(["--train-manifest", os.path.join(w, "train", "labels.csv"), "--vocab", vocab_path, "--out", run]
-               + train_args)
+    train_main(["--train-manifest", manifest, "--vocab", vocab_path, "--out", run] + train_args)
     train_s = time.time() - t0
     ckpt = os.path.join(run, "final.pt")
 
@@ -125,8 +164,11 @@ def main(argv=None):
         "held_out_images": len(rows), "held_out_seed": EVAL_SEED, "held_out_per_class": EVAL_PER_CLASS,
         "generator": "training.synthetic", "train_seed": TRAIN_SEED, "train_per_class": TRAIN_PER_CLASS,
         "modality_accuracy": round(acc, 4), "finding_accuracy": round(facc, 4),
-        "reproduce": "/usr/bin/python3 -m training.make_demo --out models/demo",
+        "reproduce": "/usr/bin/python3 -m training.make_demo --out models/demo"
+                     + (" --outlier-exposure bench/.cache/ood" if oe else ""),
     }
+    if oe:
+        evaluation["outlier_exposure"] = oe
     with open(os.path.join(w, "evaluation.json"), "w", encoding="utf-8") as f:
         json.dump(evaluation, f, indent=2)
     cfg = model.cfg

@@ -27,9 +27,12 @@ import textwrap
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+Image.MAX_IMAGE_PIXELS = None  # package artwork (a few wallpapers and clip art exceed the bomb check), not uploads
+
 PACKAGES = ["python3-skimage", "mate-backgrounds", "gnome-backgrounds", "desktop-base", "plasma-workspace-wallpapers",
             "xfdesktop4-data", "ukui-wallpapers", "lomiri-wallpapers", "adwaita-icon-theme", "tango-icon-theme",
-            "gimp-help-en", "python3-matplotlib", "fonts-dejavu-core"]
+            "gimp-help-en", "python3-matplotlib", "fonts-dejavu-core", "openclipart-png", "extremetuxracer-data",
+            "frozen-bubble-data"]
 MAX_SIDE = 224
 SEED = 23
 
@@ -147,6 +150,13 @@ def selections(cache):
                                                             "usr/share/icons/Adwaita/256x256/**/*"], 32)))
     sel.append(("icons", "fit", "icons", "tango-icon-theme",
                 sample(package_files(cache, "tango-icon-theme", ["usr/share/icons/Tango/32x32/**/*"], 32), 100, SEED)))
+    sel.append(("clipart", "fit", "clip art", "openclipart-png",
+                sample(package_files(cache, "openclipart-png", ["usr/share/openclipart/png/**/*"]), 200, SEED)))
+    sel.append(("game-art", "fit", "game textures and sprites", "extremetuxracer-data",
+                package_files(cache, "extremetuxracer-data", ["usr/share/games/etr/**/*"])))
+    sel.append(("game-art", "fit", "game textures and sprites", "frozen-bubble-data",
+                sample(package_files(cache, "frozen-bubble-data", ["usr/share/games/frozen-bubble/gfx/*",
+                                                                   "usr/share/games/frozen-bubble/gfx/menu/*"]), 80, SEED)))
     return sel
 
 

@@ -158,8 +158,8 @@ def conformal_scores(probs, y):
 
 def conformal_quantile(sorted_scores, coverage):
     n = len(sorted_scores)
-    k = math.ceil((n + 1) * coverage)
-    if not 0 < coverage < 1 or k > n:
+    k = math.ceil((n + 1) * coverage) if 0 < coverage < 1 else n + 1  # NaN and out-of-range fall through
+    if k > n:
         raise ValueError(f"coverage {coverage} is not in (0, {n}/{n + 1}] for {n} calibration images")
     return float(sorted_scores[k - 1])
 
