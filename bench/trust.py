@@ -39,6 +39,8 @@ CAL_SEED, CAL_PER_CLASS = 2001, 400
 EVAL_SEED, EVAL_PER_CLASS = 3001, 350
 ID_ABSTAIN = 0.04  # design rate: below the 5% target by about one standard deviation of the measured rate
 KNN_K = 10
+SHIPPED = "mahalanobis"  # the detector of the calibration file (docs/decisions.md)
+COMBINED = ("negative_labels", "mahalanobis")  # measured alternative: either part, each at half the rate
 # negative labels: the captions that outlier exposure trains (training/make_demo.py); words a real checkpoint knows
 NEGATIVE_TEXTS = OE_CAPTIONS
 
@@ -179,25 +181,40 @@ def run(args):
     neg = emb.texts(NEGATIVE_TEXTS)
     dets, maha = detectors(emb, cls_mod, neg, scale, cal_a["emb"], [r["modality"] for r in cal_a["rows"]])
     sources = sorted({(r["role"], r["source"]) for r in ood})
+    scores = {name: (fn(cal_b["emb"], False), fn(ev["emb"], False), fn(ood_e, False)) for name, fn in dets.items()}
+
+    def single(name):
+        def at(rate):
+            sb, se, so = scores[name]
+            return sb, se, so, T.threshold_for(sb, rate)
+        return at
+
+    def combined(rate):  # abstain when either part passes its own threshold, each set at half the rate
+        parts = [scores[n] for n in COMBINED]
+        ts = [T.threshold_for(p[0], rate / 2) for p in parts]
+        return tuple(np.max([p[i] / t for p, t in zip(parts, ts)], axis=0) for i in range(3)) + (1.0,)
+
     det_res = {}
-    for name, fn in dets.items():
-        sb, se, so = fn(cal_b["emb"], False), fn(ev["emb"], False), fn(ood_e, False)
+    for name, at in [(n, single(n)) for n in dets] + [("combined", combined)]:
         res = {"thresholds": {}, "id_abstained": {}, "sources": {}}
         for rate in (0.05, ID_ABSTAIN):
-            thr = T.threshold_for(sb, rate)
+            _, se, _, thr = at(rate)
             res["thresholds"][str(rate)] = thr
             res["id_abstained"][str(rate)] = float((se > thr).mean())
-        thr5, thr = res["thresholds"]["0.05"], res["thresholds"][str(ID_ABSTAIN)]
+        so5, thr5 = at(0.05)[2], res["thresholds"]["0.05"]
+        _, se, so, thr = at(ID_ABSTAIN)
         for role, src in sources:
             m = np.array([r["source"] == src for r in ood])
             res["sources"][src] = {"role": role, "n": int(m.sum()), "auroc": T.auroc(se, so[m]),
-                                   "abstained_at_5pct": float((so[m] > thr5).mean()),
+                                   "abstained_at_5pct": float((so5[m] > thr5).mean()),
                                    "abstained": float((so[m] > thr).mean())}
         for role in ("fit", "eval"):
             m = np.array([r["role"] == role for r in ood])
             res[role] = {"n": int(m.sum()), "auroc": T.auroc(se, so[m]), "fpr_at_95tpr": T.fpr_at_tpr(se, so[m]),
-                         "abstained_at_5pct": float((so[m] > thr5).mean()), "abstained": float((so[m] > thr).mean())}
+                         "abstained_at_5pct": float((so5[m] > thr5).mean()), "abstained": float((so[m] > thr).mean())}
         det_res[name] = res
+    if COMBINED:
+        det_res["combined"]["parts"] = {n: {"threshold": T.threshold_for(scores[n][0], ID_ABSTAIN / 2)} for n in COMBINED}
     calib = {}
     for name, ps in prompt_sets.items():
         calib[name] = calibration_figures(emb, dict(ps, _name=name), cal_a, cal_b, ev, scale)
@@ -208,7 +225,8 @@ def run(args):
                                   "packages": sorted({r["package"] or "(generated)" for r in ood if r["source"] == s})}
                               for role, s in sources},
               "detectors": det_res, "calibration": calib, "seconds": round(time.time() - t0, 1)}
-    return result, {"maha": maha, "cal_b": cal_b, "dets": dets, "emb": emb, "prompt_sets": prompt_sets}
+    return result, {"maha": maha, "cal_b": cal_b, "dets": dets, "emb": emb, "prompt_sets": prompt_sets,
+                    "positive": cls_mod, "negative": neg, "negative_texts": NEGATIVE_TEXTS}
 
 
 def markdown(r):
@@ -229,7 +247,9 @@ def markdown(r):
         L.append(f"| {name} | {d['id_abstained'][str(rate)]:.3f} ({d['id_abstained']['0.05']:.3f}) | {d['eval']['auroc']:.3f} "
                  f"| {d['eval']['abstained']:.3f} ({d['eval']['abstained_at_5pct']:.3f}) | {d['eval']['fpr_at_95tpr']:.3f} "
                  f"| {d['fit']['auroc']:.3f} | {d['fit']['abstained']:.3f} |")
-    L += ["", "Per source: AUROC / abstained at the design threshold.", ""]
+    L += ["", f"Shipped in the calibration file: `{SHIPPED}`. `combined`: abstain when {' or '.join(COMBINED)} "
+          "passes its own threshold, each set at half the rate.", "",
+          "Per source: AUROC / abstained at the design threshold.", ""]
     srcs = list(r["ood_sources"])
     L += ["| detector | " + " | ".join(f"{s} ({r['ood_sources'][s]['role']})" for s in srcs) + " |",
           "| --- |" + " --- |" * len(srcs)]
@@ -298,7 +318,7 @@ def main(argv=None):
         publish(md)
     if a.write_calibration:
         from training.calibration_file import write  # noqa: E402
-        write(a.write_calibration, result, fitted)
+        write(a.write_calibration, result, fitted, SHIPPED)
     return 0
 
 

@@ -68,10 +68,10 @@ def document(result, fitted, detector="mahalanobis"):
                         "note": "model-level temperature (inline labels): the primary prompt set's, the first listed"},
         "ood": {"method": "mahalanobis", "space": "L2-normalised image embedding",
                 "score": "min over classes c of (x - means[c])^T precision (x - means[c])",
-                "classes": list(maha["classes"]), "means": _r(maha["means"]), "precision": _r(maha["precision"], 5),
-                "threshold": round(det["thresholds"][rate], 6),
-                "in_distribution_abstention": float(rate), "n_threshold": result["calibration_images"] // 2,
-                "abstain_when": "score > threshold"},
+                "abstain_when": "score > threshold", "threshold": round(det["thresholds"][rate], 6),
+                "in_distribution_abstention": float(rate),
+                "n_threshold": result["calibration_images"] - result["calibration_images"] // 2,
+                "classes": list(maha["classes"]), "means": _r(maha["means"]), "precision": _r(maha["precision"], 5)},
         "prompt_sets": sets,
     }
 
