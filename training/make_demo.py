@@ -7,6 +7,7 @@ is not a medical model.
 """
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -24,6 +25,11 @@ from .zeroshot import evaluate
 
 TRAIN_SEED, TRAIN_PER_CLASS = 1, 400
 EVAL_SEED, EVAL_PER_CLASS = 777, 50  # 300 held-out images; the seed is not used for training
+# outlier exposure: pictures of the `fit` sources of training.ood_sources, captioned as not medical, in words the
+# demo vocabulary already has (so the tokenizer, and what records it, stay the same)
+OE_SEED = 5
+OE_CAPTIONS = ["no medical image.", "this is no medical image.", "no medical scan.", "no patient, no medical image.",
+               "this image is no medical image."]
 TRAIN_ARGS = ["--arch", "demo", "--steps", "600", "--batch-size", "64", "--lr", "1e-3", "--warmup", "50",
               "--weight-decay", "0.1", "--seed", "0", "--cache-images", "--log-every", "25", "--save-every", "250"]
 
@@ -43,7 +49,7 @@ plus every single character; embedding dimension {d}. Trained from scratch with 
 ## Training data
 {n_train} procedurally drawn pictures (`training.synthetic`, seed {train_seed}): six "modalities" (`xray`, `ct`,
 `mri`, `ultrasound`, `histopathology`, `fundus`) drawn as simple shapes, textures and noise, each with or
-without a drawn "finding", with captions from templates. No real medical image or text was used.
+without a drawn "finding", with captions from templates. No real medical image or text was used.{oe_text}
 
 ## Evaluation
 Zero-shot modality accuracy by the paper's protocol (prompt set `modality`: every template filled with the
@@ -59,11 +65,11 @@ Development, testing and demonstration of unimed-serve. Not for any medical or r
 
 ## Known limits
 Knows six synthetic picture styles and a few dozen words; any real image or other text gives meaningless
-scores. Text cleaning does not reproduce ftfy's mojibake repair.
+scores{oe_limit}. Text cleaning does not reproduce ftfy's mojibake repair.
 
 ## Reproduce
 ```
-/usr/bin/python3 -m training.make_demo --out models/demo
+{reproduce}
 ```
 which runs, with `W` its work directory:
 ```
@@ -71,7 +77,7 @@ which runs, with `W` its work directory:
 /usr/bin/python3 -m training.synthetic --out W/eval --per-class {eval_pc} --seed {eval_seed}
 # vocabulary: training.tokenizer.build_vocab(training.synthetic.corpus()) -> W/vocab.txt
 # prompt sets: training.synthetic.prompt_sets() -> W/prompt_sets.json
-/usr/bin/python3 -m training.train --train-manifest W/train/labels.csv --vocab W/vocab.txt --out W/run {train_args}
+{oe_step}/usr/bin/python3 -m training.train --train-manifest W/{manifest} --vocab W/vocab.txt --out W/run {train_args}
 /usr/bin/python3 -m training.export --checkpoint W/run/final.pt --vocab W/vocab.txt --out models/demo --id unimed-demo \\
     --prompt-sets W/prompt_sets.json --model-card W/MODEL_CARD.md --evaluation W/evaluation.json --overwrite
 ```
@@ -79,11 +85,51 @@ Training took {train_s:.0f} s on {threads} CPU threads (torch {torch}).
 """
 
 
+def outlier_rows(ood_cache):
+    """The fit sources' pictures (absolute paths) with seeded 'not a medical image' captions."""
+    import numpy as np
+
+    if not os.path.exists(os.path.join(ood_cache, "manifest.csv")):
+        from .ood_sources import build
+
+        build(ood_cache)  # apt-get download of the Debian packages it names
+    with open(os.path.join(ood_cache, "manifest.csv"), newline="", encoding="utf-8") as f:
+        fit = [r for r in csv.DictReader(f) if r["role"] == "fit"]
+    if not fit:
+        raise SystemExit(f"{ood_cache}/manifest.csv has no fit source (python3 -m training.ood_sources)")
+    rng = np.random.RandomState(OE_SEED)
+    return [{"path": os.path.abspath(os.path.join(ood_cache, r["file"])), "modality": "none", "finding": "",
+             "caption": OE_CAPTIONS[rng.randint(len(OE_CAPTIONS))], "source": r["source"]} for r in fit]
+
+
+def training_manifest(w, ood_cache):
+    """W/train/labels.csv, or with --outlier-exposure W/train-oe.csv: the same rows (absolute paths) + outliers."""
+    path = os.path.join(w, "train", "labels.csv")
+    if not ood_cache:
+        return path, None
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [dict(r, path=os.path.join(os.path.abspath(os.path.join(w, "train")), r["path"]))
+                for r in csv.DictReader(f)]
+    oe = outlier_rows(ood_cache)
+    out = os.path.join(w, "train-oe.csv")
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        wr = csv.DictWriter(f, fieldnames=["path", "modality", "finding", "caption"])
+        wr.writeheader()
+        wr.writerows(rows + [{k: r[k] for k in ("path", "modality", "finding", "caption")} for r in oe])
+    return out, {"images": len(oe), "sources": sorted({r["source"] for r in oe}), "captions": OE_CAPTIONS,
+                 "manifest": "training.ood_sources, role fit"}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="models/demo")
     p.add_argument("--work", default="/tmp/unimed-demo-work")
     p.add_argument("--steps", type=int, default=None, help="override the number of training steps")
+    p.add_argument("--reuse-run", action="store_true",
+                   help="export WORK/run/final.pt again (model card, evaluation) without training, if it exists")
+    p.add_argument("--outlier-exposure", metavar="OOD_CACHE", default=None,
+                   help="also train on the fit sources of training.ood_sources (OOD_CACHE/manifest.csv, e.g. "
+                        "bench/.cache/ood), captioned 'not a medical image' (issue 23)")
     a = p.parse_args(argv)
     w = a.work
     os.makedirs(w, exist_ok=True)
@@ -102,12 +148,19 @@ def main(argv=None):
     if a.steps:
         train_args[train_args.index("--steps") + 1] = str(a.steps)
     run = os.path.join(w, "run")
-    if os.path.exists(os.path.join(run, "metrics.jsonl")):
-        os.remove(os.path.join(run, "metrics.jsonl"))
-    t0 = time.time()
-    train_main(["--train-manifest", os.path.join(w, "train", "labels.csv"), "--vocab", vocab_path, "--out", run]
-               + train_args)
-    train_s = time.time() - t0
+    manifest, oe = training_manifest(w, a.outlier_exposure)
+    if a.reuse_run and os.path.exists(os.path.join(run, "final.pt")):
+        with open(os.path.join(run, "metrics.jsonl"), encoding="utf-8") as f:  # time from the logged throughput
+            recs = [json.loads(ln) for ln in f if '"samples_per_s"' in ln]
+        every = int(train_args[train_args.index("--log-every") + 1])
+        batch = int(train_args[train_args.index("--batch-size") + 1])
+        train_s = sum(every * batch / r["samples_per_s"] for r in recs)
+    else:
+        if os.path.exists(os.path.join(run, "metrics.jsonl")):
+            os.remove(os.path.join(run, "metrics.jsonl"))
+        t0 = time.time()
+        train_main(["--train-manifest", manifest, "--vocab", vocab_path, "--out", run] + train_args)
+        train_s = time.time() - t0
     ckpt = os.path.join(run, "final.pt")
 
     model = load_model(ckpt)
@@ -125,8 +178,11 @@ def main(argv=None):
         "held_out_images": len(rows), "held_out_seed": EVAL_SEED, "held_out_per_class": EVAL_PER_CLASS,
         "generator": "training.synthetic", "train_seed": TRAIN_SEED, "train_per_class": TRAIN_PER_CLASS,
         "modality_accuracy": round(acc, 4), "finding_accuracy": round(facc, 4),
-        "reproduce": "/usr/bin/python3 -m training.make_demo --out models/demo",
+        "reproduce": "/usr/bin/python3 -m training.make_demo --out models/demo"
+                     + (" --outlier-exposure bench/.cache/ood" if oe else ""),
     }
+    if oe:
+        evaluation["outlier_exposure"] = oe
     with open(os.path.join(w, "evaluation.json"), "w", encoding="utf-8") as f:
         json.dump(evaluation, f, indent=2)
     cfg = model.cfg
@@ -137,7 +193,20 @@ def main(argv=None):
                        n_train=6 * TRAIN_PER_CLASS, train_seed=TRAIN_SEED, n_eval=len(rows), eval_seed=EVAL_SEED,
                        acc=acc, facc=facc, train_pc=TRAIN_PER_CLASS, eval_pc=EVAL_PER_CLASS,
                        train_args=" ".join(train_args), train_s=train_s, threads=torch.get_num_threads(),
-                       torch=torch.__version__)
+                       torch=torch.__version__, manifest=os.path.relpath(manifest, w),
+                       reproduce="/usr/bin/python3 -m training.make_demo --out models/demo"
+                                 + (" --outlier-exposure bench/.cache/ood" if oe else ""),
+                       oe_step=("/usr/bin/python3 -m training.ood_sources --cache bench/.cache/ood  # Debian packages\n"
+                                "# W/train-oe.csv: W/train/labels.csv + the fit sources' pictures, captioned as not "
+                                "medical\n") if oe else "",
+                       oe_text=(f"\n\nOutlier exposure (issue 23): {oe['images']} non-medical pictures of the `fit` "
+                                f"sources of `training.ood_sources` ({', '.join(oe['sources'])}; Debian packages' "
+                                "wallpapers, icons, clip art, game art, and procedural patterns), captioned "
+                                "\"no medical image.\" and variants, so that the image embedding keeps "
+                                "non-medical pictures away from the six modalities.") if oe else "",
+                       oe_limit=(" (non-medical pictures land away from the six modalities, which the calibration's "
+                                 "out-of-distribution detector uses; real medical images are still unknown to it)")
+                       if oe else "")
     card_path = os.path.join(w, "MODEL_CARD.md")
     with open(card_path, "w", encoding="utf-8") as f:
         f.write(card)

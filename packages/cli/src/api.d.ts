@@ -2135,7 +2135,7 @@ export interface operations {
                      *       "model": "unimed-demo",
                      *       "prompt_set": {
                      *         "name": "modality",
-                     *         "version": "c4a162845c6a0bed"
+                     *         "version": "68e4de71d2e77509"
                      *       },
                      *       "predictions": [
                      *         {
@@ -2210,7 +2210,7 @@ export interface operations {
                      *               "type": {
                      *                 "text": "sha256"
                      *               },
-                     *               "value": "53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853"
+                     *               "value": "cbeb218bb0be4e56602e4f8f2950e5b37685c5289e3b64916c3c08d271c58b88"
                      *             }
                      *           ]
                      *         }
@@ -2253,7 +2253,7 @@ export interface operations {
                      *       ],
                      *       "device": {
                      *         "reference": "#model",
-                     *         "display": "unimed-demo (sha256 53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853)"
+                     *         "display": "unimed-demo (sha256 cbeb218bb0be4e56602e4f8f2950e5b37685c5289e3b64916c3c08d271c58b88)"
                      *       },
                      *       "component": [
                      *         {
@@ -2438,7 +2438,7 @@ export interface operations {
                      *       "model": "unimed-demo",
                      *       "prompt_set": {
                      *         "name": "modality",
-                     *         "version": "c4a162845c6a0bed"
+                     *         "version": "68e4de71d2e77509"
                      *       },
                      *       "series": {
                      *         "instances": 120,
@@ -2507,7 +2507,7 @@ export interface operations {
                      *               "type": {
                      *                 "text": "sha256"
                      *               },
-                     *               "value": "53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853"
+                     *               "value": "cbeb218bb0be4e56602e4f8f2950e5b37685c5289e3b64916c3c08d271c58b88"
                      *             }
                      *           ]
                      *         }
@@ -2550,7 +2550,7 @@ export interface operations {
                      *       ],
                      *       "device": {
                      *         "reference": "#model",
-                     *         "display": "unimed-demo (sha256 53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853)"
+                     *         "display": "unimed-demo (sha256 cbeb218bb0be4e56602e4f8f2950e5b37685c5289e3b64916c3c08d271c58b88)"
                      *       },
                      *       "component": [
                      *         {
@@ -2872,7 +2872,7 @@ export interface operations {
                      *       "models": [
                      *         {
                      *           "id": "unimed-demo",
-                     *           "sha256": "53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853",
+                     *           "sha256": "cbeb218bb0be4e56602e4f8f2950e5b37685c5289e3b64916c3c08d271c58b88",
                      *           "embed_dim": 64,
                      *           "image_size": 112,
                      *           "context_length": 256,
@@ -2923,7 +2923,7 @@ export interface operations {
                      *       "prompt_sets": [
                      *         {
                      *           "name": "modality",
-                     *           "version": "c4a162845c6a0bed",
+                     *           "version": "68e4de71d2e77509",
                      *           "model": "unimed-demo",
                      *           "labels": [
                      *             "xray",
@@ -3039,7 +3039,7 @@ export interface operations {
                     /**
                      * @example # HELP unimed_model_info Served models: always 1, labelled with the model id, its sha256, the execution provider in use and the one asked for first (EXECUTION_PROVIDERS).
                      *     # TYPE unimed_model_info gauge
-                     *     unimed_model_info{model="unimed-demo",sha256="53f0ff1d01deae6673f5b5dca66287782302cd33d5ee58fd99653453a0a71853",provider="cpu",requested_provider="cpu"} 1
+                     *     unimed_model_info{model="unimed-demo",sha256="cbeb218bb0be4e56602e4f8f2950e5b37685c5289e3b64916c3c08d271c58b88",provider="cpu",requested_provider="cpu"} 1
                      */
                     "text/plain": string;
                 };
