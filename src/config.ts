@@ -40,6 +40,16 @@ export interface HttpConfig {
   lingerBytes: number;
 }
 
+export type TrustPolicy = 'abstain' | 'report' | 'off';
+const TRUST_POLICIES: readonly TrustPolicy[] = ['abstain', 'report', 'off'];
+
+function trustPolicy(env: Env): TrustPolicy {
+  const value = text(env, 'TRUST_POLICY') ?? 'abstain';
+  if (!(TRUST_POLICIES as readonly string[]).includes(value))
+    throw new ConfigError(`TRUST_POLICY must be one of ${TRUST_POLICIES.join(', ')}, not "${value}"`);
+  return value as TrustPolicy;
+}
+
 export interface Config {
   /** HOST: the listen address; 127.0.0.1 by default without API keys (config/hosts.ts). */
   host: string;
@@ -65,6 +75,11 @@ export interface Config {
    * partition, so that no key can tell by timing or counters what another recently sent (docs/security.md).
    */
   textCacheShared: boolean;
+  /**
+   * TRUST_POLICY (docs/trust.md), for models with a calibration: `abstain` (the default) declines to name a label
+   * for an image unlike the calibration images; `report` gives the scores but always answers; `off` uses no calibration.
+   */
+  trustPolicy: TrustPolicy;
   /** Threads that parse, decode and window DICOM and wide PNG/TIFF, off the HTTP thread. */
   decoderThreads: number;
   /** A decode running longer than this (from when a thread takes it) is taken for a hang: 422, thread replaced. */
@@ -186,6 +201,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     workerTimeoutMs: duration(env, 'WORKER_TIMEOUT_MS', 60_000, 100),
     textCacheBytes: integer(env, 'TEXT_CACHE_BYTES', 64 * 1024 * 1024, 0),
     textCacheShared: boolean(env, 'TEXT_CACHE_SHARED', false),
+    trustPolicy: trustPolicy(env),
     decoderThreads: integer(env, 'DECODER_THREADS', Math.max(1, Math.min(2, Math.floor(cpus))), 1, 64),
     decoderTimeoutMs: duration(env, 'DECODER_TIMEOUT_MS', 30_000, 100),
     decoderMaxQueue: integer(env, 'DECODER_MAX_QUEUE', 64, 1, 1_000_000),

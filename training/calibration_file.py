@@ -9,6 +9,7 @@ for another model or for a prompt set whose labels or templates have changed.
 
 import hashlib
 import json
+import os
 
 import numpy as np
 
@@ -81,4 +82,8 @@ def write(path, result, fitted, detector="mahalanobis"):
     text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"wrote {path}: calibration id sha256 {hashlib.sha256(text.encode()).hexdigest()}")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    # The service checks the file against this sidecar (src/models/calibration.ts): a changed byte refuses to load.
+    with open(path + ".sha256", "w", encoding="utf-8") as f:
+        f.write(f"{digest}  {os.path.basename(path)}\n")
+    print(f"wrote {path} and {path}.sha256: calibration id sha256 {digest}")

@@ -4,6 +4,7 @@
  */
 
 import type { Cancellation } from '../engine/request-group.ts';
+import type { Calibration } from './calibration.ts';
 
 export type { Cancellation };
 
@@ -54,6 +55,8 @@ export interface ModelInfo {
   /** model.json's `diagnostic_use` (false when absent): only a model that says so is presented as diagnostic. */
   diagnostic_use: boolean;
   default: boolean;
+  /** Its calibration (docs/trust.md): the file's sha256, the prompt sets it calibrates, the out-of-distribution threshold. */
+  calibration: { id: string; prompt_sets: string[]; ood_threshold: number } | null;
 }
 
 export interface ImageTensorSpec {
@@ -74,6 +77,8 @@ export interface ServedModel {
   readonly sha256: string;
   readonly embedDim: number;
   readonly logitScale: number;
+  /** Its calibration.json (docs/trust.md), checked at load; undefined without one. */
+  readonly calibration: Calibration | undefined;
   /** What the image decoder needs to build the model's input tensor. */
   readonly imageSpec: ImageTensorSpec;
   /** model.json's `embedding_truncation`: whether its embeddings may be cut to fewer dimensions (false for CLIP's). */

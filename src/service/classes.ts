@@ -13,6 +13,10 @@ export interface ClassifyFields {
   prompt_set?: string;
   top_k?: number;
   model?: string;
+  /** The prediction set's coverage (docs/trust.md). */
+  coverage?: number;
+  /** Abstain (low_confidence) below this top probability. */
+  min_probability?: number;
 }
 
 export interface ClassLimits {

@@ -9,6 +9,15 @@ import { decodeImages } from './model-inputs.ts';
 import { checkReportable, evaluatedImage, type EvaluatedInstance } from './report.ts';
 import { embedSeries, type EmbeddedSeries, type SeriesInput, type SliceCount } from './series.ts';
 import type { ModelChooser, UseCaseServices } from './use-case.ts';
+import { classify } from '../zeroshot/scoring.ts';
+import {
+  checkTrustRequest,
+  temperatureOf,
+  trustedClassification,
+  type TrustedClassification,
+  type TrustRequest,
+  type TrustSetting,
+} from '../zeroshot/trusted-answer.ts';
 
 export interface ClassifyImageInput {
   image: GivenImage;
@@ -23,8 +32,10 @@ export interface ClassifyImageInput {
 interface Classified {
   model: ServedModel;
   classes: Pick<Classes, 'labels' | 'promptSet' | 'templates'>;
-  /** Every class, most probable first (`fields.top_k` is the renderer's to apply). */
+  /** Every class, most probable first (`fields.top_k` is the renderer's to apply); calibrated when a calibration applies. */
   predictions: Prediction[];
+  /** Abstention, out-of-distribution score, calibration used and the prediction set (docs/trust.md). */
+  trust: Omit<TrustedClassification, 'predictions'>;
   /** The evaluated instances, read for a report (`report: true`) only. */
   instances?: EvaluatedInstance[];
 }
@@ -45,6 +56,8 @@ export async function classifyImage(
   checkClassSource(fields);
   const model = chooseModel(fields.model);
   const classes = resolveClasses(model, fields, services.limits);
+  const setting = trustSetting(model, services);
+  checkTrustRequest(trustRequestOf(fields), setting, classes.promptSet?.name);
   if (input.report === true) checkReportable(input.image);
   const images = await retrieveImages([input.image], services.sources, context, input.retrievalBytes);
   // The image decodes first, so a bad image costs no text inference.
@@ -58,7 +71,7 @@ export async function classifyImage(
   return {
     model,
     classes,
-    predictions: model.classify(imageEmbedding, classEmbeddings, classes.labels),
+    ...trusted(imageEmbedding, classEmbeddings, classes, setting, fields),
     preprocessing: decoded.preprocessing,
     studyUid: studyUidOf(images),
     ...(instances === undefined ? {} : { instances }),
@@ -90,15 +103,48 @@ export async function classifySeries(
   checkClassSource(fields);
   const model = chooseModel(fields.model);
   const classes = resolveClasses(model, fields, services.limits);
+  const setting = trustSetting(model, services);
+  checkTrustRequest(trustRequestOf(fields), setting, classes.promptSet?.name);
   const embedded = await embedSeries(input.series, input.slices, model, input.rendering, services.series, context, input.report === true);
   const classEmbeddings = await classes.embed(context);
-  const top = (embedding: Float32Array): Prediction => model.classify(embedding, classEmbeddings, classes.labels, 1)[0]!;
+  // Each slice's top class at the series' temperature; the trust decision is the series' (its mean embedding).
+  const scale = model.logitScale / temperatureOf(setting, classes.promptSet?.name);
+  const top = (embedding: Float32Array): Prediction => classify(embedding, classEmbeddings, classes.labels, scale, 1)[0]!;
   return {
     model,
     classes,
-    predictions: model.classify(embedded.embedding, classEmbeddings, classes.labels),
+    ...trusted(embedded.embedding, classEmbeddings, classes, setting, fields),
     embedded,
     slicePredictions: embedded.slices.map((slice) => top(slice.embedding)),
     ...(input.report === true ? { instances: embedded.slices.map((slice) => ({ source: slice.source! })) } : {}),
   };
+}
+
+function trustSetting(model: ServedModel, services: UseCaseServices): TrustSetting {
+  return { logitScale: model.logitScale, calibration: model.calibration, policy: services.trustPolicy };
+}
+
+function trustRequestOf(fields: ClassifyFields): TrustRequest {
+  return {
+    ...(fields.coverage === undefined ? {} : { coverage: fields.coverage }),
+    ...(fields.min_probability === undefined ? {} : { minProbability: fields.min_probability }),
+  };
+}
+
+function trusted(
+  embedding: Float32Array,
+  classEmbeddings: Float32Array[],
+  classes: Pick<Classes, 'labels' | 'promptSet'>,
+  setting: TrustSetting,
+  fields: ClassifyFields,
+): Pick<Classified, 'predictions' | 'trust'> {
+  const { predictions, ...trust } = trustedClassification(
+    embedding,
+    classEmbeddings,
+    classes.labels,
+    classes.promptSet?.name,
+    setting,
+    trustRequestOf(fields),
+  );
+  return { predictions, trust };
 }

@@ -6,6 +6,7 @@ import { Encoder } from '../engine/encoder.ts';
 import { imageFeeds, textFeeds } from '../engine/feeds.ts';
 import type { Metrics } from '../metrics.ts';
 import { checkGolden } from './golden.ts';
+import { forServedPromptSets, readCalibration } from '../models/calibration.ts';
 import { modelSha256, readListedFile, verifyFiles } from '../models/integrity.ts';
 import { readManifest } from '../models/manifest.ts';
 import type { Manifest } from '../models/manifest.ts';
@@ -172,6 +173,22 @@ export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
         model.addPromptSet(await embedPromptSet(set, model, text, deps.config.batching.text.maxBatchSize));
       }
     });
+    const calibration = await readCalibration(dir, {
+      sha256,
+      embedDim: manifest.embed_dim,
+      imageEncoderSha256: manifest.files[manifest.image.file] ?? '',
+      textEncoderSha256: manifest.files[t.file] ?? '',
+    });
+    if (calibration !== undefined) {
+      const served = new Map(model.promptSets().map((info) => [info.name, { version: info.version, labels: info.labels }]));
+      const applied = forServedPromptSets(calibration, served);
+      if (applied.stale.length > 0)
+        deps.logger.warn(
+          { model: id, promptSets: applied.stale },
+          'calibration.json calibrates prompt sets that are now served with another version: they get no prediction sets until recalibrated',
+        );
+      model.attachCalibration(applied.calibration);
+    }
     steps.finish();
 
     const series = new ModelInfoSeries(deps.metrics, model, deps.config.executionProviders[0] ?? 'cpu');

@@ -1,5 +1,6 @@
 import type { Encoder } from '../engine/encoder.ts';
 import { badRequest } from '../errors.ts';
+import type { Calibration } from '../models/calibration.ts';
 import type { Manifest } from '../models/manifest.ts';
 import type { TextEmbedder } from '../models/text-embedder.ts';
 import type {
@@ -45,6 +46,7 @@ export class Model implements ServedModel {
   readonly dir: string;
   readonly #parts: ModelParts;
   readonly #promptSets = new Map<string, LoadedPromptSet>();
+  #calibration: Calibration | undefined;
 
   constructor(parts: ModelParts) {
     const { manifest } = parts;
@@ -73,6 +75,15 @@ export class Model implements ServedModel {
     this.#promptSets.set(set.info.name, set);
   }
 
+  /** Set once at load, after the prompt sets it was checked against. */
+  attachCalibration(calibration: Calibration): void {
+    this.#calibration = calibration;
+  }
+
+  get calibration(): Calibration | undefined {
+    return this.#calibration;
+  }
+
   info(): ModelInfo {
     const { manifest, image, textEncoder, isDefault } = this.#parts;
     return {
@@ -86,6 +97,14 @@ export class Model implements ServedModel {
       intended_use: manifest.intended_use,
       diagnostic_use: manifest.diagnostic_use,
       default: isDefault,
+      calibration:
+        this.#calibration === undefined
+          ? null
+          : {
+              id: this.#calibration.id,
+              prompt_sets: [...this.#calibration.promptSets.keys()],
+              ood_threshold: this.#calibration.ood.threshold,
+            },
     };
   }
 

@@ -5,7 +5,7 @@
 import { sniffImageFormat } from '../inputs/format.ts';
 import { ServiceError } from '../errors.ts';
 import type { EvaluatedInstance } from '../dicom-sr/content.ts';
-import { classificationReport } from '../dicom-sr/report.ts';
+import { classificationReport, type ReportInput } from '../dicom-sr/report.ts';
 import { readSourceInstance } from '../dicom-sr/source.ts';
 import type { EvaluationKey } from '../dicom-sr/uids.ts';
 import type { ImageOptions } from '../inputs/decode.ts';
@@ -13,6 +13,7 @@ import type { Prediction, ServedModel } from '../models/types.ts';
 import { SERVICE_VERSION } from '../version.ts';
 import type { Classes } from './classes.ts';
 import type { GivenImage, RequestImage } from './images.ts';
+import type { TrustedClassification, TrustPolicy } from '../zeroshot/trusted-answer.ts';
 
 export type { EvaluatedInstance } from '../dicom-sr/content.ts';
 
@@ -38,6 +39,9 @@ export interface ReportRequest {
   model: ServedModel;
   classes: Pick<Classes, 'labels' | 'promptSet' | 'templates'>;
   predictions: Prediction[];
+  /** The answer's abstention, prediction set and calibration, and the policy that decided (docs/trust.md). */
+  trust: Omit<TrustedClassification, 'predictions'>;
+  policy: TrustPolicy;
   instances: EvaluatedInstance[];
   rendering: ImageOptions;
 }
@@ -56,5 +60,22 @@ export function reportOf(request: ReportRequest, createdAt = new Date()): Buffer
     rendering: { ...request.rendering },
     serviceVersion: SERVICE_VERSION,
     createdAt,
+    ...reportTrust(request),
   });
+}
+
+/** A calibrated answer's parts of the report, and of its UIDs (a changed calibration, policy or coverage is a new evaluation). */
+function reportTrust({
+  trust,
+  policy,
+}: ReportRequest): Pick<ReportInput, 'abstention' | 'predictionSet' | 'calibrationId' | 'policy' | 'coverage'> {
+  if (trust.calibration === null) return {};
+  return {
+    abstention: { abstained: trust.abstained !== null },
+    calibrationId: trust.calibration.id,
+    policy,
+    ...(trust.predictionSet === undefined || trust.predictionSet === null
+      ? {}
+      : { predictionSet: trust.predictionSet.labels, coverage: trust.predictionSet.coverage }),
+  };
 }

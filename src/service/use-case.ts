@@ -4,6 +4,7 @@ import type { ServedModel } from '../models/types.ts';
 import type { ClassLimits } from './classes.ts';
 import type { DecodeServices } from './model-inputs.ts';
 import type { SeriesDeps } from './series.ts';
+import type { TrustPolicy } from '../zeroshot/trusted-answer.ts';
 
 /**
  * The model a use case runs, by id (the default without one). The HTTP side also checks that the caller may use
@@ -17,4 +18,6 @@ export interface UseCaseServices {
   decoding: DecodeServices;
   sources: DicomwebSources;
   series: SeriesDeps;
+  /** TRUST_POLICY (docs/trust.md). */
+  trustPolicy: TrustPolicy;
 }

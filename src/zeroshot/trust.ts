@@ -2,16 +2,9 @@
  * The maths of answers a hospital can trust (docs/trust.md): an out-of-distribution score for an image embedding
  * (Mahalanobis distance to the nearest class mean of the calibration images, one shared covariance), split
  * conformal prediction sets, and temperature-scaled probabilities. Pure functions; the calibration they read is
- * loaded and checked by zeroshot/calibration.ts.
+ * loaded and checked by models/calibration.ts.
  */
-
-/** The calibration images' class means and the inverse of their shared (within-class) covariance. */
-export interface MahalanobisStatistics {
-  /** One mean image embedding per calibration class, each of the model's dimension. */
-  readonly means: readonly Float64Array[];
-  /** The precision matrix (inverse covariance), row-major, dimension x dimension. */
-  readonly precision: Float64Array;
-}
+import type { MahalanobisStatistics } from '../models/calibration.ts';
 
 /**
  * The squared Mahalanobis distance from `x` to the nearest class mean: large for an image unlike every class the
@@ -59,13 +52,12 @@ export function conformalThreshold(sorted: ArrayLike<number>, coverage: number):
 }
 
 /**
- * The labels whose probability is at least 1 - threshold, most probable first. Never empty: the most probable
- * label is kept when none qualifies (a larger set only raises the coverage).
+ * The labels whose probability is at least 1 - threshold, most probable first. May be empty: no label is
+ * plausible enough for that coverage (a set padded with the top label would cover more than was asked, and say
+ * less than the truth: that nothing stands out).
  */
 export function predictionSet(predictions: readonly { label: string; probability: number }[], threshold: number): string[] {
-  const kept = predictions.filter((p) => 1 - p.probability <= threshold).map((p) => p.label);
-  const top = predictions[0];
-  return kept.length > 0 || top === undefined ? kept : [top.label];
+  return predictions.filter((p) => 1 - p.probability <= threshold).map((p) => p.label);
 }
 
 /**

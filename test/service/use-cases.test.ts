@@ -39,6 +39,7 @@ const services: UseCaseServices = {
     sources,
     decoding,
   },
+  trustPolicy: 'abstain',
 };
 const chooseModel = (id: string | undefined) => registry.get(id);
 

@@ -700,6 +700,10 @@ export interface components {
             templates?: components["schemas"]["Template"][];
             prompt_set?: string;
             top_k?: number;
+            /** @description A prediction set that holds the true label with this probability (docs/trust.md): calibrated prompt sets only. */
+            coverage?: number;
+            /** @description Abstain (low_confidence) when the top probability is below this. */
+            min_probability?: number;
             model?: components["schemas"]["ModelId"];
             window?: components["schemas"]["WindowPreset"];
             window_center?: components["schemas"]["WindowCenter"];
@@ -737,6 +741,10 @@ export interface components {
                 label: string;
                 probability: number;
             })[];
+            abstained: components["schemas"]["Abstention"];
+            out_of_distribution: components["schemas"]["OutOfDistribution"];
+            calibration: components["schemas"]["CalibrationUsed"];
+            prediction_set?: components["schemas"]["PredictionSet"];
         };
         /**
          * @description A FHIR R4 Observation (answered for `Accept: application/fhir+json`): status `preliminary`; `code` the prompt
@@ -872,6 +880,10 @@ export interface components {
             templates?: components["schemas"]["Template"][];
             prompt_set?: string;
             top_k?: number;
+            /** @description A prediction set that holds the true label with this probability (docs/trust.md): calibrated prompt sets only. */
+            coverage?: number;
+            /** @description Abstain (low_confidence) when the top probability is below this. */
+            min_probability?: number;
             model?: components["schemas"]["ModelId"];
             window?: components["schemas"]["WindowPreset"];
             window_center?: components["schemas"]["WindowCenter"];
@@ -879,6 +891,38 @@ export interface components {
             frame?: components["schemas"]["Frame"];
             page?: components["schemas"]["Page"];
         };
+        /**
+         * @description Null when the service names a label; else why it declines to (docs/trust.md): `out_of_distribution` when the
+         *     image's out-of-distribution score is above the calibration's threshold (the image is unlike the images the
+         *     model knows), `low_confidence` when the top probability is below the request's `min_probability`. The
+         *     `predictions` stay in the answer and are not to be acted on. Only with `TRUST_POLICY=abstain` and a calibration.
+         */
+        Abstention: {
+            /** @enum {string} */
+            reason: "out_of_distribution" | "low_confidence";
+            score: number;
+            threshold: number;
+        } | null;
+        /** @description The image's out-of-distribution score (squared Mahalanobis distance to the nearest calibration class mean) and the threshold above which the service abstains; null without a calibration or with `TRUST_POLICY=off`. */
+        OutOfDistribution: {
+            score: number;
+            threshold: number;
+        } | null;
+        /** @description The calibration that produced the probabilities and the threshold (its file's sha256, the temperature applied); null without one. */
+        CalibrationUsed: {
+            id: string;
+            temperature: number;
+        } | null;
+        /**
+         * @description Present when the request set `coverage`: the labels whose (calibrated) probability is at least 1 - q, q the
+         *     split-conformal quantile of the prompt set's calibration scores; it holds the true label with probability at
+         *     least `coverage` over images like the calibration images (docs/trust.md). May be empty (no label is
+         *     plausible enough at that coverage). Null when the answer abstained.
+         */
+        PredictionSet: {
+            coverage: number;
+            labels: string[];
+        } | null;
         Prediction: {
             label: string;
             /** @description softmax over the labels of logit_scale x cosine. */
@@ -894,6 +938,10 @@ export interface components {
             };
             predictions: components["schemas"]["Prediction"][];
             preprocessing: components["schemas"]["Preprocessing"];
+            abstained: components["schemas"]["Abstention"];
+            out_of_distribution: components["schemas"]["OutOfDistribution"];
+            calibration: components["schemas"]["CalibrationUsed"];
+            prediction_set?: components["schemas"]["PredictionSet"];
         };
         ModelInfo: {
             id: string;
@@ -911,6 +959,14 @@ export interface components {
             /** @description model.json's `diagnostic_use`; false when the file does not say (the model is then not for diagnostic use). */
             diagnostic_use: boolean;
             default: boolean;
+            /** @description The model's calibration (docs/trust.md), or null without one. */
+            calibration: {
+                /** @description sha256 of calibration.json. */
+                id: string;
+                /** @description The prompt sets it calibrates (a `coverage` is possible with these only). */
+                prompt_sets: string[];
+                ood_threshold: number;
+            } | null;
         };
         ModelsResponse: {
             default: string;
@@ -2095,6 +2151,10 @@ export interface operations {
                     templates?: string[];
                     prompt_set?: string;
                     top_k?: number;
+                    /** @description A prediction set that holds the true label with this probability (docs/trust.md): calibrated prompt sets only. */
+                    coverage?: number;
+                    /** @description Abstain (low_confidence) when the top probability is below this. */
+                    min_probability?: number;
                     model?: string;
                     window?: components["schemas"]["WindowPreset"];
                     window_center?: number;
@@ -2177,6 +2237,21 @@ export interface operations {
                      *           },
                      *           "size": 112
                      *         }
+                     *       },
+                     *       "abstained": null,
+                     *       "out_of_distribution": {
+                     *         "score": 61.4,
+                     *         "threshold": 172.719482
+                     *       },
+                     *       "calibration": {
+                     *         "id": "ba36d29a67cb1e7bf213658e74fa863585d85faeae69cd5141876ff49cf29f16",
+                     *         "temperature": 0.775946
+                     *       },
+                     *       "prediction_set": {
+                     *         "coverage": 0.95,
+                     *         "labels": [
+                     *           "ct"
+                     *         ]
                      *       }
                      *     }
                      */
@@ -2413,6 +2488,10 @@ export interface operations {
                     templates?: string[];
                     prompt_set?: string;
                     top_k?: number;
+                    /** @description A prediction set that holds the true label with this probability (docs/trust.md): calibrated prompt sets only. */
+                    coverage?: number;
+                    /** @description Abstain (low_confidence) when the top probability is below this. */
+                    min_probability?: number;
                     model?: string;
                     window?: components["schemas"]["WindowPreset"];
                     window_center?: number;
@@ -2474,7 +2553,16 @@ export interface operations {
                      *           "label": "ct",
                      *           "probability": 0.9987
                      *         }
-                     *       ]
+                     *       ],
+                     *       "abstained": null,
+                     *       "out_of_distribution": {
+                     *         "score": 61.4,
+                     *         "threshold": 172.719482
+                     *       },
+                     *       "calibration": {
+                     *         "id": "ba36d29a67cb1e7bf213658e74fa863585d85faeae69cd5141876ff49cf29f16",
+                     *         "temperature": 0.775946
+                     *       }
                      *     }
                      */
                     "application/json": components["schemas"]["ClassifySeriesResponse"];
@@ -2883,7 +2971,15 @@ export interface operations {
                      *           },
                      *           "intended_use": "Demo and test model of unimed-serve, trained on synthetic images only: it is not a medical model and must not be used on real medical images or for any medical decision.",
                      *           "diagnostic_use": false,
-                     *           "default": true
+                     *           "default": true,
+                     *           "calibration": {
+                     *             "id": "ba36d29a67cb1e7bf213658e74fa863585d85faeae69cd5141876ff49cf29f16",
+                     *             "prompt_sets": [
+                     *               "modality",
+                     *               "finding"
+                     *             ],
+                     *             "ood_threshold": 172.719482
+                     *           }
                      *         }
                      *       ]
                      *     }

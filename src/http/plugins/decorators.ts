@@ -77,5 +77,6 @@ function useCaseServices({ config, pixelDecoder, memoryBudget, dicomweb }: Servi
       sources: dicomweb,
       decoding,
     },
+    trustPolicy: config.trustPolicy,
   };
 }

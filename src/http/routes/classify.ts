@@ -7,6 +7,7 @@ import { modelChooser } from '../plugins/admission.ts';
 import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from './fhir.ts';
 import { imageRequestReader } from '../readers/image-request.ts';
 import { ref } from '../openapi/schemas.ts';
+import { trustFields } from './trust-fields.ts';
 
 /** POST /classify: zero-shot classification of one image against inline labels or a named prompt set (service/classify.ts). */
 export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
@@ -37,16 +38,35 @@ export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
       const report = wantsDicomSr(request);
       const input = { image, retrievalBytes, rendering, fields, report };
       const result = await classifyImage(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
-      const { model, classes, predictions } = result;
-      if (report) return sendDicomSr(reply, reportOf({ model, classes, predictions, instances: result.instances ?? [], rendering }));
+      const { model, classes, predictions, trust } = result;
+      if (report)
+        return sendDicomSr(
+          reply,
+          reportOf({
+            model,
+            classes,
+            predictions,
+            trust,
+            policy: app.useCaseServices.trustPolicy,
+            instances: result.instances ?? [],
+            rendering,
+          }),
+        );
       if (wantsFhir(request)) {
-        const observation = classificationObservation({ model, promptSet: classes.promptSet, predictions, studyUid: result.studyUid });
+        const observation = classificationObservation({
+          model,
+          promptSet: classes.promptSet,
+          predictions,
+          abstained: trust.abstained,
+          studyUid: result.studyUid,
+        });
         return reply.type(FHIR_MEDIA_TYPE).send(JSON.stringify(observation));
       }
       return {
         model: model.id,
         ...(classes.promptSet === undefined ? {} : { prompt_set: classes.promptSet }),
         predictions: fields.top_k === undefined ? predictions : predictions.slice(0, Math.max(0, fields.top_k)),
+        ...trustFields(trust),
         preprocessing: result.preprocessing,
       };
     },

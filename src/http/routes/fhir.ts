@@ -3,6 +3,7 @@
  * `Accept: application/fhir+json`. Only the shape of the answer changes: the scores are those of the JSON answer.
  */
 import type { FastifyRequest } from 'fastify';
+import type { Abstention } from '../../zeroshot/trusted-answer.ts';
 import type { Prediction } from '../../models/types.ts';
 
 export const FHIR_MEDIA_TYPE = 'application/fhir+json';
@@ -47,6 +48,8 @@ export interface ObservationInput {
   promptSet?: { name: string; version: string } | undefined;
   /** Every label's prediction, best first (not cut by top_k: an Observation lists them all). */
   predictions: Prediction[];
+  /** Set when the service declined to name a label (docs/trust.md): the Observation then carries no finding value. */
+  abstained?: Abstention | null;
   /** The Study Instance UID from the request's DICOMweb reference; never read from an uploaded file. */
   studyUid?: string | undefined;
 }
@@ -55,6 +58,18 @@ interface Coding {
   system: string;
   code: string;
   display?: string;
+}
+
+/** Why an abstained Observation has no value (FHIR's data-absent-reason), in words a reader of the record understands. */
+function abstainedReason(abstained: Abstention): { coding: Coding[]; text: string } {
+  const why =
+    abstained.reason === 'out_of_distribution'
+      ? `the image is unlike the images the model was calibrated on (out-of-distribution score ${decimal(abstained.score)} above ${decimal(abstained.threshold)})`
+      : `no label reached the requested probability (${decimal(abstained.score)} below ${decimal(abstained.threshold)})`;
+  return {
+    coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'unknown', display: 'Unknown' }],
+    text: `Abstained: ${why}.`,
+  };
 }
 
 /** FHIR's `code` type: no leading, trailing or doubled whitespace. A label that is not one is sent as text only. */
@@ -94,9 +109,12 @@ export function classificationObservation(input: ObservationInput, issued = new 
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'imaging', display: 'Imaging' }] }],
     code: source,
     issued: issued.toISOString(),
-    valueCodeableConcept: concept(LABEL_SYSTEM, top.label),
+    ...(input.abstained == null
+      ? { valueCodeableConcept: concept(LABEL_SYSTEM, top.label) }
+      : { dataAbsentReason: abstainedReason(input.abstained) }),
     note: [
       { text: 'Research aid, not a diagnosis: probabilities are a softmax over the labels offered only, so one of them is always chosen.' },
+      ...(input.abstained == null ? [] : [{ text: 'The service abstained: the components are scores not to be acted on.' }]),
     ],
     device: { reference: '#model', display: `${input.model.id} (sha256 ${input.model.sha256})` },
     ...(input.studyUid === undefined

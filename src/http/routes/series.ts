@@ -8,6 +8,7 @@ import type { EmbeddedSlice } from '../../service/series.ts';
 import { modelChooser } from '../plugins/admission.ts';
 import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from './fhir.ts';
 import { ref } from '../openapi/schemas.ts';
+import { trustFields } from './trust-fields.ts';
 import { seriesRequestReader } from '../readers/series-request.ts';
 
 /** The slice record both routes answer: place in the series, Instance Number, and the UID only when asked for. */
@@ -43,19 +44,36 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
       const report = wantsDicomSr(request);
       const input = { series, slices, rendering, fields, report };
       const result = await classifySeries(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
-      const { model, classes, predictions, embedded } = result;
-      if (report) return sendDicomSr(reply, reportOf({ model, classes, predictions, instances: result.instances ?? [], rendering }));
+      const { model, classes, predictions, trust, embedded } = result;
+      if (report)
+        return sendDicomSr(
+          reply,
+          reportOf({
+            model,
+            classes,
+            predictions,
+            trust,
+            policy: app.useCaseServices.trustPolicy,
+            instances: result.instances ?? [],
+            rendering,
+          }),
+        );
       if (wantsFhir(request)) {
         const studyUid = 'reference' in series ? series.reference.study : undefined;
         return reply
           .type(FHIR_MEDIA_TYPE)
-          .send(JSON.stringify(classificationObservation({ model, promptSet: classes.promptSet, predictions, studyUid })));
+          .send(
+            JSON.stringify(
+              classificationObservation({ model, promptSet: classes.promptSet, predictions, abstained: trust.abstained, studyUid }),
+            ),
+          );
       }
       return {
         model: model.id,
         ...(classes.promptSet === undefined ? {} : { prompt_set: classes.promptSet }),
         series: { instances: embedded.instances, sampled: embedded.slices.length },
         predictions: fields.top_k === undefined ? predictions : predictions.slice(0, Math.max(0, fields.top_k)),
+        ...trustFields(trust),
         slices: embedded.slices.map((slice, i) => {
           const { label, probability } = result.slicePredictions[i]!;
           return { ...sliceRecord(slice, includeUids), label, probability };
