@@ -28,29 +28,29 @@ export interface AnswerQuality {
  * is recomputed each time the ring comes round, so rounding errors of the running sum never build up.
  */
 class RollingMean {
-  private readonly values: Float64Array;
-  private next = 0;
-  private filled = 0;
-  private sum = 0;
+  readonly #values: Float64Array;
+  #next = 0;
+  #filled = 0;
+  #sum = 0;
 
   constructor(size: number) {
-    this.values = new Float64Array(size);
+    this.#values = new Float64Array(size);
   }
 
   add(value: number): void {
-    this.sum += value - this.values[this.next]!;
-    this.values[this.next] = value;
-    this.next = (this.next + 1) % this.values.length;
-    if (this.filled < this.values.length) this.filled++;
-    if (this.next === 0) this.sum = this.values.reduce((a, b) => a + b, 0);
+    this.#sum += value - this.#values[this.#next]!;
+    this.#values[this.#next] = value;
+    this.#next = (this.#next + 1) % this.#values.length;
+    if (this.#filled < this.#values.length) this.#filled++;
+    if (this.#next === 0) this.#sum = this.#values.reduce((a, b) => a + b, 0);
   }
 
   get count(): number {
-    return this.filled;
+    return this.#filled;
   }
 
   get mean(): number {
-    return this.sum / this.filled;
+    return this.#sum / this.#filled;
   }
 }
 
@@ -68,17 +68,17 @@ function topTwo(values: readonly number[]): [number | undefined, number | undefi
 
 /** Built once per service with its Metrics and DRIFT_WINDOW; the classify use cases call `record` per answer. */
 export class OutputQuality {
-  private readonly drift = new Map<string, RollingMean>();
+  readonly #drift = new Map<string, RollingMean>();
   /** `model\0prompt_set` pairs whose abstention counters exist (at 0 for each reason), so rates have a series. */
-  private readonly seen = new Set<string>();
+  readonly #seen = new Set<string>();
 
-  private readonly metrics: Metrics;
+  readonly #metrics: Metrics;
   /** The images per model the drift gauge averages over (DRIFT_WINDOW). */
   readonly driftWindow: number;
 
   constructor(metrics: Metrics, driftWindow: number) {
     if (!Number.isSafeInteger(driftWindow) || driftWindow < 1) throw new RangeError(`drift window: ${driftWindow}`);
-    this.metrics = metrics;
+    this.#metrics = metrics;
     this.driftWindow = driftWindow;
   }
 
@@ -89,42 +89,42 @@ export class OutputQuality {
    */
   record(model: { id: string }, promptSet: string | undefined, answer: AnswerQuality): void {
     const labels = { model: model.id, prompt_set: promptSet ?? INLINE_PROMPT_SET };
-    this.startAbstentionCounters(labels);
-    this.metrics.answers.inc(labels);
-    if (answer.abstained !== undefined) this.metrics.abstentions.inc({ ...labels, reason: answer.abstained });
+    this.#startAbstentionCounters(labels);
+    this.#metrics.answers.inc(labels);
+    if (answer.abstained !== undefined) this.#metrics.abstentions.inc({ ...labels, reason: answer.abstained });
     const [first, second] = topTwo(answer.probabilities);
     if (first !== undefined) {
-      this.metrics.topProbability.observe(labels, first);
-      if (second !== undefined) this.metrics.probabilityMargin.observe(labels, first - second);
+      this.#metrics.topProbability.observe(labels, first);
+      if (second !== undefined) this.#metrics.probabilityMargin.observe(labels, first - second);
     }
     const ratio = answer.ood === undefined ? NaN : answer.ood.score / answer.ood.threshold;
     if (answer.ood !== undefined && answer.ood.threshold > 0 && Number.isFinite(ratio)) {
-      this.metrics.oodScoreRatio.observe(labels, ratio);
-      this.addDrift(model.id, ratio);
+      this.#metrics.oodScoreRatio.observe(labels, ratio);
+      this.#addDrift(model.id, ratio);
     }
   }
 
   /** The drift gauge's current value for a model (undefined before its first image with a score). */
   driftOf(modelId: string): number | undefined {
-    const rolling = this.drift.get(modelId);
+    const rolling = this.#drift.get(modelId);
     return rolling === undefined ? undefined : rolling.mean;
   }
 
-  private addDrift(modelId: string, ratio: number): void {
-    let rolling = this.drift.get(modelId);
+  #addDrift(modelId: string, ratio: number): void {
+    let rolling = this.#drift.get(modelId);
     if (rolling === undefined) {
       rolling = new RollingMean(this.driftWindow);
-      this.drift.set(modelId, rolling);
+      this.#drift.set(modelId, rolling);
     }
     rolling.add(ratio);
-    this.metrics.embeddingDrift.set({ model: modelId }, rolling.mean);
-    this.metrics.embeddingDriftImages.set({ model: modelId }, rolling.count);
+    this.#metrics.embeddingDrift.set({ model: modelId }, rolling.mean);
+    this.#metrics.embeddingDriftImages.set({ model: modelId }, rolling.count);
   }
 
-  private startAbstentionCounters(labels: { model: string; prompt_set: string }): void {
+  #startAbstentionCounters(labels: { model: string; prompt_set: string }): void {
     const key = `${labels.model}\0${labels.prompt_set}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    for (const reason of ABSTENTION_REASONS) this.metrics.abstentions.inc({ ...labels, reason }, 0);
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    for (const reason of ABSTENTION_REASONS) this.#metrics.abstentions.inc({ ...labels, reason }, 0);
   }
 }
