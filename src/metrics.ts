@@ -158,6 +158,60 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Output quality (service/output-quality.ts): labels are the model id, the configured prompt set's name (or
+  // `inline` for labels sent with the request) and an abstention reason; never a label's text.
+  readonly topProbability = new Histogram({
+    name: 'unimed_top_probability',
+    help: 'Probability of the first prediction of each classification answer, by model and prompt set (inline: labels sent with the request).',
+    labelNames: ['model', 'prompt_set'] as const,
+    buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
+    registers: [this.registry],
+  });
+
+  readonly probabilityMargin = new Histogram({
+    name: 'unimed_probability_margin',
+    help: 'Difference between the first and second probabilities of each classification answer with two labels or more.',
+    labelNames: ['model', 'prompt_set'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
+    registers: [this.registry],
+  });
+
+  readonly oodScoreRatio = new Histogram({
+    name: 'unimed_ood_score_ratio',
+    help: "Out-of-distribution score of each classified image divided by the calibration's threshold (above 1: out of distribution).",
+    labelNames: ['model', 'prompt_set'] as const,
+    buckets: [0.25, 0.5, 0.75, 1, 1.5, 2, 4, 8, 16],
+    registers: [this.registry],
+  });
+
+  readonly answers = new Counter({
+    name: 'unimed_answers_total',
+    help: 'Classification answers (one per image of /classify and /classify/series), abstentions included.',
+    labelNames: ['model', 'prompt_set'] as const,
+    registers: [this.registry],
+  });
+
+  readonly abstentions = new Counter({
+    name: 'unimed_abstentions_total',
+    help: 'Classification answers that abstained, by reason (out_of_distribution, low_confidence); both reasons start at 0.',
+    labelNames: ['model', 'prompt_set', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly embeddingDrift = new Gauge({
+    name: 'unimed_embedding_drift',
+    help: "Mean out-of-distribution score / threshold over the model's last DRIFT_WINDOW classified images (1: the average image sits at the abstention threshold).",
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
+  readonly embeddingDriftImages = new Gauge({
+    name: 'unimed_embedding_drift_images',
+    help: 'Images unimed_embedding_drift averages over now (up to DRIFT_WINDOW; fewer after a start).',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });

@@ -1,11 +1,11 @@
 // The tracing variables (docs/operations.md "Tracing"): OTEL_EXPORTER_OTLP_ENDPOINT is a base URL that /v1/traces is appended
 // to, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as given and wins, OTEL_SERVICE_NAME names the service; a value
-// that is not an http(s) URL stops the start naming the variable.
+// that is not an http(s) URL stops the start naming the variable. DRIFT_WINDOW sizes the output-quality drift gauge's window.
 import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 t.test('unset: no export, the default service name', (t) => {
-  t.same(loadConfig({}).telemetry, { tracesUrl: undefined, serviceName: 'unimed-serve' });
+  t.same(loadConfig({}).telemetry, { tracesUrl: undefined, serviceName: 'unimed-serve', driftWindow: 500 });
   t.same(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '  ' }).telemetry.tracesUrl, undefined, 'blank is unset');
   t.end();
 });
@@ -32,5 +32,13 @@ t.test('a value that is not an http(s) URL is refused, naming the variable', (t)
   t.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), /OTEL_EXPORTER_OTLP_ENDPOINT: must be an http/);
   t.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }), /OTEL_EXPORTER_OTLP_ENDPOINT: not a URL/);
   t.throws(() => loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }), ConfigError);
+  t.end();
+});
+
+t.test('DRIFT_WINDOW: 500 images by default, at least 100 (the drift alert waits for 100)', (t) => {
+  t.equal(loadConfig({ DRIFT_WINDOW: '2000' }).telemetry.driftWindow, 2000);
+  t.equal(loadConfig({ DRIFT_WINDOW: '100' }).telemetry.driftWindow, 100);
+  t.throws(() => loadConfig({ DRIFT_WINDOW: '99' }), /DRIFT_WINDOW/);
+  t.throws(() => loadConfig({ DRIFT_WINDOW: 'many' }), /DRIFT_WINDOW/);
   t.end();
 });

@@ -63,6 +63,10 @@ t.test('the unit tests catch a weakened alert', (t) => {
     ['UnimedProviderFellBackToCPU', 'any pod on CPU', (r) => (r.expr = r.expr.replace('requested_provider!="cpu", ', ''))],
     ['UnimedPodDown', 'delay doubled', (r) => (r.for = '10m')],
     ['UnimedWorkerRestarts', 'one restart enough', (r) => (r.expr = r.expr.replace('> 3', '> 0'))],
+    ['UnimedAbstentionRateHigh', 'threshold raised', (r) => (r.expr = r.expr.replace('> 0.2', '> 0.5'))],
+    ['UnimedAbstentionRateHigh', 'no least volume', (r) => (r.expr = r.expr.replace('>= 50', '>= 1'))],
+    ['UnimedEmbeddingDrift', 'threshold raised', (r) => (r.expr = r.expr.replace('> 0.8', '> 1.5'))],
+    ['UnimedEmbeddingDrift', 'a window of a few images enough', (r) => (r.expr = r.expr.replace('>= 100', '>= 1'))],
   ];
   for (const [alert, what, change] of mutations) {
     const { groups } = alertRules();
