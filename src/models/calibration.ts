@@ -83,7 +83,7 @@ function promptSet(name: string, value: unknown): PromptSetCalibration {
     if (!(s >= 0 && s <= 1) || (i > 0 && s < scores[i - 1]!)) fail(`${what}.conformal.sorted_scores must ascend within [0, 1]`);
   }
   if (isRecord(conformal) && conformal.n !== undefined && conformal.n !== scores.length)
-    fail(`${what}.conformal.n is ${String(conformal.n)} but ${scores.length} scores are listed`);
+    fail(`${what}.conformal.n does not count the ${scores.length} scores listed`);
   return { version: set.version, labels: set.labels, temperature: positive(set.temperature, `${what}.temperature`), scores };
 }
 

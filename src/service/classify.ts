@@ -71,7 +71,7 @@ export async function classifyImage(
   return {
     model,
     classes,
-    ...trusted(imageEmbedding, classEmbeddings, classes, setting, fields),
+    ...trusted(imageEmbedding, classEmbeddings, classes, setting, fields, (answer) => recordQuality(services, model, classes, answer)),
     preprocessing: decoded.preprocessing,
     studyUid: studyUidOf(images),
     ...(instances === undefined ? {} : { instances }),
@@ -113,7 +113,7 @@ export async function classifySeries(
   return {
     model,
     classes,
-    ...trusted(embedded.embedding, classEmbeddings, classes, setting, fields),
+    ...trusted(embedded.embedding, classEmbeddings, classes, setting, fields, (answer) => recordQuality(services, model, classes, answer)),
     embedded,
     slicePredictions: embedded.slices.map((slice) => top(slice.embedding)),
     ...(input.report === true ? { instances: embedded.slices.map((slice) => ({ source: slice.source! })) } : {}),
@@ -137,8 +137,9 @@ function trusted(
   classes: Pick<Classes, 'labels' | 'promptSet'>,
   setting: TrustSetting,
   fields: ClassifyFields,
+  record: (answer: TrustedClassification) => void,
 ): Pick<Classified, 'predictions' | 'trust'> {
-  const { predictions, ...trust } = trustedClassification(
+  const answer = trustedClassification(
     embedding,
     classEmbeddings,
     classes.labels,
@@ -146,5 +147,21 @@ function trusted(
     setting,
     trustRequestOf(fields),
   );
+  record(answer);
+  const { predictions, ...trust } = answer;
   return { predictions, trust };
+}
+
+/** Every answer's top probability, margin, out-of-distribution score and abstention, for the output-quality metrics. */
+function recordQuality(
+  services: UseCaseServices,
+  model: ServedModel,
+  classes: Pick<Classes, 'promptSet'>,
+  answer: TrustedClassification,
+): void {
+  services.outputQuality.record(model, classes.promptSet?.name, {
+    probabilities: answer.predictions.map((p) => p.probability),
+    ood: answer.outOfDistribution ?? undefined,
+    abstained: answer.abstained?.reason,
+  });
 }

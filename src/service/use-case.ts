@@ -3,6 +3,7 @@ import type { DicomwebSources } from '../dicomweb/sources.ts';
 import type { ServedModel } from '../models/types.ts';
 import type { ClassLimits } from './classes.ts';
 import type { DecodeServices } from './model-inputs.ts';
+import type { OutputQuality } from './output-quality.ts';
 import type { SeriesDeps } from './series.ts';
 import type { TrustPolicy } from '../zeroshot/trusted-answer.ts';
 
@@ -20,4 +21,6 @@ export interface UseCaseServices {
   series: SeriesDeps;
   /** TRUST_POLICY (docs/trust.md). */
   trustPolicy: TrustPolicy;
+  /** Where every classification's output quality is counted (metrics; docs/operations.md "Output quality"). */
+  outputQuality: OutputQuality;
 }

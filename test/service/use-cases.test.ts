@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { OutputQuality } from '../../src/service/output-quality.ts';
 import { DicomwebSources } from '../../src/dicomweb/sources.ts';
 import { classifyImage } from '../../src/service/classify.ts';
 import { workContext } from '../../src/service/context.ts';
@@ -40,6 +41,7 @@ const services: UseCaseServices = {
     decoding,
   },
   trustPolicy: 'abstain',
+  outputQuality: new OutputQuality(metrics, 500),
 };
 const chooseModel = (id: string | undefined) => registry.get(id);
 

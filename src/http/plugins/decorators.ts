@@ -4,6 +4,7 @@ import type { DicomwebSources } from '../../dicomweb/sources.ts';
 import type { PixelDecoder } from '../../inputs/decoder/pixel-decoder.ts';
 import type { MemoryBudget } from '../../inputs/memory-budget.ts';
 import type { Metrics } from '../../metrics.ts';
+import { OutputQuality } from '../../service/output-quality.ts';
 import type { UseCaseServices } from '../../service/use-case.ts';
 import { PLUGIN } from './names.ts';
 import type { ServiceState } from './state.ts';
@@ -53,7 +54,7 @@ export const serviceDecorations = fp<ServiceDeps>(
   { name: PLUGIN.service },
 );
 
-function useCaseServices({ config, pixelDecoder, memoryBudget, dicomweb }: ServiceDeps): UseCaseServices {
+function useCaseServices({ config, metrics, pixelDecoder, memoryBudget, dicomweb }: ServiceDeps): UseCaseServices {
   const { limits } = config;
   const decoding = {
     imagePixels: limits.imagePixels,
@@ -78,5 +79,6 @@ function useCaseServices({ config, pixelDecoder, memoryBudget, dicomweb }: Servi
       decoding,
     },
     trustPolicy: config.trustPolicy,
+    outputQuality: new OutputQuality(metrics, config.telemetry.driftWindow),
   };
 }
