@@ -234,7 +234,7 @@ t.test('embedding_truncation: false unless model.json says true; provenance.expo
   t.teardown(cleanup);
   const demo = await readManifest(DEMO);
   t.equal(demo.embedding_truncation, false, 'absent (the demo, a CLIP model): not to be truncated');
-  t.equal(demo.exported_at, Math.floor(Date.parse('2026-11-29T13:47:42Z') / 1000));
+  t.equal(demo.exported_at, Math.floor(Date.parse('2026-12-06T22:15:41Z') / 1000));
   const m = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
   m.embedding_truncation = true;
   m.provenance = { exported_at: 'not a date' };

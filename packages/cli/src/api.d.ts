@@ -750,7 +750,7 @@ export interface components {
          * @description A FHIR R4 Observation (answered for `Accept: application/fhir+json`): status `preliminary`; `code` the prompt
          *     set's name, or `zero-shot-classification`, in the system `urn:unimed-serve:prompt-set`; the top label as
          *     `valueCodeableConcept` (system `urn:unimed-serve:label`; a label that is not a FHIR code is sent as text
-         *     only); every label's probability as a `component` with `valueQuantity` (unit "1"); `device` the model, a
+         *     only), or, when the service abstained (docs/trust.md), no value and a `dataAbsentReason` saying why; every label's probability as a `component` with `valueQuantity` (unit "1"); `device` the model, a
          *     contained Device with the model id and its sha256; `meta.security` the HL7 label AIAST (AI asserted);
          *     `derivedFrom` the ImagingStudy `urn:dicom:uid` / `urn:oid:UID` identifier only when the request named the
          *     study in a DICOMweb reference (never read from an uploaded file).
@@ -765,7 +765,9 @@ export interface components {
             category?: Record<string, never>[];
             code: Record<string, never>;
             issued?: string;
-            valueCodeableConcept: Record<string, never>;
+            valueCodeableConcept?: Record<string, never>;
+            /** @description Instead of a value when the service abstained (docs/trust.md): why, in `text`. */
+            dataAbsentReason?: Record<string, never>;
             note?: Record<string, never>[];
             device: Record<string, never>;
             derivedFrom?: Record<string, never>[];

@@ -16,7 +16,9 @@ import { ct, ctValues } from '../../fixtures/dicom/images.ts';
 import { identified, CT_IMAGE_STORAGE } from '../../fixtures/dicom/ct-series.ts';
 import { imageDicom, type Element } from '../../fixtures/dicom/writer.ts';
 
-const { registry, metrics, config } = await loadRegistry({ PROMPT_SETS: writePromptSets() });
+// TRUST_POLICY=report: the fixture CTs are drawn patterns, unlike the demo's training images, so the default policy
+// would abstain on them; this test is about the SR of an answer (test/zeroshot/trusted-answer.test.ts has abstention).
+const { registry, metrics, config } = await loadRegistry({ PROMPT_SETS: writePromptSets(), TRUST_POLICY: 'report' });
 const { app, url } = await listen(config, registry, metrics);
 const scratch = mkdtempSync(join(tmpdir(), 'dicom-sr-test-'));
 t.teardown(async () => {

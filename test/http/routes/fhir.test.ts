@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { classificationObservation } from '../../../src/http/routes/fhir.ts';
-import { DEMO, loadRegistry } from '../../helpers/common.ts';
+import { loadRegistry, ROOT } from '../../helpers/common.ts';
 import type { ClassifyBody } from '../../helpers/http.ts';
 import { json, listen, writePromptSets } from '../../helpers/http.ts';
 import { ct, ctValues } from '../../fixtures/dicom/images.ts';
@@ -21,7 +21,8 @@ t.teardown(async () => {
 
 const validator = new JSONSchemaValidator();
 const model = registry.get();
-const b64 = readFileSync(join(DEMO, 'golden_resized.png')).toString('base64');
+// An image like the training images: the golden image is unlike them, and would be abstained (no finding value).
+const b64 = readFileSync(join(ROOT, 'examples/chest-xray.png')).toString('base64');
 const post = (path: string, body: unknown, accept?: string) =>
   fetch(url + path, {
     method: 'POST',
