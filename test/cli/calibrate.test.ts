@@ -26,6 +26,8 @@ import {
   thresholdFor,
 } from '../../packages/cli/src/calibrate/maths.ts';
 import { auroc, computeMetrics } from '../../packages/cli/src/eval/metrics.ts';
+import { trustReport } from '../../packages/cli/src/eval/trust.ts';
+import type { TrustFields } from '../../packages/cli/src/eval/trust.ts';
 import { DEMO } from '../helpers/common.ts';
 
 function random(seed: number): () => number {
@@ -207,5 +209,36 @@ t.test('the file has the fields of models/demo/calibration.json, in order', (t) 
   const sorted = (doc.prompt_sets as Record<string, { conformal: { sorted_scores: number[] } }>).modality!.conformal.sorted_scores;
   t.ok(sorted.every((s, i) => s >= 0 && s <= 1 && (i === 0 || s >= sorted[i - 1]!)));
   t.equal(sorted.length, 120);
+  t.end();
+});
+
+t.test("eval's trust figures from the answers' fields, and their absence", (t) => {
+  const none = trustReport([{ truth: 'a', fields: {} }], [{}], 0.9);
+  t.same([none.calibration, none.abstained, none.coverage, none.ood], [null, null, null, null]);
+  t.ok(none.notes.length >= 3, none.notes.join('; '));
+  const calibration = { id: 'c'.repeat(64), temperature: 0.8 };
+  const answer = (truth: string, score: number, labels: string[], reason?: string): { truth: string; fields: TrustFields } => ({
+    truth,
+    fields: {
+      calibration,
+      out_of_distribution: { score, threshold: 10 },
+      abstained: reason === undefined ? null : { reason, score, threshold: 10 },
+      prediction_set: reason === undefined ? { coverage: 0.9, labels } : null,
+    },
+  });
+  const r = trustReport(
+    [answer('a', 1, ['a']), answer('b', 2, ['a', 'b']), answer('a', 3, []), answer('b', 12, [], 'out_of_distribution')],
+    [answer('x', 11, [], 'out_of_distribution').fields, answer('x', 50, [], 'out_of_distribution').fields, answer('x', 2.5, ['a']).fields],
+    0.9,
+  );
+  t.same(r.calibration, calibration);
+  t.same(r.abstained, { n: 1, by_reason: { out_of_distribution: 1 }, share: 0.25 });
+  t.same(r.coverage, { target: 0.9, n: 3, empirical: 2 / 3, mean_set_size: 1, empty_sets: 1 / 3 });
+  // OOD 11, 50, 2.5 against ID 1, 2, 3, 12: pairs won 3 + 4 + 2 = 9 of 12
+  t.equal(r.ood!.auroc, 9 / 12);
+  t.equal(r.ood!.tpr_at_calibration_threshold, 2 / 3);
+  t.equal(r.ood!.fpr_at_calibration_threshold, 1 / 4);
+  t.equal(r.ood!.ood_abstained, 2 / 3);
+  t.same(r.notes, []);
   t.end();
 });
