@@ -171,6 +171,15 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
     abstention,
   });
   process.stdout.write(md);
+  for (const [name, f] of Object.entries(fitted.sets))
+    if (
+      Math.abs(Math.log((facts.logit_scale / f.temperature) * 0.01)) < 1e-3 ||
+      Math.abs(Math.log((facts.logit_scale / f.temperature) * 1e-3)) < 1e-3
+    )
+      process.stderr.write(
+        `warning: prompt set ${name}: the temperature ${f.temperature} is at the search's bound (logit_scale / T in [0.01, 1000]): ` +
+          'fold A is separated perfectly or not at all; calibrate on more images\n',
+      );
   process.stderr.write(`wrote calibration.json (id ${id}) and calibration.json.sha256 to ${out}\n`);
   return 0;
 }
