@@ -5,6 +5,7 @@
  */
 import { CommandError, UsageError } from '../src/args.ts';
 import { auditLookupCommand } from '../src/audit-lookup.ts';
+import { calibrateCommand } from '../src/calibrate/command.ts';
 import { ApiError } from '../src/client.ts';
 import { embedCommand } from '../src/embed/command.ts';
 import { evalCommand } from '../src/eval/command.ts';
@@ -15,6 +16,8 @@ const HELP = `Usage: unimed <command> [options]      (unimed <command> --help fo
 Commands, each against a running unimed-serve (--url, default http://localhost:8080):
   eval     zero-shot classification of labelled images (a folder per class, or a CSV/TSV): accuracy,
            balanced accuracy, per-class precision/recall/F1/AUROC, calibration, confusion matrix
+  calibrate  fit a model's calibration (calibration.json + sha256 sidecar: out-of-distribution threshold,
+           temperatures, conformal scores) on labelled images, with a report
   embed    embed every image of a folder or manifest into embeddings.npy + index.csv (resumable, shardable);
            "unimed embed merge OUT SHARD_DIR..." joins shards
   search   the nearest images of an embedded archive to a text or an image
@@ -25,6 +28,7 @@ Reading files only:
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number> | number> = {
   eval: evalCommand,
+  calibrate: calibrateCommand,
   embed: embedCommand,
   search: searchCommand,
   'audit-lookup': auditLookupCommand,

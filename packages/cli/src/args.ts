@@ -105,7 +105,7 @@ export function int(values: Values, name: string, fallback: number, min: number,
   return n;
 }
 
-function num(values: Values, name: string): number | undefined {
+export function num(values: Values, name: string): number | undefined {
   const raw = str(values, name);
   if (raw === undefined) return undefined;
   const n = Number(raw);

@@ -13,6 +13,7 @@ import {
   common,
   imageOptions,
   list,
+  num,
   parse,
   required,
   str,
@@ -29,6 +30,11 @@ import type { Scored } from './metrics.ts';
 import { reportTables } from './tables.ts';
 import { confusionSvg, reliabilitySvg } from './svg.ts';
 import { failureOf, isFatal, ModelGuard } from '../failures.ts';
+import { listImages } from '../inputs.ts';
+import type { Item } from '../inputs.ts';
+import { histogramSvg } from './histogram.ts';
+import { trustFields, trustReport, trustText } from './trust.ts';
+import type { TrustFields } from './trust.ts';
 import type { Failure } from '../failures.ts';
 
 export const EVAL_HELP = `Usage: unimed eval --data PATH (--prompt-set NAME | --labels L --labels L ... [--templates T ...]) [--out DIR]
@@ -46,7 +52,15 @@ top-1 probability) and the confusion matrix.
   --labels LABEL       a label (repeat the flag for each); without --labels and --prompt-set, the data's class
                        names are the labels
   --templates T        a template containing {} (repeat for each); default "{}" (the label alone)
+  --coverage C         ask for prediction sets at coverage C (0 < C < 1; a calibrated prompt set) and report
+                       their empirical coverage and mean size
+  --ood DIR            also classify the images under DIR (any sub-folders; non-medical pictures) and report how
+                       the answers' out_of_distribution.score separates them from the labelled images: AUROC,
+                       FPR at 95% TPR, and the rates at the calibration's own threshold (ood-scores.svg)
   --out DIR            write report.json, predictions.csv, errors.csv, confusion.svg and reliability.svg
+
+Abstentions (the answers' "abstained", by reason) are counted whenever the service calibrates; a service
+without a calibration answers no trust fields, and the report says so.
 
 ${IMAGE_HELP}
 
@@ -64,6 +78,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       labels: { type: 'string', multiple: true },
       templates: { type: 'string', multiple: true },
       out: { type: 'string' },
+      coverage: { type: 'string' },
+      ood: { type: 'string' },
       ...IMAGE_OPTIONS,
     },
     EVAL_HELP,
@@ -77,6 +93,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (promptSet !== undefined && (inlineLabels.length > 0 || templates.length > 0))
     throw new UsageError('give --prompt-set or --labels/--templates, not both');
   const out = str(values, 'out');
+  let coverage = num(values, 'coverage');
+  if (coverage !== undefined && !(coverage > 0 && coverage < 1)) throw new UsageError(`--coverage must be in (0, 1), got ${coverage}`);
+  if (coverage !== undefined && promptSet === undefined)
+    throw new UsageError('--coverage needs --prompt-set (inline labels have no calibration)');
+  const oodDir = str(values, 'ood');
+  const oodItems: Item[] = oodDir === undefined ? [] : listImages(oodDir).items;
+  if (oodDir !== undefined && oodItems.length === 0) throw new CommandError(`no images under --ood ${oodDir}`);
+  const notes: string[] = [];
   const rendering = imageOptions(values);
   const shown: { progress?: Progress } = {};
   const { client, model, concurrency } = common(values, () => shown.progress);
@@ -108,10 +132,21 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   if (labels.length < 2) throw new CommandError(`classification needs at least 2 labels; ${what} has ${labels.length}`);
   const truthOf = matchLabels(classes, labels, what);
-  const request: ClassifyOptions =
-    promptSet !== undefined ? { prompt_set: promptSet } : { labels, ...(templates.length > 0 ? { templates } : {}) };
+  if (coverage !== undefined) {
+    const models = (await guarded(() => client.models())).body;
+    const info = models.models.find((m) => m.id === (model ?? models.default)) as
+      { calibration?: { prompt_sets?: string[] } | null } | undefined;
+    if (info?.calibration?.prompt_sets?.includes(promptSet!) !== true) {
+      notes.push(`prompt set "${promptSet}" has no calibration on the service (GET /models): no prediction sets asked for`);
+      coverage = undefined;
+    }
+  }
+  const request: ClassifyOptions & { coverage?: number } =
+    promptSet !== undefined
+      ? { prompt_set: promptSet, ...(coverage === undefined ? {} : { coverage }) }
+      : { labels, ...(templates.length > 0 ? { templates } : {}) };
 
-  const scored: (Scored & { item: LabelledItem })[] = [];
+  const scored: (Scored & { item: LabelledItem; fields: TrustFields })[] = [];
   const failures: Failure[] = [];
   const guard = new ModelGuard();
   const progress = new Progress('images', dataset.items.length);
@@ -130,7 +165,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         throw new CommandError(
           `the service answered labels ${answer.body.predictions.map((p) => p.label).join(', ')}, not ${labels.join(', ')}`,
         );
-      scored.push({ item, truth: truthOf.get(item.label)!, predicted, probabilities });
+      scored.push({ item, truth: truthOf.get(item.label)!, predicted, probabilities, fields: trustFields(answer.body) });
       progress.add(1);
     } catch (error) {
       if (isFatal(error)) throw error;
@@ -141,6 +176,29 @@ export async function evalCommand(argv: string[]): Promise<number> {
     }
   });
   progress.finish();
+  const oodFields: TrustFields[] = [];
+  if (oodDir !== undefined) {
+    const oodProgress = new Progress('OOD images', oodItems.length);
+    shown.progress = oodProgress;
+    await forEachLimit(oodItems, concurrency, async (item) => {
+      try {
+        const answer = await client.classify(
+          { bytes: readFileSync(item.file), name: item.path },
+          { ...request, ...rendering, ...(model === undefined ? {} : { model }) },
+        );
+        guard.check(answer.body.model, answer.modelSha256);
+        oodFields.push(trustFields(answer.body));
+        oodProgress.add(1);
+      } catch (error) {
+        if (isFatal(error)) throw error;
+        const failure = failureOf(`ood:${item.path}`, error);
+        failures.push(failure);
+        oodProgress.log(`failed: ${failure.path}: ${failure.message}`);
+        oodProgress.add(0, 1);
+      }
+    });
+    oodProgress.finish();
+  }
   if (scored.length === 0) throw new CommandError(`every image failed (${failures.length}); nothing to report`);
 
   scored.sort((a, b) => (a.item.path < b.item.path ? -1 : 1));
@@ -159,8 +217,15 @@ export async function evalCommand(argv: string[]): Promise<number> {
     model: guard.model ?? null,
     model_sha256: guard.sha256 ?? null,
     prompt_set: promptSetInfo,
+    trust: trustReport(
+      scored.map((s) => ({ truth: labels[s.truth]!, fields: s.fields })),
+      oodDir === undefined ? undefined : oodFields,
+      coverage,
+    ),
   };
+  report.trust.notes.unshift(...notes);
   process.stdout.write(reportTables(report));
+  process.stdout.write(trustText(report.trust));
   if (failures.length > 0)
     process.stdout.write(`\n${failures.length} image(s) failed and are not counted above${out === undefined ? '' : ' (errors.csv)'}\n`);
   if (out !== undefined) {
@@ -186,7 +251,32 @@ export async function evalCommand(argv: string[]): Promise<number> {
       join(out, 'reliability.svg'),
       reliabilitySvg(metrics.reliability, `Reliability (${title}, ECE ${metrics.ece.toFixed(3)})`),
     );
-    process.stderr.write(`wrote report.json, predictions.csv, errors.csv, confusion.svg, reliability.svg to ${out}\n`);
+    const ood = report.trust.ood;
+    if (ood !== null)
+      writeFileSync(
+        join(out, 'ood-scores.svg'),
+        histogramSvg(
+          [
+            {
+              name: 'labelled images',
+              values: scored.flatMap((s) => (s.fields.out_of_distribution == null ? [] : [s.fields.out_of_distribution.score])),
+              colour: '#4a7fd4',
+            },
+            {
+              name: `--ood images`,
+              values: oodFields.flatMap((f) => (f.out_of_distribution == null ? [] : [f.out_of_distribution.score])),
+              colour: '#e0533d',
+            },
+          ],
+          [{ name: 'calibration threshold', value: ood.calibration_threshold, colour: '#333' }],
+          `Out-of-distribution score (${title}), AUROC ${ood.auroc?.toFixed(3) ?? 'n/a'}`,
+          'out_of_distribution.score',
+          true,
+        ),
+      );
+    process.stderr.write(
+      `wrote report.json, predictions.csv, errors.csv, confusion.svg, reliability.svg${ood === null ? '' : ', ood-scores.svg'} to ${out}\n`,
+    );
   }
   return 0;
 }

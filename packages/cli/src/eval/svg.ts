@@ -6,12 +6,12 @@
  */
 import type { ReliabilityBin } from './metrics.ts';
 
-function esc(text: string): string {
+export function esc(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** Wide enough for the title too (bold 14 px: about 8.5 px a character). */
-function svg(minWidth: number, height: number, body: string[], title: string): string {
+export function svg(minWidth: number, height: number, body: string[], title: string): string {
   const width = Math.max(minWidth, Math.ceil(20 + title.length * 8.5));
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
