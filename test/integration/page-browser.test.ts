@@ -633,6 +633,7 @@ t.test('issue 23 answers: abstained unmistakably, the prediction set, the calibr
       abstained: { reason: 'low_confidence', score: real.predictions[0]!.probability, threshold: 0.999 },
       out_of_distribution: { score: 88.25, threshold },
     },
+    { ...real, ...trust, abstained: null, out_of_distribution: { score: 500, threshold } },
   ];
   const recorder = await recordedClassify(answers);
   t.teardown(() => recorder.close());
@@ -718,6 +719,25 @@ t.test('issue 23 answers: abstained unmistakably, the prediction set, the calibr
     'the low-confidence notice',
   );
   t.equal(await page.isHidden('#prediction-set'), true, 'no prediction set asked, none shown');
+
+  // 5. Policy "report": over the threshold, not abstained: a caution, and the scores are not struck.
+  await page.fill('#min_probability', '');
+  await page.click('#classify');
+  await page.waitForSelector('#ood-warning:not([hidden])');
+  t.match(
+    await page.textContent('#ood-warning'),
+    /^Caution: this image does not look like what the model knows \(out-of-distribution score 500\.0 > threshold 172\.7\); the service is set to report this, not to abstain\.$/,
+    'the caution',
+  );
+  t.equal(await page.isHidden('#abstention'), true, 'no abstention notice');
+  t.same(
+    recorder.sent[4],
+    [
+      ['model', 'unimed-demo'],
+      ['prompt_set', 'modality'],
+    ],
+    'sent: the prompt set alone',
+  );
   checkOrigins(t, v, recorder.url);
   await page.context().close();
 });
