@@ -15,6 +15,8 @@ const state = {
   previewUrl: undefined,
   /** The model and rendering fields of the preview shown or on its way, so that an unchanged one is not asked again. */
   previewKey: undefined,
+  /** Counts the files chosen: an answer that arrives for an earlier file is not shown under the new one. */
+  file: 0,
 };
 
 /** An answer of the API other than 2xx: its `{"error": {code, message, field?}}`. */
@@ -55,6 +57,8 @@ const FIELD_CONTROLS = {
   window_center: 'window_center',
   window_width: 'window_width',
   frame: 'frame',
+  coverage: 'coverage',
+  min_probability: 'min_probability',
 };
 
 function clearErrors() {
@@ -141,6 +145,24 @@ function promptSetChanged() {
   $('labels').disabled = set !== undefined;
   $('templates').disabled = set !== undefined;
   $('prompt_set-description').textContent = set ? `${set.description ? `${set.description}: ` : ''}${set.labels.join(', ')}` : '';
+  const model = state.models.find((m) => m.id === $('model').value);
+  const unavailable = coverageUnavailable(model, set?.name);
+  $('coverage').disabled = unavailable !== undefined;
+  $('coverage-hint').textContent =
+    unavailable ?? 'The smallest set of labels that contains the true one with this probability, for images like the calibration images.';
+}
+
+/**
+ * Why no prediction set can be asked for (undefined: it can). Only a calibrated prompt set has one: inline labels
+ * were never calibrated. A model without `calibration` in GET /models (an older service) leaves it to the API.
+ */
+function coverageUnavailable(model, setName) {
+  if (setName === undefined) return 'Needs a prompt set: labels typed in were never calibrated, so no coverage can be promised.';
+  const calibration = model?.calibration;
+  if (calibration === null) return `Model ${model.id} has no calibration, so it offers no prediction sets.`;
+  if (calibration?.prompt_sets && !calibration.prompt_sets.includes(setName))
+    return `Prompt set ${setName} has no calibration, so it offers no prediction sets.`;
+  return undefined;
 }
 
 // ---- the image, its rendering options and the preview --------------------------------------------------------
@@ -174,7 +196,9 @@ function fileChosen() {
   $('window').value = '';
   $('dicom-options').hidden = true;
   $('frame-row').hidden = true;
-  $('predictions-block').hidden = true;
+  state.file += 1;
+  // Nothing of the previous file stays on screen: not its preview, not its results.
+  clearResults(true);
   void updatePreview();
 }
 
@@ -204,6 +228,8 @@ async function updatePreview() {
   } catch (err) {
     if (abort.signal.aborted) return;
     state.previewKey = undefined;
+    // The preview shown (if any) is of another file or rendering than the one just refused.
+    clearResults(true);
     // A multi-frame DICOM object needs a frame: start at the first one, as a viewer would.
     if (err instanceof ApiError && err.field === 'frame' && $('frame-row').hidden) {
       $('dicom-options').hidden = false;
@@ -244,31 +270,128 @@ async function classify(event) {
   }
   const form = imageForm();
   const set = $('prompt_set').value;
-  if (set !== '') form.append('prompt_set', set);
-  else {
+  if (set !== '') {
+    form.append('prompt_set', set);
+    if (!$('coverage').disabled && $('coverage').value !== '') form.append('coverage', $('coverage').value);
+  } else {
     for (const label of lines($('labels').value)) form.append('labels', label);
     for (const template of lines($('templates').value)) form.append('templates', template);
   }
+  const minimum = $('min_probability').value.trim();
+  if (minimum !== '') form.append('min_probability', minimum);
   setStatus('Classifying…');
   $('classify').disabled = true;
+  const file = state.file;
   const started = performance.now();
   try {
     const res = await api('/classify', { method: 'POST', body: form });
     const answer = await res.json();
+    if (file !== state.file) return;
     const ms = performance.now() - started;
-    showPredictions(answer.predictions);
+    showTrust(answer);
+    showPredictions(answer.predictions, answer.abstained ?? null);
     showPreprocessing(answer.preprocessing);
     const setName = answer.prompt_set ? `, prompt set ${answer.prompt_set.name}` : '';
     $('latency').textContent = `Answered in ${Math.round(ms)} ms (upload, decoding and inference; model ${answer.model}${setName}).`;
-    setStatus('Done.');
+    setStatus(answer.abstained ? 'Done: no answer for this image (see above).' : 'Done.');
   } catch (err) {
+    if (file !== state.file) return;
+    // The earlier results are not this request's; the preview stays only when the refusal is not about the image.
+    clearResults(!(err instanceof ApiError) || !KEEPS_PREVIEW(err));
     showApiError(err, true);
   } finally {
     $('classify').disabled = false;
   }
 }
 
-function showPredictions(predictions) {
+/** A refusal about the key, the classes or the trust fields: the image (and its preview) was not at fault. */
+const KEEPS_PREVIEW = (err) =>
+  [401, 403, 429].includes(err.status) || ['model', 'prompt_set', 'labels', 'templates', 'coverage', 'min_probability'].includes(err.field);
+
+/** Hides the results of an earlier answer (and, with `preview`, the preview and its preprocessing record). */
+function clearResults(preview) {
+  for (const id of ['abstention', 'ood-warning', 'prediction-set', 'predictions-block', 'calibration']) $(id).hidden = true;
+  $('abstention').replaceChildren();
+  $('predictions').replaceChildren();
+  $('latency').textContent = '';
+  if (!preview) return;
+  $('preview-figure').hidden = true;
+  $('preview').removeAttribute('src');
+  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+  state.previewUrl = undefined;
+  $('preview-caption').textContent = '';
+  $('preprocessing-block').hidden = true;
+  $('preprocessing').replaceChildren();
+}
+
+const percent = (p) => `${Number((p * 100).toFixed(1))}%`;
+const score = (x) => x.toFixed(1);
+
+function strong(text) {
+  const b = document.createElement('strong');
+  b.textContent = text;
+  return b;
+}
+
+/** Why the service gave no answer, in words, with its score and threshold. */
+function abstentionReason({ reason, score: value, threshold }) {
+  if (reason === 'out_of_distribution')
+    return `This image does not look like what the model knows (out-of-distribution score ${score(value)} > threshold ${score(threshold)}).`;
+  if (reason === 'low_confidence')
+    return `The model is not confident enough: its top probability ${percent(value)} is below the minimum asked for (${percent(threshold)}).`;
+  return `Reason: ${reason} (score ${value}, threshold ${threshold}).`;
+}
+
+/** The answer's trust fields (issue 23): an abstention, an out-of-distribution warning, the prediction set, the calibration. */
+function showTrust(answer) {
+  const { abstained = null, out_of_distribution: ood = null, prediction_set: predictionSet, calibration } = answer;
+  const notice = $('abstention');
+  notice.hidden = abstained === null;
+  if (abstained !== null) {
+    const title = document.createElement('p');
+    title.append(strong('No answer.'), ' ', abstentionReason(abstained));
+    const rest = document.createElement('p');
+    rest.textContent = 'The scores below are shown for reference only and are not to be acted on.';
+    notice.replaceChildren(title, rest);
+  }
+  // Policy "report": the score is over the threshold but the service answered anyway.
+  const over = abstained === null && ood !== null && ood.score > ood.threshold;
+  $('ood-warning').hidden = !over;
+  if (over) {
+    $('ood-warning').replaceChildren(
+      strong('Caution:'),
+      ` this image does not look like what the model knows (out-of-distribution score ${score(ood.score)} > threshold ${score(ood.threshold)}); ` +
+        'the service is set to report this, not to abstain.',
+    );
+  }
+  showPredictionSet(predictionSet);
+  const line = [];
+  if (calibration) line.push(`Calibration ${calibration.id.slice(0, 12)}, temperature ${Number(calibration.temperature.toPrecision(4))}`);
+  else if (calibration === null) line.push('Probabilities not calibrated (no calibration applies)');
+  if (ood && !over && abstained === null) line.push(`out-of-distribution score ${score(ood.score)} (threshold ${score(ood.threshold)})`);
+  $('calibration').textContent = line.length ? `${line.join('; ')}.` : '';
+  $('calibration').title = calibration ? `calibration id (sha256) ${calibration.id}` : '';
+  $('calibration').hidden = line.length === 0;
+}
+
+function showPredictionSet(predictionSet) {
+  const box = $('prediction-set');
+  box.hidden = predictionSet === undefined;
+  if (predictionSet === undefined) return;
+  if (predictionSet === null) {
+    box.textContent = 'No prediction set: the service gave no answer, and its coverage holds only for images like the calibration images.';
+    return;
+  }
+  const { coverage, labels } = predictionSet;
+  if (labels.length === 0) {
+    box.replaceChildren(`No label is plausible enough at ${percent(coverage)} coverage.`);
+    return;
+  }
+  const names = labels.flatMap((label, i) => [...(i ? [', '] : []), strong(label)]);
+  box.replaceChildren(`With ${percent(coverage)} coverage the answer is ${labels.length > 1 ? 'one of: ' : ''}`, ...names, '.');
+}
+
+function showPredictions(predictions, abstained = null) {
   const sorted = [...predictions].sort((a, b) => b.probability - a.probability);
   const items = sorted.map(({ label, probability, similarity }) => {
     const li = document.createElement('li');
@@ -291,6 +414,9 @@ function showPredictions(predictions) {
     return li;
   });
   $('predictions').replaceChildren(...items);
+  // Abstained: the scores stay visible, struck through and greyed, under a heading that says not to act on them.
+  $('predictions-block').classList.toggle('abstained', abstained !== null);
+  $('predictions-heading').textContent = abstained === null ? 'Predictions' : 'Scores (not to be acted on)';
   $('predictions-block').hidden = false;
 }
 
