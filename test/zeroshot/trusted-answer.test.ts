@@ -206,3 +206,29 @@ t.test('/models names the calibration', async (t) => {
     ood_threshold: calibration.ood.threshold,
   });
 });
+
+t.test('after traffic, /metrics has the output-quality series, labelled by model, prompt set and reason only', async (t) => {
+  const exposition = await (await fetch(`${url}/metrics`)).text();
+  for (const name of [
+    'unimed_top_probability_bucket',
+    'unimed_probability_margin_bucket',
+    'unimed_ood_score_ratio_bucket',
+    'unimed_answers_total',
+  ])
+    t.match(exposition, new RegExp(`^${name}\\{[^}]*model="unimed-demo",prompt_set="modality"`, 'm'), name);
+  t.match(
+    exposition,
+    /^unimed_abstentions_total\{model="unimed-demo",prompt_set="modality",reason="out_of_distribution"\} [1-9]/m,
+    'abstentions counted',
+  );
+  t.match(exposition, /^unimed_top_probability_count\{model="unimed-demo",prompt_set="inline"\} [1-9]/m, 'inline labels as one bucket');
+  t.match(exposition, /^unimed_embedding_drift\{model="unimed-demo"\} \d/m, 'the drift gauge');
+  const labels = [
+    ...exposition.matchAll(/^unimed_(?:top_probability|probability_margin|ood_score_ratio|answers|abstentions)\S*\{([^}]*)\}/gm),
+  ].map((m) => m[1]!);
+  t.ok(
+    labels.every((l) => /^(model|prompt_set|reason|le)="[^"]*"(,(model|prompt_set|reason|le)="[^"]*")*$/.test(l)),
+    'no other label',
+  );
+  t.notOk(/brain scan|photo of a cat/.test(exposition), 'no label text');
+});
