@@ -78,6 +78,9 @@ function otherModel(dir: string): string {
     .update(readFileSync(join(dir, 'MODEL_CARD.md')))
     .digest('hex');
   writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest, null, 2));
+  // The demo's calibration was made for the demo's sha256: a model with another one would refuse to load with it.
+  rmSync(join(dir, 'calibration.json'));
+  rmSync(join(dir, 'calibration.json.sha256'));
   return dir;
 }
 

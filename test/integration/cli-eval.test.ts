@@ -137,6 +137,7 @@ t.test('unimed eval on the held-out synthetic set', async (t) => {
         'n',
         'per_class',
         'prompt_set',
+        'trust',
       ].sort(),
       'report.json has exactly the keys of the issue',
     );
