@@ -21,6 +21,7 @@ import { tracing } from './http/tracing/install.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { inferenceRoutes } from './http/routes/inference.ts';
+import { jobsRoutes } from './http/routes/jobs.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { modelRoutes } from './http/routes/models.ts';
 import { openInferenceRoutes } from './http/routes/open-inference.ts';
@@ -145,6 +146,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openInferenceRoutes);
   await app.register(openaiModelRoutes);
   await app.register(inferenceRoutes);
+  // Durable jobs only with JOBS_DB (docs/pacs.md "Jobs"); without it /jobs is 404.
+  const { jobs } = config;
+  if (jobs.db !== undefined) await app.register(jobsRoutes, { jobs: { ...jobs, db: jobs.db } });
   // Last, so that only a built app has threads; a broken codec install fails the build here.
   await decoder.start();
   return app;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { cpuQuota } from './cpu-quota.ts';
 import { dicomwebConfig, type DicomwebConfig } from './config/dicomweb.ts';
 import { boolean, ConfigError, duration, type Env, integer, list, MAX_TIMEOUT_MS, path, text } from './config/env.ts';
+import { jobsConfig, type JobsConfig } from './config/jobs.ts';
 import { limitsConfig, type LimitsConfig } from './config/limits.ts';
 import { memoryConfig, type MemoryConfig } from './config/memory.ts';
 import { listenHost } from './config/hosts.ts';
@@ -90,6 +91,8 @@ export interface Config {
   http: HttpConfig;
   /** DICOMweb sources a request may name (config/dicomweb.ts). */
   dicomweb: DicomwebConfig;
+  /** Durable classification jobs (config/jobs.ts). */
+  jobs: JobsConfig;
   /** The decode memory budget (config/memory.ts). */
   memory: MemoryConfig;
   /** API keys, CORS, TLS, the metrics listener, the audit log (config/security.ts). */
@@ -208,6 +211,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     shutdownGraceMs: duration(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
     http: httpConfig(env, limits.bodyBytes, requestTimeoutMs),
     dicomweb: dicomwebConfig(env, cwd),
+    jobs: jobsConfig(env, cwd),
     memory,
     security,
     telemetry: telemetryConfig(env),

@@ -49,12 +49,25 @@ export const ERROR_CATALOGUE = {
     retryable: false,
     test: 'test/dicomweb/sources.test.ts',
   },
+  job_not_found: {
+    status: 404,
+    meaning:
+      'no job of this id for the API key (a job is seen only by the key that created it), or it was deleted after JOBS_RETENTION_HOURS',
+    retryable: false,
+    test: 'test/http/routes/jobs.test.ts',
+  },
   not_acceptable: {
     status: 406,
     meaning:
       'Accept asks for a DICOM SR (application/dicom) of an input that cannot have one: not DICOM, or without the UIDs an SR references',
     retryable: false,
     test: 'test/http/routes/dicom-sr.test.ts',
+  },
+  conflict: {
+    status: 409,
+    meaning: 'an Idempotency-Key was sent again with another request body (POST /jobs)',
+    retryable: false,
+    test: 'test/http/routes/jobs.test.ts',
   },
   request_timeout: {
     status: 408,

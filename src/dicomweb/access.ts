@@ -8,10 +8,11 @@ import { ServiceError } from '../errors.ts';
 /** One request sent to a source on a caller's behalf. */
 export interface SourceAccess {
   source: string;
-  /** `retrieve`: one instance (WADO-RS); `list`: a series' instances (QIDO-RS). */
+  /** `retrieve`: one instance (WADO-RS); `list`: a series' instances or a study's series (QIDO-RS). */
   operation: 'retrieve' | 'list';
   study: string;
-  series: string;
+  /** Absent for a study's series listing. */
+  series?: string;
   instance?: string;
   /** `ok`: answered; `not_found`: the source has no such object; `failed`: unreachable, refused, timed out, malformed. */
   outcome: 'ok' | 'not_found' | 'failed';

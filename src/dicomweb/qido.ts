@@ -44,3 +44,21 @@ export function seriesListing(body: Buffer): ListedInstance[] | undefined {
   }
   return listed;
 }
+
+/** The Series Instance UIDs of a study's QIDO-RS series answer, or undefined when it is not such a list. */
+export function studySeriesListing(body: Buffer): string[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(parsed)) return undefined;
+  const uids: string[] = [];
+  for (const entry of parsed) {
+    const uid = isRecord(entry) ? values(entry, '0020000E')?.[0] : undefined;
+    if (!isUid(uid)) return undefined;
+    uids.push(uid);
+  }
+  return uids;
+}

@@ -11,7 +11,7 @@ import { checkGrant, NO_SOURCES, type SourceAccess, type SourceGrant } from './a
 import { dicomNotFound, upstreamUnavailable } from './errors.ts';
 import { mediaType, MultipartError, parseMultipartRelated } from './multipart-related.ts';
 import type { InstanceReference, SeriesReference } from './reference.ts';
-import { seriesListing, type ListedInstance } from './qido.ts';
+import { seriesListing, studySeriesListing, type ListedInstance } from './qido.ts';
 import { Slots } from './slots.ts';
 
 /** As stored: `transfer-syntax=*` asks the PACS not to transcode, so the bytes are those an upload would carry. */
@@ -67,6 +67,27 @@ export class DicomwebSources {
     this.authorize(reference.source, call);
     const { source, study, series } = reference;
     return recorded(call, { source, operation: 'list', study, series }, () => this.#list(reference, call, maxBytes));
+  }
+
+  /** The study's Series Instance UIDs (QIDO-RS), at most `maxSeries` (400 past it); 404 when the source lists none. */
+  async listStudySeries(source: string, study: string, call: SourceCall, maxSeries: number): Promise<string[]> {
+    this.authorize(source, call);
+    return recorded(call, { source, operation: 'list', study }, async () => {
+      const named = this.#named(source).source;
+      const url = sourceUrl(named, `studies/${study}/series`);
+      url.search = 'includefield=0020000E';
+      const response = await this.#get(source, url, QIDO_ACCEPT, call, 1024 * 1024);
+      if (response.status === 204) throw dicomNotFound(source, 'study');
+      this.#check(source, response, 'study');
+      const listed = studySeriesListing(response.body);
+      if (listed === undefined) {
+        this.#metrics.dicomwebFailures.inc({ source, reason: 'malformed' });
+        throw upstreamUnavailable(source, 'answered a study query with something other than a DICOM JSON list of series');
+      }
+      if (listed.length === 0) throw dicomNotFound(source, 'study');
+      if (listed.length > maxSeries) throw badRequest(`the study has ${listed.length} series, MAX_STUDY_SERIES allows ${maxSeries}`);
+      return listed;
+    });
   }
 
   async #retrieve(reference: InstanceReference, cancellation: OutgoingCall, maxBytes: number): Promise<Buffer> {

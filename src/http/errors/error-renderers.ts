@@ -62,6 +62,8 @@ export const OPENAI_TYPES: Record<ErrorCode, OpenAIErrorType> = {
   model_not_found: 'invalid_request_error',
   prompt_set_not_found: 'invalid_request_error',
   dicom_not_found: 'invalid_request_error',
+  job_not_found: 'invalid_request_error',
+  conflict: 'invalid_request_error',
   request_timeout: 'invalid_request_error',
   too_large: 'invalid_request_error',
   too_many_images: 'invalid_request_error',

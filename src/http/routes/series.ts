@@ -1,6 +1,6 @@
 import type { FastifyPluginCallback } from 'fastify';
 import type { ClassifyFields } from '../../service/classes.ts';
-import { classifySeries } from '../../service/classify.ts';
+import { classifySeries, type SeriesClassification } from '../../service/classify.ts';
 import { embedWholeSeries } from '../../service/embed.ts';
 import { reportOf } from '../../service/report.ts';
 import { sendDicomSr, wantsDicomSr } from './dicom-sr.ts';
@@ -17,6 +17,22 @@ function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string,
     index: slice.index,
     instance_number: slice.instanceNumber,
     ...(includeUids && slice.uid !== undefined ? { instance_uid: slice.uid } : {}),
+  };
+}
+
+/** The JSON answer of /classify/series (and each series of a job's result, routes/jobs.ts). */
+export function classifySeriesBody(result: SeriesClassification, fields: ClassifyFields, includeUids: boolean): Record<string, unknown> {
+  const { model, classes, predictions, trust, embedded } = result;
+  return {
+    model: model.id,
+    ...(classes.promptSet === undefined ? {} : { prompt_set: classes.promptSet }),
+    series: { instances: embedded.instances, sampled: embedded.slices.length },
+    predictions: fields.top_k === undefined ? predictions : predictions.slice(0, Math.max(0, fields.top_k)),
+    ...trustFields(trust),
+    slices: embedded.slices.map((slice, i) => {
+      const { label, probability } = result.slicePredictions[i]!;
+      return { ...sliceRecord(slice, includeUids), label, probability };
+    }),
   };
 }
 
@@ -44,7 +60,7 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
       const report = wantsDicomSr(request);
       const input = { series, slices, rendering, fields, report };
       const result = await classifySeries(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
-      const { model, classes, predictions, trust, embedded } = result;
+      const { model, classes, predictions, trust } = result;
       if (report)
         return sendDicomSr(
           reply,
@@ -68,17 +84,7 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
             ),
           );
       }
-      return {
-        model: model.id,
-        ...(classes.promptSet === undefined ? {} : { prompt_set: classes.promptSet }),
-        series: { instances: embedded.instances, sampled: embedded.slices.length },
-        predictions: fields.top_k === undefined ? predictions : predictions.slice(0, Math.max(0, fields.top_k)),
-        ...trustFields(trust),
-        slices: embedded.slices.map((slice, i) => {
-          const { label, probability } = result.slicePredictions[i]!;
-          return { ...sliceRecord(slice, includeUids), label, probability };
-        }),
-      };
+      return classifySeriesBody(result, fields, includeUids);
     },
   );
 

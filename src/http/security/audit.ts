@@ -17,6 +17,10 @@ declare module 'fastify' {
     /** Writes the audit line of one request made to a DICOMweb source for this request (its UIDs as keyed hashes). */
     auditSourceAccess(access: SourceAccess): void;
   }
+  interface FastifyInstance {
+    /** The audit line of a request made to a DICOMweb source by a background job (routes/jobs.ts), for its creating key. */
+    auditJobSourceAccess(job: { id: string; keyId: string }, access: SourceAccess): void;
+  }
 }
 
 /**
@@ -87,22 +91,30 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
     app.decorateRequest('clientAddress', '');
     const hashKey = app.config.security.auditHash.key;
     const hashKeyId = auditHashKeyId(hashKey);
-    app.decorateRequest('auditSourceAccess', function (this: FastifyRequest, access: SourceAccess) {
+    const sourceLine = (access: SourceAccess) => {
       const { source, operation, outcome, study, series, instance } = access;
-      audit.info({
+      return {
         event: 'dicomweb',
-        request_id: this.id,
-        key_id: this.apiKeyId ?? null,
-        client_address: this.clientAddress,
-        route: this.routeOptions.url ?? 'unmatched',
         source,
         operation,
         outcome,
         hash_key: hashKeyId,
         study_hmac: auditHash(hashKey, study),
-        series_hmac: auditHash(hashKey, series),
+        ...(series === undefined ? {} : { series_hmac: auditHash(hashKey, series) }),
         ...(instance === undefined ? {} : { instance_hmac: auditHash(hashKey, instance) }),
+      };
+    };
+    app.decorateRequest('auditSourceAccess', function (this: FastifyRequest, access: SourceAccess) {
+      audit.info({
+        ...sourceLine(access),
+        request_id: this.id,
+        key_id: this.apiKeyId ?? null,
+        client_address: this.clientAddress,
+        route: this.routeOptions.url ?? 'unmatched',
       });
+    });
+    app.decorate('auditJobSourceAccess', (job: { id: string; keyId: string }, access: SourceAccess) => {
+      audit.info({ ...sourceLine(access), job_id: job.id, key_id: job.keyId === '' ? null : job.keyId, route: 'job' });
     });
     const trusted = trustedProxies(app.config.security.trustedProxies);
     const starts = new WeakMap<FastifyRequest, Start>();

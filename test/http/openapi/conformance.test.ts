@@ -3,7 +3,8 @@
 // can give, and every answer must be a status, content type and body that the document declares for it.
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -19,6 +20,7 @@ import { ct, ctValues } from '../../fixtures/dicom/images.ts';
 import { imageDicom } from '../../fixtures/dicom/writer.ts';
 import { identified } from '../../fixtures/dicom/ct-series.ts';
 
+const jobsDir = mkdtempSync(join(tmpdir(), 'unimed-conformance-jobs-'));
 const { registry, metrics, config } = await loadRegistry({
   PROMPT_SETS: writePromptSets(),
   MAX_TEXTS_PER_REQUEST: '2',
@@ -27,6 +29,10 @@ const { registry, metrics, config } = await loadRegistry({
   MAX_SERIES_SLICES: '4',
   // Nothing listens on port 1: every retrieval from this source fails (502 upstream_unavailable).
   DICOMWEB_SOURCES: JSON.stringify({ down: { url: 'http://127.0.0.1:1/dicom-web', timeout_ms: 10_000 } }),
+  // One queued job at most: a job whose source is down waits a minute for its second try, and the next is 503.
+  JOBS_DB: join(jobsDir, 'ready.sqlite'),
+  JOBS_BACKOFF_MS: '60000',
+  JOBS_MAX_QUEUED: '1',
 });
 const ready = await listen(config, registry, metrics);
 // No registry: the service while it is starting (models not loaded yet).
@@ -35,6 +41,7 @@ t.teardown(async () => {
   await ready.app.close();
   await starting.app.close();
   await registry.close();
+  rmSync(jobsDir, { recursive: true, force: true });
 });
 
 const png = readFileSync(join(DEMO, 'golden_resized.png'));
@@ -386,11 +393,34 @@ t.test('open inference protocol (KServe v2)', async (t) => {
   await call(t, ready.url, '/v2/models/unimed-demo-image/infer', 422, image(notAnImage));
 });
 
+t.test('jobs: created (202), the same again (200), another body (409), read, listed, and 503 past JOBS_MAX_QUEUED', async (t) => {
+  const job = { source: 'down', study: '1.2', labels: ['a', 'b'] };
+  const keyed = (body: unknown): RequestInit => ({
+    ...jsonBody(body),
+    headers: { 'content-type': 'application/json', 'idempotency-key': 'c1' },
+  });
+  const retried = once(ready.app.jobRunner.events, 'retry');
+  const created = await call(t, ready.url, '/jobs', 202, keyed(job));
+  const { id } = created.body as { id: string };
+  await call(t, ready.url, '/jobs', 200, keyed(job));
+  await call(t, ready.url, '/jobs', 409, keyed({ ...job, study: '1.3' }), 'conflict');
+  await call(t, ready.url, '/jobs', 400, jsonBody({ source: 'down' }), 'bad_request');
+  await call(t, ready.url, `/jobs/${id}`, 200);
+  await call(t, ready.url, '/jobs/no-such-job', 404, {}, 'job_not_found');
+  await call(t, ready.url, '/jobs?status=queued', 200);
+  await call(t, ready.url, '/jobs?limit=0', 400, {}, 'bad_request');
+  await retried;
+  await call(t, ready.url, '/jobs', 503, jsonBody(job), 'queue_full');
+});
+
 t.test('access control: the open operations are those with security: [], every other one answers 401, 403 and 429', async (t) => {
   // Keys: one for every route, one whose routes= names no route, one allowed a single request a minute.
   const keys = { open: 'conformance-open-0123456789', narrow: 'conformance-narrow-0123456789', limited: 'conformance-limited-0123456789' };
   const guarded = await listen(
-    testConfig({ API_KEYS: `open:${keys.open}, narrow:${keys.narrow} routes=no_such_route, limited:${keys.limited} rate=1/minute` }),
+    testConfig({
+      API_KEYS: `open:${keys.open}, narrow:${keys.narrow} routes=no_such_route, limited:${keys.limited} rate=1/minute`,
+      JOBS_DB: join(jobsDir, 'guarded.sqlite'),
+    }),
     registry,
     new Metrics({ defaultMetrics: false }),
   );

@@ -1,0 +1,36 @@
+/** Durable classification jobs (POST /jobs, docs/pacs.md "Jobs"): where they are kept and how they are run. */
+import { duration, type Env, integer, path } from './env.ts';
+
+export interface JobsConfig {
+  /** JOBS_DB: the SQLite file that holds the jobs; without it the /jobs routes are not registered (404). */
+  db: string | undefined;
+  /** Jobs run at once. */
+  concurrency: number;
+  /** Tries of a job whose DICOMweb source is unreachable or slow before it fails. */
+  maxAttempts: number;
+  /** The wait before the second try; doubled for each later one. */
+  backoffMs: number;
+  /** How long a running job is held by its process; one still running past it after a restart is queued again. */
+  leaseMs: number;
+  /** Jobs queued at once, in all and per API key (429 past the key's, 503 past the total). */
+  maxQueued: number;
+  maxQueuedPerKey: number;
+  /** Finished jobs are deleted this long after they finished. */
+  retentionMs: number;
+  /** Series of a study a job classifies at most (QIDO-RS answers with more fail the job). */
+  maxStudySeries: number;
+}
+
+export function jobsConfig(env: Env, cwd: string): JobsConfig {
+  return {
+    db: path(env, 'JOBS_DB', cwd),
+    concurrency: integer(env, 'JOBS_CONCURRENCY', 2, 1, 64),
+    maxAttempts: integer(env, 'JOBS_MAX_ATTEMPTS', 5, 1, 100),
+    backoffMs: duration(env, 'JOBS_BACKOFF_MS', 5_000, 1),
+    leaseMs: duration(env, 'JOBS_LEASE_MS', 600_000, 1_000),
+    maxQueued: integer(env, 'JOBS_MAX_QUEUED', 10_000, 1, 10_000_000),
+    maxQueuedPerKey: integer(env, 'JOBS_MAX_QUEUED_PER_KEY', 1_000, 1, 10_000_000),
+    retentionMs: integer(env, 'JOBS_RETENTION_HOURS', 168, 1, 100_000) * 3_600_000,
+    maxStudySeries: integer(env, 'MAX_STUDY_SERIES', 64, 1, 10_000),
+  };
+}

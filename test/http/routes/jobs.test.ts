@@ -1,0 +1,161 @@
+// Durable jobs (POST /jobs, GET /jobs/{id}, GET /jobs): kept in a SQLite file, run in the background against a
+// loopback PACS with the demo model over real HTTP; scoped by API key; idempotent; retried then failed when the
+// PACS is down; picked up again by a new app on the same file when left running.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildApp } from '../../../src/app.ts';
+import { capturedLogger, loadRegistry } from '../../helpers/common.ts';
+import { ct } from '../../fixtures/dicom/images.ts';
+import { imageDicom } from '../../fixtures/dicom/writer.ts';
+
+const STUDY = '1.2.826.0.1.3680043.8.498.4343';
+const SERIES = `${STUDY}.1`;
+const INSTANCES = [`${SERIES}.1`, `${SERIES}.2`];
+const single = imageDicom(ct());
+
+const pacs = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const path = req.url ?? '';
+  if (path.includes(`/studies/${STUDY}/series?`))
+    return res
+      .writeHead(200, { 'content-type': 'application/dicom+json' })
+      .end(JSON.stringify([{ '0020000E': { vr: 'UI', Value: [SERIES] } }]));
+  if (path.includes('/instances?')) {
+    const listing = INSTANCES.map((uid, i) => ({ '00080018': { vr: 'UI', Value: [uid] }, '00200013': { vr: 'IS', Value: [i + 1] } }));
+    return res.writeHead(200, { 'content-type': 'application/dicom+json' }).end(JSON.stringify(listing));
+  }
+  const instance = path.split('/instances/')[1] ?? '';
+  if (INSTANCES.includes(instance)) return res.writeHead(200, { 'content-type': 'application/dicom' }).end(single);
+  return res.writeHead(404).end();
+});
+await new Promise<void>((resolve) => pacs.listen(0, '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${(pacs.address() as AddressInfo).port}`;
+// A port nothing listens on: the "down" source is unreachable.
+const closed = createServer();
+await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+const downPort = (closed.address() as AddressInfo).port;
+await new Promise((resolve) => closed.close(resolve));
+
+const dir = mkdtempSync(join(tmpdir(), 'unimed-jobs-'));
+const dbFile = join(dir, 'jobs.sqlite');
+const KEYS = { a: 'jobs-key-a-0123456789abcdef', b: 'jobs-key-b-0123456789abcdef' };
+const env = {
+  API_KEYS: `a:${KEYS.a} sources=*,b:${KEYS.b} sources=*`,
+  DICOMWEB_SOURCES: JSON.stringify({ pacs: { url: `${base}/pacs` }, down: { url: `http://127.0.0.1:${downPort}/pacs` } }),
+  JOBS_DB: dbFile,
+  JOBS_BACKOFF_MS: '5',
+  JOBS_MAX_ATTEMPTS: '3',
+};
+const { logger } = capturedLogger('info');
+const { registry, metrics, config } = await loadRegistry(env, { logger });
+t.teardown(async () => {
+  await registry.close();
+  await new Promise((resolve) => pacs.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function start() {
+  const app = await buildApp({ config, metrics, registry, logger });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url };
+}
+let { app, url } = await start();
+
+const call = (key: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+interface JobView {
+  status: string;
+  attempts: number;
+  error?: { code: string };
+  result?: { series: { series: string; classification: unknown }[] };
+}
+/** Resolves when the job settles (the runner's event), or at once if it already has. */
+async function settled(id: string, key = KEYS.a): Promise<JobView> {
+  const waiting = new Promise<void>((resolve) => {
+    const listener = (settledId: string) => {
+      if (settledId !== id) return;
+      app.jobRunner.events.off('settled', listener);
+      resolve();
+    };
+    app.jobRunner.events.on('settled', listener);
+  });
+  const now = (await (await call(key, 'GET', `/jobs/${id}`)).json()) as JobView;
+  if (now.status !== 'done' && now.status !== 'failed') await waiting;
+  return (await (await call(key, 'GET', `/jobs/${id}`)).json()) as JobView;
+}
+
+const LABELS = ['a CT scan', 'an MRI scan'];
+const body = { source: 'pacs', study: STUDY, labels: LABELS };
+
+t.test('a job of a study runs to done, each series classified as /classify/series answers it', async (t) => {
+  const created = await call(KEYS.a, 'POST', '/jobs', body);
+  t.equal(created.status, 202);
+  const { id, status } = (await created.json()) as { id: string; status: string };
+  t.equal(status, 'queued');
+  const job = await settled(id);
+  t.equal(job.status, 'done');
+  t.equal(job.attempts, 1);
+  const direct = await call(KEYS.a, 'POST', '/classify/series', {
+    dicomweb: { source: 'pacs', study: STUDY, series: SERIES },
+    labels: LABELS,
+  });
+  t.equal(direct.status, 200);
+  t.same(job.result, { series: [{ series: SERIES, classification: await direct.json() }] });
+  const list = (await (await call(KEYS.a, 'GET', '/jobs?status=done&limit=1')).json()) as { jobs: { id: string }[] };
+  t.same(
+    list.jobs.map((j) => j.id),
+    [id],
+  );
+});
+
+t.test('Idempotency-Key: same body, same job; another body, 409; another key sees nothing', async (t) => {
+  const first = await call(KEYS.a, 'POST', '/jobs', body, { 'idempotency-key': 'k1' });
+  t.equal(first.status, 202);
+  const { id } = (await first.json()) as { id: string };
+  const again = await call(KEYS.a, 'POST', '/jobs', body, { 'idempotency-key': 'k1' });
+  t.equal(again.status, 200);
+  t.equal(((await again.json()) as { id: string }).id, id);
+  const other = await call(KEYS.a, 'POST', '/jobs', { ...body, labels: ['x', 'y'] }, { 'idempotency-key': 'k1' });
+  t.equal(other.status, 409);
+  t.equal(((await other.json()) as { error: { code: string } }).error.code, 'conflict');
+  const foreign = await call(KEYS.b, 'GET', `/jobs/${id}`);
+  t.equal(foreign.status, 404);
+  t.equal(((await foreign.json()) as { error: { code: string } }).error.code, 'job_not_found');
+  t.same(((await (await call(KEYS.b, 'GET', '/jobs')).json()) as { jobs: unknown[] }).jobs, []);
+  await settled(id);
+});
+
+t.test('a PACS that is down: tried JOBS_MAX_ATTEMPTS times with backoff, then failed with the reason', async (t) => {
+  const created = await call(KEYS.a, 'POST', '/jobs', { ...body, source: 'down' });
+  const { id } = (await created.json()) as { id: string };
+  const job = await settled(id);
+  t.equal(job.status, 'failed');
+  t.equal(job.attempts, 3);
+  t.equal(job.error?.code, 'upstream_unavailable');
+});
+
+t.test('a job left running by a process that died is run again by the next one on the same file', async (t) => {
+  const { id } = (await (await call(KEYS.a, 'POST', '/jobs', body)).json()) as { id: string };
+  await settled(id);
+  await app.close();
+  const db = new DatabaseSync(dbFile);
+  db.prepare("UPDATE jobs SET status = 'running', lease_until = 0, result = NULL WHERE id = ?").run(id);
+  db.close();
+  ({ app, url } = await start());
+  const job = await settled(id);
+  t.equal(job.status, 'done');
+  t.equal(job.attempts, 2);
+  t.equal(job.result?.series[0]?.series, SERIES);
+});
+
+t.test('teardown', async () => {
+  await app.close();
+});
