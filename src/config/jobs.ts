@@ -1,9 +1,11 @@
 /** Durable classification jobs (POST /jobs, docs/pacs.md "Jobs"): where they are kept and how they are run. */
-import { duration, type Env, integer, path } from './env.ts';
+import { ConfigError, duration, type Env, fileText, integer, path } from './env.ts';
 
 export interface JobsConfig {
   /** JOBS_DB: the SQLite file that holds the jobs; without it the /jobs routes are not registered (404). */
   db: string | undefined;
+  /** JOBS_KEY_FILE (required with JOBS_DB): the secret whose SHA-256 is the AES-256-GCM key sealing each job's request and result. */
+  keySecret: string | undefined;
   /** Jobs run at once. */
   concurrency: number;
   /** Tries of a job whose DICOMweb source is unreachable or slow before it fails. */
@@ -21,9 +23,22 @@ export interface JobsConfig {
   maxStudySeries: number;
 }
 
+const MIN_JOBS_KEY_CHARS = 32;
+
+function jobsKey(env: Env, cwd: string, db: string | undefined): string | undefined {
+  const file = path(env, 'JOBS_KEY_FILE', cwd);
+  if (db === undefined) return undefined;
+  if (file === undefined) throw new ConfigError('JOBS_DB needs JOBS_KEY_FILE: the jobs hold study UIDs, sealed at rest with its key');
+  const secret = fileText(file, 'JOBS_KEY_FILE', { maxChars: 4096 }).replace(/\r?\n$/, '');
+  if (secret.length < MIN_JOBS_KEY_CHARS) throw new ConfigError(`JOBS_KEY_FILE ${file} holds fewer than ${MIN_JOBS_KEY_CHARS} characters`);
+  return secret;
+}
+
 export function jobsConfig(env: Env, cwd: string): JobsConfig {
+  const db = path(env, 'JOBS_DB', cwd);
   return {
-    db: path(env, 'JOBS_DB', cwd),
+    db,
+    keySecret: jobsKey(env, cwd, db),
     concurrency: integer(env, 'JOBS_CONCURRENCY', 2, 1, 64),
     maxAttempts: integer(env, 'JOBS_MAX_ATTEMPTS', 5, 1, 100),
     backoffMs: duration(env, 'JOBS_BACKOFF_MS', 5_000, 1),

@@ -1,9 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { JobsConfig } from '../../config/jobs.ts';
 import { badRequest, inField, ServiceError } from '../../errors.ts';
 import { JobRunner } from '../../service/jobs/runner.ts';
+import { JobCipher } from '../../service/jobs/cipher.ts';
 import { JobStore, type JobRow, type JobStatus } from '../../service/jobs/store.ts';
 import { classifyStudy, type JobRequest } from '../../service/jobs/work.ts';
 import { ref } from '../openapi/schemas.ts';
@@ -43,9 +44,10 @@ function authorize(app: FastifyInstance, request: FastifyRequest, body: JobReque
  * POST /jobs, GET /jobs/{id}, GET /jobs: durable classification jobs of a study's series (docs/pacs.md "Jobs"),
  * kept in JOBS_DB and run in the background by one loop of this process. Registered only with JOBS_DB.
  */
-export const jobsRoutes = fp<{ jobs: JobsConfig & { db: string } }>(
+export const jobsRoutes = fp<{ jobs: JobsConfig & { db: string; keySecret: string } }>(
   (app, { jobs }, loaded) => {
-    const store = new JobStore(jobs.db);
+    const cipher = new JobCipher(jobs.keySecret);
+    const store = new JobStore(jobs.db, cipher);
     const runner = new JobRunner(
       store,
       jobs,
@@ -79,7 +81,7 @@ export const jobsRoutes = fp<{ jobs: JobsConfig & { db: string } }>(
       const keyId = ownerOf(request);
       const header = request.headers['idempotency-key'];
       const idempotencyKey = typeof header === 'string' && header !== '' ? header : undefined;
-      const bodyHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+      const bodyHash = cipher.fingerprint(JSON.stringify(body));
       if (idempotencyKey !== undefined) {
         const earlier = store.findByIdempotencyKey(keyId, idempotencyKey);
         if (earlier !== undefined) {

@@ -3,7 +3,9 @@
  * acknowledged, so that a job survives a restart of the process. Claims are single UPDATE ... RETURNING
  * statements, so a job is never run twice at once by this process.
  */
+import { closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type { JobCipher } from './cipher.ts';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed';
 
@@ -58,25 +60,30 @@ function str(value: SQLInputValue | undefined): string {
   return value;
 }
 
-function rowOf(raw: Raw): JobRow {
+function rowOf(raw: Raw, cipher: JobCipher): JobRow {
+  const id = str(raw.id);
   return {
-    id: str(raw.id),
+    id,
     seq: Number(raw.seq),
     keyId: str(raw.key_id),
-    request: JSON.parse(str(raw.request)) as unknown,
+    request: cipher.open(id, str(raw.request)),
     sources: JSON.parse(str(raw.sources)) as string[],
     status: str(raw.status) as JobStatus,
     attempts: Number(raw.attempts),
     error: raw.error === null ? undefined : (JSON.parse(str(raw.error)) as { code: string; message: string }),
-    result: raw.result === null ? undefined : (JSON.parse(str(raw.result)) as unknown),
+    result: raw.result === null ? undefined : cipher.open(id, str(raw.result)),
   };
 }
 
 export class JobStore {
   readonly #db: DatabaseSync;
+  readonly #cipher: JobCipher;
 
-  constructor(file: string) {
+  /** `file` is created readable by the service's user only (0600); the request and result columns are sealed by `cipher`. */
+  constructor(file: string, cipher: JobCipher) {
+    closeSync(openSync(file, 'a', 0o600));
     this.#db = new DatabaseSync(file);
+    this.#cipher = cipher;
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
   }
@@ -89,7 +96,7 @@ export class JobStore {
   findByIdempotencyKey(keyId: string, idempotencyKey: string): { row: JobRow; bodyHash: string } | undefined {
     const raw = this.#db.prepare('SELECT * FROM jobs WHERE key_id = ? AND idempotency_key = ?').get(keyId, idempotencyKey) as
       Raw | undefined;
-    return raw === undefined ? undefined : { row: rowOf(raw), bodyHash: str(raw.body_hash) };
+    return raw === undefined ? undefined : { row: rowOf(raw, this.#cipher), bodyHash: str(raw.body_hash) };
   }
 
   queuedCount(keyId?: string): number {
@@ -106,12 +113,21 @@ export class JobStore {
         `INSERT INTO jobs (id, key_id, idempotency_key, body_hash, request, sources, status, not_before, created_at)
          VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
       )
-      .run(job.id, job.keyId, job.idempotencyKey ?? null, job.bodyHash, JSON.stringify(job.request), JSON.stringify(job.sources), now, now);
+      .run(
+        job.id,
+        job.keyId,
+        job.idempotencyKey ?? null,
+        job.bodyHash,
+        this.#cipher.seal(job.id, job.request),
+        JSON.stringify(job.sources),
+        now,
+        now,
+      );
   }
 
   get(id: string, keyId: string): JobRow | undefined {
     const raw = this.#db.prepare('SELECT * FROM jobs WHERE id = ? AND key_id = ?').get(id, keyId) as Raw | undefined;
-    return raw === undefined ? undefined : rowOf(raw);
+    return raw === undefined ? undefined : rowOf(raw, this.#cipher);
   }
 
   /** The key's jobs in creation order after `afterSeq`, at most `limit`. */
@@ -119,7 +135,7 @@ export class JobStore {
     const rows = this.#db
       .prepare('SELECT * FROM jobs WHERE key_id = ? AND (? IS NULL OR status = ?) AND seq > ? ORDER BY seq LIMIT ?')
       .all(keyId, status ?? null, status ?? null, afterSeq, limit) as Raw[];
-    return rows.map(rowOf);
+    return rows.map((raw) => rowOf(raw, this.#cipher));
   }
 
   /** Takes the oldest queued job that is due: running, one more attempt, held until `leaseUntil`. */
@@ -130,7 +146,7 @@ export class JobStore {
          WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' AND not_before <= ? ORDER BY seq LIMIT 1) RETURNING *`,
       )
       .get(leaseUntil, now) as Raw | undefined;
-    return raw === undefined ? undefined : rowOf(raw);
+    return raw === undefined ? undefined : rowOf(raw, this.#cipher);
   }
 
   /** The earliest time a queued job becomes due, if any is queued. */
@@ -144,7 +160,7 @@ export class JobStore {
     outcome: { status: 'done'; result: unknown } | { status: 'failed'; error: { code: string; message: string } },
     now: number,
   ): void {
-    const result = outcome.status === 'done' ? JSON.stringify(outcome.result) : null;
+    const result = outcome.status === 'done' ? this.#cipher.seal(id, outcome.result) : null;
     const error = outcome.status === 'failed' ? JSON.stringify(outcome.error) : null;
     this.#db
       .prepare('UPDATE jobs SET status = ?, result = ?, error = ?, lease_until = NULL, finished_at = ? WHERE id = ?')

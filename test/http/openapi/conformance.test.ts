@@ -3,7 +3,7 @@
 // can give, and every answer must be a status, content type and body that the document declares for it.
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ import { imageDicom } from '../../fixtures/dicom/writer.ts';
 import { identified } from '../../fixtures/dicom/ct-series.ts';
 
 const jobsDir = mkdtempSync(join(tmpdir(), 'unimed-conformance-jobs-'));
+const jobsKeyFile = join(jobsDir, 'jobs-key');
+writeFileSync(jobsKeyFile, 'conformance-jobs-key-0123456789abcdef\n');
 const { registry, metrics, config } = await loadRegistry({
   PROMPT_SETS: writePromptSets(),
   MAX_TEXTS_PER_REQUEST: '2',
@@ -31,6 +33,7 @@ const { registry, metrics, config } = await loadRegistry({
   DICOMWEB_SOURCES: JSON.stringify({ down: { url: 'http://127.0.0.1:1/dicom-web', timeout_ms: 10_000 } }),
   // One queued job at most: a job whose source is down waits a minute for its second try, and the next is 503.
   JOBS_DB: join(jobsDir, 'ready.sqlite'),
+  JOBS_KEY_FILE: jobsKeyFile,
   JOBS_BACKOFF_MS: '60000',
   JOBS_MAX_QUEUED: '1',
 });
@@ -420,6 +423,7 @@ t.test('access control: the open operations are those with security: [], every o
     testConfig({
       API_KEYS: `open:${keys.open}, narrow:${keys.narrow} routes=no_such_route, limited:${keys.limited} rate=1/minute`,
       JOBS_DB: join(jobsDir, 'guarded.sqlite'),
+      JOBS_KEY_FILE: jobsKeyFile,
     }),
     registry,
     new Metrics({ defaultMetrics: false }),

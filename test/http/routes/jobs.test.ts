@@ -3,12 +3,14 @@
 // PACS is down; picked up again by a new app on the same file when left running.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildApp } from '../../../src/app.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { JobCipher } from '../../../src/service/jobs/cipher.ts';
 import { capturedLogger, loadRegistry } from '../../helpers/common.ts';
 import { ct } from '../../fixtures/dicom/images.ts';
 import { imageDicom } from '../../fixtures/dicom/writer.ts';
@@ -42,11 +44,14 @@ await new Promise((resolve) => closed.close(resolve));
 
 const dir = mkdtempSync(join(tmpdir(), 'unimed-jobs-'));
 const dbFile = join(dir, 'jobs.sqlite');
+const keyFile = join(dir, 'jobs-key');
+writeFileSync(keyFile, 'jobs-test-key-0123456789abcdef0123\n');
 const KEYS = { a: 'jobs-key-a-0123456789abcdef', b: 'jobs-key-b-0123456789abcdef' };
 const env = {
   API_KEYS: `a:${KEYS.a} sources=*,b:${KEYS.b} sources=*`,
   DICOMWEB_SOURCES: JSON.stringify({ pacs: { url: `${base}/pacs` }, down: { url: `http://127.0.0.1:${downPort}/pacs` } }),
   JOBS_DB: dbFile,
+  JOBS_KEY_FILE: keyFile,
   JOBS_BACKOFF_MS: '5',
   JOBS_MAX_ATTEMPTS: '3',
 };
@@ -154,6 +159,25 @@ t.test('a job left running by a process that died is run again by the next one o
   t.equal(job.status, 'done');
   t.equal(job.attempts, 2);
   t.equal(job.result?.series[0]?.series, SERIES);
+});
+
+t.test('at rest: the job file is 0600 and holds no UID in clear; a changed sealed value or key cannot be read', async (t) => {
+  await app.close();
+  t.equal(statSync(dbFile).mode & 0o777, 0o600, 'created readable by the service user only');
+  for (const name of readdirSync(dir).filter((f) => f.startsWith('jobs.sqlite'))) {
+    const bytes = readFileSync(join(dir, name)).toString('latin1');
+    for (const uid of [STUDY, SERIES, ...INSTANCES]) t.notOk(bytes.includes(uid), `${name}: no UID in clear`);
+  }
+  const db = new DatabaseSync(dbFile);
+  const [first] = db.prepare('SELECT id, request FROM jobs ORDER BY seq LIMIT 1').all() as { id: string; request: string }[];
+  t.match(first?.request, /^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/, 'the request column is sealed (AES-256-GCM)');
+  db.close();
+  const cipher = new JobCipher(readFileSync(keyFile, 'utf8').replace(/\n$/, ''));
+  t.match(cipher.open(first!.id, first!.request), { source: 'pacs', study: STUDY }, 'the key of JOBS_KEY_FILE opens it');
+  t.throws(() => cipher.open('another-job', first!.request), 'bound to its job: not readable as another row');
+  t.throws(() => new JobCipher('another-key-0123456789abcdef0123456').open(first!.id, first!.request), 'another key cannot read it');
+  t.throws(() => loadConfig({ JOBS_DB: dbFile }), /JOBS_DB needs JOBS_KEY_FILE/);
+  ({ app, url } = await start());
 });
 
 t.test('teardown', async () => {
