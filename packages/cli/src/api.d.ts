@@ -512,10 +512,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The API key's jobs, oldest first */
+        get: operations["listJobs"];
+        put?: never;
+        /**
+         * Queue a durable classification job of a study's series
+         * @description Classifies each series of a study (or the one series named) on a DICOMweb source in the background, as
+         *     /classify/series would, kept in JOBS_DB before the 202 (docs/pacs.md "Jobs"). Registered only with JOBS_DB.
+         *     An `Idempotency-Key` header sent again with the same body answers the same job (200); with another body, 409.
+         */
+        post: operations["createJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job, with its result once done */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        JobRequest: {
+            /** @description A DICOMweb source of DICOMWEB_SOURCES. */
+            source: string;
+            study: components["schemas"]["DicomUid"];
+            /** @description Only this series (every series of the study without it). */
+            series?: components["schemas"]["DicomUid"];
+            labels?: components["schemas"]["Label"][];
+            templates?: components["schemas"]["Template"][];
+            prompt_set?: string;
+            top_k?: number;
+            coverage?: number;
+            min_probability?: number;
+            model?: components["schemas"]["ModelId"];
+        };
+        JobCreated: {
+            id: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "done" | "failed";
+        };
+        Job: {
+            id: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "done" | "failed";
+            /** @description Tries so far. */
+            attempts: number;
+            /** @description Why the job failed (or why its last try failed, while it waits for the next). */
+            error?: {
+                code: string;
+                message: string;
+            };
+            result?: {
+                series: {
+                    series: components["schemas"]["DicomUid"];
+                    classification: components["schemas"]["ClassifySeriesResponse"];
+                }[];
+            };
+        };
+        JobList: {
+            jobs: {
+                id: string;
+                /** @enum {string} */
+                status: "queued" | "running" | "done" | "failed";
+                attempts: number;
+            }[];
+            next_cursor?: string;
+        };
         /**
          * @description A DICOM Comprehensive SR (Part 10, explicit VR little endian), TID 1500-style: the classification as a
          *     qualitative evaluation (the top label), each label's probability, the model (id, sha256) as the algorithm and
@@ -1523,7 +1609,29 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "route_not_found" | "model_not_found" | "prompt_set_not_found" | "dicom_not_found";
+                        code?: "route_not_found" | "model_not_found" | "prompt_set_not_found" | "dicom_not_found" | "job_not_found";
+                    };
+                };
+            };
+        };
+        /** @description An `Idempotency-Key` sent again with another request body (code `conflict`). */
+        Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "conflict",
+                 *         "message": "this Idempotency-Key was used for another request body"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    error?: {
+                        /** @enum {string} */
+                        code?: "conflict";
                     };
                 };
             };
@@ -3481,6 +3589,192 @@ export interface operations {
             500: components["responses"]["OpenInferenceError"];
             503: components["responses"]["OpenInferenceError"];
             504: components["responses"]["OpenInferenceError"];
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: {
+                status?: "queued" | "running" | "done" | "failed";
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of jobs; `next_cursor` when there are more. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "jobs": [
+                     *         {
+                     *           "id": "0b6d5a0e-6c1e-4a7e-9d5c-2f7f7f0e1c11",
+                     *           "status": "done",
+                     *           "attempts": 1
+                     *         }
+                     *       ],
+                     *       "next_cursor": "1"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            421: components["responses"]["MisdirectedRequest"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    createJob: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "source": "pacs",
+                 *       "study": "1.2.3",
+                 *       "prompt_set": "modality"
+                 *     }
+                 */
+                "application/json": components["schemas"]["JobRequest"];
+            };
+        };
+        responses: {
+            /** @description The job an earlier request with this Idempotency-Key and body created. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6d5a0e-6c1e-4a7e-9d5c-2f7f7f0e1c11",
+                     *       "status": "running"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JobCreated"];
+                };
+            };
+            /** @description The job is kept and queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6d5a0e-6c1e-4a7e-9d5c-2f7f7f0e1c11",
+                     *       "status": "queued"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JobCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            421: components["responses"]["MisdirectedRequest"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job; `result` holds, per series, the classification as /classify/series answers it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b6d5a0e-6c1e-4a7e-9d5c-2f7f7f0e1c11",
+                     *       "status": "done",
+                     *       "attempts": 1,
+                     *       "result": {
+                     *         "series": [
+                     *           {
+                     *             "series": "1.2.826.0.1.3680043.8.498.1.1",
+                     *             "classification": {
+                     *               "model": "unimed-demo",
+                     *               "series": {
+                     *                 "instances": 120,
+                     *                 "sampled": 16
+                     *               },
+                     *               "predictions": [
+                     *                 {
+                     *                   "label": "ct",
+                     *                   "probability": 0.9981,
+                     *                   "similarity": 0.8712
+                     *                 },
+                     *                 {
+                     *                   "label": "mri",
+                     *                   "probability": 0.0019,
+                     *                   "similarity": 0.4198
+                     *                 }
+                     *               ],
+                     *               "slices": [
+                     *                 {
+                     *                   "index": 0,
+                     *                   "instance_number": 1,
+                     *                   "label": "ct",
+                     *                   "probability": 0.9954
+                     *                 }
+                     *               ],
+                     *               "abstained": null,
+                     *               "out_of_distribution": {
+                     *                 "score": 61.4,
+                     *                 "threshold": 172.719482
+                     *               },
+                     *               "calibration": {
+                     *                 "id": "ba36d29a67cb1e7bf213658e74fa863585d85faeae69cd5141876ff49cf29f16",
+                     *                 "temperature": 0.775946
+                     *               }
+                     *             }
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            421: components["responses"]["MisdirectedRequest"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
+            500: components["responses"]["InternalError"];
         };
     };
 }
