@@ -91,11 +91,15 @@ export const jobsRoutes = fp<{ jobs: JobsConfig & { db: string; keySecret: strin
         }
       }
       if (store.queuedCount(keyId) >= jobs.maxQueuedPerKey)
-        throw new ServiceError('rate_limited', `this API key has JOBS_MAX_QUEUED_PER_KEY (${jobs.maxQueuedPerKey}) jobs queued`, {
-          retryAfterSeconds: 60,
-        });
+        throw new ServiceError(
+          'rate_limited',
+          `this API key has JOBS_MAX_QUEUED_PER_KEY (${jobs.maxQueuedPerKey}) jobs queued or running`,
+          {
+            retryAfterSeconds: 60,
+          },
+        );
       if (store.queuedCount() >= jobs.maxQueued)
-        throw new ServiceError('queue_full', `JOBS_MAX_QUEUED (${jobs.maxQueued}) jobs are queued`, { retryAfterSeconds: 60 });
+        throw new ServiceError('queue_full', `JOBS_MAX_QUEUED (${jobs.maxQueued}) jobs are queued or running`, { retryAfterSeconds: 60 });
       const id = randomUUID();
       store.insert({ id, keyId, idempotencyKey, bodyHash, request: body, sources }, Date.now());
       runner.wake();

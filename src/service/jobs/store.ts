@@ -99,11 +99,12 @@ export class JobStore {
     return raw === undefined ? undefined : { row: rowOf(raw, this.#cipher), bodyHash: str(raw.body_hash) };
   }
 
+  /** Jobs not yet finished (queued, or running: a job between two tries is one of the two), in all or of one key. */
   queuedCount(keyId?: string): number {
     const raw =
       keyId === undefined
-        ? this.#db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'").get()
-        : this.#db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued' AND key_id = ?").get(keyId);
+        ? this.#db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running')").get()
+        : this.#db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status IN ('queued', 'running') AND key_id = ?").get(keyId);
     return Number((raw as Raw).n);
   }
 

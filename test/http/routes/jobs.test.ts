@@ -11,7 +11,7 @@ import t from 'tap';
 import { buildApp } from '../../../src/app.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { JobCipher } from '../../../src/service/jobs/cipher.ts';
-import { capturedLogger, loadRegistry } from '../../helpers/common.ts';
+import { capturedLogger, loadRegistry, testConfig } from '../../helpers/common.ts';
 import { ct } from '../../fixtures/dicom/images.ts';
 import { imageDicom } from '../../fixtures/dicom/writer.ts';
 
@@ -145,6 +145,25 @@ t.test('a PACS that is down: tried JOBS_MAX_ATTEMPTS times with backoff, then fa
   t.equal(job.status, 'failed');
   t.equal(job.attempts, 3);
   t.equal(job.error?.code, 'upstream_unavailable');
+});
+
+t.test('JOBS_MAX_QUEUED_PER_KEY: a key past its queued jobs gets 429, another key still 202', async (t) => {
+  // A job of a source that is down waits a minute for its second try: it stays queued while the test runs.
+  const limited = testConfig({ ...env, JOBS_DB: join(dir, 'limited.sqlite'), JOBS_BACKOFF_MS: '60000', JOBS_MAX_QUEUED_PER_KEY: '1' });
+  const other = await buildApp({ config: limited, metrics, registry, logger });
+  t.teardown(() => other.close());
+  const base = await other.listen({ host: '127.0.0.1', port: 0 });
+  const post = (key: string) =>
+    fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...body, source: 'down' }),
+    });
+  t.equal((await post(KEYS.a)).status, 202, "a's first job");
+  const refused = await post(KEYS.a);
+  t.equal(refused.status, 429, "a's second: over its limit");
+  t.match(await refused.json(), { error: { code: 'rate_limited', message: /JOBS_MAX_QUEUED_PER_KEY/ } });
+  t.equal((await post(KEYS.b)).status, 202, "b's first: b has its own");
 });
 
 t.test('a job left running by a process that died is run again by the next one on the same file', async (t) => {
