@@ -1,6 +1,5 @@
 import type { FastifyPluginCallback } from 'fastify';
 import { classifyImage } from '../../service/classify.ts';
-import { reportOf } from '../../service/report.ts';
 import { sendDicomSr, wantsDicomSr } from './dicom-sr.ts';
 import type { ClassifyFields } from '../../service/classes.ts';
 import { modelChooser } from '../plugins/admission.ts';
@@ -39,19 +38,7 @@ export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
       const input = { image, retrievalBytes, rendering, fields, report };
       const result = await classifyImage(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
       const { model, classes, predictions, trust } = result;
-      if (report)
-        return sendDicomSr(
-          reply,
-          reportOf({
-            model,
-            classes,
-            predictions,
-            trust,
-            policy: app.useCaseServices.trustPolicy,
-            instances: result.instances ?? [],
-            rendering,
-          }),
-        );
+      if (report) return sendDicomSr(reply, result, rendering, app.useCaseServices.trustPolicy);
       if (wantsFhir(request)) {
         const observation = classificationObservation({
           model,

@@ -4,6 +4,10 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
+import type { ImageOptions } from '../../inputs/decode.ts';
+import type { SeriesClassification } from '../../service/classify.ts';
+import { reportOf } from '../../service/report.ts';
+import type { TrustPolicy } from '../../zeroshot/trusted-answer.ts';
 import { FHIR_MEDIA_TYPE } from './fhir.ts';
 
 /** Qualities of the media ranges in Accept: DICOM, FHIR, and plain JSON (for which wildcards count). */
@@ -32,7 +36,13 @@ export function wantsDicomSr(request: FastifyRequest): boolean {
   return q.dicom > 0 && q.dicom >= q.json && q.dicom >= q.fhir;
 }
 
-/** Sends the SR's bytes as application/dicom. */
-export function sendDicomSr(reply: FastifyReply, report: Buffer): FastifyReply {
-  return reply.type(DICOM_MEDIA_TYPE).send(report);
+/** Sends the SR of a classification (service/report.ts) as application/dicom. */
+export function sendDicomSr(
+  reply: FastifyReply,
+  result: Pick<SeriesClassification, 'model' | 'classes' | 'predictions' | 'trust' | 'instances'>,
+  rendering: ImageOptions,
+  policy: TrustPolicy,
+): FastifyReply {
+  const { model, classes, predictions, trust, instances = [] } = result;
+  return reply.type(DICOM_MEDIA_TYPE).send(reportOf({ model, classes, predictions, trust, policy, instances, rendering }));
 }

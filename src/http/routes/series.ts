@@ -2,7 +2,6 @@ import type { FastifyPluginCallback } from 'fastify';
 import type { ClassifyFields } from '../../service/classes.ts';
 import { classifySeries, type SeriesClassification } from '../../service/classify.ts';
 import { embedWholeSeries } from '../../service/embed.ts';
-import { reportOf } from '../../service/report.ts';
 import { sendDicomSr, wantsDicomSr } from './dicom-sr.ts';
 import type { EmbeddedSlice } from '../../service/series.ts';
 import { modelChooser } from '../plugins/admission.ts';
@@ -61,19 +60,7 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
       const input = { series, slices, rendering, fields, report };
       const result = await classifySeries(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
       const { model, classes, predictions, trust } = result;
-      if (report)
-        return sendDicomSr(
-          reply,
-          reportOf({
-            model,
-            classes,
-            predictions,
-            trust,
-            policy: app.useCaseServices.trustPolicy,
-            instances: result.instances ?? [],
-            rendering,
-          }),
-        );
+      if (report) return sendDicomSr(reply, result, rendering, app.useCaseServices.trustPolicy);
       if (wantsFhir(request)) {
         const studyUid = 'reference' in series ? series.reference.study : undefined;
         return reply
