@@ -149,7 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Durable jobs only with JOBS_DB (docs/pacs.md "Jobs"); without it /jobs is 404.
   const { jobs } = config;
   if (jobs.db !== undefined && jobs.keySecret !== undefined)
-    await app.register(jobsRoutes, { jobs: { ...jobs, db: jobs.db, keySecret: jobs.keySecret } });
+    await app.register(jobsRoutes, { jobs: { ...jobs, keySecret: jobs.keySecret } });
   // Last, so that only a built app has threads; a broken codec install fails the build here.
   await decoder.start();
   return app;

@@ -12,7 +12,7 @@ export interface JobsConfig {
   maxAttempts: number;
   /** The wait before the second try; doubled for each later one. */
   backoffMs: number;
-  /** How long a running job is held by its process; one still running past it after a restart is queued again. */
+  /** How long a running job is held without renewal (its runner renews it every third of this); past it, another runner takes the job. */
   leaseMs: number;
   /** Jobs queued at once, in all and per API key (429 past the key's, 503 past the total). */
   maxQueued: number;
@@ -42,7 +42,7 @@ export function jobsConfig(env: Env, cwd: string): JobsConfig {
     concurrency: integer(env, 'JOBS_CONCURRENCY', 2, 1, 64),
     maxAttempts: integer(env, 'JOBS_MAX_ATTEMPTS', 5, 1, 100),
     backoffMs: duration(env, 'JOBS_BACKOFF_MS', 5_000, 1),
-    leaseMs: duration(env, 'JOBS_LEASE_MS', 600_000, 1_000),
+    leaseMs: duration(env, 'JOBS_LEASE_MS', 30_000, 1_000),
     maxQueued: integer(env, 'JOBS_MAX_QUEUED', 10_000, 1, 10_000_000),
     maxQueuedPerKey: integer(env, 'JOBS_MAX_QUEUED_PER_KEY', 1_000, 1, 10_000_000),
     retentionMs: integer(env, 'JOBS_RETENTION_HOURS', 168, 1, 100_000) * 3_600_000,

@@ -1,6 +1,6 @@
 /** What a job does: classify each series of a study (or the one series it names) as /classify/series does. */
 import type { SourceAccess } from '../../dicomweb/access.ts';
-import type { ClassifyFields } from '../classes.ts';
+import { checkClassSource, resolveClasses, type ClassifyFields } from '../classes.ts';
 import { classifySeries, type SeriesClassification } from '../classify.ts';
 import { workContext } from '../context.ts';
 import type { ModelChooser, UseCaseServices } from '../use-case.ts';
@@ -21,6 +21,15 @@ export interface StudyWork {
   render: (classification: SeriesClassification, fields: ClassifyFields) => unknown;
   /** Where each request made to a source for the job is recorded (the audit log). */
   record: (job: JobRow, access: SourceAccess) => void;
+}
+
+/**
+ * Refuses at submission what the job could never do once run: an unknown model or prompt set, labels and
+ * templates the limits refuse. Checked against the loaded models; before they are loaded, the run checks.
+ */
+export function checkJobRequest(request: JobRequest, chooseModel: ModelChooser | undefined, services: UseCaseServices): void {
+  checkClassSource(request);
+  if (chooseModel !== undefined) resolveClasses(chooseModel(request.model), request, services.limits);
 }
 
 /** Runs the job with the grant its creating key had: the sources its row holds. */

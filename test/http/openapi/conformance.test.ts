@@ -402,7 +402,7 @@ t.test('jobs: created (202), the same again (200), another body (409), read, lis
     ...jsonBody(body),
     headers: { 'content-type': 'application/json', 'idempotency-key': 'c1' },
   });
-  const retried = once(ready.app.jobRunner.events, 'retry');
+  const retried = once(ready.app.jobs.runner.events, 'retry');
   const created = await call(t, ready.url, '/jobs', 202, keyed(job));
   const { id } = created.body as { id: string };
   await call(t, ready.url, '/jobs', 200, keyed(job));

@@ -87,10 +87,10 @@ async function settled(id: string, key = KEYS.a): Promise<JobView> {
   const waiting = new Promise<void>((resolve) => {
     const listener = (settledId: string) => {
       if (settledId !== id) return;
-      app.jobRunner.events.off('settled', listener);
+      app.jobs.runner.events.off('settled', listener);
       resolve();
     };
-    app.jobRunner.events.on('settled', listener);
+    app.jobs.runner.events.on('settled', listener);
   });
   const now = (await (await call(key, 'GET', `/jobs/${id}`)).json()) as JobView;
   if (now.status !== 'done' && now.status !== 'failed') await waiting;
@@ -136,6 +136,22 @@ t.test('Idempotency-Key: same body, same job; another body, 409; another key see
   t.equal(((await foreign.json()) as { error: { code: string } }).error.code, 'job_not_found');
   t.same(((await (await call(KEYS.b, 'GET', '/jobs')).json()) as { jobs: unknown[] }).jobs, []);
   await settled(id);
+});
+
+t.test('refused before it is kept: an unknown model or prompt set, labels the limits refuse, a source the key may not use', async (t) => {
+  const cases: [unknown, number, string][] = [
+    [{ ...body, model: 'no-such-model' }, 404, 'model_not_found'],
+    [{ source: 'pacs', study: STUDY, prompt_set: 'no-such-set' }, 404, 'prompt_set_not_found'],
+    [{ source: 'pacs', study: STUDY }, 400, 'bad_request'],
+    [{ ...body, labels: Array.from({ length: 600 }, (_, i) => `label ${i}`) }, 413, 'too_many_prompts'],
+    [{ ...body, source: 'nowhere' }, 400, 'bad_request'],
+  ];
+  for (const [request, status, code] of cases) {
+    const res = await call(KEYS.a, 'POST', '/jobs', request);
+    t.equal(res.status, status, code);
+    t.equal(((await res.json()) as { error: { code: string } }).error.code, code);
+  }
+  t.same(((await (await call(KEYS.a, 'GET', '/jobs?status=queued')).json()) as { jobs: unknown[] }).jobs, [], 'none kept');
 });
 
 t.test('a PACS that is down: tried JOBS_MAX_ATTEMPTS times with backoff, then failed with the reason', async (t) => {
