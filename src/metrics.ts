@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { JobMetrics } from './job-metrics.ts';
 
 const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
@@ -211,6 +212,9 @@ export class Metrics {
     labelNames: ['model'] as const,
     registers: [this.registry],
   });
+
+  /** The durable jobs' metrics (docs/operations.md "Jobs"). */
+  readonly jobs = new JobMetrics(this.registry);
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) {

@@ -67,6 +67,9 @@ t.test('the unit tests catch a weakened alert', (t) => {
     ['UnimedAbstentionRateHigh', 'no least volume', (r) => (r.expr = r.expr.replace('>= 50', '>= 1'))],
     ['UnimedEmbeddingDrift', 'threshold raised', (r) => (r.expr = r.expr.replace('> 0.8', '> 1.5'))],
     ['UnimedEmbeddingDrift', 'a window of a few images enough', (r) => (r.expr = r.expr.replace('>= 100', '>= 1'))],
+    ['UnimedJobsBacklog', 'threshold raised', (r) => (r.expr = r.expr.replace('> 900', '> 3600'))],
+    ['UnimedSrStoresFailing', 'threshold raised', (r) => (r.expr = r.expr.replace('> 0.1', '> 0.6'))],
+    ['UnimedSrStoresFailing', 'no least volume', (r) => (r.expr = r.expr.replace('>= 5', '>= 1'))],
   ];
   for (const [alert, what, change] of mutations) {
     const { groups } = alertRules();

@@ -70,6 +70,8 @@ export const jobsRoutes = fp<{ jobs: JobsConfig & { keySecret: string } }>(
     );
     const jobs = new Jobs(store, runner, cipher, config);
     app.decorate('jobs', jobs);
+    app.metrics.jobs.observe(() => store.summary());
+    runner.events.on('settled', (_id: string, status: string) => app.metrics.jobs.settled.inc({ status }));
     app.addHook('onReady', (done) => {
       runner.start();
       done();

@@ -161,6 +161,10 @@ t.test('a PACS that is down: tried JOBS_MAX_ATTEMPTS times with backoff, then fa
   t.equal(job.status, 'failed');
   t.equal(job.attempts, 3);
   t.equal(job.error?.code, 'upstream_unavailable');
+  const exposition = await (await call(KEYS.a, 'GET', '/metrics')).text();
+  t.match(exposition, /^unimed_jobs_settled_total\{status="failed"\} [1-9]\d*$/m, 'counted as failed');
+  t.match(exposition, /^unimed_jobs\{status="failed"\} [1-9]\d*$/m);
+  t.match(exposition, /^unimed_jobs_settled_total\{status="done"\} [1-9]\d*$/m, "the first test's job, done");
 });
 
 t.test('JOBS_MAX_QUEUED_PER_KEY: a key past its queued jobs gets 429, another key still 202', async (t) => {
@@ -180,6 +184,13 @@ t.test('JOBS_MAX_QUEUED_PER_KEY: a key past its queued jobs gets 429, another ke
   t.equal(refused.status, 429, "a's second: over its limit");
   t.match(await refused.json(), { error: { code: 'rate_limited', message: /JOBS_MAX_QUEUED_PER_KEY/ } });
   t.equal((await post(KEYS.b)).status, 202, "b's first: b has its own");
+  // The metrics read the store at each scrape: both jobs queued (waiting for their second try), the oldest's age.
+  const exposition = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${KEYS.a}` } })).text();
+  t.match(exposition, /^unimed_jobs\{status="queued"\} 2$/m);
+  t.match(exposition, /^unimed_jobs\{status="running"\} 0$/m);
+  const age = Number(/^unimed_jobs_oldest_queued_seconds ([0-9.e-]+)$/m.exec(exposition)?.[1]);
+  t.ok(age >= 0 && age < 60, `the oldest queued job's age in seconds (${age})`);
+  t.match(exposition, /^unimed_jobs_settled_total\{status="failed"\} \d+$/m, 'settled counters start at 0');
 });
 
 t.test('a job left running by a process that died is run again by the next one on the same file', async (t) => {
