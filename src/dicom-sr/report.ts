@@ -10,7 +10,7 @@ import { ServiceError } from '../errors.ts';
 import { contentTree, type EvaluatedInstance, type ReportContent } from './content.ts';
 import { PRIVATE_SCHEME } from './codes.ts';
 import { DicomDict, DicomMetaDictionary } from './dcmjs.ts';
-import { derivedUid, reportUids, type EvaluationKey } from './uids.ts';
+import { derivedUid, reportUids, type EvaluationKey, type ReportUids } from './uids.ts';
 
 export const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
 const EXPLICIT_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
@@ -58,8 +58,8 @@ function evidence(study: string, instances: readonly EvaluatedInstance[]): Recor
 }
 
 /** The SR as Part 10 bytes (explicit VR little endian). */
-export function classificationReport(input: ReportInput): Buffer {
-  const study = studyOf(input.instances);
+/** The SR's UIDs: what the report of `input` will carry (uids.ts: derived from everything that determines it). */
+export function classificationReportUids(input: ReportInput): ReportUids {
   const key: EvaluationKey = {
     instances: input.instances.map(({ source, frame }) => ({ uid: source.sopInstanceUid, ...(frame === undefined ? {} : { frame }) })),
     modelSha256: input.model.sha256,
@@ -69,7 +69,12 @@ export function classificationReport(input: ReportInput): Buffer {
     policy: input.policy,
     coverage: input.coverage,
   };
-  const uids = reportUids(study, key);
+  return reportUids(studyOf(input.instances), key);
+}
+
+export function classificationReport(input: ReportInput): Buffer {
+  const uids = classificationReportUids(input);
+  const study = uids.study;
   const { date, time } = dateTime(input.createdAt);
   const first = input.instances[0]!.source;
   const dataset = {

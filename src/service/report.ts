@@ -5,9 +5,9 @@
 import { sniffImageFormat } from '../inputs/format.ts';
 import { ServiceError } from '../errors.ts';
 import type { EvaluatedInstance } from '../dicom-sr/content.ts';
-import { classificationReport, type ReportInput } from '../dicom-sr/report.ts';
+import { classificationReport, classificationReportUids, type ReportInput } from '../dicom-sr/report.ts';
 import { readSourceInstance } from '../dicom-sr/source.ts';
-import type { EvaluationKey } from '../dicom-sr/uids.ts';
+import type { EvaluationKey, ReportUids } from '../dicom-sr/uids.ts';
 import type { ImageOptions } from '../inputs/decode.ts';
 import type { Prediction, ServedModel } from '../models/types.ts';
 import { SERVICE_VERSION } from '../version.ts';
@@ -48,10 +48,23 @@ export interface ReportRequest {
 
 /** The SR of a classification (Part 10 bytes); Content Date/Time are `createdAt`. */
 export function reportOf(request: ReportRequest, createdAt = new Date()): Buffer {
+  return classificationReport(reportInput(request, createdAt));
+}
+
+/**
+ * The SR of a classification and its UIDs, to store it: the same evaluation always gets the same UIDs (only the
+ * Content Date/Time differ), so storing it again is storing the same instance.
+ */
+export function reportToStore(request: ReportRequest, createdAt = new Date()): { bytes: Buffer; uids: ReportUids } {
+  const input = reportInput(request, createdAt);
+  return { bytes: classificationReport(input), uids: classificationReportUids(input) };
+}
+
+function reportInput(request: ReportRequest, createdAt: Date): ReportInput {
   const { model, classes } = request;
   const keyClasses: EvaluationKey['classes'] =
     classes.promptSet === undefined ? { labels: classes.labels, templates: classes.templates ?? [] } : { promptSet: classes.promptSet };
-  return classificationReport({
+  return {
     model: { id: model.id, sha256: model.sha256 },
     promptSet: classes.promptSet,
     predictions: request.predictions,
@@ -61,7 +74,7 @@ export function reportOf(request: ReportRequest, createdAt = new Date()): Buffer
     serviceVersion: SERVICE_VERSION,
     createdAt,
     ...reportTrust(request),
-  });
+  };
 }
 
 /** A calibrated answer's parts of the report, and of its UIDs (a changed calibration, policy or coverage is a new evaluation). */
