@@ -6,7 +6,7 @@
 import type { DicomwebConfig, DicomwebSource } from '../config/dicomweb.ts';
 import { badRequest, ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { getFromSource, SourceRequestError, sourceUrl, type OutgoingCall, type SourceResponse } from './client.ts';
+import { requestSource, SourceRequestError, sourceUrl, type OutgoingCall, type SourceResponse } from './client.ts';
 import { checkGrant, NO_SOURCES, type SourceAccess, type SourceGrant } from './access.ts';
 import { dicomNotFound, upstreamUnavailable } from './errors.ts';
 import { mediaType, MultipartError, parseMultipartRelated } from './multipart-related.ts';
@@ -150,7 +150,7 @@ export class DicomwebSources {
     const stop = this.#metrics.dicomwebDuration.startTimer(labels);
     this.#metrics.dicomwebRequests.inc(labels);
     try {
-      const response = await getFromSource(source, url, { accept, maxBytes, cancellation });
+      const response = await requestSource(source, url, { accept, maxBytes, cancellation });
       this.#metrics.dicomwebBytes.inc(labels, response.body.length);
       return response;
     } catch (error) {
