@@ -167,6 +167,12 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     test: 'test/dicomweb/sources.test.ts',
   },
+  store_refused: {
+    status: 502,
+    meaning: 'a DICOMweb source refused to store a result (STOW-RS answered a 4xx, or a failure, and does not hold the instance)',
+    retryable: false,
+    test: 'test/dicomweb/stow.test.ts',
+  },
   not_ready: {
     status: 503,
     meaning: 'models are still loading, or an encoder has no live inference worker',

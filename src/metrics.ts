@@ -125,7 +125,7 @@ export class Metrics {
 
   readonly dicomwebRequests = new Counter({
     name: 'unimed_dicomweb_requests_total',
-    help: 'Requests sent to a DICOMweb source (QIDO-RS and WADO-RS), by source name.',
+    help: 'Requests sent to a DICOMweb source (QIDO-RS, WADO-RS and STOW-RS), by source name.',
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
@@ -156,6 +156,13 @@ export class Metrics {
     help: 'Duration of one request to a DICOMweb source, from sending to the whole answer (or the failure).',
     labelNames: ['source'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly srStores = new Counter({
+    name: 'unimed_sr_stores_total',
+    help: 'DICOM SRs stored in a DICOMweb source (STOW-RS), by destination and outcome (stored, already_stored: the source held it, failed).',
+    labelNames: ['destination', 'outcome'] as const,
     registers: [this.registry],
   });
 

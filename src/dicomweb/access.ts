@@ -8,8 +8,11 @@ import { ServiceError } from '../errors.ts';
 /** One request sent to a source on a caller's behalf. */
 export interface SourceAccess {
   source: string;
-  /** `retrieve`: one instance (WADO-RS); `list`: a series' instances or a study's series (QIDO-RS). */
-  operation: 'retrieve' | 'list';
+  /**
+   * `retrieve`: one instance (WADO-RS); `list`: a series' instances or a study's series (QIDO-RS); `store`: one
+   * instance stored (STOW-RS, with the QIDO-RS queries that check whether the source holds it).
+   */
+  operation: 'retrieve' | 'list' | 'store';
   study: string;
   /** Absent for a study's series listing. */
   series?: string;

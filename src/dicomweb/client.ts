@@ -1,8 +1,9 @@
 /**
- * One GET to a DICOMweb source, bounded: the URL is the source's base plus a path built from checked UIDs (never
- * a URL from a request or from the PACS: BulkDataURIs are not followed), redirects are not followed (a 3xx is a
- * failure), the body is cut at `maxBytes`, and the wait ends at the source's timeout or the request's deadline,
- * whichever comes first, or when the client leaves.
+ * One request to a DICOMweb source (a GET, or a POST with a body for STOW-RS), bounded: the URL is the source's base
+ * plus a path built from checked UIDs (never a URL from a request or from the PACS: BulkDataURIs are not followed),
+ * redirects are not followed (a 3xx is a failure), the answer's body is cut at `maxBytes`, and the wait (sending the
+ * body included) ends at the source's timeout or the request's deadline, whichever comes first, or when the client
+ * leaves.
  */
 import { request as httpRequest } from 'node:http';
 import type { IncomingMessage } from 'node:http';
@@ -24,13 +25,21 @@ export interface SourceResponse {
   body: Buffer;
 }
 
-export interface GetOptions {
+export interface RequestOptions {
   accept: string;
+  /** Bounds the answer's body. */
   maxBytes: number;
   cancellation: OutgoingCall;
+  /** Sent with POST; without it the request is a GET. */
+  body?: RequestBody;
 }
 
-/** Why a GET failed, for the failures metric (the error itself goes to the client). */
+export interface RequestBody {
+  contentType: string;
+  bytes: Buffer;
+}
+
+/** Why a request failed, for the failures metric (the error itself goes to the client). */
 export type FailureReason = 'unreachable' | 'timeout' | 'deadline' | 'too_large' | 'client_gone';
 
 export class SourceRequestError extends Error {
@@ -54,7 +63,7 @@ export function sourceUrl(source: DicomwebSource, path: string): URL {
   return url;
 }
 
-export function getFromSource(source: DicomwebSource, url: URL, options: GetOptions): Promise<SourceResponse> {
+export function requestSource(source: DicomwebSource, url: URL, options: RequestOptions): Promise<SourceResponse> {
   const { signal, deadline } = options.cancellation;
   const untilDeadline = deadline === undefined ? Infinity : deadline - Date.now();
   const byDeadline = untilDeadline < source.timeoutMs;
@@ -77,10 +86,15 @@ export function getFromSource(source: DicomwebSource, url: URL, options: GetOpti
     // The request's trace continues at the source (W3C traceparent/tracestate only: nothing of the request's own).
     const headers: Record<string, string> = { ...options.cancellation.traceHeaders, accept: options.accept, 'user-agent': 'unimed-serve' };
     if (source.authorization !== undefined) headers.authorization = source.authorization;
+    const { body } = options;
+    if (body !== undefined) {
+      headers['content-type'] = body.contentType;
+      headers['content-length'] = String(body.bytes.length);
+    }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const outgoing = send(
       url,
-      { method: 'GET', headers, ...(source.ca === undefined ? {} : { ca: source.ca }) },
+      { method: body === undefined ? 'GET' : 'POST', headers, ...(source.ca === undefined ? {} : { ca: source.ca }) },
       (response: IncomingMessage) => {
         const declared = Number(response.headers['content-length']);
         if (Number.isFinite(declared) && declared > options.maxBytes) {
@@ -115,6 +129,6 @@ export function getFromSource(source: DicomwebSource, url: URL, options: GetOpti
     );
     if (signal?.aborted === true) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
-    outgoing.end();
+    if (!settled) outgoing.end(body?.bytes);
   });
 }

@@ -1,18 +1,19 @@
 /**
  * The configured DICOMweb sources, as the routes use them: retrieve one instance (WADO-RS) as stored, list a
- * series' instances (QIDO-RS). Only a source named in DICOMWEB_SOURCES is contacted; every answer is counted per
- * source (requests, failures, bytes, latency). No UID reaches a message, a metric label or a log line.
+ * series' instances (QIDO-RS), store a result (STOW-RS, stow.ts). Only a source named in DICOMWEB_SOURCES is
+ * contacted; every answer is counted per source (requests, failures, bytes, latency). No UID reaches a message, a metric label or a log line.
  */
 import type { DicomwebConfig, DicomwebSource } from '../config/dicomweb.ts';
 import { badRequest, ServiceError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { getFromSource, SourceRequestError, sourceUrl, type OutgoingCall, type SourceResponse } from './client.ts';
+import { requestSource, SourceRequestError, sourceUrl, type OutgoingCall, type RequestBody, type SourceResponse } from './client.ts';
 import { checkGrant, NO_SOURCES, type SourceAccess, type SourceGrant } from './access.ts';
 import { dicomNotFound, upstreamUnavailable } from './errors.ts';
 import { mediaType, MultipartError, parseMultipartRelated } from './multipart-related.ts';
 import type { InstanceReference, SeriesReference } from './reference.ts';
 import { seriesListing, studySeriesListing, type ListedInstance } from './qido.ts';
 import { Slots } from './slots.ts';
+import { checkStoredInstance, stowInstance, type StoredInstance, type StoreOutcome } from './stow.ts';
 
 /** As stored: `transfer-syntax=*` asks the PACS not to transcode, so the bytes are those an upload would carry. */
 const INSTANCE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
@@ -76,7 +77,7 @@ export class DicomwebSources {
       const named = this.#named(source).source;
       const url = sourceUrl(named, `studies/${study}/series`);
       url.search = 'includefield=0020000E';
-      const response = await this.#get(source, url, QIDO_ACCEPT, call, 1024 * 1024);
+      const response = await this.#send(source, url, QIDO_ACCEPT, call, 1024 * 1024);
       if (response.status === 204) throw dicomNotFound(source, 'study');
       this.#check(source, response, 'study');
       const listed = studySeriesListing(response.body);
@@ -90,10 +91,25 @@ export class DicomwebSources {
     });
   }
 
+  /** Stores an instance in `destination` (STOW-RS) unless it holds it already (stow.ts); one `store` access record. */
+  async storeInstance(destination: string, instance: StoredInstance, call: SourceCall): Promise<StoreOutcome> {
+    this.authorize(destination, call);
+    checkStoredInstance(instance);
+    const { study, series } = instance;
+    const base = this.#named(destination).source;
+    return recorded(call, { source: destination, operation: 'store', study, series, instance: instance.instance }, () =>
+      stowInstance(destination, instance, this.#metrics, ({ path, search, accept, maxBytes, body }) => {
+        const url = sourceUrl(base, path);
+        url.search = search ?? '';
+        return this.#send(destination, url, accept, call, maxBytes, body);
+      }),
+    );
+  }
+
   async #retrieve(reference: InstanceReference, cancellation: OutgoingCall, maxBytes: number): Promise<Buffer> {
     const { source } = this.#named(reference.source);
     const path = `studies/${reference.study}/series/${reference.series}/instances/${reference.instance}`;
-    const response = await this.#get(reference.source, sourceUrl(source, path), INSTANCE_ACCEPT, cancellation, maxBytes);
+    const response = await this.#send(reference.source, sourceUrl(source, path), INSTANCE_ACCEPT, cancellation, maxBytes);
     this.#check(source.name, response, 'instance');
     const { type } = mediaType(response.contentType);
     if (type === DICOM) return response.body;
@@ -111,7 +127,7 @@ export class DicomwebSources {
     const { source } = this.#named(reference.source);
     const url = sourceUrl(source, `studies/${reference.study}/series/${reference.series}/instances`);
     url.search = 'includefield=00200013&includefield=00200032';
-    const response = await this.#get(reference.source, url, QIDO_ACCEPT, cancellation, maxBytes);
+    const response = await this.#send(reference.source, url, QIDO_ACCEPT, cancellation, maxBytes);
     if (response.status === 204) throw dicomNotFound(source.name, 'series');
     this.#check(source.name, response, 'series');
     const listed = seriesListing(response.body);
@@ -143,14 +159,21 @@ export class DicomwebSources {
     );
   }
 
-  async #get(name: string, url: URL, accept: string, cancellation: OutgoingCall, maxBytes: number): Promise<SourceResponse> {
+  async #send(
+    name: string,
+    url: URL,
+    accept: string,
+    cancellation: OutgoingCall,
+    maxBytes: number,
+    body?: RequestBody,
+  ): Promise<SourceResponse> {
     const { source, slots } = this.#named(name);
     const release = await slots.acquire(cancellation);
     const labels = { source: source.name };
     const stop = this.#metrics.dicomwebDuration.startTimer(labels);
     this.#metrics.dicomwebRequests.inc(labels);
     try {
-      const response = await getFromSource(source, url, { accept, maxBytes, cancellation });
+      const response = await requestSource(source, url, { accept, maxBytes, cancellation, ...(body === undefined ? {} : { body }) });
       this.#metrics.dicomwebBytes.inc(labels, response.body.length);
       return response;
     } catch (error) {

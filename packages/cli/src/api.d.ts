@@ -1798,7 +1798,8 @@ export interface components {
         /**
          * @description A DICOMweb source the request named failed: unreachable, refused the service's credentials, answered an
          *     error or redirect (redirects are not followed) or something that is not DICOMweb (`upstream_unavailable`).
-         *     The message names the source, never its URL or credentials.
+         *     The message names the source, never its URL or credentials. `store_refused` (a source refused to store a
+         *     result, STOW-RS) is no route's answer: it is the code of a job's `error`.
          */
         BadGateway: {
             headers: {
@@ -1816,7 +1817,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "upstream_unavailable";
+                        code?: "upstream_unavailable" | "store_refused";
                     };
                 };
             };

@@ -82,6 +82,7 @@ export const OPENAI_TYPES: Record<ErrorCode, OpenAIErrorType> = {
   client_closed_request: 'invalid_request_error',
   internal_error: 'server_error',
   upstream_unavailable: 'server_error',
+  store_refused: 'server_error',
   not_ready: 'server_error',
   shutting_down: 'server_error',
   overloaded: 'server_error',
