@@ -11,7 +11,6 @@ export class JobMetrics {
   readonly byStatus: Gauge<'status'>;
   readonly oldestQueued: Gauge;
   readonly settled: Counter<'status'>;
-  readonly srStores: Counter<'destination' | 'outcome'>;
   /** Where the gauges are read from at each scrape (set by the jobs' plugin; absent without jobs). */
   #summary: (() => Promise<JobsSummary>) | undefined;
 
@@ -33,12 +32,6 @@ export class JobMetrics {
       name: 'unimed_jobs_settled_total',
       help: 'Jobs this process settled, by status (done, failed); both start at 0 with jobs enabled.',
       labelNames: ['status'] as const,
-      registers: [registry],
-    });
-    this.srStores = new Counter({
-      name: 'unimed_sr_stores_total',
-      help: "DICOM SRs of jobs stored to their destination with STOW-RS, by destination and outcome (stored; already_stored: the PACS held it, a retry's store; failed).",
-      labelNames: ['destination', 'outcome'] as const,
       registers: [registry],
     });
   }

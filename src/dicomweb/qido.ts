@@ -45,7 +45,16 @@ export function seriesListing(body: Buffer): ListedInstance[] | undefined {
   return listed;
 }
 
-/** The Series Instance UIDs of a study's QIDO-RS series answer, or undefined when it is not such a list. */
+/**
+ * Modalities of series that hold no images (PS3.3 C.7.3.1.1.1): structured reports (the service's own SRs among
+ * them), key objects, presentation states, documents, RT plans and structures, registrations, waveforms.
+ */
+const NON_IMAGE_MODALITIES = new Set(['SR', 'KO', 'PR', 'DOC', 'RTPLAN', 'RTSTRUCT', 'RTRECORD', 'REG', 'FID', 'ECG', 'HD', 'AU', 'PLAN']);
+
+/**
+ * The Series Instance UIDs of a study's QIDO-RS series answer, less the series whose Modality (0008,0060) holds no
+ * images (a series listed without its modality is kept); undefined when it is not such a list.
+ */
 export function studySeriesListing(body: Buffer): string[] | undefined {
   let parsed: unknown;
   try {
@@ -58,6 +67,8 @@ export function studySeriesListing(body: Buffer): string[] | undefined {
   for (const entry of parsed) {
     const uid = isRecord(entry) ? values(entry, '0020000E')?.[0] : undefined;
     if (!isUid(uid)) return undefined;
+    const modality = values(entry as Record<string, unknown>, '00080060')?.[0];
+    if (typeof modality === 'string' && NON_IMAGE_MODALITIES.has(modality.trim().toUpperCase())) continue;
     uids.push(uid);
   }
   return uids;

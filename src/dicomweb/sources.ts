@@ -70,13 +70,13 @@ export class DicomwebSources {
     return recorded(call, { source, operation: 'list', study, series }, () => this.#list(reference, call, maxBytes));
   }
 
-  /** The study's Series Instance UIDs (QIDO-RS), at most `maxSeries` (400 past it); 404 when the source lists none. */
+  /** The study's image series (QIDO-RS; SRs and other non-image series left out), at most `maxSeries` (400 past it); 404 when it has none. */
   async listStudySeries(source: string, study: string, call: SourceCall, maxSeries: number): Promise<string[]> {
     this.authorize(source, call);
     return recorded(call, { source, operation: 'list', study }, async () => {
       const named = this.#named(source).source;
       const url = sourceUrl(named, `studies/${study}/series`);
-      url.search = 'includefield=0020000E';
+      url.search = 'includefield=0020000E&includefield=00080060';
       const response = await this.#send(source, url, QIDO_ACCEPT, call, 1024 * 1024);
       if (response.status === 204) throw dicomNotFound(source, 'study');
       this.#check(source, response, 'study');

@@ -562,6 +562,8 @@ export interface components {
             study: components["schemas"]["DicomUid"];
             /** @description Only this series (every series of the study without it). */
             series?: components["schemas"]["DicomUid"];
+            /** @description A DICOMweb source of DICOMWEB_SOURCES to store each series' DICOM SR in (STOW-RS); the key's sources= must name it. */
+            destination?: string;
             labels?: components["schemas"]["Label"][];
             templates?: components["schemas"]["Template"][];
             prompt_set?: string;
@@ -590,6 +592,18 @@ export interface components {
                 series: {
                     series: components["schemas"]["DicomUid"];
                     classification: components["schemas"]["ClassifySeriesResponse"];
+                    /** @description With a destination, the SR stored for the series (under the job's study). */
+                    report?: {
+                        /** @description The SR's Series Instance UID. */
+                        series: components["schemas"]["DicomUid"];
+                        /** @description The SR's SOP Instance UID. */
+                        instance: components["schemas"]["DicomUid"];
+                        /**
+                         * @description already_stored when the destination held the same SR (a job run again), which is success.
+                         * @enum {string}
+                         */
+                        outcome: "stored" | "already_stored";
+                    };
                 }[];
             };
         };

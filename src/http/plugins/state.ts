@@ -19,6 +19,7 @@ export class ServiceState {
   #draining = false;
   #inflight = 0;
   #idleWaiters: (() => void)[] = [];
+  #registryWaiters: (() => void)[] = [];
 
   get registry(): ModelProvider | undefined {
     return this.#registry;
@@ -38,6 +39,13 @@ export class ServiceState {
 
   setRegistry(registry: ModelProvider): void {
     this.#registry = registry;
+    for (const resolve of this.#registryWaiters.splice(0)) resolve();
+  }
+
+  /** Resolves once the models are loaded (at once if they are). */
+  untilRegistry(): Promise<void> {
+    if (this.#registry !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#registryWaiters.push(resolve));
   }
 
   /** Readiness turns 503 and new inference requests are refused from now on. */

@@ -35,7 +35,9 @@ function view(row: JobRow): Record<string, unknown> {
 
 /** Refuses what the job could never do before it is kept: a source or model its key may not use. */
 function authorize(app: FastifyInstance, request: FastifyRequest, body: JobRequest): string[] {
-  app.dicomweb.authorize(body.source, { sourceGrant: sourceGrant(request) });
+  const grant = { sourceGrant: sourceGrant(request) };
+  app.dicomweb.authorize(body.source, grant);
+  if (body.destination !== undefined) app.dicomweb.authorize(body.destination, grant);
   const registry = app.serviceState.registry;
   const model = body.model ?? registry?.defaultId;
   if (model !== undefined) authorizeModel(request, model);
@@ -72,8 +74,9 @@ export const jobsRoutes = fp<{ jobs: JobsConfig & { keySecret: string } }>(
     app.decorate('jobs', jobs);
     app.metrics.jobs.observe(() => store.summary());
     runner.events.on('settled', (_id: string, status: string) => app.metrics.jobs.settled.inc({ status }));
+    // Jobs run once the models are loaded: a job claimed before would only fail its try with not_ready.
     app.addHook('onReady', (done) => {
-      runner.start();
+      void app.serviceState.untilRegistry().then(() => runner.start());
       done();
     });
     app.addHook('onClose', async () => {
