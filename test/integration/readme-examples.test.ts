@@ -53,6 +53,7 @@ const NOT_RUNNABLE = [
   'docs/models.md: SLURM',
   'docs/models.md: a container build and kubectl apply',
   "docs/pacs.md: needs the recipe's Orthanc and service running",
+  'docs/pacs.md: starts Orthanc and the service on fixed ports; test/integration/orthanc-sr-demo.test.ts runs it on free ones',
   'docs/pacs.md: starts Orthanc and the service on fixed ports; the examples test runs the requests below against its own Orthanc holding the same series, configured as the source "pacs"',
   'docs/runbook.md: kubectl against the cluster',
   "docs/security.md: reads the deployment's hash secret and audit log",
