@@ -8,9 +8,13 @@ import { ServiceError } from '../errors.ts';
 /** One request sent to a source on a caller's behalf. */
 export interface SourceAccess {
   source: string;
-  /** `retrieve`: one instance (WADO-RS); `list`: a series' instances or a study's series (QIDO-RS). */
-  operation: 'retrieve' | 'list';
-  study: string;
+  /**
+   * `retrieve`: one instance (WADO-RS); `list`: a series' instances or a study's series (QIDO-RS); `search`: a
+   * page of a study search (QIDO-RS, a watch's), which names no study.
+   */
+  operation: 'retrieve' | 'list' | 'search';
+  /** Absent for a study search. */
+  study?: string;
   /** Absent for a study's series listing. */
   series?: string;
   instance?: string;
