@@ -22,6 +22,7 @@ import { docsRoutes } from './http/routes/docs.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { inferenceRoutes } from './http/routes/inference.ts';
 import { jobsRoutes } from './http/routes/jobs.ts';
+import { watchesPlugin } from './http/routes/watches.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { modelRoutes } from './http/routes/models.ts';
 import { openInferenceRoutes } from './http/routes/open-inference.ts';
@@ -148,8 +149,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(inferenceRoutes);
   // Durable jobs only with JOBS_DB (docs/pacs.md "Jobs"); without it /jobs is 404.
   const { jobs } = config;
-  if (jobs.db !== undefined && jobs.keySecret !== undefined)
+  if (jobs.db !== undefined && jobs.keySecret !== undefined) {
     await app.register(jobsRoutes, { jobs: { ...jobs, keySecret: jobs.keySecret } });
+    // Watches of sources creating jobs for new studies (docs/pacs.md "Watching a source").
+    if (config.watches.length > 0) await app.register(watchesPlugin, { watches: config.watches, keySecret: jobs.keySecret });
+  }
   // Last, so that only a built app has threads; a broken codec install fails the build here.
   await decoder.start();
   return app;

@@ -8,6 +8,7 @@ import { memoryConfig, type MemoryConfig } from './config/memory.ts';
 import { listenHost } from './config/hosts.ts';
 import { keysAtStart, securityConfig, type SecurityConfig } from './config/security.ts';
 import { telemetryConfig, type TelemetryConfig } from './config/telemetry.ts';
+import { watchesConfig, type WatchConfig } from './config/watches.ts';
 
 export { ConfigError } from './config/env.ts';
 
@@ -93,6 +94,8 @@ export interface Config {
   dicomweb: DicomwebConfig;
   /** Durable classification jobs (config/jobs.ts). */
   jobs: JobsConfig;
+  /** Watches of sources that create jobs for new studies (config/watches.ts). */
+  watches: WatchConfig[];
   /** The decode memory budget (config/memory.ts). */
   memory: MemoryConfig;
   /** API keys, CORS, TLS, the metrics listener, the audit log (config/security.ts). */
@@ -177,6 +180,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const memory = memoryConfig(env);
   const limits = limitsConfig(env, memory.budgetBytes);
   const security = securityConfig(env, cwd, port);
+  const dicomweb = dicomwebConfig(env, cwd);
+  const jobs = jobsConfig(env, cwd);
+  const keys = [...security.envKeys, ...(security.keysFile?.keys ?? [])];
   const config: Config = {
     // Loopback unless API keys are configured at start (config/hosts.ts).
     host: listenHost(env, keysAtStart(security)),
@@ -210,8 +216,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     decoderMaxQueue: integer(env, 'DECODER_MAX_QUEUE', 64, 1, 1_000_000),
     shutdownGraceMs: duration(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
     http: httpConfig(env, limits.bodyBytes, requestTimeoutMs),
-    dicomweb: dicomwebConfig(env, cwd),
-    jobs: jobsConfig(env, cwd),
+    dicomweb,
+    jobs,
+    watches: watchesConfig(env, cwd, { sources: new Set(dicomweb.sources.keys()), keys, jobsEnabled: jobs.db !== undefined }),
     memory,
     security,
     telemetry: telemetryConfig(env),

@@ -166,6 +166,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly watchPolls = new Counter({
+    name: 'unimed_watch_polls_total',
+    help: 'Polls of a watch (service/jobs/watch.ts), by watch name and outcome (began, ok, truncated, source_failed, limited, refused, failed).',
+    labelNames: ['watch', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchJobsCreated = new Counter({
+    name: 'unimed_watch_jobs_created_total',
+    help: 'Jobs a watch created for studies it saw first after it began, by watch name.',
+    labelNames: ['watch'] as const,
+    registers: [this.registry],
+  });
+
   // Output quality (service/output-quality.ts): labels are the model id, the configured prompt set's name (or
   // `inline` for labels sent with the request) and an abstention reason; never a label's text.
   readonly topProbability = new Histogram({

@@ -10,10 +10,12 @@ export interface SourceAccess {
   source: string;
   /**
    * `retrieve`: one instance (WADO-RS); `list`: a series' instances or a study's series (QIDO-RS); `store`: one
-   * instance stored (STOW-RS, with the QIDO-RS queries that check whether the source holds it).
+   * instance stored (STOW-RS, with the QIDO-RS queries that check whether the source holds it); `search`: a page
+   * of a study search (QIDO-RS, a watch's), which names no study.
    */
-  operation: 'retrieve' | 'list' | 'store';
-  study: string;
+  operation: 'retrieve' | 'list' | 'store' | 'search';
+  /** Absent for a study search. */
+  study?: string;
   /** Absent for a study's series listing. */
   series?: string;
   instance?: string;

@@ -12,6 +12,8 @@ import { dicomNotFound, upstreamUnavailable } from './errors.ts';
 import { mediaType, MultipartError, parseMultipartRelated } from './multipart-related.ts';
 import type { InstanceReference, SeriesReference } from './reference.ts';
 import { seriesListing, studySeriesListing, type ListedInstance } from './qido.ts';
+import { studyListing, studyPageBytes, studySearchQuery, type StudyPage } from './study-search.ts';
+import type { StudyFilters } from '../config/watches.ts';
 import { Slots } from './slots.ts';
 import { checkStoredInstance, stowInstance, type StoredInstance, type StoreOutcome } from './stow.ts';
 
@@ -104,6 +106,22 @@ export class DicomwebSources {
         return this.#send(destination, url, accept, call, maxBytes, body);
       }),
     );
+  }
+
+  /** One page of a QIDO-RS study search (study-search.ts): the matching studies' UIDs, none when it lists none. */
+  async searchStudies(source: string, filters: StudyFilters, page: StudyPage, call: SourceCall): Promise<string[]> {
+    this.authorize(source, call);
+    return recorded(call, { source, operation: 'search' }, async () => {
+      const url = sourceUrl(this.#named(source).source, 'studies');
+      url.search = studySearchQuery(filters, page);
+      const response = await this.#send(source, url, QIDO_ACCEPT, call, studyPageBytes(page.limit));
+      if (response.status === 204) return [];
+      this.#check(source, response, 'study list');
+      const listed = studyListing(response.body);
+      if (listed !== undefined) return listed;
+      this.#metrics.dicomwebFailures.inc({ source, reason: 'malformed' });
+      throw upstreamUnavailable(source, 'answered a study search with something other than a DICOM JSON list of studies');
+    });
   }
 
   async #retrieve(reference: InstanceReference, cancellation: OutgoingCall, maxBytes: number): Promise<Buffer> {

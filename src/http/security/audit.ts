@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The audit line of a request made to a DICOMweb source by a background job (routes/jobs.ts), for its creating key. */
     auditJobSourceAccess(job: { id: string; keyId: string }, access: SourceAccess): void;
+    /** The audit line of a study search made by a watch (service/jobs/watch.ts), for the key its jobs belong to. */
+    auditWatchSourceAccess(watch: { name: string; keyId: string }, access: SourceAccess): void;
   }
 }
 
@@ -99,7 +101,7 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
         operation,
         outcome,
         hash_key: hashKeyId,
-        study_hmac: auditHash(hashKey, study),
+        ...(study === undefined ? {} : { study_hmac: auditHash(hashKey, study) }),
         ...(series === undefined ? {} : { series_hmac: auditHash(hashKey, series) }),
         ...(instance === undefined ? {} : { instance_hmac: auditHash(hashKey, instance) }),
       };
@@ -115,6 +117,9 @@ export const auditLog = fp<{ target: SecurityConfig['auditLog']; destination?: p
     });
     app.decorate('auditJobSourceAccess', (job: { id: string; keyId: string }, access: SourceAccess) => {
       audit.info({ ...sourceLine(access), job_id: job.id, key_id: job.keyId === '' ? null : job.keyId, route: 'job' });
+    });
+    app.decorate('auditWatchSourceAccess', (watch: { name: string; keyId: string }, access: SourceAccess) => {
+      audit.info({ ...sourceLine(access), watch: watch.name, key_id: watch.keyId === '' ? null : watch.keyId, route: 'watch' });
     });
     const trusted = trustedProxies(app.config.security.trustedProxies);
     const starts = new WeakMap<FastifyRequest, Start>();
