@@ -146,9 +146,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openInferenceRoutes);
   await app.register(openaiModelRoutes);
   await app.register(inferenceRoutes);
-  // Durable jobs only with JOBS_DB (docs/pacs.md "Jobs"); without it /jobs is 404.
+  // Durable jobs only with JOBS_DB or JOBS_DATABASE_URL (docs/pacs.md "Jobs"); without either /jobs is 404.
   const { jobs } = config;
-  if (jobs.db !== undefined && jobs.keySecret !== undefined)
+  if ((jobs.db !== undefined || jobs.databaseUrl !== undefined) && jobs.keySecret !== undefined)
     await app.register(jobsRoutes, { jobs: { ...jobs, keySecret: jobs.keySecret } });
   // Last, so that only a built app has threads; a broken codec install fails the build here.
   await decoder.start();
