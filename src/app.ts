@@ -147,9 +147,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openInferenceRoutes);
   await app.register(openaiModelRoutes);
   await app.register(inferenceRoutes);
-  // Durable jobs only with JOBS_DB (docs/pacs.md "Jobs"); without it /jobs is 404.
+  // Durable jobs only with JOBS_DB or JOBS_DATABASE_URL (docs/pacs.md "Jobs"); without either /jobs is 404.
   const { jobs } = config;
-  if (jobs.db !== undefined && jobs.keySecret !== undefined) {
+  if ((jobs.db !== undefined || jobs.databaseUrl !== undefined) && jobs.keySecret !== undefined) {
     await app.register(jobsRoutes, { jobs: { ...jobs, keySecret: jobs.keySecret } });
     // Watches of sources creating jobs for new studies (docs/pacs.md "Watching a source").
     if (config.watches.length > 0) await app.register(watchesPlugin, { watches: config.watches, keySecret: jobs.keySecret });

@@ -218,7 +218,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     http: httpConfig(env, limits.bodyBytes, requestTimeoutMs),
     dicomweb,
     jobs,
-    watches: watchesConfig(env, cwd, { sources: new Set(dicomweb.sources.keys()), keys, jobsEnabled: jobs.db !== undefined }),
+    watches: watchesConfig(env, cwd, {
+      sources: new Set(dicomweb.sources.keys()),
+      keys,
+      jobsEnabled: jobs.db !== undefined || jobs.databaseUrl !== undefined,
+    }),
     memory,
     security,
     telemetry: telemetryConfig(env),

@@ -210,6 +210,12 @@ export const ERROR_CATALOGUE = {
     retryable: true,
     test: 'test/http/memory-budget.test.ts',
   },
+  jobs_unavailable: {
+    status: 503,
+    meaning: 'the job database (JOBS_DATABASE_URL) cannot be reached or did not answer in time',
+    retryable: true,
+    test: 'test/integration/jobs-postgres.test.ts',
+  },
   deadline_exceeded: {
     status: 504,
     meaning: 'the request deadline (REQUEST_TIMEOUT_MS) passed before decoding or inference finished',

@@ -1,10 +1,14 @@
 /** Durable classification jobs (POST /jobs, docs/pacs.md "Jobs"): where they are kept and how they are run. */
-import { ConfigError, duration, type Env, fileText, integer, path } from './env.ts';
+import { ConfigError, duration, type Env, fileText, integer, path, text } from './env.ts';
 
 export interface JobsConfig {
-  /** JOBS_DB: the SQLite file that holds the jobs; without it the /jobs routes are not registered (404). */
+  /** JOBS_DB: the SQLite file that holds the jobs, for one process. Without it or databaseUrl the /jobs routes are not registered (404). */
   db: string | undefined;
-  /** JOBS_KEY_FILE (required with JOBS_DB): the secret whose SHA-256 is the AES-256-GCM key sealing each job's request and result. */
+  /** JOBS_DATABASE_URL: the PostgreSQL database that holds the jobs, shared by replicas. It holds a password: never logged. */
+  databaseUrl: string | undefined;
+  /** Connections to PostgreSQL this process opens at most. */
+  databasePool: number;
+  /** JOBS_KEY_FILE (required with either store): the secret whose SHA-256 is the AES-256-GCM key sealing each job's request and result. */
   keySecret: string | undefined;
   /** Jobs run at once. */
   concurrency: number;
@@ -25,10 +29,25 @@ export interface JobsConfig {
 
 const MIN_JOBS_KEY_CHARS = 32;
 
-function jobsKey(env: Env, cwd: string, db: string | undefined): string | undefined {
+/** JOBS_DATABASE_URL: a postgres:// or postgresql:// URL. The messages never repeat it (it holds a password). */
+function databaseUrl(env: Env): string | undefined {
+  const raw = text(env, 'JOBS_DATABASE_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('JOBS_DATABASE_URL: not a URL (postgres://user:password@host:5432/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new ConfigError('JOBS_DATABASE_URL: must be a postgres:// or postgresql:// URL');
+  return raw;
+}
+
+function jobsKey(env: Env, cwd: string, store: string | undefined): string | undefined {
   const file = path(env, 'JOBS_KEY_FILE', cwd);
-  if (db === undefined) return undefined;
-  if (file === undefined) throw new ConfigError('JOBS_DB needs JOBS_KEY_FILE: the jobs hold study UIDs, sealed at rest with its key');
+  if (store === undefined) return undefined;
+  if (file === undefined) throw new ConfigError(`${store} needs JOBS_KEY_FILE: the jobs hold study UIDs, sealed at rest with its key`);
   const secret = fileText(file, 'JOBS_KEY_FILE', { maxChars: 4096 }).replace(/\r?\n$/, '');
   if (secret.length < MIN_JOBS_KEY_CHARS) throw new ConfigError(`JOBS_KEY_FILE ${file} holds fewer than ${MIN_JOBS_KEY_CHARS} characters`);
   return secret;
@@ -36,9 +55,16 @@ function jobsKey(env: Env, cwd: string, db: string | undefined): string | undefi
 
 export function jobsConfig(env: Env, cwd: string): JobsConfig {
   const db = path(env, 'JOBS_DB', cwd);
+  const url = databaseUrl(env);
+  if (db !== undefined && url !== undefined)
+    throw new ConfigError(
+      'JOBS_DB and JOBS_DATABASE_URL are both set: the jobs are kept in one store (SQLite for one process, PostgreSQL for replicas)',
+    );
   return {
     db,
-    keySecret: jobsKey(env, cwd, db),
+    databaseUrl: url,
+    databasePool: integer(env, 'JOBS_DATABASE_POOL', 4, 1, 100),
+    keySecret: jobsKey(env, cwd, db !== undefined ? 'JOBS_DB' : url !== undefined ? 'JOBS_DATABASE_URL' : undefined),
     concurrency: integer(env, 'JOBS_CONCURRENCY', 2, 1, 64),
     maxAttempts: integer(env, 'JOBS_MAX_ATTEMPTS', 5, 1, 100),
     backoffMs: duration(env, 'JOBS_BACKOFF_MS', 5_000, 1),

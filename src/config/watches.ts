@@ -115,7 +115,7 @@ export interface WatchContext {
   sources: ReadonlySet<string>;
   /** The API keys at start (API_KEYS and API_KEYS_FILE as read then). */
   keys: readonly ApiKey[];
-  /** Whether a job store is configured (JOBS_DB). */
+  /** Whether a job store is configured (JOBS_DB or JOBS_DATABASE_URL). */
   jobsEnabled: boolean;
 }
 
@@ -169,7 +169,7 @@ function watch(name: string, value: unknown, context: WatchContext): WatchConfig
 export function watchesConfig(env: Env, cwd: string, context: WatchContext): WatchConfig[] {
   const raw = text(env, 'WATCHES');
   if (raw === undefined) return [];
-  if (!context.jobsEnabled) throw new ConfigError('WATCHES needs the jobs enabled (JOBS_DB): a watch creates jobs');
+  if (!context.jobsEnabled) throw new ConfigError('WATCHES needs the jobs enabled (JOBS_DB or JOBS_DATABASE_URL): a watch creates jobs');
   const inline = raw.startsWith('{') || raw.startsWith('[');
   let parsed: unknown;
   try {

@@ -99,7 +99,7 @@ t.test('every mistake is refused at start, naming the watch and the field', (t) 
     [{ ct: { ...ct, job: { prompt_set: 'modality', model: 'other' } } }, /WATCHES.ct.job.model is not one of the models= of key "watcher"/],
   ];
   for (const [value, message] of cases) t.throws(() => parse(value), { name: 'ConfigError', message }, String(message));
-  t.throws(() => parse({ ct }, { jobsEnabled: false }), /WATCHES needs the jobs enabled \(JOBS_DB\)/);
+  t.throws(() => parse({ ct }, { jobsEnabled: false }), /WATCHES needs the jobs enabled \(JOBS_DB or JOBS_DATABASE_URL\)/);
   t.end();
 });
 
@@ -115,7 +115,7 @@ t.test('loadConfig checks WATCHES against DICOMWEB_SOURCES, the API keys and JOB
   t.equal(loadConfig(env, dir).watches[0]?.keyId, 'watcher');
   t.throws(
     () => loadConfig({ ...env, JOBS_DB: '' }, dir),
-    new ConfigError('WATCHES needs the jobs enabled (JOBS_DB): a watch creates jobs'),
+    new ConfigError('WATCHES needs the jobs enabled (JOBS_DB or JOBS_DATABASE_URL): a watch creates jobs'),
   );
   t.throws(() => loadConfig({ ...env, API_KEYS: `watcher:${KEY}1` }, dir), /may not reach source "pacs"/);
   t.same(loadConfig({ ...env, WATCHES: '' }, dir).watches, []);

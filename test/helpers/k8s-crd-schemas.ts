@@ -277,6 +277,8 @@ export const CUSTOM_KINDS: Record<string, FieldType> = {
   'monitoring.coreos.com/v1/ServiceMonitor': serviceMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': prometheusRule,
   'kustomize.config.k8s.io/v1beta1/Kustomization': kustomization,
+  // A kustomize Component (docker/k8s/components/) holds the fields of a Kustomization.
+  'kustomize.config.k8s.io/v1alpha1/Component': kustomization,
   'serving.kserve.io/v1alpha1/ServingRuntime': servingRuntime,
   'serving.kserve.io/v1beta1/InferenceService': inferenceService,
 };

@@ -11,7 +11,8 @@
 // deployment: the pod's security, probes that survive load, a drain the grace period covers, API keys required,
 // metrics on their own port and out of the Service, probes and the Prometheus scrape let through by the service's
 // own Host check (ALLOWED_HOSTS as rendered and as base/deployment.yaml suggests it), models read-only from a
-// volume (the demo model only in `demo`), the GPU settings only in `gpu`, an HPA on queue wait with a CPU fallback. The pod runs as its image's
+// volume (the demo model only in `demo`), the GPU settings only in `gpu`, an HPA on queue wait with a CPU fallback;
+// components/jobs-postgres on an overlay: the jobs in PostgreSQL, its URL from a Secret, no JOBS_DB. The pod runs as its image's
 // numeric non-root user (test/helpers/dockerfile.ts reads the Dockerfiles). Needs kubectl with its built-in
 // kustomize (v4.1 or newer reads these kustomizations); without it those tests skip (fail under CI=true).
 import { execFile } from 'node:child_process';
@@ -25,6 +26,7 @@ import type { Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { parseApiKeysFile, sha256 } from '../../src/config/api-keys.ts';
 import { allowedHosts, hostAllowed, listenHost } from '../../src/config/hosts.ts';
+import { jobsConfig } from '../../src/config/jobs.ts';
 import { ROOT } from '../helpers/common.ts';
 import { baseImages, DOCKERFILES, dockerfileProblems, finalUser, imageEnv, imageUser, instructions } from '../helpers/dockerfile.ts';
 import { PROMETHEUS_ADAPTER_VALUES } from '../helpers/k8s-crd-schemas.ts';
@@ -457,7 +459,7 @@ interface SecurityContext {
 interface Container {
   name: string;
   image: string;
-  env?: { name: string; value?: string }[];
+  env?: EnvVar[];
   ports: { name?: string; containerPort: number }[];
   securityContext?: SecurityContext & Record<string, unknown>;
   readinessProbe: Probe;
@@ -695,6 +697,59 @@ for (const variant of VARIANTS) {
       t.equal(gpus, undefined, 'no GPU');
       t.equal(env.EXECUTION_PROVIDERS, 'cpu', 'CPU provider');
     }
+  });
+}
+
+/** A container's env entry as rendered: a value, or one taken from a Secret. */
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+for (const overlay of ['cpu', 'gpu']) {
+  t.test(`components/jobs-postgres on overlays/${overlay}: the jobs in PostgreSQL from Secrets, as the service parses them`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'unimed-k8s-jobs-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const component = join(ROOT, 'docker/k8s/components/jobs-postgres');
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      `resources:\n  - ${relative(dir, join(OVERLAYS, overlay))}\ncomponents:\n  - ${relative(dir, component)}\n`,
+    );
+    const objects = await render(t, dir);
+    if (!objects) return;
+    for (const [i, object] of objects.entries())
+      t.same(validateObject(object, `#${i}`), [], `${object.kind}/${object.metadata.name} passes the strict schema check`);
+    const pod = specOf<DeploymentSpec>(objects, 'Deployment', 'unimed-serve')!.template.spec;
+    const container = pod.containers[0]!;
+    const env = container.env ?? [];
+    const url = env.find((e) => e.name === 'JOBS_DATABASE_URL');
+    t.same(url?.valueFrom, { secretKeyRef: { name: 'unimed-jobs-db', key: 'url' } }, 'JOBS_DATABASE_URL from the Secret unimed-jobs-db');
+    t.equal(url?.value, undefined, 'and from nowhere else');
+    t.notOk(
+      env.some((e) => e.name === 'JOBS_DB'),
+      'no JOBS_DB: no SQLite file on a read-only root shared by several pods',
+    );
+    t.equal(container.securityContext?.readOnlyRootFilesystem, true, 'the root filesystem stays read-only');
+    const hpa = specOf<{ minReplicas?: number }>(objects, 'HorizontalPodAutoscaler');
+    t.ok((hpa?.minReplicas ?? 1) >= 2, `at least ${hpa?.minReplicas} replicas share the queue`);
+    const keyFile = env.find((e) => e.name === 'JOBS_KEY_FILE')?.value ?? '';
+    const keyMount = container.volumeMounts.find((m) => keyFile.startsWith(`${m.mountPath}/`));
+    t.ok(keyMount?.readOnly && !keyMount.subPath, `JOBS_KEY_FILE ${keyFile} lies in a read-only mounted directory`);
+    t.equal(pod.volumes.find((v) => v.name === keyMount?.name)?.secret?.secretName, 'unimed-jobs-key', 'from the Secret unimed-jobs-key');
+    t.same(one(objects, 'Secret'), [], 'no Secret in the manifests: the platform team creates both');
+
+    // What the service would read: the Secrets' values in place of the references, the key file where it is mounted.
+    const secretUrl = 'postgres://unimed:not-a-real-password@postgres.unimed.svc:5432/unimed';
+    const secretKey = 'k'.repeat(48);
+    writeFileSync(join(dir, 'key'), `${secretKey}\n`);
+    const parsed = Object.fromEntries(env.map((e) => [e.name, e.valueFrom?.secretKeyRef?.name === 'unimed-jobs-db' ? secretUrl : e.value]));
+    parsed.JOBS_KEY_FILE = join(dir, relative(keyMount?.mountPath ?? '/', keyFile));
+    t.match(
+      jobsConfig(parsed, ROOT),
+      { db: undefined, databaseUrl: secretUrl, keySecret: secretKey },
+      'the jobs config is valid: PostgreSQL, sealed',
+    );
   });
 }
 

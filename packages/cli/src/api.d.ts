@@ -525,7 +525,8 @@ export interface paths {
         /**
          * Queue a durable classification job of a study's series
          * @description Classifies each series of a study (or the one series named) on a DICOMweb source in the background, as
-         *     /classify/series would, kept in JOBS_DB before the 202 (docs/pacs.md "Jobs"). Registered only with JOBS_DB.
+         *     /classify/series would, kept in JOBS_DB or JOBS_DATABASE_URL before the 202 (docs/pacs.md "Jobs"). Registered
+         *     only with one of them.
          *     An `Idempotency-Key` header sent again with the same body answers the same job (200); with another body, 409.
          */
         post: operations["createJob"];
@@ -1786,7 +1787,7 @@ export interface components {
                 };
             };
         };
-        /** @description Not ready, shutting down, overloaded (`overloaded`, `MAX_INFLIGHT_REQUESTS` requests in progress, answered before the body is read; or `queue_full`), decoding memory busy past `MEMORY_WAIT_MS` (`memory_busy`) or a worker failed; retry after `Retry-After` seconds. */
+        /** @description Not ready, shutting down, overloaded (`overloaded`, `MAX_INFLIGHT_REQUESTS` requests in progress, answered before the body is read; or `queue_full`), decoding memory busy past `MEMORY_WAIT_MS` (`memory_busy`), a worker failed, or the job database cannot be reached (`jobs_unavailable`, /jobs routes); retry after `Retry-After` seconds. */
         Unavailable: {
             headers: {
                 "Retry-After"?: number;
@@ -1804,7 +1805,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     error?: {
                         /** @enum {string} */
-                        code?: "not_ready" | "shutting_down" | "overloaded" | "queue_full" | "worker_failed" | "inference_failed" | "memory_busy";
+                        code?: "not_ready" | "shutting_down" | "overloaded" | "queue_full" | "worker_failed" | "inference_failed" | "memory_busy" | "jobs_unavailable";
                     };
                 };
             };
@@ -3648,6 +3649,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     createJob: {
@@ -3790,6 +3792,7 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
 }

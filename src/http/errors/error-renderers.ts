@@ -90,6 +90,7 @@ export const OPENAI_TYPES: Record<ErrorCode, OpenAIErrorType> = {
   worker_failed: 'server_error',
   inference_failed: 'server_error',
   memory_busy: 'server_error',
+  jobs_unavailable: 'server_error',
   deadline_exceeded: 'server_error',
   upstream_timeout: 'server_error',
 };

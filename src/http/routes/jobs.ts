@@ -15,7 +15,7 @@ import { classifySeriesBody } from './series.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The jobs (present with JOBS_DB only): their store, and the runner whose `events` say when a job settles. */
+    /** The jobs (present with JOBS_DB or JOBS_DATABASE_URL only): their store, and the runner whose `events` say when a job settles. */
     jobs: Jobs;
   }
 }
@@ -47,12 +47,13 @@ function authorize(app: FastifyInstance, request: FastifyRequest, body: JobReque
 
 /**
  * POST /jobs, GET /jobs/{id}, GET /jobs: durable classification jobs of a study's series (docs/pacs.md "Jobs"),
- * kept in JOBS_DB and run in the background by one loop of this process. Registered only with JOBS_DB.
+ * kept in JOBS_DB or JOBS_DATABASE_URL and run in the background by one loop of this process. Registered only with one
+ * of them. A job database that cannot be reached is 503 `jobs_unavailable` (thrown by the store).
  */
 export const jobsRoutes = fp<{ jobs: JobsConfig & { keySecret: string } }>(
   async (app, { jobs: config }) => {
     const cipher = new JobCipher(config.keySecret);
-    const store = await openJobStore(config, cipher);
+    const store = await openJobStore(config, cipher, app.log);
     const runner = new JobRunner(
       store,
       config,

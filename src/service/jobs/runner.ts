@@ -96,10 +96,15 @@ export class JobRunner {
       const claimed = await this.#store.claim(Date.now(), Date.now() + this.#config.leaseMs);
       if (claimed === undefined) break;
       const { id } = claimed.row;
-      const run = this.#run(claimed).finally(() => {
-        this.#running.delete(id);
-        this.wake();
-      });
+      const run = this.#run(claimed)
+        // The store failed while settling (its database is down): the lease ends and another look takes the job again.
+        .catch((error: unknown) =>
+          this.#log.warn({ job: id, error: error instanceof Error ? error.name : typeof error }, 'a job could not be settled'),
+        )
+        .finally(() => {
+          this.#running.delete(id);
+          this.wake();
+        });
       this.#running.set(id, run);
     }
     if (this.#abort.signal.aborted || this.#running.size >= this.#config.concurrency) return;

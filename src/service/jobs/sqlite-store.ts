@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type { JobCipher } from './cipher.ts';
+import { jobRowOf } from './rows.ts';
 import {
   JOB_STATUSES,
   type ClaimedJob,
@@ -52,24 +53,6 @@ type Raw = Record<string, SQLInputValue>;
 function str(value: SQLInputValue | undefined): string {
   if (typeof value !== 'string') throw new Error('a jobs column that holds text holds something else');
   return value;
-}
-
-/** A row read from either database: the column names are the same in both. */
-export function jobRowOf(raw: Record<string, unknown>, cipher: JobCipher): JobRow {
-  const text = (value: unknown): string => str(value as SQLInputValue);
-  const id = text(raw.id);
-  return {
-    id,
-    seq: Number(raw.seq),
-    keyId: text(raw.key_id),
-    request: cipher.open(id, text(raw.request)),
-    sources: JSON.parse(text(raw.sources)) as string[],
-    status: text(raw.status) as JobStatus,
-    attempts: Number(raw.attempts),
-    error: raw.error === null ? undefined : (JSON.parse(text(raw.error)) as JobError),
-    result: raw.result === null ? undefined : cipher.open(id, text(raw.result)),
-    createdAt: Number(raw.created_at),
-  };
 }
 
 export class SqliteJobStore implements JobStore {
