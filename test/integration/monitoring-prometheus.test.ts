@@ -58,6 +58,9 @@ t.test('a real Prometheus scraping the service: every panel has data, the HPA qu
   const api = `http://127.0.0.1:${apiPort}`;
   const prom = `http://127.0.0.1:${promPort}`;
 
+  const downPort = await freePort(); // nothing listens there
+  const jobsKeyFile = join(dir, 'jobs-key');
+  writeFileSync(jobsKeyFile, 'prometheus-test-jobs-key-0123456789abcdef\n');
   // The service as the manifests run it, metrics on their own port; small limits so that errors are easy to cause.
   start(
     t,
@@ -77,6 +80,14 @@ t.test('a real Prometheus scraping the service: every panel has data, the HPA qu
       AUDIT_LOG: join(dir, 'audit.log'),
       MAX_TEXTS_PER_REQUEST: '4',
       IMAGE_MAX_QUEUE: '1',
+      // Jobs enabled (none posted): the jobs panel reads the store's gauges; a watch of a source that is down
+      // fills the watch polls' series (outcome source_failed) every second.
+      JOBS_DB: join(dir, 'jobs.sqlite'),
+      JOBS_KEY_FILE: jobsKeyFile,
+      DICOMWEB_SOURCES: JSON.stringify({ down: { url: `http://127.0.0.1:${downPort}/dicom-web`, timeout_ms: 1000 } }),
+      WATCHES: JSON.stringify({
+        ct: { source: 'down', filters: { ModalitiesInStudy: 'CT' }, interval_seconds: 1, job: { prompt_set: 'modality' } },
+      }),
     },
     'the service',
   );
