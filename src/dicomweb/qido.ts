@@ -9,6 +9,33 @@ export interface ListedInstance {
   position: [number, number, number] | undefined;
 }
 
+/** A DICOM JSON answer's array of datasets, or undefined when the body is not a JSON array. */
+function dicomJsonList(body: Buffer): unknown[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(parsed) ? parsed : undefined;
+}
+
+/**
+ * The UIDs `tag` holds in each dataset of a DICOM JSON list, less those `skip` leaves out; undefined when it is not
+ * such a list or a dataset lacks a valid UID.
+ */
+export function uidListing(body: Buffer, tag: string, skip?: (entry: Record<string, unknown>) => boolean): string[] | undefined {
+  const list = dicomJsonList(body);
+  if (list === undefined) return undefined;
+  const uids: string[] = [];
+  for (const entry of list) {
+    const uid = isRecord(entry) ? values(entry, tag)?.[0] : undefined;
+    if (!isUid(uid)) return undefined;
+    if (skip?.(entry as Record<string, unknown>) !== true) uids.push(uid);
+  }
+  return uids;
+}
+
 function values(entry: Record<string, unknown>, tag: string): unknown[] | undefined {
   const element = entry[tag];
   return isRecord(element) && Array.isArray(element.Value) ? element.Value : undefined;
@@ -22,13 +49,8 @@ function numeric(value: unknown): number | undefined {
 
 /** The listed instances, or undefined when the body is not a DICOM JSON array of instances with UIDs. */
 export function seriesListing(body: Buffer): ListedInstance[] | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed)) return undefined;
+  const parsed = dicomJsonList(body);
+  if (parsed === undefined) return undefined;
   const listed: ListedInstance[] = [];
   for (const entry of parsed) {
     if (!isRecord(entry)) return undefined;
@@ -56,20 +78,8 @@ const NON_IMAGE_MODALITIES = new Set(['SR', 'KO', 'PR', 'DOC', 'RTPLAN', 'RTSTRU
  * images (a series listed without its modality is kept); undefined when it is not such a list.
  */
 export function studySeriesListing(body: Buffer): string[] | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed)) return undefined;
-  const uids: string[] = [];
-  for (const entry of parsed) {
-    const uid = isRecord(entry) ? values(entry, '0020000E')?.[0] : undefined;
-    if (!isUid(uid)) return undefined;
-    const modality = values(entry as Record<string, unknown>, '00080060')?.[0];
-    if (typeof modality === 'string' && NON_IMAGE_MODALITIES.has(modality.trim().toUpperCase())) continue;
-    uids.push(uid);
-  }
-  return uids;
+  return uidListing(body, '0020000E', (entry) => {
+    const modality = values(entry, '00080060')?.[0];
+    return typeof modality === 'string' && NON_IMAGE_MODALITIES.has(modality.trim().toUpperCase());
+  });
 }

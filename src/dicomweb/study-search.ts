@@ -3,8 +3,7 @@
  * and the answer read for each study's Study Instance UID.
  */
 import type { StudyFilters } from '../config/watches.ts';
-import { isRecord } from '../records.ts';
-import { isUid } from './reference.ts';
+import { uidListing } from './qido.ts';
 
 export interface StudyPage {
   /** Studies asked for (`limit`), and how many the search skips (`offset`). */
@@ -27,19 +26,5 @@ export function studySearchQuery(filters: StudyFilters, page: StudyPage): string
 
 /** The Study Instance UIDs of a QIDO-RS study search answer, or undefined when it is not a DICOM JSON list of studies. */
 export function studyListing(body: Buffer): string[] | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed)) return undefined;
-  const uids: string[] = [];
-  for (const entry of parsed) {
-    const element = isRecord(entry) ? entry['0020000D'] : undefined;
-    const uid = isRecord(element) && Array.isArray(element.Value) ? (element.Value[0] as unknown) : undefined;
-    if (!isUid(uid)) return undefined;
-    uids.push(uid);
-  }
-  return uids;
+  return uidListing(body, '0020000D');
 }

@@ -4,13 +4,29 @@
  * condition, not a sleep), and stopped by the caller.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Test } from 'tap';
 import { until } from './common.ts';
+import { findTool, requireTool } from './tools.ts';
 
 export const ORTHANC_PLUGINS = '/usr/share/orthanc/plugins';
+export const ORTHANC_INSTALL = 'apt-get install orthanc orthanc-dicomweb';
+
+/**
+ * The Orthanc binary when it and its DICOMweb plugin are installed (and `also`, other tools the test needs);
+ * otherwise undefined, the test skipped with a message (failed under CI=true).
+ */
+export function requireOrthanc(t: Test, also: { command: string; install: string }[] = []): string | undefined {
+  const binary = findTool('Orthanc') ?? '/usr/sbin/Orthanc';
+  if (!requireTool(t, binary, ORTHANC_INSTALL)) return undefined;
+  const plugin = join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so');
+  if (!existsSync(plugin) && !requireTool(t, plugin, ORTHANC_INSTALL)) return undefined;
+  for (const { command, install } of also) if (!requireTool(t, command, install)) return undefined;
+  return binary;
+}
 
 export interface Orthanc {
   /** http://127.0.0.1:PORT */

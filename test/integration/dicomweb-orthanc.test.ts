@@ -4,19 +4,17 @@
 // back and listed under the study), and fails as it should
 // when the PACS refuses it or goes away. Needs `orthanc` and `orthanc-dicomweb` (Debian).
 import JSONSchemaValidator from '@asymmetrik/fhir-json-schema-validator';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildApp } from '../../src/app.ts';
 import { capturedLogger, cosine, loadRegistry } from '../helpers/common.ts';
-import { findTool, requireTool } from '../helpers/tools.ts';
 import { json, writePromptSets, type EmbedBody, type ErrorBody } from '../helpers/http.ts';
-import { ORTHANC_PLUGINS, startOrthanc } from '../helpers/orthanc.ts';
+import { startOrthanc, requireOrthanc } from '../helpers/orthanc.ts';
 import { ct, ctValues, COLUMNS, ROWS } from '../fixtures/dicom/images.ts';
 import { ctSeries, identified, SERIES_STUDY_UID, SERIES_UID } from '../fixtures/dicom/ct-series.ts';
 
-const INSTALL = 'apt-get install orthanc orthanc-dicomweb';
 const SINGLE_STUDY = '1.2.826.0.1.3680043.8.498.5151';
 const SINGLE_SERIES = `${SINGLE_STUDY}.1`;
 /** A single image with its own UIDs (Orthanc keys instances by them). */
@@ -24,11 +22,8 @@ const stored = (spec: ReturnType<typeof ct>, instance: string): Buffer =>
   identified(spec, { study: SINGLE_STUDY, series: SINGLE_SERIES, instance, patientId: 'PID-SINGLE-FIXTURE' });
 
 t.test('DICOMweb against Orthanc', async (t) => {
-  const binary = findTool('Orthanc') ?? '/usr/sbin/Orthanc';
-  if (!requireTool(t, binary, INSTALL)) return;
-  if (!existsSync(join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'))) {
-    if (!requireTool(t, join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'), INSTALL)) return;
-  }
+  const binary = requireOrthanc(t);
+  if (binary === undefined) return;
   const orthanc = await startOrthanc(binary);
   t.teardown(() => orthanc.stop());
 

@@ -6,26 +6,19 @@
 // and before its record says so, and Orthanc still holds one SR for it. Needs `orthanc`, `orthanc-dicomweb`, `dciodvfy`.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { checkStoredReports, postJob, settledJobs, srCount, srsOf, storeStudies, type JobView } from '../helpers/jobs-e2e.ts';
-import { ORTHANC_PLUGINS, startOrthanc } from '../helpers/orthanc.ts';
+import { startOrthanc, requireOrthanc } from '../helpers/orthanc.ts';
 import { startService } from '../helpers/service-process.ts';
-import { findTool, requireTool } from '../helpers/tools.ts';
 
-const INSTALL = 'apt-get install orthanc orthanc-dicomweb dicom3tools';
 const LABELS = ['a CT scan', 'an MRI scan', 'a chest X-ray'];
 
 t.test('jobs survive SIGKILL and store exactly one SR per study in Orthanc', async (t) => {
-  const binary = findTool('Orthanc') ?? '/usr/sbin/Orthanc';
-  if (!requireTool(t, binary, INSTALL) || !requireTool(t, 'dciodvfy', INSTALL)) return;
-  if (
-    !existsSync(join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so')) &&
-    !requireTool(t, join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'), INSTALL)
-  )
-    return;
+  const binary = requireOrthanc(t, [{ command: 'dciodvfy', install: 'apt-get install dicom3tools' }]);
+  if (binary === undefined) return;
   const orthanc = await startOrthanc(binary);
   t.teardown(() => orthanc.stop());
   const dir = mkdtempSync(join(tmpdir(), 'unimed-jobs-e2e-'));

@@ -8,12 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { checkStoredReports, postJob, settledJobs, srCount, storeStudies } from '../helpers/jobs-e2e.ts';
-import { ORTHANC_PLUGINS, startOrthanc } from '../helpers/orthanc.ts';
+import { startOrthanc, requireOrthanc } from '../helpers/orthanc.ts';
 import { POSTGRES_INSTALL, postgresBin, startPostgres } from '../helpers/postgres.ts';
 import { startService } from '../helpers/service-process.ts';
-import { findTool, requireTool } from '../helpers/tools.ts';
 
-const INSTALL = 'apt-get install orthanc orthanc-dicomweb dicom3tools';
 const LABELS = ['a CT scan', 'an MRI scan', 'a chest X-ray'];
 
 /** The job ids whose SR a process stored: its audit log's store lines. */
@@ -24,15 +22,12 @@ function storedBy(auditLog: string): Set<string> {
 }
 
 t.test('two processes share one PostgreSQL queue; one is killed; every job is done once, one SR per study', async (t) => {
-  const orthancBinary = findTool('Orthanc') ?? '/usr/sbin/Orthanc';
   const bin = postgresBin();
-  if (!requireTool(t, orthancBinary, INSTALL) || !requireTool(t, 'dciodvfy', INSTALL)) return;
-  if (!requireTool(t, bin === undefined ? 'initdb' : join(bin, 'initdb'), POSTGRES_INSTALL)) return;
-  if (
-    !existsSync(join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so')) &&
-    !requireTool(t, join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'), INSTALL)
-  )
-    return;
+  const orthancBinary = requireOrthanc(t, [
+    { command: 'dciodvfy', install: 'apt-get install dicom3tools' },
+    { command: bin === undefined ? 'initdb' : join(bin, 'initdb'), install: POSTGRES_INSTALL },
+  ]);
+  if (orthancBinary === undefined) return;
   const [orthanc, postgres] = await Promise.all([startOrthanc(orthancBinary), startPostgres(bin!)]);
   t.teardown(() => Promise.all([orthanc.stop(), postgres.stop()]));
   const dir = mkdtempSync(join(tmpdir(), 'unimed-jobs-pg-e2e-'));

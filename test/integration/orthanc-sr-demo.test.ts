@@ -3,24 +3,15 @@
 // and `orthanc-dicomweb`, curl.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { ROOT } from '../helpers/common.ts';
-import { ORTHANC_PLUGINS } from '../helpers/orthanc.ts';
+import { requireOrthanc } from '../helpers/orthanc.ts';
 import { freePort } from '../helpers/service-process.ts';
-import { findTool, requireTool } from '../helpers/tools.ts';
-
-const INSTALL = 'apt-get install orthanc orthanc-dicomweb curl';
 
 t.test('scripts/orthanc-sr-demo.sh leaves an SR in Orthanc under the study, and stops what it started', async (t) => {
-  const binary = findTool('Orthanc') ?? '/usr/sbin/Orthanc';
-  if (!requireTool(t, binary, INSTALL) || !requireTool(t, 'curl', INSTALL)) return;
-  if (
-    !existsSync(join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so')) &&
-    !requireTool(t, join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'), INSTALL)
-  )
-    return;
+  const binary = requireOrthanc(t, [{ command: 'curl', install: 'apt-get install curl' }]);
+  if (binary === undefined) return;
   const [orthancPort, servicePort] = [await freePort(), await freePort()];
   const script = spawn(join(ROOT, 'scripts/orthanc-sr-demo.sh'), [], {
     env: { ...process.env, ORTHANC: binary, ORTHANC_PORT: String(orthancPort), SERVICE_PORT: String(servicePort) },

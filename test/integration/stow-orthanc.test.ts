@@ -4,7 +4,7 @@
 // `already_stored`, and Orthanc holds one instance, the first. Orthanc's own answer to a second STOW-RS of an
 // instance it holds is pinned here too (200, the instance referenced: the same as a first store), and so is its 409
 // (Failure Reason 0x0110) for an instance under another study than its own, which is no success. Needs `orthanc` and `orthanc-dicomweb`.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -17,11 +17,8 @@ import { classificationReport, type ReportInput } from '../../src/dicom-sr/repor
 import { readSourceInstance } from '../../src/dicom-sr/source.ts';
 import { ServiceError } from '../../src/errors.ts';
 import { Metrics } from '../../src/metrics.ts';
-import { findTool, requireTool } from '../helpers/tools.ts';
-import { ORTHANC_PLUGINS, startOrthanc } from '../helpers/orthanc.ts';
+import { startOrthanc, requireOrthanc } from '../helpers/orthanc.ts';
 import { ctSeries, SERIES_STUDY_UID } from '../fixtures/dicom/ct-series.ts';
-
-const INSTALL = 'apt-get install orthanc orthanc-dicomweb';
 
 /** The project's SR of a classification of two CT slices, made at `createdAt`. */
 function report(createdAt: Date): Buffer {
@@ -47,11 +44,8 @@ function storedInstance(bytes: Buffer): StoredInstance {
 }
 
 t.test('STOW-RS into Orthanc: stored once, then already_stored, one instance', async (t) => {
-  const binary = findTool('Orthanc') ?? '/usr/sbin/Orthanc';
-  if (!requireTool(t, binary, INSTALL)) return;
-  if (!existsSync(join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'))) {
-    if (!requireTool(t, join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'), INSTALL)) return;
-  }
+  const binary = requireOrthanc(t);
+  if (binary === undefined) return;
   const orthanc = await startOrthanc(binary);
   t.teardown(() => orthanc.stop());
   const secrets = mkdtempSync(join(tmpdir(), 'unimed-stow-orthanc-'));

@@ -3,19 +3,17 @@
 // job, a CT study stored afterwards gets one (run to done with the demo model), an MR study stored afterwards none.
 // Needs `orthanc` and `orthanc-dicomweb` (Debian).
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildApp } from '../../src/app.ts';
 import type { PollResult } from '../../src/service/jobs/watch.ts';
 import { capturedLogger, loadRegistry } from '../helpers/common.ts';
-import { findTool, requireTool } from '../helpers/tools.ts';
-import { ORTHANC_PLUGINS, startOrthanc } from '../helpers/orthanc.ts';
+import { startOrthanc, requireOrthanc } from '../helpers/orthanc.ts';
 import { ct } from '../fixtures/dicom/images.ts';
 import { identified } from '../fixtures/dicom/ct-series.ts';
 
-const INSTALL = 'apt-get install orthanc orthanc-dicomweb';
 const ROOT = '1.2.826.0.1.3680043.8.498.6161';
 /** One image of a study of its own, of the given modality. */
 const study = (n: number, modality: string) => {
@@ -27,11 +25,8 @@ const study = (n: number, modality: string) => {
 };
 
 t.test('a watch on Orthanc: new CT studies get a job, old ones and MR ones do not', async (t) => {
-  const binary = findTool('Orthanc') ?? '/usr/sbin/Orthanc';
-  if (!requireTool(t, binary, INSTALL)) return;
-  if (!existsSync(join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'))) {
-    if (!requireTool(t, join(ORTHANC_PLUGINS, 'libOrthancDicomWeb.so'), INSTALL)) return;
-  }
+  const binary = requireOrthanc(t);
+  if (binary === undefined) return;
   const orthanc = await startOrthanc(binary);
   t.teardown(() => orthanc.stop());
   const old = study(1, 'CT');
