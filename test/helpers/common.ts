@@ -3,6 +3,7 @@
  * polling for a condition, cosine, the service's logger with its lines kept. (test/helpers/engine-fixtures.ts and test/helpers/http.ts re-export these
  * for the files that still import them from there.)
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -93,4 +94,13 @@ export function capturedLogger(level: string): { logger: Logger; lines: string[]
     },
   });
   return { logger: createLogger(level, stream), lines };
+}
+
+/** A TCP port free on 127.0.0.1 now (for a server a test starts; another process could take it in between). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

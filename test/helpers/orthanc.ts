@@ -5,11 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { until } from './common.ts';
+import { freePort, until } from './common.ts';
 import { findTool, requireTool } from './tools.ts';
 
 export const ORTHANC_PLUGINS = '/usr/share/orthanc/plugins';
@@ -41,14 +40,6 @@ export interface Orthanc {
   stop(): Promise<void>;
   /** Orthanc's own log, for a failing test's message. */
   logFile: string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export async function startOrthanc(binary: string): Promise<Orthanc> {

@@ -8,11 +8,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, openSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { until } from './common.ts';
+import { freePort, until } from './common.ts';
 import { findTool } from './tools.ts';
 
 export const POSTGRES_INSTALL = 'apt-get install postgresql';
@@ -40,14 +39,6 @@ export interface Postgres {
   close(): Promise<void>;
   /** The server's log, for a failing test's message. */
   logFile: string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The uid and gid to run PostgreSQL as: the postgres user's when this process is root, else none (this user). */

@@ -6,9 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { DEMO, ROOT, until } from './common.ts';
+import { DEMO, freePort, ROOT, until } from './common.ts';
 
 export interface ServiceProcess {
   url: string;
@@ -17,14 +16,6 @@ export interface ServiceProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
   /** The process's output so far. */
   output(): string;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts the service with the demo model and `env`; `logFile` collects its stdout and stderr. */

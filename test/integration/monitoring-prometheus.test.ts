@@ -7,23 +7,14 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { stringify } from 'yaml';
-import { DEMO, ROOT, until } from '../helpers/common.ts';
+import { DEMO, freePort, ROOT, until } from '../helpers/common.ts';
 import { adapterQuery, alertRules, dashboardQueries, PROMETHEUS, PROMETHEUS_INSTALL } from '../helpers/monitoring.ts';
 import { requireTool } from '../helpers/tools.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Starts a program; the teardown stops it with SIGTERM and waits for it to exit. */
 function start(t: Test, command: string, args: string[], env: Record<string, string>, log: string): ChildProcess {

@@ -5,9 +5,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
-import { ROOT } from '../helpers/common.ts';
+import { freePort, ROOT } from '../helpers/common.ts';
 import { requireOrthanc } from '../helpers/orthanc.ts';
-import { freePort } from '../helpers/service-process.ts';
 
 t.test('scripts/orthanc-sr-demo.sh leaves an SR in Orthanc under the study, and stops what it started', async (t) => {
   const binary = requireOrthanc(t, [{ command: 'curl', install: 'apt-get install curl' }]);
