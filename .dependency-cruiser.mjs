@@ -22,7 +22,12 @@ const LAYERS = [
   [['models', '^src/models/']],
   [['engine', '^src/engine/']],
   [['workers', '^src/workers/']],
-  [['base', '^src/((config|errors|error-catalogue|metrics|job-metrics|records|vectors|api-types|version|cpu-quota|core-dumps)[.]ts$|config/)']],
+  [
+    [
+      'base',
+      '^src/((config|errors|error-catalogue|metrics|job-metrics|records|vectors|api-types|version|cpu-quota|core-dumps)[.]ts$|config/)',
+    ],
+  ],
 ];
 
 const layerPaths = LAYERS.flat().map(([, path]) => path);
