@@ -331,6 +331,7 @@ function markdown(r: Record<string, unknown>): string {
     Record<string, { image: { median: number; min: number; max: number }; text: { median: number; min: number; max: number } }> | undefined;
   const c = r.cosine as Record<string, { image: { min: number; mean: number }; text: { min: number; mean: number } }> | undefined;
   const a = r.accuracy as Record<string, number> | undefined;
+  const model = (r.models as { fullSize: Dirs }).fullSize.fp32.split('/').pop()!;
   const fmt = (x: { median: number; min: number; max: number } | undefined): string => (x ? `${x.median}x (${x.min}-${x.max})` : '-');
   const lines = [
     `int8 side by side (${String(r.startedAt)}, ${String(r.cpu)}, ${String(r.threads)} threads, load average ${String(r.loadAverage)})`,
@@ -339,12 +340,8 @@ function markdown(r: Record<string, unknown>): string {
     '| --- | --- | --- |',
     `| plain loop image / fp32, median of ${rounds} rounds (min-max) | ${fmt(s?.dynamicSpeedUp?.image)} | ${fmt(s?.staticSpeedUp?.image)} |`,
     `| plain loop text (padded to longest) / fp32 | ${fmt(s?.dynamicSpeedUp?.text)} | ${fmt(s?.staticSpeedUp?.text)} |`,
-    `| image cosine to fp32, min / mean (${String((r.models as { fullSize: string }).fullSize)
-      .split('/')
-      .pop()}) | ${c ? `${c.dynamic!.image.min} / ${c.dynamic!.image.mean}` : '-'} | ${c ? `${c.static!.image.min} / ${c.static!.image.mean}` : '-'} |`,
-    `| text cosine to fp32, min / mean (${String((r.models as { fullSize: string }).fullSize)
-      .split('/')
-      .pop()}) | ${c ? `${c.dynamic!.text.min} / ${c.dynamic!.text.mean}` : '-'} | ${c ? `${c.static!.text.min} / ${c.static!.text.mean}` : '-'} |`,
+    `| image cosine to fp32, min / mean (${model}) | ${c ? `${c.dynamic!.image.min} / ${c.dynamic!.image.mean}` : '-'} | ${c ? `${c.static!.image.min} / ${c.static!.image.mean}` : '-'} |`,
+    `| text cosine to fp32, min / mean (${model}) | ${c ? `${c.dynamic!.text.min} / ${c.dynamic!.text.mean}` : '-'} | ${c ? `${c.static!.text.min} / ${c.static!.text.mean}` : '-'} |`,
     `| demo zero-shot modality accuracy, 300 held-out images (fp32 ${a?.fp32 ?? '-'}) | ${a?.dynamic ?? '-'} | ${a?.static ?? '-'} |`,
   ];
   return `${lines.join('\n')}\n`;
