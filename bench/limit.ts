@@ -29,6 +29,8 @@ export interface LimitArgs {
   minRuns: number;
   /** Skip the text encoder (image-only comparisons). */
   imageOnly?: boolean;
+  /** Skip the padded-to-256 text run (comparisons of the padded-to-longest figure only). */
+  skipText256?: boolean;
 }
 
 export interface Throughput {
@@ -134,7 +136,9 @@ export async function runLimit(a: LimitArgs): Promise<LimitResult> {
     for (let k = 0; k < n; k++) out.push(a.prompts[(i * n + k) % a.prompts.length]!);
     return out;
   };
-  const text256 = await measure(txt.session, a, a.text256Batch, (i) => textFeeds(slice(i, a.text256Batch), a.contextLength));
+  const text256 = a.skipText256
+    ? undefined
+    : await measure(txt.session, a, a.text256Batch, (i) => textFeeds(slice(i, a.text256Batch), a.contextLength));
   const textLongest = await measure(txt.session, a, a.textLongestBatch, (i) => textFeeds(slice(i, a.textLongestBatch), 'longest'));
   await txt.session.release();
   return {
@@ -145,7 +149,7 @@ export async function runLimit(a: LimitArgs): Promise<LimitResult> {
     denormalAsZero: a.denormalAsZero,
     image,
     imageBest,
-    text256,
+    ...(text256 === undefined ? {} : { text256 }),
     textLongest,
   };
 }

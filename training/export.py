@@ -2,14 +2,16 @@
 
     python3 -m training.export --checkpoint CKPT --vocab VOCAB.txt --out DIR [--id NAME]
         [--prompt-sets FILE] [--model-card FILE] [--evaluation FILE.json] [--intended-use TEXT]
-        [--quantize int8 [--reduce-range]] [--overwrite]
+        [--quantize int8|int8-static [--reduce-range]] [--overwrite]
 
 A non-empty --out is refused unless --overwrite is given; then the files an earlier export wrote (model.json, the
 files it lists, the names an export writes) are removed and everything else in the directory is left alone, unlisted.
 model.json `files` lists exactly what this export wrote.
 
---quantize int8 rewrites both encoders with dynamic int8 quantization (training/quantize.py); golden.json stays
-the fp32 PyTorch reference and model.json `golden` carries tolerances measured on the int8 graphs.
+--quantize int8 rewrites both encoders with dynamic int8 quantization (training/quantize.py), int8-static with
+static QDQ quantization calibrated on synthetic images of another seed than the held-out set's
+(training/quantize_static.py); golden.json stays the fp32 PyTorch reference and model.json `golden` carries
+tolerances measured on the int8 graphs.
 """
 
 import argparse
@@ -250,16 +252,19 @@ def write_golden(model, tok, out_dir):
     return ["golden.json", "golden_exact.png", "golden_resized.png"]
 
 
-def quantize_encoders(out_dir, method, image_size, reduce_range=False):
-    """-> (model.json `golden` tolerances, its `quantization` or None). int8 rewrites both encoders in place
-    (no new file) and measures the tolerances on them; golden.json stays the fp32 reference."""
+QUANTIZE_METHODS = {"int8": "dynamic", "int8-static": "static"}
+
+
+def quantize_encoders(out_dir, method, image_size, reduce_range=False, calibration=None):
+    """-> (model.json `golden` tolerances, its `quantization` or None). int8 / int8-static rewrite both encoders
+    in place (no new file) and measure the tolerances on them; golden.json stays the fp32 reference."""
     if method is None:
         return dict(TOLERANCES), None
-    if method != "int8":
-        raise ValueError(f"unknown quantization {method!r} (known: int8)")
-    from .quantize import quantize_dir
+    if method not in QUANTIZE_METHODS:
+        raise ValueError(f"unknown quantization {method!r} (known: {', '.join(QUANTIZE_METHODS)})")
+    from .quantize import quantize_by
 
-    return quantize_dir(out_dir, TOLERANCES, image_size, reduce_range)
+    return quantize_by(QUANTIZE_METHODS[method], out_dir, TOLERANCES, image_size, reduce_range, calibration)
 
 
 def write_prompt_sets(out_dir, prompt_sets):
@@ -325,10 +330,11 @@ def write_manifest(out_dir, manifest):
 
 # ----------------------------------------------------------------------------------------------- export
 def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_card=None, evaluation=None,
-           intended_use=None, quantize=None, reduce_range=False, overwrite=False):
-    """Checkpoint -> model directory; -> model.json's content. Raises ExportError when it cannot go ahead."""
-    if quantize not in (None, "int8"):
-        raise ValueError(f"unknown quantization {quantize!r} (known: int8)")
+           intended_use=None, quantize=None, reduce_range=False, overwrite=False, calibration=None):
+    """Checkpoint -> model directory; -> model.json's content. Raises ExportError when it cannot go ahead.
+    `calibration`: int8-static's options (training.quantize_static.static_quantize_dir keywords)."""
+    if quantize is not None and quantize not in QUANTIZE_METHODS:
+        raise ValueError(f"unknown quantization {quantize!r} (known: {', '.join(QUANTIZE_METHODS)})")
     check_out_dir(out_dir, overwrite)
     model, tok = load_checked(checkpoint, vocab)
     model_id = model_id or os.path.basename(os.path.normpath(out_dir))
@@ -345,7 +351,8 @@ def export(checkpoint, vocab, out_dir, model_id=None, prompt_sets=None, model_ca
     written = write_encoders(model, tok, out_dir)
     written += write_tokenizer(tok, out_dir)
     written += write_golden(model, tok, out_dir)
-    tolerances, quantization = quantize_encoders(out_dir, quantize, model.cfg.vision.image_size, reduce_range)
+    tolerances, quantization = quantize_encoders(out_dir, quantize, model.cfg.vision.image_size, reduce_range,
+                                                 calibration)
     written += write_prompt_sets(out_dir, prompts)
     written += write_card(out_dir, card)
     files = {n: sha256_file(os.path.join(out_dir, n)) for n in sorted(written)}
@@ -362,6 +369,8 @@ def model_sha256(files):
 
 
 def main(argv=None):
+    from .quantize import add_calibration_arguments, calibration_kwargs
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--vocab", required=True, help="BERT vocab.txt (one token a line)")
@@ -373,9 +382,11 @@ def main(argv=None):
     p.add_argument("--model-card", default=None, help="MODEL_CARD.md to use instead of the generated one")
     p.add_argument("--evaluation", default=None, help="JSON file put into model.json as 'evaluation'")
     p.add_argument("--intended-use", default=None)
-    p.add_argument("--quantize", default=None, choices=["int8"], help="dynamic int8 quantization of both encoders")
+    p.add_argument("--quantize", default=None, choices=sorted(QUANTIZE_METHODS),
+                   help="int8: dynamic int8 quantization of both encoders; int8-static: static QDQ, calibrated")
     p.add_argument("--reduce-range", action="store_true",
                    help="7-bit weights (for x86 CPUs without VNNI, whose u8 x s8 kernels can saturate)")
+    add_calibration_arguments(p)
     a = p.parse_args(argv)
     try:
         evaluation = None
@@ -384,7 +395,7 @@ def main(argv=None):
                 evaluation = json.load(f)
         torch.manual_seed(0)
         m = export(a.checkpoint, a.vocab, a.out, a.id, a.prompt_sets, a.model_card, evaluation, a.intended_use,
-                   a.quantize, a.reduce_range, a.overwrite)
+                   a.quantize, a.reduce_range, a.overwrite, calibration_kwargs(a))
     except (ExportError, CheckpointError, FileNotFoundError) as e:
         print(f"training.export: error: {e}", file=sys.stderr)
         return 1

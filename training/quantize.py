@@ -1,9 +1,10 @@
-"""Dynamic int8 quantization of the exported encoders, with onnx's Python API only (no onnxruntime).
+"""int8 quantization of the exported encoders, with onnx's Python API only (no onnxruntime): dynamic (here) or
+static QDQ with calibrated activation ranges (`--method static`, training/quantize_static.py).
 
-    python3 -m training.quantize --from-dir FP32_DIR --out INT8_DIR [--reduce-range]   # an exported directory
-    python3 -m training.quantize --compare FP32_DIR INT8_DIR [--per-class 50 --seed 777] [--json OUT]
+    python3 -m training.quantize --from-dir FP32_DIR --out INT8_DIR [--method static] [--reduce-range]
+    python3 -m training.quantize --compare FP32_DIR INT8_DIR [INT8_DIR ...] [--per-class 50 --seed 777] [--json OUT]
 
-(`python3 -m training.export ... --quantize int8` does the same straight from a checkpoint.)
+(`python3 -m training.export ... --quantize int8` (or `int8-static`) does the same straight from a checkpoint.)
 
 `quantize_file` rewrites every MatMul whose second input is a 2-D float initializer (the Linear layers and the
 projections; attention's activation x activation products stay float) as ORT's dynamic quantizer does:
@@ -57,6 +58,16 @@ def quantize_weight(w, reduce_range=False):
     return q, scale
 
 
+def weight_of(node, inits, min_elements=QUANT_MIN_ELEMENTS):
+    """The name of a MatMul's constant 2-D float weight worth quantizing (its second input), else None."""
+    w_name = node.input[1] if node.op_type == "MatMul" and len(node.input) == 2 else None
+    init = inits.get(w_name) if w_name else None
+    if init is None or init.data_type != TensorProto.FLOAT or len(init.dims) != 2 or \
+            int(np.prod(init.dims)) < min_elements:
+        return None
+    return w_name
+
+
 def quantize_model(model, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS):
     """Returns a new ModelProto with the constant-weight MatMuls quantized, and how many were."""
     graph = model.graph
@@ -64,14 +75,12 @@ def quantize_model(model, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS):
     done = {}  # weight name -> (int8 name, scale name): weights shared by several MatMuls are stored once
     nodes, n_quant = [], 0
     for node in graph.node:
-        w_name = node.input[1] if node.op_type == "MatMul" and len(node.input) == 2 else None
-        init = inits.get(w_name) if w_name else None
-        if init is None or init.data_type != TensorProto.FLOAT or len(init.dims) != 2 or \
-                int(np.prod(init.dims)) < min_elements:
+        w_name = weight_of(node, inits, min_elements)
+        if w_name is None:
             nodes.append(node)
             continue
         if w_name not in done:
-            q, scale = quantize_weight(numpy_helper.to_array(init), reduce_range)
+            q, scale = quantize_weight(numpy_helper.to_array(inits[w_name]), reduce_range)
             graph.initializer.append(numpy_helper.from_array(q, w_name + "_int8"))
             graph.initializer.append(numpy_helper.from_array(scale, w_name + "_wscale"))
             done[w_name] = (w_name + "_int8", w_name + "_wscale")
@@ -126,6 +135,29 @@ def _dql(x):
     zero = float(np.clip(np.rint(-lo / scale), 0, 255))
     q = torch.clamp(torch.round(x / scale) + zero, 0, 255)
     return q.to(torch.uint8), torch.tensor(scale, dtype=torch.float32), torch.tensor(zero).to(torch.uint8)
+
+
+def _per_axis(v, x, axis):
+    """A scale or zero point shaped to broadcast along `axis` of x (a scalar stays a scalar)."""
+    if v.dim() == 0 or v.numel() == 1:
+        return v.reshape(())
+    shape = [1] * x.dim()
+    shape[axis % x.dim()] = v.numel()
+    return v.reshape(shape)
+
+
+def _quantize_linear(x, scale, zero, axis):
+    """QuantizeLinear as the ONNX spec: round half to even, saturate to the zero point's type (uint8 default)."""
+    dtype = zero.dtype if zero is not None else torch.uint8
+    lo, hi = (0, 255) if dtype == torch.uint8 else (-128, 127)
+    z = _per_axis(zero.float(), x, axis) if zero is not None else 0.0
+    q = torch.clamp(torch.round(x.float() / _per_axis(scale.float(), x, axis)) + z, lo, hi)
+    return q.to(dtype)
+
+
+def _dequantize_linear(q, scale, zero, axis):
+    z = _per_axis(zero.float(), q, axis) if zero is not None else 0.0
+    return ((q.float() - z) * _per_axis(scale.float(), q, axis)).float()
 
 
 def _slice(x, starts, ends, axes=None, steps=None):
@@ -241,6 +273,10 @@ def _op(node, ins, a):
                          dilation=tuple(a.get("dilations", [1, 1])), groups=a.get("group", 1))]
     if t == "DynamicQuantizeLinear":
         return list(_dql(ins[0]))
+    if t == "QuantizeLinear":
+        return [_quantize_linear(ins[0], ins[1], ins[2] if len(ins) > 2 else None, a.get("axis", 1))]
+    if t == "DequantizeLinear":
+        return [_dequantize_linear(ins[0], ins[1], ins[2] if len(ins) > 2 else None, a.get("axis", 1))]
     if t == "MatMulInteger":
         x = ins[0].to(torch.int64) - (ins[2].to(torch.int64) if len(ins) > 2 and ins[2] is not None else 0)
         w = ins[1].to(torch.int64) - (ins[3].to(torch.int64) if len(ins) > 3 and ins[3] is not None else 0)
@@ -249,17 +285,23 @@ def _op(node, ins, a):
     raise NotImplementedError(f"reference evaluator: op {t}")
 
 
-def run_graph(model, feeds):
-    """Evaluates an ONNX ModelProto on numpy/torch inputs with torch ops. -> dict of output name -> tensor."""
+def run_graph(model, feeds, observe=None):
+    """Evaluates an ONNX ModelProto on numpy/torch inputs with torch ops. -> dict of output name -> tensor.
+    `observe`: {tensor name: callable(tensor)}, called as each named tensor is computed (calibration)."""
     env = {i.name: _tensor(i) for i in model.graph.initializer}
     for k, v in feeds.items():
         env[k] = torch.as_tensor(np.asarray(v))
+    observe = observe or {}
     with torch.no_grad():
+        for name in set(observe) & set(env):
+            observe[name](env[name])
         for node in model.graph.node:
             ins = [env[i] if i else None for i in node.input]
             outs = _op(node, ins, _attrs(node))
             for name, val in zip(node.output, outs):
                 env[name] = val
+                if name in observe:
+                    observe[name](val)
     return {o.name: env[o.name] for o in model.graph.output}
 
 
@@ -315,7 +357,19 @@ def quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range=False):
     return tolerances, report
 
 
-def quantize_exported(src_dir, out_dir, model_id=None, reduce_range=False):
+def quantize_by(method, out_dir, fp32_tolerances, image_size, reduce_range=False, calibration=None):
+    """`dynamic` (quantize_dir) or `static` (training.quantize_static, QDQ with calibrated activation ranges;
+    `calibration`: its keyword arguments). -> (tolerances, report)."""
+    if method == "dynamic":
+        return quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range)
+    if method == "static":
+        from .quantize_static import static_quantize_dir
+
+        return static_quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range, **(calibration or {}))
+    raise ValueError(f"unknown quantization method {method!r} (known: dynamic, static)")
+
+
+def quantize_exported(src_dir, out_dir, model_id=None, reduce_range=False, method="dynamic", calibration=None):
     """Copies an exported fp32 model directory and quantizes it: no checkpoint needed, golden.json is reused."""
     import shutil
 
@@ -329,8 +383,8 @@ def quantize_exported(src_dir, out_dir, model_id=None, reduce_range=False):
     for name in manifest["files"]:
         shutil.copyfile(os.path.join(src_dir, name), os.path.join(out_dir, name))
     fp32 = {k: manifest["golden"][k] for k in ("text_min_cosine", "image_exact_min_cosine", "image_resized_min_cosine")}
-    tolerances, report = quantize_dir(out_dir, fp32, manifest["image"]["size"], reduce_range)
-    manifest["id"] = model_id or manifest["id"] + "-int8"
+    tolerances, report = quantize_by(method, out_dir, fp32, manifest["image"]["size"], reduce_range, calibration)
+    manifest["id"] = model_id or manifest["id"] + ("-int8" if method == "dynamic" else "-int8-static")
     manifest["golden"].update(tolerances)
     manifest["files"] = {n: sha256_file(os.path.join(out_dir, n)) for n in sorted(manifest["files"])}
     report["source_model"] = os.path.basename(os.path.normpath(src_dir))
@@ -360,28 +414,50 @@ def _class_embeddings(model, tok, labels, templates):
     return torch.stack(out)
 
 
-def compare(fp32_dir, int8_dir, per_class=50, seed=777, work=None):
-    """Cosine int8 vs fp32 on the synthetic held-out images, and zero-shot modality accuracy of both."""
+def _tag(int8_dir, taken):
+    with open(os.path.join(int8_dir, "model.json"), encoding="utf-8") as f:
+        q = json.load(f).get("quantization", {})
+    tag = "int8_static" if "calibration" in q else "int8"
+    n = 2
+    while tag in taken:
+        tag, n = f"{tag.split('#')[0]}#{n}", n + 1
+    return tag, q
+
+
+def compare(fp32_dir, int8_dirs, per_class=50, seed=777, work=None):
+    """Cosine int8 vs fp32 on the synthetic held-out images, and zero-shot modality accuracy of each.
+    `int8_dirs`: one directory or several (keys int8_* for dynamic, int8_static_* for static ones). A static
+    directory's calibration images are regenerated and checked to be none of the evaluation images."""
     import tempfile
 
     from .data import load_images, read_manifest
+    from .quantize_static import check_calibration_disjoint, image_hashes
     from .synthetic import generate
     from .tokenizer import BertTokenizer
     from .zeroshot import label_name
 
+    int8_dirs = [int8_dirs] if isinstance(int8_dirs, str) else list(int8_dirs)
     with open(os.path.join(fp32_dir, "model.json"), encoding="utf-8") as f:
         manifest = json.load(f)
     with open(os.path.join(fp32_dir, "prompt_sets.json"), encoding="utf-8") as f:
         modality = json.load(f)["prompt_sets"]["modality"]
+    size = manifest["image"]["size"]
     work = work or tempfile.mkdtemp(prefix="unimed-int8-")
     generate(work, per_class, seed)
     rows = read_manifest(os.path.join(work, "labels.csv"))
-    pixels = load_images(rows, manifest["image"]["size"])
+    pixels = load_images(rows, size)
+    eval_hashes = image_hashes(work, rows)
     with open(os.path.join(fp32_dir, "tokenizer.json"), encoding="utf-8") as f:
         tok = BertTokenizer(json.load(f)["model"]["vocab"])
     result = {"images": len(rows), "seed": seed}
-    embs = {}
-    for tag, d in (("fp32", fp32_dir), ("int8", int8_dir)):
+    dirs = [("fp32", fp32_dir)]
+    for d in int8_dirs:
+        tag, q = _tag(d, [t for t, _ in dirs])
+        if check_calibration_disjoint(q, eval_hashes, size) is not None:
+            result[f"{tag}_calibration_disjoint"] = True
+        dirs.append((tag, d))
+    embs, classes = {}, {}
+    for tag, d in dirs:
         img = _encode_images(onnx.load(os.path.join(d, "image_encoder.onnx")), pixels)
         cls = _class_embeddings(onnx.load(os.path.join(d, "text_encoder.onnx")), tok, modality["labels"],
                                 modality["templates"])
@@ -389,41 +465,69 @@ def compare(fp32_dir, int8_dir, per_class=50, seed=777, work=None):
         pred = (img @ cls.t()).argmax(-1).tolist()
         result[f"{tag}_modality_accuracy"] = round(sum(names[p] == r["modality"] for p, r in zip(pred, rows))
                                                    / len(rows), 4)
-        embs[tag] = img
-    cos = (embs["fp32"] * embs["int8"]).sum(-1)
-    result["image_cosine_int8_vs_fp32"] = {"min": round(float(cos.min()), 6), "mean": round(float(cos.mean()), 6)}
+        embs[tag], classes[tag] = img, cls
+    for tag, _ in dirs[1:]:
+        cos = (embs["fp32"] * embs[tag]).sum(-1)
+        result[f"image_cosine_{tag}_vs_fp32"] = {"min": round(float(cos.min()), 6),
+                                                 "mean": round(float(cos.mean()), 6)}
+        cos = (classes["fp32"] * classes[tag]).sum(-1)
+        result[f"class_embedding_cosine_{tag}_vs_fp32"] = {"min": round(float(cos.min()), 6)}
     return result
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--compare", nargs=2, metavar=("FP32_DIR", "INT8_DIR"))
+    g.add_argument("--compare", nargs="+", metavar="DIR", help="FP32_DIR then one or more int8 directories")
     g.add_argument("--from-dir", metavar="FP32_DIR", help="quantize an exported model directory into --out")
     p.add_argument("--out", default=None)
-    p.add_argument("--id", default=None, help="model id of the int8 directory (default: source id + '-int8')")
+    p.add_argument("--id", default=None,
+                   help="model id of the int8 directory (default: source id + '-int8' or '-int8-static')")
+    p.add_argument("--method", default="dynamic", choices=["dynamic", "static"],
+                   help="dynamic (DynamicQuantizeLinear + MatMulInteger) or static (QDQ, calibrated)")
     p.add_argument("--reduce-range", action="store_true", help="7-bit weights (x86 without VNNI)")
-    p.add_argument("--per-class", type=int, default=50)
-    p.add_argument("--seed", type=int, default=777)
+    add_calibration_arguments(p)
+    p.add_argument("--per-class", type=int, default=50, help="--compare: held-out images per class")
+    p.add_argument("--seed", type=int, default=777, help="--compare: the held-out set's seed")
     p.add_argument("--json", default=None, help="also write the result to this file")
     a = p.parse_args(argv)
     if a.from_dir:
         if not a.out:
             p.error("--from-dir needs --out")
         try:
-            m = quantize_exported(a.from_dir, a.out, a.id, a.reduce_range)
+            m = quantize_exported(a.from_dir, a.out, a.id, a.reduce_range, a.method, calibration_kwargs(a))
         except AlreadyQuantizedError as e:
             print(f"training.quantize: error: {e}", file=sys.stderr)
             return 1
         print(json.dumps({"id": m["id"], "golden": m["golden"], "quantization": m["quantization"]}, indent=2))
         return 0
-    result = compare(a.compare[0], a.compare[1], a.per_class, a.seed)
+    if len(a.compare) < 2:
+        p.error("--compare needs FP32_DIR and at least one int8 directory")
+    result = compare(a.compare[0], a.compare[1:], a.per_class, a.seed)
     text = json.dumps(result, indent=2)
     print(text)
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             f.write(text + "\n")
     return 0
+
+
+def add_calibration_arguments(p):
+    """The static method's calibration options (training.quantize and training.export)."""
+    from .quantize_static import CALIBRATION_PER_CLASS, CALIBRATION_SEED, PERCENTILE
+
+    p.add_argument("--calibration-seed", type=int, default=CALIBRATION_SEED,
+                   help="static: training.synthetic seed of the calibration images (never the held-out 777)")
+    p.add_argument("--calibration-per-class", type=int, default=CALIBRATION_PER_CLASS,
+                   help="static: calibration images (and captions) per modality")
+    p.add_argument("--calibration-method", default="percentile", choices=["percentile", "minmax"],
+                   help="static: activation range of each tensor")
+    p.add_argument("--percentile", type=float, default=PERCENTILE, help="static, percentile method")
+
+
+def calibration_kwargs(a):
+    return {"seed": a.calibration_seed, "per_class": a.calibration_per_class, "method": a.calibration_method,
+            "percentile": a.percentile}
 
 
 if __name__ == "__main__":
