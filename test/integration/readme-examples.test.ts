@@ -54,6 +54,8 @@ const NOT_RUNNABLE = [
   'docs/models.md: a container build and kubectl apply',
   "docs/pacs.md: needs the recipe's Orthanc and service running",
   'docs/pacs.md: starts Orthanc and the service on fixed ports; test/integration/orthanc-sr-demo.test.ts runs it on free ones',
+  'docs/performance.md: builds and compresses a 190 MiB folder (minutes); test/integration/gpu-bundle.test.ts builds and runs it',
+  'docs/performance.md: runs the bundle that the block above builds (a minute on CPU); test/integration/gpu-bundle.test.ts runs it',
   'docs/pacs.md: starts Orthanc and the service on fixed ports; the examples test runs the requests below against its own Orthanc holding the same series, configured as the source "pacs"',
   'docs/runbook.md: kubectl against the cluster',
   "docs/security.md: reads the deployment's hash secret and audit log",
