@@ -7,7 +7,7 @@
  * (the same few texts round and round) at concurrency 1 and 16: the per-request overhead.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrontendLoopArgs, FrontendLoopResult } from './frontend-loop.ts';
 import type { Scenario, ScenarioResult } from './load.ts';
@@ -34,6 +34,8 @@ interface Point {
   p50: number;
   p99: number;
   eventLoopP99?: number;
+  /** CPU milliseconds per request (warm-up included) by kind of thread, and of the whole process. */
+  cpuMsPerRequest?: ThreadCpu;
   errors: number;
 }
 
@@ -43,11 +45,11 @@ export interface FrontendRow {
   provider: string;
   sweep: Point[];
   best: number;
-  pairs: { loop: number; service: number; ratio: number }[];
+  pairs: { loop: number; service: number; ratio: number; loopCpuMsPerImage: number }[];
   medianRatio: number;
   minRatio: number;
   maxRatio: number;
-  loop: Omit<FrontendLoopResult, 'imagesPerSecond' | 'images' | 'seconds'>;
+  loop: Omit<FrontendLoopResult, 'imagesPerSecond' | 'images' | 'seconds' | 'cpuMsPerImage'>;
   text: Point[];
 }
 
@@ -62,6 +64,30 @@ export function cpuCount(list: string): number {
     const [a, b] = part.split('-').map(Number);
     return n + (b === undefined ? 1 : b - a! + 1);
   }, 0);
+}
+
+/** The service's threads by name (Linux `comm`): the HTTP thread, libuv's pool, libvips' own workers, V8's helpers (GC). */
+const THREADS = { http: 'MAIN', libuv: 'libuv-worker', libvips: 'libvips worker', v8: 'V8Worker', workers: 'WorkerThread' } as const;
+export type ThreadCpu = Record<keyof typeof THREADS | 'total', number>;
+
+/** CPU time (ms) of the service's threads by kind, from /proc (Linux; undefined elsewhere). */
+function threadCpuMs(pid: number): ThreadCpu | undefined {
+  try {
+    const out: ThreadCpu = { http: 0, libuv: 0, libvips: 0, v8: 0, workers: 0, total: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime, fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100 per second).
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      const name = tid === String(pid) ? 'MAIN' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const kind = (Object.keys(THREADS) as (keyof typeof THREADS)[]).find((k) => THREADS[k] === name);
+      if (kind !== undefined) out[kind] += ms;
+      out.total += ms;
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
 }
 
 const median = (v: number[]): number => {
@@ -105,7 +131,10 @@ export async function runFrontend(o: FrontendOptions): Promise<FrontendResult> {
     try {
       const provider = servedProvider(await svc.metrics());
       const measure = async (s: Omit<Scenario, 'baseUrl' | 'warmupMs' | 'durationMs' | 'scrapeMetrics'>): Promise<Point> => {
+        const cpuBefore = threadCpuMs(svc.pid);
         const r = await o.load.run({ ...s, baseUrl: svc.url, warmupMs: P.warmupMs, durationMs: P.ms, scrapeMetrics: true });
+        const cpuAfter = threadCpuMs(svc.pid);
+        const per = (k: keyof ThreadCpu): number => round((cpuAfter![k] - cpuBefore![k]) / Math.max(1, r.totalRequests), 2);
         const lat = summarize(r.latenciesMs);
         const lag = r.metricsEnd === undefined ? undefined : metricValue(r.metricsEnd, 'nodejs_eventloop_lag_p99_seconds');
         const point: Point = {
@@ -115,9 +144,16 @@ export async function runFrontend(o: FrontendOptions): Promise<FrontendResult> {
           p99: round(lat.p99, 2),
           // prom-client samples with a 10 ms timer, included in its figures.
           ...(lag === undefined ? {} : { eventLoopP99: round(Math.max(0, lag - 0.01) * 1000, 2) }),
+          ...(cpuBefore && cpuAfter
+            ? { cpuMsPerRequest: Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, per(k as keyof ThreadCpu)])) as ThreadCpu }
+            : {}),
           errors: r.errors,
         };
-        o.log(`  ${s.name}: ${point.perSecond}/s, p50 ${point.p50} ms, p99 ${point.p99} ms, errors ${point.errors}`);
+        const cpu =
+          point.cpuMsPerRequest === undefined
+            ? ''
+            : `, CPU ms/request HTTP thread ${point.cpuMsPerRequest.http} libuv ${point.cpuMsPerRequest.libuv} all ${point.cpuMsPerRequest.total}`;
+        o.log(`  ${s.name}: ${point.perSecond}/s, p50 ${point.p50} ms, p99 ${point.p99} ms${cpu}, errors ${point.errors}`);
         return point;
       };
       const sweep: Point[] = [];
@@ -130,7 +166,12 @@ export async function runFrontend(o: FrontendOptions): Promise<FrontendResult> {
         const l = loop(o, cpus, { jpeg: o.jpeg, spec, seconds: P.loopSeconds }, `frontend-loop-${cpus.replaceAll(',', '_')}-${i}`);
         loopInfo = { inFlight: l.inFlight, threadpool: l.threadpool, cpus: l.cpus, sameTensorAsService: l.sameTensorAsService };
         const s = await measure({ name: `pair ${i} image c=${best}`, kind: 'image', imageFile: o.jpeg, concurrency: best });
-        pairs.push({ loop: round(l.imagesPerSecond, 1), service: s.perSecond, ratio: round(s.perSecond / l.imagesPerSecond, 3) });
+        pairs.push({
+          loop: round(l.imagesPerSecond, 1),
+          service: s.perSecond,
+          ratio: round(s.perSecond / l.imagesPerSecond, 3),
+          loopCpuMsPerImage: round(l.cpuMsPerImage, 3),
+        });
         o.log(`  pair ${i}: loop ${round(l.imagesPerSecond, 1)}/s, service ${s.perSecond}/s`);
       }
       const text: Point[] = [];
@@ -166,14 +207,14 @@ export function frontendMarkdown(r: FrontendResult): string[] {
     '',
     `Model \`${r.model}\` (real shapes, almost no compute). The plain loop decodes the same 512 x 512 JPEG and makes the same tensor with sharp on every CPU of the set (bit-identical to the service's; libuv pool = max(4, CPUs), twice that many in flight). Target: service >= 0.8 x loop.`,
     '',
-    '| CPUs | loop images/s (median) | /embed/image images/s at c (sweep) | service / loop, median (spread) | text cached c=1 p50 / p99 ms | c=16 req/s, p50 / p99 ms | event-loop p99 ms (image, best c) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| CPUs | loop images/s (median) | /embed/image images/s at c (sweep) | service / loop, median (spread) | text cached c=1 p50 / p99 ms | c=16 req/s, p50 / p99 ms | event-loop p99 ms (image, best c) | CPU ms per image, service at best c: HTTP thread / libuv / libvips / V8 helpers (GC) / all; loop: all |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const row of r.rows) {
     const [t1, t16] = row.text;
     const at = row.sweep.find((p) => p.concurrency === row.best);
     lines.push(
-      `| ${row.cpus} (${row.cpuCount}) | ${median(row.pairs.map((p) => p.loop))} | ${row.sweep.map((p) => `${p.perSecond} @${p.concurrency}`).join(', ')} | **${row.medianRatio}** (${row.minRatio}-${row.maxRatio}) | ${t1?.p50} / ${t1?.p99} | ${t16?.perSecond}, ${t16?.p50} / ${t16?.p99} | ${at?.eventLoopP99 ?? '-'} |`,
+      `| ${row.cpus} (${row.cpuCount}) | ${median(row.pairs.map((p) => p.loop))} | ${row.sweep.map((p) => `${p.perSecond} @${p.concurrency}`).join(', ')} | **${row.medianRatio}** (${row.minRatio}-${row.maxRatio}) | ${t1?.p50} / ${t1?.p99} | ${t16?.perSecond}, ${t16?.p50} / ${t16?.p99} | ${at?.eventLoopP99 ?? '-'} | ${at?.cpuMsPerRequest === undefined ? '-' : (['http', 'libuv', 'libvips', 'v8', 'total'] as const).map((k) => at.cpuMsPerRequest![k]).join(' / ')}; ${median(row.pairs.map((p) => p.loopCpuMsPerImage))} |`,
     );
   }
   return lines;
