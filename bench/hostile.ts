@@ -87,7 +87,8 @@ function rawRequest(
     socket.on('close', () => finish(0));
     const stop = setTimeout(() => finish(0), Math.max(0, until - performance.now()));
     let timer: NodeJS.Timeout | undefined;
-    socket.write(head);
+    // The class names no host; the service answers only the names ALLOWED_HOSTS allows (else 421), so the one it listens on.
+    socket.write(head.replace('\r\nHost: bench\r\n', `\r\nHost: ${base.host}\r\n`));
     if ('bytes' in body) socket.write(body.bytes);
     else if ('trickle' in body) timer = setInterval(() => socket.write(Buffer.alloc(body.trickle, 0x20)), body.everyMs);
     else socket.write(Buffer.alloc(body.send, 0x20));

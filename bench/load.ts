@@ -13,8 +13,10 @@ export interface Scenario {
   baseUrl: string;
   kind: 'image' | 'text' | 'classify';
   imageFile?: string;
-  /** Distinct prompts for /embed/text, one per request, never reused within a run. */
+  /** Distinct prompts for /embed/text, one per request, never reused within a run (unless `repeatPrompts`). */
   prompts?: string[];
+  /** Send the prompts round and round (cached texts: the service's per-request overhead). */
+  repeatPrompts?: boolean;
   promptSet?: string;
   /** Closed loop: this many clients, each sending its next request when the previous one is answered. */
   concurrency: number;
@@ -80,6 +82,12 @@ function target(s: Scenario): Target {
   }
   if (s.kind === 'text') {
     const prompts = s.prompts!;
+    if (s.repeatPrompts === true)
+      return {
+        path: '/embed/text',
+        headers: { 'content-type': 'application/json' },
+        body: (i) => Buffer.from(JSON.stringify({ texts: [prompts[i % prompts.length]] })),
+      };
     return {
       path: '/embed/text',
       count: prompts.length,

@@ -7,6 +7,8 @@
  * --smoke: the demo model, a few seconds per phase (< 90 s; checks the machinery, not the speed).
  * Phase `pairs` (in the defaults): the plain loop and the service's /embed/image c=16 interleaved, loop, service,
  * loop, service, ... for IMAGE_PAIRS pairs, so that drift of the machine weighs on both sides of the ratio alike.
+ * Phase `frontend` (in the defaults; with --smoke name it): the near-free model against a plain decode-and-resize
+ * loop, per CPU set of --frontend-cpus=LIST/LIST/... (taskset lists; default `0` and all CPUs) (bench/frontend.ts).
  * --publish: also copy the summary and charts to bench/RESULTS.md and bench/charts/ (committed).
  * The service inherits this process's environment (WORKERS_PER_ENCODER, INTRA_OP_THREADS, UV_THREADPOOL_SIZE,
  * MALLOC_ARENA_MAX, EXECUTION_PROVIDERS, IMAGE_MAX_BATCH_SIZE...), so tuning runs need no code change.
@@ -19,6 +21,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuQuota } from '../src/cpu-quota.ts';
 import { latencyChart, throughputChart } from './charts.ts';
+import { cpuCount, frontendMarkdown, runFrontend } from './frontend.ts';
+import type { FrontendResult } from './frontend.ts';
 import { BENCH_PROMPT_SET, makePrompts, writeBenchJpeg } from './inputs.ts';
 import type { LimitArgs, LimitResult } from './limit.ts';
 import type { Scenario, ScenarioResult } from './load.ts';
@@ -38,12 +42,18 @@ const argv = process.argv.slice(2);
 const smoke = argv.includes('--smoke');
 const publish = argv.includes('--publish');
 const phasesArg = argv.find((a) => a.startsWith('--phases='))?.slice('--phases='.length);
-const phases = new Set((phasesArg ?? (smoke ? 'limit,service,pairs,rss' : 'limit,int8,seed,service,pairs,rss')).split(','));
+const phases = new Set((phasesArg ?? (smoke ? 'limit,service,pairs,rss' : 'limit,int8,seed,service,pairs,frontend,rss')).split(','));
 const providers = (process.env.EXECUTION_PROVIDERS ?? 'cpu')
   .split(',')
   .map((s) => s.trim().toLowerCase())
   .filter(Boolean);
 const threads = cpuQuota();
+const allCpus = `0-${cpus().length - 1}`;
+const frontendCpus = (
+  argv.find((a) => a.startsWith('--frontend-cpus='))?.slice('--frontend-cpus='.length) ?? (cpus().length > 1 ? `0/${allCpus}` : '0')
+)
+  .split('/')
+  .filter(Boolean);
 
 const P = smoke
   ? {
@@ -306,7 +316,9 @@ async function main(): Promise<void> {
   const timesAtStart = cpuTimes();
   const loadAtStart = loadavg()[0]!;
   mkdirSync(RESULTS, { recursive: true });
-  const models = smoke ? { fp32: join(ROOT, 'models', 'demo'), int8: '', ckpt: '', vocab: '' } : ensureModels();
+  // The frontend phase alone needs no full-size model (it writes its near-free one).
+  const demoOnly = smoke || [...phases].every((p) => p === 'frontend');
+  const models = demoOnly ? { fp32: join(ROOT, 'models', 'demo'), int8: '', ckpt: '', vocab: '' } : ensureModels();
   const jpeg = join(RESULTS, 'bench-512.jpg');
   await writeBenchJpeg(jpeg);
   const promptSetsFile = join(RESULTS, 'prompt_sets.bench.json');
@@ -399,6 +411,21 @@ async function main(): Promise<void> {
   const load = new LoadGenerator();
   const service: ServiceFigure[] = [];
   try {
+    if (phases.has('frontend')) {
+      log(`frontend: CPU sets ${frontendCpus.join(' / ')} (${frontendCpus.map(cpuCount).join(' / ')} CPUs)`);
+      const frontend = await runFrontend({
+        root: ROOT,
+        cache: CACHE,
+        results: RESULTS,
+        python: PYTHON,
+        jpeg,
+        smoke,
+        cpuSets: frontendCpus,
+        load,
+        log,
+      });
+      results.frontend = frontend;
+    }
     // `image16` alone: the one scenario the tuning runs compare (/embed/image at concurrency 16).
     if (phases.has('service') || phases.has('image16') || phases.has('pairs')) {
       const full = phases.has('service');
@@ -583,6 +610,7 @@ async function main(): Promise<void> {
     results.rss as { ratio: number } | undefined,
     limitInt8,
     results.imagePairs as ImagePairs | undefined,
+    results.frontend as FrontendResult | undefined,
   );
   results.ratios = ratios;
   writeFileSync(join(RESULTS, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
@@ -618,6 +646,7 @@ function computeRatios(
   rss: { ratio: number } | undefined,
   int8: LimitResult | undefined,
   pairs: ImagePairs | undefined,
+  frontend?: FrontendResult,
 ): Ratio[] {
   const find = (name: string): ServiceFigure | undefined => service.find((f) => f.name === name);
   const out: Ratio[] = [];
@@ -655,6 +684,16 @@ function computeRatios(
         ? 'phase pairs not run'
         : `${pairs.pairs.length} pairs (loop, service, ...), loop at batch ${pairs.batch}; spread ${pairs.minRatio}-${pairs.maxRatio}`,
     ...(pairs === undefined ? {} : { value: pairs.medianRatio, met: pairs.medianRatio >= 0.95 }),
+  });
+  const widest = frontend?.rows.reduce((a, r) => (r.cpuCount > a.cpuCount ? r : a));
+  out.push({
+    name: '/embed/image, near-free model / plain decode-and-resize loop, interleaved (median)',
+    target: '>= 0.8',
+    detail:
+      widest === undefined
+        ? 'phase frontend not run'
+        : `CPUs ${widest.cpus}, service at c=${widest.best}; spread ${widest.minRatio}-${widest.maxRatio}`,
+    ...(widest === undefined ? {} : { value: widest.medianRatio, met: widest.medianRatio >= 0.8 }),
   });
   ratio(
     '/embed/text c=32 / plain loop padded to 256',
@@ -825,6 +864,7 @@ function summaryMarkdown(
       ...pairs.pairs.map((p, i) => `| ${i + 1} | ${p.loop} | ${p.service} | ${p.ratio} |`),
     );
   }
+  if (results.frontend !== undefined) lines.push(...frontendMarkdown(results.frontend as FrontendResult));
   if (seed) {
     lines.push(
       '',

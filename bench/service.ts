@@ -78,11 +78,16 @@ export async function startService(options: {
   env: Record<string, string>;
   logFile: string;
   readyTimeoutMs: number;
+  /** Run it on these CPUs only (`taskset -c LIST`, Linux): the service then sizes its threads for them. */
+  cpus?: string;
 }): Promise<RunningService> {
   const port = await freePort();
   const log = createWriteStream(options.logFile);
   // Started with the node flags of `npm start` / `npm run dev` (package.json), so memory is measured as deployed.
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, 'src/server.ts'], {
+  const command = [process.execPath, ...SERVICE_NODE_FLAGS, 'src/server.ts'];
+  // taskset execs node in its own process, so the pid (RSS, smaps) is still the service's.
+  const [file, ...args] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
+  const child = spawn(file!, args, {
     cwd: options.root,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -88,6 +88,8 @@ export interface Config {
   decoderTimeoutMs: number;
   /** Decodes waiting for a decoder thread at most; past it 503 queue_full. */
   decoderMaxQueue: number;
+  /** JSON bodies of this many bytes or more are parsed (and their base64 images decoded) on the decoder threads. */
+  jsonWorkerMinBytes: number;
   shutdownGraceMs: number;
   http: HttpConfig;
   /** DICOMweb sources a request may name (config/dicomweb.ts). */
@@ -214,6 +216,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     decoderThreads: integer(env, 'DECODER_THREADS', Math.max(1, Math.min(2, Math.floor(cpus))), 1, 64),
     decoderTimeoutMs: duration(env, 'DECODER_TIMEOUT_MS', 30_000, 100),
     decoderMaxQueue: integer(env, 'DECODER_MAX_QUEUE', 64, 1, 1_000_000),
+    jsonWorkerMinBytes: integer(env, 'JSON_WORKER_MIN_BYTES', 256 * 1024, 1, Number.MAX_SAFE_INTEGER),
     shutdownGraceMs: duration(env, 'SHUTDOWN_GRACE_MS', 25_000, 0),
     http: httpConfig(env, limits.bodyBytes, requestTimeoutMs),
     dicomweb,

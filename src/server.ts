@@ -1,3 +1,5 @@
+// First: libuv sizes its pool from UV_THREADPOOL_SIZE when it starts, before anything below may use it.
+import './config/threadpool.ts';
 import { buildApp, createLogger } from './app.ts';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig } from './config.ts';

@@ -1,11 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
 import { badRequest, inField, unsupportedMediaType } from '../../errors.ts';
-import { dataUrlMediaType, decodeBase64Image } from '../../inputs/base64.ts';
+import { base64Error, dataUrlMediaType, decodeBase64Image } from '../../inputs/base64.ts';
 import type { ImageInput, ImageOptions } from '../../inputs/decode.ts';
 import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
 import { requestedModel } from '../plugins/admission.ts';
 import type { GivenImage } from '../../service/images.ts';
+import { decodedImage } from './json-body.ts';
 import { DICOMWEB_FIELD, formReferences, jsonReference, relatedImages } from './dicomweb-images.ts';
 import { IMAGE_OPTION_NAMES, imageOptions } from './image-options.ts';
 import { tooManyImages, type ImageLimit } from './image-limit.ts';
@@ -51,9 +52,13 @@ export const IMAGE_QUERY = {
 const isDicomType = (type: string | undefined): boolean => type?.split(';')[0]?.trim().toLowerCase() === DICOM_MEDIA_TYPE;
 const isRelatedType = (type: string | undefined): boolean => type?.split(';')[0]?.trim().toLowerCase() === 'multipart/related';
 
-/** A base64 image from JSON; a `data:application/dicom;base64,` URL declares DICOM. */
-function base64Image(text: string, what: string): ImageInput {
-  return { bytes: decodeBase64Image(text, what), declaredDicom: isDicomType(dataUrlMediaType(text)) };
+/** A base64 image from JSON (decoded off the HTTP thread for a large body); a `data:application/dicom;base64,` URL declares DICOM. */
+function base64Image(request: FastifyRequest, text: string, what: string): ImageInput {
+  const decoded = decodedImage(request, text);
+  if (decoded === undefined) return { bytes: decodeBase64Image(text, what), declaredDicom: isDicomType(dataUrlMediaType(text)) };
+  if (decoded.bytes === undefined) throw base64Error(decoded.fault ?? 'invalid', what);
+  const { bytes } = decoded;
+  return { bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), declaredDicom: isDicomType(decoded.mediaType) };
 }
 
 /**
@@ -105,7 +110,7 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
     const { payload } = body;
     try {
       if (field === 'image') {
-        const image = typeof payload === 'string' ? base64Image(payload, 'image') : jsonReference(payload, 'image', field);
+        const image = typeof payload === 'string' ? base64Image(request, payload, 'image') : jsonReference(payload, 'image', field);
         if (image === undefined) throw badRequest(route.usage);
         return [image];
       }
@@ -113,7 +118,7 @@ export function imageRequestReader<Fields>(route: ImageRoute, limits: Pick<Confi
       // Counted before any is decoded: a thousand base64 images are refused without decoding one.
       checkCount(payload.length, field);
       const images = payload.map((item: unknown, i) =>
-        typeof item === 'string' ? base64Image(item, `images[${i}]`) : jsonReference(item, `images[${i}]`, field),
+        typeof item === 'string' ? base64Image(request, item, `images[${i}]`) : jsonReference(item, `images[${i}]`, field),
       );
       if (!images.every((image) => image !== undefined)) throw badRequest(route.usage);
       return images;

@@ -25,6 +25,8 @@ export const classifyRoutes: FastifyPluginCallback = (app, _options, done) => {
   app.post(
     '/classify',
     {
+      // A large JSON body's base64 images are decoded off the HTTP thread (readers/json-body.ts).
+      config: { jsonImages: true },
       schema: {
         body: { content: { 'application/json': { schema: ref('ClassifyRequest') } } },
         response: { 200: ref('ClassifyResponse') },

@@ -51,6 +51,8 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
   app.post(
     '/embed/image',
     {
+      // A large JSON body's base64 images are decoded off the HTTP thread (readers/json-body.ts).
+      config: { jsonImages: true },
       schema: {
         querystring: IMAGE_QUERY,
         body: { content: { 'application/json': { schema: ref('EmbedImageRequest') } } },

@@ -1,10 +1,9 @@
-import { isUtf8 } from 'node:buffer';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../../errors.ts';
 import { DICOM_MEDIA_TYPE } from '../../inputs/dicom/index.ts';
 import { IMAGE_MEDIA_TYPES } from '../../inputs/format.ts';
 import { admission } from '../plugins/admission.ts';
+import { jsonBodyParser } from '../readers/json-body.ts';
 import { countOutcome } from '../errors/error-handler.ts';
 import { classifyRoutes } from './classify.ts';
 import { embedRoutes } from './embed.ts';
@@ -22,16 +21,14 @@ export async function inferenceRoutes(app: FastifyInstance): Promise<void> {
 
   // Inference takes JSON, multipart or (for /embed/image and /preview) an image or DICOM body; plain text is nobody's format here.
   app.removeContentTypeParser('text/plain');
-  // JSON must be UTF-8 (RFC 8259): decoded as it is, broken bytes would become U+FFFD and be answered as text.
+  // JSON must be UTF-8; a large body is read off the HTTP thread (JSON_WORKER_MIN_BYTES, readers/json-body.ts).
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    if (!isUtf8(body as Buffer)) {
-      done(badRequest('the JSON body is not valid UTF-8'), undefined);
-      return;
-    }
-    void parseJson(request, (body as Buffer).toString('utf8'), done);
-  });
+  const jsonParser = jsonBodyParser(
+    { decoder: app.pixelDecoder, minBytes: config.jsonWorkerMinBytes, maxImages: config.limits.imagesPerRequest },
+    parseJson,
+  );
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => jsonParser(request, body as Buffer, done));
   // multipart/related: DICOM instances as WADO-RS answers and STOW-RS sends them (src/http/readers/dicomweb-images.ts).
   app.addContentTypeParser(
     [...Object.keys(IMAGE_MEDIA_TYPES), DICOM_MEDIA_TYPE, 'multipart/related'],

@@ -36,6 +36,8 @@ export const previewRoutes: FastifyPluginCallback = (app, _options, done) => {
   app.post(
     '/preview',
     {
+      // A large JSON body's base64 images are decoded off the HTTP thread (readers/json-body.ts).
+      config: { jsonImages: true },
       schema: {
         querystring: IMAGE_QUERY,
         body: { content: { 'application/json': { schema: ref('PreviewRequest') } } },

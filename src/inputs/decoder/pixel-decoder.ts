@@ -7,6 +7,7 @@ import { WorkerPool } from '../../workers/pool.ts';
 import type { RawImage } from '../raw-window.ts';
 import type { RenderedImage, RenderOptions, WindowRecord } from '../dicom/types.ts';
 import { limitsOf, type InputLimits } from '../limits.ts';
+import type { JsonBody, JsonImages } from '../json-body.ts';
 import { isServiceErrorDetail } from './protocol.ts';
 import type { DecodeResult, DecodeTask } from './protocol.ts';
 
@@ -51,6 +52,7 @@ export class PixelDecoder {
   /** Decodes wait here rather than in the pool, so that one whose client left or whose deadline passed is dropped. */
   readonly #waiting: Waiting[] = [];
   #closed = false;
+  #jsonBodies = 0;
 
   constructor(options: PixelDecoderOptions) {
     this.#timeoutMs = options.taskTimeoutMs;
@@ -71,6 +73,27 @@ export class PixelDecoder {
   /** Decodes waiting for a thread. */
   get queued(): number {
     return this.#waiting.length;
+  }
+
+  /** JSON bodies read on these threads since start (JSON_WORKER_MIN_BYTES): how tests see that the HTTP thread did not. */
+  get jsonBodies(): number {
+    return this.#jsonBodies;
+  }
+
+  /**
+   * A large JSON body read on a thread (src/inputs/json-body.ts): the bytes are moved there, not copied, when
+   * they own their memory. Waits its turn with the decodes (503 queue_full past DECODER_MAX_QUEUE).
+   */
+  async readJson(bytes: Buffer, images: JsonImages | undefined): Promise<JsonBody> {
+    const moved = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+    const result = await this.#run(
+      { kind: 'json', bytes: moved, ...(images === undefined ? {} : { images }) },
+      [moved.buffer as ArrayBuffer],
+      {},
+    );
+    if (result.kind !== 'json') throw new Error(`the pixel decoder answered a ${result.kind} task for a json task`);
+    this.#jsonBodies++;
+    return result.body;
   }
 
   /** Resolves when every thread has loaded the codecs; rejects (WorkerStartError) when one cannot. */

@@ -9,6 +9,7 @@ import { loadCodecs } from '../dicom/codecs.ts';
 import { dicomDecodedBytes, dicomRenderBytes } from '../dicom/cost.ts';
 import { checkDecompression } from '../limits.ts';
 import { describe } from '../dicom/parse.ts';
+import { readJsonBody } from '../json-body.ts';
 import { windowRaw } from '../raw-window.ts';
 import { renderDicomSync } from '../dicom/render.ts';
 import type { DecodeResult, DecodeTask, ServiceErrorDetail } from './protocol.ts';
@@ -20,6 +21,10 @@ function owned(bytes: Uint8Array): Uint8Array {
 }
 
 async function run(task: DecodeTask): Promise<Reply<DecodeResult>> {
+  if (task.kind === 'json') {
+    const { body, transfer } = readJsonBody(task.bytes, task.images);
+    return { result: { kind: 'json', body }, transfer };
+  }
   if (task.kind === 'raw') {
     const { data: pixels, window } = windowRaw(task.raw);
     const data = owned(pixels);
