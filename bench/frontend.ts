@@ -82,8 +82,12 @@ function threadCpuMs(pid: number): ThreadCpu | undefined {
       const name = tid === String(pid) ? 'MAIN' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const kind = (Object.keys(THREADS) as (keyof typeof THREADS)[]).find((k) => THREADS[k] === name);
       if (kind !== undefined) out[kind] += ms;
-      out.total += ms;
     }
+    // The whole process from its own stat: it keeps the time of threads that have ended (summing the live threads
+    // would not, and a thread ending between two samples made the total go down).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.total = (Number(fields[11]) + Number(fields[12])) * 10;
     return out;
   } catch {
     return undefined;

@@ -619,7 +619,13 @@ async function main(): Promise<void> {
   writeFileSync(join(RESULTS, 'summary.md'), md);
   if (publish) {
     mkdirSync(join(ROOT, 'bench', 'charts'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), md.replaceAll('](./', '](./charts/').replaceAll('](../TUNING.md)', '](./TUNING.md)'));
+    const published = join(ROOT, 'bench', 'RESULTS.md');
+    // The sections other benches write (<!-- name:start --> ... <!-- name:end -->: hostile, trust, gpu, ...) are kept.
+    const kept = existsSync(published)
+      ? [...readFileSync(published, 'utf8').matchAll(/<!-- (\w+):start -->[\s\S]*?<!-- \1:end -->\n/g)]
+      : [];
+    const body = md.replaceAll('](./', '](./charts/').replaceAll('](../TUNING.md)', '](./TUNING.md)');
+    writeFileSync(published, [body, ...kept.map((m) => m[0])].join('\n'));
     for (const f of ['throughput.svg', 'latency.svg'])
       if (existsSync(join(RESULTS, f))) copyFileSync(join(RESULTS, f), join(ROOT, 'bench', 'charts', f));
   }
