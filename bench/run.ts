@@ -451,6 +451,12 @@ async function main(): Promise<void> {
         }
         if (phases.has('pairs')) {
           const batch = limit?.imageBest.batch ?? P.imageBatches.at(-1)!;
+          // A service no scenario has run yet is cold (onnxruntime's arenas grow with the first batches of 16, a
+          // few seconds at full size): one discarded run at c=16 first, so the first pair measures what the others do.
+          if (service.length === 0) {
+            const warm = { ...common, name: 'pairs warm-up (discarded)', kind: 'image' as const, concurrency: 16, durationMs: P.pairMs };
+            await scenario(load, svc, warm, provider);
+          }
           const pairs: ImagePair[] = [];
           for (let i = 1; i <= P.pairs; i++) {
             // The loop runs while the service idles (its workers block, they do not spin) and then the reverse.
