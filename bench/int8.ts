@@ -25,6 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { cpuQuota } from '../src/cpu-quota.ts';
+import { ensureFullSizeModel } from './full-size-model.ts';
 import { makePrompts } from './inputs.ts';
 import type { LimitArgs, LimitResult } from './limit.ts';
 import { round } from './stats.ts';
@@ -67,32 +68,6 @@ function ensureInt8(fp32: string, prefix: string): Dirs {
 }
 
 /** The full-size bench model as `npm run bench` exports it (random weights). */
-function ensureFullSize(): string {
-  const fp32 = join(CACHE, 'vit-b16');
-  if (existsSync(join(fp32, 'model.json'))) return fp32;
-  const ckpt = join(CACHE, 'vit-b16.pt');
-  const vocab = join(CACHE, 'vocab.txt');
-  if (!existsSync(ckpt) || !existsSync(vocab)) {
-    log('writing a random ViT-B/16 + BiomedBERT-base checkpoint (training.random_checkpoint)');
-    python(['-m', 'training.random_checkpoint', '--arch', 'vit-b16', '--out', ckpt, '--vocab-out', vocab]);
-  }
-  log('exporting it (training.export)');
-  python([
-    '-m',
-    'training.export',
-    '--checkpoint',
-    ckpt,
-    '--vocab',
-    vocab,
-    '--out',
-    fp32,
-    '--id',
-    'unimed-bench-vit-b16-random',
-    '--overwrite',
-  ]);
-  return fp32;
-}
-
 function runLimit(args: LimitArgs, name: string): LimitResult {
   const file = join(RESULTS, `int8-${name}.args.json`);
   writeFileSync(file, JSON.stringify(args));
@@ -350,7 +325,7 @@ function markdown(r: Record<string, unknown>): string {
 async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   const demo = ensureInt8(DEMO, join(CACHE, 'demo'));
-  const full = smoke ? demo : ensureInt8(ensureFullSize(), join(CACHE, 'vit-b16'));
+  const full = smoke ? demo : ensureInt8(ensureFullSizeModel(CACHE, python, log).fp32, join(CACHE, 'vit-b16'));
   const result: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
     smoke,

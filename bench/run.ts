@@ -23,6 +23,7 @@ import { cpuQuota } from '../src/cpu-quota.ts';
 import { latencyChart, throughputChart } from './charts.ts';
 import { cpuCount, frontendMarkdown, runFrontend } from './frontend.ts';
 import type { FrontendResult } from './frontend.ts';
+import { ensureFullSizeModel } from './full-size-model.ts';
 import { BENCH_PROMPT_SET, makePrompts, writeBenchJpeg } from './inputs.ts';
 import type { LimitArgs, LimitResult } from './limit.ts';
 import type { Scenario, ScenarioResult } from './load.ts';
@@ -103,31 +104,8 @@ function python(args: string[]): void {
 
 /** The full-size bench model (random weights), exported once and kept in bench/.cache. */
 function ensureModels(): { fp32: string; int8: string; ckpt: string; vocab: string } {
-  mkdirSync(CACHE, { recursive: true });
-  const ckpt = join(CACHE, 'vit-b16.pt');
-  const vocab = join(CACHE, 'vocab.txt');
-  const fp32 = join(CACHE, 'vit-b16');
+  const { fp32, ckpt, vocab } = ensureFullSizeModel(CACHE, python, log);
   const int8 = join(CACHE, 'vit-b16-int8');
-  if (!existsSync(join(fp32, 'model.json'))) {
-    if (!existsSync(ckpt) || !existsSync(vocab)) {
-      log('writing a random ViT-B/16 + BiomedBERT-base checkpoint (training.random_checkpoint)');
-      python(['-m', 'training.random_checkpoint', '--arch', 'vit-b16', '--out', ckpt, '--vocab-out', vocab]);
-    }
-    log('exporting it (training.export)');
-    python([
-      '-m',
-      'training.export',
-      '--checkpoint',
-      ckpt,
-      '--vocab',
-      vocab,
-      '--out',
-      fp32,
-      '--id',
-      'unimed-bench-vit-b16-random',
-      '--overwrite',
-    ]);
-  }
   if (phases.has('int8') && !existsSync(join(int8, 'model.json'))) {
     log('quantizing it to int8 (training.quantize)');
     python(['-m', 'training.quantize', '--from-dir', fp32, '--out', int8]);

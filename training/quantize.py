@@ -68,6 +68,17 @@ def weight_of(node, inits, min_elements=QUANT_MIN_ELEMENTS):
     return w_name
 
 
+def replace_nodes(graph, nodes):
+    """The graph's nodes become `nodes`; initializers no node reads any more (the float weights) are dropped.
+    value_info of the replaced outputs stays valid (same name, same type); nothing else refers to the old nodes."""
+    used = {i for n in nodes for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+
+
 def quantize_model(model, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS):
     """Returns a new ModelProto with the constant-weight MatMuls quantized, and how many were."""
     graph = model.graph
@@ -95,13 +106,7 @@ def quantize_model(model, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS):
             helper.make_node("Mul", [p + "_f", p + "_s"], [y], name=p + "_out"),
         ]
         n_quant += 1
-    used = {i for n in nodes for i in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
-    # value_info of the replaced outputs stays valid (same name, same type); nothing else refers to the old nodes
+    replace_nodes(graph, nodes)
     return model, n_quant
 
 

@@ -34,7 +34,7 @@ import onnx
 import torch
 from onnx import helper, numpy_helper
 
-from .quantize import QUANT_MIN_ELEMENTS, golden_cosines, quantize_weight, run_graph, tolerances_from, weight_of
+from .quantize import QUANT_MIN_ELEMENTS, golden_cosines, quantize_weight, replace_nodes, run_graph, tolerances_from, weight_of
 
 CALIBRATION_SEED = 4242
 CALIBRATION_PER_CLASS = 8  # 48 images and 48 captions
@@ -170,12 +170,7 @@ def qdq_model(model, ranges, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS
             helper.make_node("MatMul", [p + "_a", p + "_w"], list(node.output), name=node.name or p),
         ]
         n_quant += 1
-    used = {i for n in nodes for i in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    replace_nodes(graph, nodes)
     return model, n_quant
 
 
