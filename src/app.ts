@@ -152,7 +152,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if ((jobs.db !== undefined || jobs.databaseUrl !== undefined) && jobs.keySecret !== undefined) {
     await app.register(jobsRoutes, { jobs: { ...jobs, keySecret: jobs.keySecret } });
     // Watches of sources creating jobs for new studies (docs/pacs.md "Watching a source").
-    if (config.watches.length > 0) await app.register(watchesPlugin, { watches: config.watches, keySecret: jobs.keySecret });
+    if (config.watches.length > 0) await app.register(watchesPlugin, { watches: config.watches });
   }
   // Last, so that only a built app has threads; a broken codec install fails the build here.
   await decoder.start();

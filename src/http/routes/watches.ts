@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin';
 import type { WatchConfig } from '../../config/watches.ts';
 import { ServiceError } from '../../errors.ts';
-import { JobCipher } from '../../service/jobs/cipher.ts';
 import { Watch } from '../../service/jobs/watch.ts';
 import { checkJobRequest } from '../../service/jobs/work.ts';
 import { PLUGIN } from '../plugins/names.ts';
@@ -18,16 +17,15 @@ declare module 'fastify' {
  * each creates jobs through the jobs plugin's `Jobs` as its configured key, refused as POST /jobs would refuse that
  * key (a model outside its `models=`, an unknown prompt set once the models are loaded).
  */
-export const watchesPlugin = fp<{ watches: WatchConfig[]; keySecret: string }>(
-  (app, { watches: configs, keySecret }, done) => {
-    const cipher = new JobCipher(keySecret);
+export const watchesPlugin = fp<{ watches: WatchConfig[] }>(
+  (app, { watches: configs }, done) => {
     const watches = new Map<string, Watch>();
     for (const config of configs) {
       const watch = new Watch(config, {
         store: app.jobs.store,
         jobs: app.jobs,
         sources: app.dicomweb,
-        fingerprint: (text) => cipher.fingerprint(text),
+        fingerprint: (text) => app.jobs.fingerprint(text),
         check: (request) => {
           const registry = app.serviceState.registry;
           const model = request.model ?? registry?.defaultId;

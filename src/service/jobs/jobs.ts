@@ -61,6 +61,11 @@ export class Jobs {
     return { row: { id, status: 'queued' }, created: true };
   }
 
+  /** A keyed hash (HMAC-SHA256 under the jobs' key) of `text`: what the store keeps in place of a UID it must match. */
+  fingerprint(text: string): string {
+    return this.#cipher.fingerprint(text);
+  }
+
   async get(id: string, keyId: string): Promise<JobRow> {
     const row = await this.store.get(id, keyId);
     if (row === undefined) throw new ServiceError('job_not_found', 'no such job (jobs are seen only by the API key that created them)');
