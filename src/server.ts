@@ -1,5 +1,7 @@
 // First: libuv sizes its pool from UV_THREADPOOL_SIZE when it starts, before anything below may use it.
 import './config/threadpool.ts';
+// Then V8's heap growth, before the service allocates.
+import './config/heap-growth.ts';
 import { buildApp, createLogger } from './app.ts';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig } from './config.ts';
