@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { decodeImage } from '../src/inputs/decode.ts';
+import { tensorOf } from '../src/engine/feeds.ts';
 import { normalizeToChw, transformGeometry } from '../src/inputs/transform.ts';
 import type { ImageTensorSpec } from '../src/models/types.ts';
 
@@ -47,7 +48,8 @@ export async function runFrontendLoop(a: FrontendLoopArgs): Promise<FrontendLoop
   const meta = await sharp(jpeg).metadata();
   const mine = await tensor(jpeg, a.spec, meta.width, meta.height);
   const service = await decodeImage({ bytes: jpeg }, a.spec, { imagePixels: 1 << 28, decoder: undefined });
-  const sameTensorAsService = mine.length === service.pixels.length && mine.every((v, i) => v === service.pixels[i]);
+  const serviceTensor = tensorOf(service.pixels);
+  const sameTensorAsService = mine.length === serviceTensor.length && mine.every((v, i) => v === serviceTensor[i]);
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   const inFlight = 2 * threadpool;
   let images = 0;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { decodeImage } from '../src/inputs/decode.ts';
+import { tensorOf } from '../src/engine/feeds.ts';
 import type { ImageTensorSpec } from '../src/models/types.ts';
 
 const MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
@@ -62,7 +63,7 @@ export async function ensureNearFreeModel(root: string, dir: string, python: str
     ['golden_resized.png', 'resized'],
   ] as const) {
     const { pixels } = await decodeImage({ bytes: readFileSync(join(dir, file)) }, spec, { imagePixels: 1 << 28, decoder: undefined });
-    const out = await image.run({ pixel_values: new ort.Tensor('float32', pixels, [1, 3, size, size]) });
+    const out = await image.run({ pixel_values: new ort.Tensor('float32', tensorOf(pixels), [1, 3, size, size]) });
     images.push({ file, kind, embedding: Array.from(out.image_embeds!.data as Float32Array) });
   }
   const demoGolden = JSON.parse(readFileSync(join(demo, 'golden.json'), 'utf8')) as DemoGolden;

@@ -17,14 +17,38 @@ export interface TextFeedSpec {
   contextLength: number;
 }
 
+/**
+ * An image whose CHW float32 tensor is written straight into the batch when the batch is stacked, so that it
+ * never has one of its own: a decoded image keeps its 8-bit view and normalizes into the batch buffer. A tensor
+ * per image (600 KB at 224 x 224, garbage as soon as it was stacked) made most of the HTTP thread's garbage
+ * collection work (docs/performance.md, "The front end's own limit").
+ */
+export interface StackableImage {
+  /** Values it writes: 3 x S x S. */
+  readonly length: number;
+  writeTo(batch: Float32Array, offset: number): void;
+}
+
+/** One image's model input: a CHW float32 tensor (3 x S x S, normalized), given as is or written at stacking. */
+export type ImagePixels = Float32Array | StackableImage;
+
+/** The tensor itself, written out when it is a StackableImage. */
+export function tensorOf(image: ImagePixels): Float32Array {
+  if (image instanceof Float32Array) return image;
+  const out = new Float32Array(image.length);
+  image.writeTo(out, 0);
+  return out;
+}
+
 /** Stacks per-image CHW tensors into one [n, 3, S, S] batch (the one copy on the way to the worker). */
-export function imageFeeds(spec: ImageFeedSpec, images: Float32Array[], allocate = allocateNew): FeedTensor[] {
+export function imageFeeds(spec: ImageFeedSpec, images: ImagePixels[], allocate = allocateNew): FeedTensor[] {
   const plane = 3 * spec.size * spec.size;
   const length = images.length * plane;
   const data = new Float32Array(allocate(length * Float32Array.BYTES_PER_ELEMENT), 0, length);
   images.forEach((image, i) => {
     if (image.length !== plane) throw new Error(`image tensor has ${image.length} values, expected ${plane}`);
-    data.set(image, i * plane);
+    if (image instanceof Float32Array) data.set(image, i * plane);
+    else image.writeTo(data, i * plane);
   });
   return [{ name: spec.input, type: 'float32', data, dims: [images.length, 3, spec.size, spec.size] }];
 }

@@ -1,19 +1,20 @@
 /**
- * The one header read of a PNG/JPEG/TIFF/WebP: sharp's metadata, checked (page in range, pixels within the
+ * The one header read of a PNG/JPEG/TIFF/WebP: sharp's metadata (a common JPEG's read in JavaScript, jpeg-header.ts), checked (page in range, pixels within the
  * limit) before a byte of pixel data is decoded, and what it says about which reader takes the file.
  */
 import sharp from 'sharp';
-import type { Metadata, SharpOptions } from 'sharp';
+import type { SharpOptions } from 'sharp';
 import { badRequest, inField, undecodable } from '../errors.ts';
 import type { SourcePreprocessing } from '../api-types.ts';
 import type { RawDepth } from './raw-window.ts';
 import type { SupportedImageFormat } from './format.ts';
+import { readJpegHeader, type HeaderMeta } from './jpeg-header.ts';
 import { imageTooLarge, type InputLimits } from './limits.ts';
 
 export interface ImageHeader {
   format: SupportedImageFormat;
   page: number;
-  meta: Metadata;
+  meta: HeaderMeta;
   /** The requested page's size: a TIFF's pages may differ from page 0, whose size `meta` has. */
   pageSize: { width: number; height: number };
   /** Set for a PNG or TIFF whose samples are wider than 8 bits: read at full depth and windowed, not cut to 8 bits. */
@@ -47,7 +48,7 @@ export function sharpFailure(err: unknown, format: SupportedImageFormat): never 
   throw undecodable(`the ${format.toUpperCase()} image could not be decoded: the file is damaged or truncated`);
 }
 
-async function pageMetadata(bytes: Buffer, format: SupportedImageFormat, page: number, limits: InputLimits): Promise<Metadata> {
+async function pageMetadata(bytes: Buffer, format: SupportedImageFormat, page: number, limits: InputLimits): Promise<HeaderMeta> {
   try {
     return await sharp(bytes, sharpOptions(limits, page)).metadata();
   } catch (err) {
@@ -57,9 +58,9 @@ async function pageMetadata(bytes: Buffer, format: SupportedImageFormat, page: n
 
 /** Throws 422 when the header cannot be read, 400 for a page out of range, 413 past the pixel limit. */
 export async function readHeader(bytes: Buffer, format: SupportedImageFormat, page: number, limits: InputLimits): Promise<ImageHeader> {
-  let meta: Metadata;
+  let meta: HeaderMeta | undefined = format === 'jpeg' ? readJpegHeader(bytes) : undefined;
   try {
-    meta = await sharp(bytes, sharpOptions(limits, 0)).metadata();
+    meta ??= await sharp(bytes, sharpOptions(limits, 0)).metadata();
   } catch (err) {
     sharpFailure(err, format);
   }

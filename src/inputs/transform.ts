@@ -6,6 +6,7 @@
  */
 import sharp from 'sharp';
 import type { TransformPreprocessing } from '../api-types.ts';
+import type { StackableImage } from '../engine/feeds.ts';
 import type { ImageTensorSpec } from '../models/types.ts';
 import { bounded, imageTooLarge, type InputLimits } from './limits.ts';
 import type { EncodedPixels, ImageSource, ModelInput, RgbPixels } from './types.ts';
@@ -114,26 +115,50 @@ export async function resizeAndCrop(
 }
 
 /**
- * HWC uint8 -> CHW float32, `(x / 255 - mean) / std` with every step rounded to float32 as numpy does it in the
- * reference (float32 arrays, float32 mean/std), so the tensor matches bit for bit.
+ * HWC uint8 -> CHW float32 into `out` from `offset`, `(x / 255 - mean) / std` with every step rounded to float32
+ * as numpy does it in the reference (float32 arrays, float32 mean/std), so the tensor matches bit for bit.
  */
-export function normalizeToChw(rgb: Buffer, size: number, spec: ImageTensorSpec): Float32Array {
+function normalizeInto(rgb: Buffer, size: number, spec: ImageTensorSpec, out: Float32Array, offset: number): void {
   const plane = size * size;
-  const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
     const mean = Math.fround(spec.mean[c] ?? 0);
     const std = Math.fround(spec.std[c] ?? 1);
     // 256 possible inputs per channel: a lookup table makes the per-pixel work one load.
     const table = new Float32Array(256);
     for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(v / 255) - mean) / std;
-    const base = c * plane;
+    const base = offset + c * plane;
     for (let i = 0; i < plane; i++) out[base + i] = table[rgb[i * 3 + c] ?? 0] ?? 0;
   }
+}
+
+/** normalizeInto a tensor of its own. */
+export function normalizeToChw(rgb: Buffer, size: number, spec: ImageTensorSpec): Float32Array {
+  const out = new Float32Array(3 * size * size);
+  normalizeInto(rgb, size, spec, out, 0);
   return out;
+}
+
+/** The S x S view, normalized only when its batch is stacked (StackableImage). */
+class NormalizedView implements StackableImage {
+  readonly length: number;
+  readonly #view: Buffer;
+  readonly #size: number;
+  readonly #spec: ImageTensorSpec;
+
+  constructor(view: Buffer, size: number, spec: ImageTensorSpec) {
+    this.#view = view;
+    this.#size = size;
+    this.#spec = spec;
+    this.length = 3 * size * size;
+  }
+
+  writeTo(batch: Float32Array, offset: number): void {
+    normalizeInto(this.#view, this.#size, this.#spec, batch, offset);
+  }
 }
 
 /** The whole transform for one image from any reader: the tensor, the view, and the record completed. */
 export async function toModelInput(source: ImageSource, spec: ImageTensorSpec, limits: InputLimits): Promise<ModelInput> {
   const { view, transform } = await resizeAndCrop(source.pixels, spec.size, limits);
-  return { pixels: normalizeToChw(view, spec.size, spec), view, preprocessing: { ...source.record, transform } };
+  return { pixels: new NormalizedView(view, spec.size, spec), view, preprocessing: { ...source.record, transform } };
 }

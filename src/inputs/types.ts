@@ -1,5 +1,6 @@
 import type { OutputInfo, Sharp } from 'sharp';
 import type { ImagePreprocessing } from '../api-types.ts';
+import type { ImagePixels } from '../engine/feeds.ts';
 import type { WindowPreset } from './dicom/types.ts';
 
 /** The request's rendering parameters; they apply to every image of the request, each where it means something. */
@@ -42,8 +43,11 @@ export interface ImageSource {
 
 /** The model's input for one image: the tensor, the S x S RGB it was made from, and how it was made. */
 export interface ModelInput {
-  /** CHW float32, 3 x S x S, scaled to [0, 1] then normalized with the model's mean and std. */
-  pixels: Float32Array;
+  /**
+   * CHW float32, 3 x S x S, scaled to [0, 1] then normalized with the model's mean and std: written into the
+   * batch from `view` when the batch is stacked (tensorOf writes it out).
+   */
+  pixels: ImagePixels;
   /** The S x S RGB image before normalization (interleaved): what /preview shows. */
   view: Buffer;
   preprocessing: ImagePreprocessing;

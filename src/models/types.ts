@@ -3,6 +3,7 @@
  * them (workers, batching, tokenizer, cache, prompt sets) is the registry's business.
  */
 
+import type { ImagePixels } from '../engine/feeds.ts';
 import type { Cancellation } from '../engine/request-group.ts';
 import type { Calibration } from './calibration.ts';
 
@@ -88,8 +89,8 @@ export interface ServedModel {
   info(): ModelInfo;
   /** Whether both encoders have a live worker (false while all of one's workers are dead or failing to restart). */
   live(): boolean;
-  /** `pixels`: one CHW float32 tensor (3 x S x S) per image, already normalized. Returns L2-normalized embeddings. */
-  embedImages(pixels: Float32Array[], options?: Cancellation): Promise<Float32Array[]>;
+  /** `pixels`: one CHW float32 tensor (3 x S x S) per image, normalized (or written so at stacking). Returns L2-normalized embeddings. */
+  embedImages(pixels: ImagePixels[], options?: Cancellation): Promise<Float32Array[]>;
   /** Cleans, tokenizes, embeds (through the text cache); returns L2-normalized embeddings in input order. */
   embedTexts(texts: string[], options?: TextWork): Promise<Float32Array[]>;
   /** embedTexts, and the tokens the texts came to: every text counted, repeats too, [CLS] and [SEP] included, after truncation. */

@@ -5,6 +5,7 @@ import { cosine } from '../vectors.ts';
 import type { Manifest } from '../models/manifest.ts';
 import type { TextTokenizer } from '../models/tokenizer.ts';
 import type { ImageTensorSpec } from '../models/types.ts';
+import type { ImagePixels } from '../engine/feeds.ts';
 
 interface GoldenText {
   text: string;
@@ -25,7 +26,7 @@ export interface GoldenEncoders {
   imagePixels: number;
   /** Raw token ids in, L2-normalized embeddings out (no cache: the check must really run the encoder). */
   embedTokenized(ids: number[][]): Promise<Float32Array[]>;
-  embedImages(pixels: Float32Array[]): Promise<Float32Array[]>;
+  embedImages(pixels: ImagePixels[]): Promise<Float32Array[]>;
 }
 
 function fail(message: string): never {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { Encoder } from '../engine/encoder.ts';
-import { imageFeeds, textFeeds } from '../engine/feeds.ts';
+import { imageFeeds, textFeeds, type ImagePixels } from '../engine/feeds.ts';
 import type { Metrics } from '../metrics.ts';
 import { checkGolden } from './golden.ts';
 import { forServedPromptSets, readCalibration } from '../models/calibration.ts';
@@ -39,7 +39,7 @@ export interface Loaded {
   close(): Promise<void>;
 }
 
-function encoders(dir: string, manifest: Manifest, deps: LoadDeps): { image: Encoder<Float32Array>; text: Encoder<number[]> } {
+function encoders(dir: string, manifest: Manifest, deps: LoadDeps): { image: Encoder<ImagePixels>; text: Encoder<number[]> } {
   const { config, logger, metrics } = deps;
   const { image, text } = manifest;
   const common = (file: string, output: string, warmup: ReturnType<typeof imageFeeds>) => ({
@@ -63,7 +63,7 @@ function encoders(dir: string, manifest: Manifest, deps: LoadDeps): { image: Enc
   const imageSpec = { input: image.input, size: image.size };
   const textSpec = { inputIds: text.input_ids, attentionMask: text.attention_mask, padId: text.pad_id, contextLength: text.context_length };
   return {
-    image: new Encoder<Float32Array>({
+    image: new Encoder<ImagePixels>({
       ...common(image.file, image.output, imageFeeds(imageSpec, [new Float32Array(3 * image.size * image.size)])),
       label: { model: manifest.id, encoder: 'image' },
       batching: config.batching.image,
@@ -119,7 +119,7 @@ async function embedPromptSet(set: PromptSetDefinition, model: Model, text: Text
  * sets (embedded once). Rejects, after stopping what it started, with an Error naming the model and the check.
  */
 export async function loadModel(dir: string, deps: LoadDeps): Promise<Loaded> {
-  let started: { image: Encoder<Float32Array>; text: Encoder<number[]> } | undefined;
+  let started: { image: Encoder<ImagePixels>; text: Encoder<number[]> } | undefined;
   let id: string | undefined;
   try {
     const manifest = await readManifest(dir);

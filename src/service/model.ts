@@ -15,6 +15,7 @@ import type {
   TextWork,
 } from '../models/types.ts';
 import { classEmbeddingsOf, classify, prompts } from '../zeroshot/scoring.ts';
+import type { ImagePixels } from '../engine/feeds.ts';
 
 export interface LoadedPromptSet {
   info: PromptSetInfo;
@@ -27,7 +28,7 @@ export interface ModelParts {
   manifest: Manifest;
   sha256: string;
   isDefault: boolean;
-  image: Encoder<Float32Array>;
+  image: Encoder<ImagePixels>;
   textEncoder: Encoder<number[]>;
   text: TextEmbedder;
   /** A client's request may cost this many tokens at most (MAX_TOKENS_PER_REQUEST); the service's own work is not bounded by it. */
@@ -108,7 +109,7 @@ export class Model implements ServedModel {
     };
   }
 
-  embedImages(pixels: Float32Array[], work?: Cancellation): Promise<Float32Array[]> {
+  embedImages(pixels: ImagePixels[], work?: Cancellation): Promise<Float32Array[]> {
     const expected = 3 * this.imageSpec.size * this.imageSpec.size;
     for (const p of pixels) {
       if (p.length !== expected)

@@ -15,6 +15,8 @@ export class HangDetector {
   readonly #ceilingMs: number;
   readonly #measured: boolean;
   readonly #msPerUnit: number[] = [];
+  /** Reused for sorting: a p99 is asked for on every dispatch, and a fresh sorted copy each time was needless garbage. */
+  readonly #sorted = new Float64Array(SAMPLES);
   #next = 0;
   #p99: number | undefined;
 
@@ -43,8 +45,11 @@ export class HangDetector {
 
   #computeP99(): number | undefined {
     if (this.#msPerUnit.length === 0) return undefined;
-    const sorted = [...this.#msPerUnit].sort((a, b) => a - b);
-    this.#p99 = sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+    const n = this.#msPerUnit.length;
+    const sorted = this.#sorted.subarray(0, n);
+    sorted.set(this.#msPerUnit);
+    sorted.sort();
+    this.#p99 = sorted[Math.min(n - 1, Math.ceil(0.99 * n) - 1)]!;
     return this.#p99;
   }
 }

@@ -10,6 +10,7 @@ import type { Test } from 'tap';
 import { ServiceError } from '../../src/errors.ts';
 import { statusOf } from '../../src/http/errors/error-handler.ts';
 import { decodeImage } from '../../src/inputs/decode.ts';
+import { tensorOf } from '../../src/engine/feeds.ts';
 import type { ModelInput } from '../../src/inputs/decode.ts';
 import { PixelDecoder } from '../../src/inputs/decoder/pixel-decoder.ts';
 import { sniffImageFormat } from '../../src/inputs/format.ts';
@@ -27,8 +28,10 @@ const limits = { imagePixels: 10_000_000 };
 const decoder = new PixelDecoder({ threads: 1, taskTimeoutMs: 30_000, maxQueue: 16, logger: pino({ level: 'silent' }) });
 await decoder.start();
 t.teardown(() => decoder.close());
-const decode = (bytes: Buffer, s: ImageTensorSpec, lim: InputLimits = limits): Promise<ModelInput> =>
-  decodeImage({ bytes }, s, { ...lim, decoder });
+const decode = async (bytes: Buffer, s: ImageTensorSpec, lim: InputLimits = limits): Promise<ModelInput & { pixels: Float32Array }> => {
+  const input = await decodeImage({ bytes }, s, { ...lim, decoder });
+  return { ...input, pixels: tensorOf(input.pixels) };
+};
 
 /** A deterministic RGB test pattern (gradients + a checker), as raw bytes. */
 function pattern(width: number, height: number): Buffer {

@@ -4,6 +4,7 @@ import { embedImages, embedTexts } from '../../service/embed.ts';
 import { modelChooser, requestedModel } from '../plugins/admission.ts';
 import { IMAGE_QUERY, imageRequestReader } from '../readers/image-request.ts';
 import { ref } from '../openapi/schemas.ts';
+import { toNumbers } from '../../vectors.ts';
 
 /** The JSON body (schema EmbedTextRequest). */
 interface EmbedTextBody {
@@ -44,7 +45,7 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
       if (body === undefined) throw inField('texts', badRequest('send JSON {"texts": [...]}'));
       const input = { texts: body.texts, model: requestedModel(request.query.model, body.model) };
       const { model, embeddings } = await embedTexts(input, modelChooser(request, reply), app.useCaseServices, request.workContext);
-      return { model: model.id, dim: model.embedDim, embeddings: embeddings.map((e) => Array.from(e)) };
+      return { model: model.id, dim: model.embedDim, embeddings: embeddings.map(toNumbers) };
     },
   );
 
@@ -68,7 +69,7 @@ export const embedRoutes: FastifyPluginCallback = (app, _options, done) => {
         app.useCaseServices,
         request.workContext,
       );
-      return { model: model.id, dim: model.embedDim, embeddings: embeddings.map((e) => Array.from(e)), preprocessing };
+      return { model: model.id, dim: model.embedDim, embeddings: embeddings.map(toNumbers), preprocessing };
     },
   );
   done();

@@ -13,6 +13,7 @@ import { ref } from '../openapi/schemas.ts';
 import { modelChooser } from '../plugins/admission.ts';
 import { embeddingsInput, type EmbeddingsBody } from '../readers/openai-input.ts';
 import { mayUse } from './models.ts';
+import { toNumbers } from '../../vectors.ts';
 
 /** Every /v1 route answers its errors as OpenAI does (src/http/errors/error-handler.ts). */
 const OPENAI = { errorRenderer: renderOpenAI } as const;
@@ -100,7 +101,7 @@ export const openaiEmbeddingRoutes: FastifyPluginCallback = (app, _options, done
         throw inParam(err, given.field);
       }
       const { model, embeddings, tokens } = result;
-      const encode = body.encoding_format === 'base64' ? base64 : (e: Float32Array) => Array.from(e);
+      const encode = body.encoding_format === 'base64' ? base64 : toNumbers;
       return {
         object: 'list',
         data: embeddings.map((e, index) => ({ object: 'embedding', index, embedding: encode(truncated(e, body.dimensions)) })),

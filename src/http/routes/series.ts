@@ -9,6 +9,7 @@ import { classificationObservation, FHIR_MEDIA_TYPE, wantsFhir } from './fhir.ts
 import { ref } from '../openapi/schemas.ts';
 import { trustFields } from './trust-fields.ts';
 import { seriesRequestReader } from '../readers/series-request.ts';
+import { toNumbers } from '../../vectors.ts';
 
 /** The slice record both routes answer: place in the series, Instance Number, and the UID only when asked for. */
 function sliceRecord(slice: EmbeddedSlice, includeUids: boolean): Record<string, unknown> {
@@ -91,7 +92,7 @@ export const seriesRoutes: FastifyPluginCallback = (app, _options, done) => {
         model: model.id,
         dim: model.embedDim,
         series: { instances: embedded.instances, sampled: embedded.slices.length },
-        embedding: Array.from(embedded.embedding),
+        embedding: toNumbers(embedded.embedding),
         slices: embedded.slices.map((slice) => ({ ...sliceRecord(slice, includeUids), embedding: Array.from(slice.embedding) })),
       };
     },
