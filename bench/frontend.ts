@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus as machineCpus } from 'node:os';
 import { join } from 'node:path';
 import type { FrontendLoopArgs, FrontendLoopResult } from './frontend-loop.ts';
 import type { Scenario, ScenarioResult } from './load.ts';
@@ -24,7 +25,7 @@ export interface FrontendOptions {
   smoke: boolean;
   /** taskset CPU lists, one scaling row each ("0", "0,1", "0-15"). */
   cpuSets: string[];
-  load: { run(s: Scenario): Promise<ScenarioResult> };
+  load: { run(s: Scenario): Promise<ScenarioResult>; pin(cpus: string | undefined): void };
   log: (message: string) => void;
 }
 
@@ -42,6 +43,8 @@ interface Point {
 export interface FrontendRow {
   cpus: string;
   cpuCount: number;
+  /** CPUs the load generator ran on: the ones the service was not given, or 'shared' when it was given them all. */
+  clientCpus: string;
   provider: string;
   sweep: Point[];
   best: number;
@@ -58,12 +61,24 @@ export interface FrontendResult {
   rows: FrontendRow[];
 }
 
-/** Number of CPUs in a taskset list ("0-3,6"). */
-export function cpuCount(list: string): number {
-  return list.split(',').reduce((n, part) => {
+/** The CPUs of a taskset list ("0-3,6"). */
+export function cpuList(list: string): number[] {
+  return list.split(',').flatMap((part) => {
     const [a, b] = part.split('-').map(Number);
-    return n + (b === undefined ? 1 : b - a! + 1);
-  }, 0);
+    return Array.from({ length: b === undefined ? 1 : b - a! + 1 }, (_, i) => a! + i);
+  });
+}
+
+/** Number of CPUs in a taskset list. */
+export function cpuCount(list: string): number {
+  return cpuList(list).length;
+}
+
+/** The machine's CPUs that are not in `list`, as a taskset list, or undefined when none is left. */
+function otherCpus(list: string): string | undefined {
+  const given = new Set(cpuList(list));
+  const rest = Array.from({ length: machineCpus().length }, (_, i) => i).filter((c) => !given.has(c));
+  return rest.length === 0 ? undefined : rest.join(',');
 }
 
 /** The service's threads by name (Linux `comm`): the HTTP thread, libuv's pool, libvips' own workers, V8's helpers (GC). */
@@ -124,7 +139,11 @@ export async function runFrontend(o: FrontendOptions): Promise<FrontendResult> {
   const texts = Array.from({ length: P.prompts }, (_, i) => `a chest x-ray number ${i} with no acute findings`);
   const rows: FrontendRow[] = [];
   for (const cpus of o.cpuSets) {
-    o.log(`frontend: near-free model on CPUs ${cpus}`);
+    // The load generator keeps off the service's CPUs while any are left, so that the service has them to itself
+    // as the plain loop has; with every CPU given to the service the two share them (the table says which).
+    const clientCpus = otherCpus(cpus);
+    o.load.pin(clientCpus);
+    o.log(`frontend: near-free model on CPUs ${cpus}, load generator on ${clientCpus ?? 'the same CPUs'}`);
     const svc = await startService({
       root: o.root,
       env: { MODEL_DIRS: dir },
@@ -185,6 +204,7 @@ export async function runFrontend(o: FrontendOptions): Promise<FrontendResult> {
       rows.push({
         cpus,
         cpuCount: cpuCount(cpus),
+        clientCpus: clientCpus ?? 'shared',
         provider,
         sweep,
         best,
@@ -198,6 +218,7 @@ export async function runFrontend(o: FrontendOptions): Promise<FrontendResult> {
       o.log(`frontend CPUs ${cpus}: median service/loop ${round(median(ratios), 3)} (${Math.min(...ratios)}-${Math.max(...ratios)})`);
     } finally {
       await svc.stop();
+      o.load.pin(undefined);
     }
   }
   return { model: manifest.id, rows };
@@ -211,14 +232,14 @@ export function frontendMarkdown(r: FrontendResult): string[] {
     '',
     `Model \`${r.model}\` (real shapes, almost no compute). The plain loop decodes the same 512 x 512 JPEG and makes the same tensor with sharp on every CPU of the set (bit-identical to the service's; libuv pool = max(4, CPUs), twice that many in flight). Target: service >= 0.8 x loop.`,
     '',
-    '| CPUs | loop images/s (median) | /embed/image images/s at c (sweep) | service / loop, median (spread) | text cached c=1 p50 / p99 ms | c=16 req/s, p50 / p99 ms | event-loop p99 ms (image, best c) | CPU ms per image, service at best c: HTTP thread / libuv / libvips / V8 helpers (GC) / all; loop: all |',
+    '| CPUs (load generator on) | loop images/s (median) | /embed/image images/s at c (sweep) | service / loop, median (spread) | text cached c=1 p50 / p99 ms | c=16 req/s, p50 / p99 ms | event-loop p99 ms (image, best c) | CPU ms per image, service at best c: HTTP thread / libuv / libvips / V8 helpers (GC) / all; loop: all |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const row of r.rows) {
     const [t1, t16] = row.text;
     const at = row.sweep.find((p) => p.concurrency === row.best);
     lines.push(
-      `| ${row.cpus} (${row.cpuCount}) | ${median(row.pairs.map((p) => p.loop))} | ${row.sweep.map((p) => `${p.perSecond} @${p.concurrency}`).join(', ')} | **${row.medianRatio}** (${row.minRatio}-${row.maxRatio}) | ${t1?.p50} / ${t1?.p99} | ${t16?.perSecond}, ${t16?.p50} / ${t16?.p99} | ${at?.eventLoopP99 ?? '-'} | ${at?.cpuMsPerRequest === undefined ? '-' : (['http', 'libuv', 'libvips', 'v8', 'total'] as const).map((k) => at.cpuMsPerRequest![k]).join(' / ')}; ${median(row.pairs.map((p) => p.loopCpuMsPerImage))} |`,
+      `| ${row.cpus} (${row.cpuCount}; client ${row.clientCpus}) | ${median(row.pairs.map((p) => p.loop))} | ${row.sweep.map((p) => `${p.perSecond} @${p.concurrency}`).join(', ')} | **${row.medianRatio}** (${row.minRatio}-${row.maxRatio}) | ${t1?.p50} / ${t1?.p99} | ${t16?.perSecond}, ${t16?.p50} / ${t16?.p99} | ${at?.eventLoopP99 ?? '-'} | ${at?.cpuMsPerRequest === undefined ? '-' : (['http', 'libuv', 'libvips', 'v8', 'total'] as const).map((k) => at.cpuMsPerRequest![k]).join(' / ')}; ${median(row.pairs.map((p) => p.loopCpuMsPerImage))} |`,
     );
   }
   return lines;

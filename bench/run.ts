@@ -144,6 +144,13 @@ class LoadGenerator {
       this.#child.send({ type: 'run', scenario });
     });
   }
+  /**
+   * Runs the load generator on the CPUs of `list` only (`taskset -a -p`, every thread; Linux), or on every CPU again
+   * when `list` is undefined: the frontend phase keeps it off the CPUs the service was given when any are left.
+   */
+  pin(list: string | undefined): void {
+    execFileSync('taskset', ['-a', '-p', '-c', list ?? allCpus, String(this.#child.pid)], { stdio: 'ignore' });
+  }
   close(): void {
     this.#child.send({ type: 'exit' });
   }
