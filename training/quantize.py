@@ -24,6 +24,7 @@ onnxruntime at load.
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -287,6 +288,21 @@ def _op(node, ins, a):
         w = ins[1].to(torch.int64) - (ins[3].to(torch.int64) if len(ins) > 3 and ins[3] is not None else 0)
         # exact integer products, accumulated in float64 (exact below 2^53) because torch has no int64 matmul
         return [torch.matmul(x.double(), w.double()).to(torch.int32)]
+    if t == "MatMulIntegerToFloat":  # com.microsoft: (A - a_zero) @ (B - b_zero) * a_scale * b_scale + bias
+        x = ins[0].to(torch.int64) - (ins[4].to(torch.int64) if len(ins) > 4 and ins[4] is not None else 0)
+        w = ins[1].to(torch.int64) - (ins[5].to(torch.int64) if len(ins) > 5 and ins[5] is not None else 0)
+        y = torch.matmul(x.double(), w.double()).float() * (ins[2].float() * ins[3].float())
+        return [y + ins[6] if len(ins) > 6 and ins[6] is not None else y]
+    if t == "QAttention":  # com.microsoft, no mask or past: multi-head self-attention of a u8 x s8 projection
+        if len(ins) > 5 and ins[5] is not None:
+            raise NotImplementedError("reference evaluator: QAttention with a mask")
+        x = ins[0].to(torch.int64) - (ins[6].to(torch.int64) if len(ins) > 6 and ins[6] is not None else 0)
+        w = ins[1].to(torch.int64) - (ins[7].to(torch.int64) if len(ins) > 7 and ins[7] is not None else 0)
+        qkv = torch.matmul(x.double(), w.double()).float() * (ins[3].float() * ins[4].float()) + ins[2]
+        b, s, heads = qkv.shape[0], qkv.shape[1], a["num_heads"]
+        q, k, v = (u.reshape(b, s, heads, -1).transpose(1, 2) for u in qkv.chunk(3, dim=-1))
+        probs = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1]), dim=-1)
+        return [torch.matmul(probs, v).transpose(1, 2).reshape(b, s, -1)]
     raise NotImplementedError(f"reference evaluator: op {t}")
 
 
