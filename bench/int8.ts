@@ -292,7 +292,7 @@ async function fusion(dirs: Dirs): Promise<Record<string, unknown>> {
       await s.release();
       const script =
         'import collections, json, sys, onnx; m = onnx.load(sys.argv[1]); c = collections.Counter(n.op_type for n in m.graph.node); ' +
-        'print(json.dumps({k: c[k] for k in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "DynamicQuantizeMatMul", "MatMulInteger", "MatMulIntegerToFloat", "QLinearMatMul", "MatMul", "FusedMatMul") if c[k]}))';
+        'print(json.dumps({k: c[k] for k in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "DynamicQuantizeMatMul", "MatMulInteger", "MatMulIntegerToFloat", "QAttention", "QLinearMatMul", "MatMul", "FusedMatMul", "Softmax") if c[k]}))';
       out[v] = JSON.parse(python(['-c', script, file])) as unknown;
     }
   } finally {
