@@ -170,17 +170,23 @@ def bias_add_of(node, consumers, inits, outputs, aliases):
 
 
 def _evaluator(graph, inits, given):
-    """Value of a tensor computed from `given` ({name: torch tensor}) and the initializers alone, else None."""
+    """Value of a tensor computed from `given` ({name: torch tensor}), Constant nodes and the initializers alone,
+    else None. Only nodes downstream of `given` or of constants alone are run: nothing upstream is evaluated."""
     from .quantize import _attrs, _op, _tensor
 
     producer = {o: n for n in graph.node for o in n.output}
+    reached, allowed = set(given), set()
+    for n in graph.node:  # graph order is topological
+        if any(i in reached for i in n.input) or all(i in inits or i in reached or not i for i in n.input):
+            allowed.add(id(n))
+            reached.update(n.output)
     env = dict(given)
 
     def value(name):
         if name not in env:
             if name in inits:
                 env[name] = _tensor(inits[name])
-            elif name in producer:
+            elif name in producer and id(producer[name]) in allowed:
                 node = producer[name]
                 ins = [value(i) if i else None for i in node.input]
                 if any(i is None for i, n in zip(ins, node.input) if n):
