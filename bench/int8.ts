@@ -1,6 +1,6 @@
 /**
  * int8 side by side (issue 26): dynamic int8 (DynamicQuantizeLinear + MatMulInteger, `training.quantize`) and
- * static int8 (QDQ with calibrated activation ranges, `training.quantize --method static`) against fp32.
+ * static int8 (calibrated activation ranges, fused kernels, `training.quantize --method static`) against fp32.
  *
  *   node bench/int8.ts [--rounds=3] [--seconds=8] [--image-batches=4] [--phases=speed,cosine,accuracy,fusion] [--smoke]
  *
@@ -311,7 +311,7 @@ function markdown(r: Record<string, unknown>): string {
   const lines = [
     `int8 side by side (${String(r.startedAt)}, ${String(r.cpu)}, ${String(r.threads)} threads, load average ${String(r.loadAverage)})`,
     '',
-    '| figure | dynamic int8 | static int8 (QDQ) |',
+    '| figure | dynamic int8 | static int8 |',
     '| --- | --- | --- |',
     `| plain loop image / fp32, median of ${rounds} rounds (min-max) | ${fmt(s?.dynamicSpeedUp?.image)} | ${fmt(s?.staticSpeedUp?.image)} |`,
     `| plain loop text (padded to longest) / fp32 | ${fmt(s?.dynamicSpeedUp?.text)} | ${fmt(s?.staticSpeedUp?.text)} |`,

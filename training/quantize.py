@@ -1,5 +1,6 @@
 """int8 quantization of the exported encoders, with onnx's Python API only (no onnxruntime): dynamic (here) or
-static QDQ with calibrated activation ranges (`--method static`, training/quantize_static.py).
+static with calibrated activation ranges (`--method static`, training/quantize_static.py: QuantizeLinear feeding
+onnxruntime's fused MatMulIntegerToFloat / QAttention kernels).
 
     python3 -m training.quantize --from-dir FP32_DIR --out INT8_DIR [--method static] [--reduce-range]
     python3 -m training.quantize --compare FP32_DIR INT8_DIR [INT8_DIR ...] [--per-class 50 --seed 777] [--json OUT]
@@ -379,7 +380,7 @@ def quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range=False):
 
 
 def quantize_by(method, out_dir, fp32_tolerances, image_size, reduce_range=False, calibration=None):
-    """`dynamic` (quantize_dir) or `static` (training.quantize_static, QDQ with calibrated activation ranges;
+    """`dynamic` (quantize_dir) or `static` (training.quantize_static, calibrated activation ranges, fused kernels;
     `calibration`: its keyword arguments). -> (tolerances, report)."""
     if method == "dynamic":
         return quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range)
@@ -505,7 +506,7 @@ def main(argv=None):
     p.add_argument("--id", default=None,
                    help="model id of the int8 directory (default: source id + '-int8' or '-int8-static')")
     p.add_argument("--method", default="dynamic", choices=["dynamic", "static"],
-                   help="dynamic (DynamicQuantizeLinear + MatMulInteger) or static (QDQ, calibrated)")
+                   help="dynamic (DynamicQuantizeLinear + MatMulInteger) or static (calibrated ranges, fused int8 kernels)")
     p.add_argument("--reduce-range", action="store_true", help="7-bit weights (x86 without VNNI)")
     add_calibration_arguments(p)
     p.add_argument("--per-class", type=int, default=50, help="--compare: held-out images per class")

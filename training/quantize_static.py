@@ -351,7 +351,7 @@ def _text_feeds(model_dir, captions):
 
 def static_quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range=False, seed=CALIBRATION_SEED,
                         per_class=CALIBRATION_PER_CLASS, method="percentile", percentile=PERCENTILE):
-    """Quantizes both encoders of an exported directory in place (QDQ); -> (tolerances, report)."""
+    """Quantizes both encoders of an exported directory in place (qdq_model, fused); -> (tolerances, report)."""
     pixels, captions, hashes = calibration_set(image_size, seed, per_class)
     feeds = {"image_encoder.onnx": [{"pixel_values": pixels[i:i + IMAGE_BATCH].numpy()}
                                     for i in range(0, len(pixels), IMAGE_BATCH)],
