@@ -506,7 +506,7 @@ def main(argv=None):
     p.add_argument("--id", default=None,
                    help="model id of the int8 directory (default: source id + '-int8' or '-int8-static')")
     p.add_argument("--method", default="dynamic", choices=["dynamic", "static"],
-                   help="dynamic (DynamicQuantizeLinear + MatMulInteger) or static (calibrated ranges, fused int8 kernels)")
+                   help="dynamic (DynamicQuantizeLinear + MatMulInteger) or static (calibrated, fused int8 kernels)")
     p.add_argument("--reduce-range", action="store_true", help="7-bit weights (x86 without VNNI)")
     add_calibration_arguments(p)
     p.add_argument("--per-class", type=int, default=50, help="--compare: held-out images per class")

@@ -211,13 +211,14 @@ def _reference_attention(qkv, heads):
     return (probs @ v).transpose(1, 2).reshape(b, s, d3 // 3)
 
 
-def attention_blocks(graph, inits, aliases):
+def attention_blocks(graph, inits, aliases, min_elements=QUANT_MIN_ELEMENTS):
     """Self-attention written as `attention(*Linear(x).chunk(3))` (training.model): a constant-weight MatMul
-    [D_in, 3D] plus bias whose output only goes through reshapes, transposes, Q.K^T / sqrt(head size), Softmax and
-    .V to one [B, S, D] tensor. -> {id(MatMul): (bias Add, bias name, the Reshape that makes the attention output, heads)}. Each candidate is
-    checked numerically: the subgraph from the MatMul's output to the attention output, run by the reference
-    evaluator on random [2, 5, 3D] values, must be multi-head attention of Q, K, V = the three thirds, with the head
-    count taken from the reshape; anything else is left as it is."""
+    [D_in, 3D] plus bias whose output only goes through Slices, reshapes, transposes, Q.K^T (scaled), Softmax and
+    .V to one [B, S, D] tensor. -> {id(MatMul): (bias Add, bias name, the Reshape that makes the attention output,
+    heads)}. Each candidate is checked numerically: the subgraph from the MatMul's output to the attention output,
+    run by the reference evaluator on random [2, 5, 3D] values, must equal multi-head attention of Q, K, V = the
+    three thirds with scale 1/sqrt(head size) (what QAttention computes) for some head count, which is then the
+    one used; anything else is left as it is."""
     consumers, producer = {}, {o: n for n in graph.node for o in n.output}
     for n in graph.node:
         for i in n.input:
@@ -238,8 +239,9 @@ def attention_blocks(graph, inits, aliases):
             continue
         qkv = chain[0].input[0]
         add = producer.get(qkv)
-        mm = add and next((producer.get(i) for i in add.input if i in producer and producer[i].op_type == "MatMul"), None)
-        if mm is None or add.op_type != "Add" or weight_of(mm, inits) is None:
+        mm = add and next((producer[i] for i in add.input if i in producer and producer[i].op_type == "MatMul"),
+                          None)
+        if mm is None or add.op_type != "Add" or weight_of(mm, inits, min_elements) is None:
             continue
         bias = bias_add_of(mm, consumers, inits, set(), aliases)
         d3 = inits[mm.input[1]].dims[1]
@@ -280,7 +282,7 @@ def qdq_model(model, ranges, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS
         for i in n.input:
             consumers.setdefault(i, []).append(n)
     aliases = identity_aliases(graph, inits)
-    attn = attention_blocks(graph, inits, aliases) if fused and attention else {}
+    attn = attention_blocks(graph, inits, aliases, min_elements) if fused and attention else {}
     weights, activations, nodes, n_quant, folded = {}, {}, [], 0, set()
     for node in graph.node:
         if id(node) in folded:

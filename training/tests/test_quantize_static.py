@@ -105,7 +105,8 @@ def test_static_graphs_pass_the_checker_and_run_every_weight_matmul_as_one_fused
             assert inits[a_zero].data_type == onnx.TensorProto.UINT8 and len(inits[a_scale].dims) == 0
             assert inits[w].data_type == onnx.TensorProto.INT8 and len(inits[w].dims) == 2
             assert list(inits[w_scale].dims) == list(inits[bias].dims) == [inits[w].dims[1]]
-            assert inits[w_zero].data_type == onnx.TensorProto.INT8 and not onnx.numpy_helper.to_array(inits[w_zero]).any()
+            assert inits[w_zero].data_type == onnx.TensorProto.INT8
+            assert not onnx.numpy_helper.to_array(inits[w_zero]).any()
         # every bias Add after a quantized MatMul is inside its fused op
         b_inits = {i.name: i for i in before.graph.initializer}
         readers = {}
