@@ -1,6 +1,6 @@
 /**
  * int8 side by side (issue 26): dynamic int8 (DynamicQuantizeLinear + MatMulInteger, `training.quantize`) and
- * static int8 (QDQ with calibrated activation ranges, `training.quantize --method static`) against fp32.
+ * static int8 (calibrated activation ranges, fused kernels, `training.quantize --method static`) against fp32.
  *
  *   node bench/int8.ts [--rounds=3] [--seconds=8] [--image-batches=4] [--phases=speed,cosine,accuracy,fusion] [--smoke]
  *
@@ -292,7 +292,7 @@ async function fusion(dirs: Dirs): Promise<Record<string, unknown>> {
       await s.release();
       const script =
         'import collections, json, sys, onnx; m = onnx.load(sys.argv[1]); c = collections.Counter(n.op_type for n in m.graph.node); ' +
-        'print(json.dumps({k: c[k] for k in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "DynamicQuantizeMatMul", "MatMulInteger", "MatMulIntegerToFloat", "QLinearMatMul", "MatMul", "FusedMatMul") if c[k]}))';
+        'print(json.dumps({k: c[k] for k in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "DynamicQuantizeMatMul", "MatMulInteger", "MatMulIntegerToFloat", "QAttention", "QLinearMatMul", "MatMul", "FusedMatMul", "Softmax") if c[k]}))';
       out[v] = JSON.parse(python(['-c', script, file])) as unknown;
     }
   } finally {
@@ -311,7 +311,7 @@ function markdown(r: Record<string, unknown>): string {
   const lines = [
     `int8 side by side (${String(r.startedAt)}, ${String(r.cpu)}, ${String(r.threads)} threads, load average ${String(r.loadAverage)})`,
     '',
-    '| figure | dynamic int8 | static int8 (QDQ) |',
+    '| figure | dynamic int8 | static int8 |',
     '| --- | --- | --- |',
     `| plain loop image / fp32, median of ${rounds} rounds (min-max) | ${fmt(s?.dynamicSpeedUp?.image)} | ${fmt(s?.staticSpeedUp?.image)} |`,
     `| plain loop text (padded to longest) / fp32 | ${fmt(s?.dynamicSpeedUp?.text)} | ${fmt(s?.staticSpeedUp?.text)} |`,

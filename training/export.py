@@ -9,9 +9,9 @@ files it lists, the names an export writes) are removed and everything else in t
 model.json `files` lists exactly what this export wrote.
 
 --quantize int8 rewrites both encoders with dynamic int8 quantization (training/quantize.py), int8-static with
-static QDQ quantization calibrated on synthetic images of another seed than the held-out set's
-(training/quantize_static.py); golden.json stays the fp32 PyTorch reference and model.json `golden` carries
-tolerances measured on the int8 graphs.
+static quantization (onnxruntime's fused int8 kernels) calibrated on synthetic images of another seed than the
+held-out set's (training/quantize_static.py); golden.json stays the fp32 PyTorch reference and model.json `golden`
+carries tolerances measured on the int8 graphs.
 """
 
 import argparse
@@ -383,7 +383,7 @@ def main(argv=None):
     p.add_argument("--evaluation", default=None, help="JSON file put into model.json as 'evaluation'")
     p.add_argument("--intended-use", default=None)
     p.add_argument("--quantize", default=None, choices=sorted(QUANTIZE_METHODS),
-                   help="int8: dynamic int8 quantization of both encoders; int8-static: static QDQ, calibrated")
+                   help="int8: dynamic int8 quantization of both encoders; int8-static: static (calibrated ranges, fused int8 kernels)")
     p.add_argument("--reduce-range", action="store_true",
                    help="7-bit weights (for x86 CPUs without VNNI, whose u8 x s8 kernels can saturate)")
     add_calibration_arguments(p)

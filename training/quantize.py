@@ -1,5 +1,6 @@
 """int8 quantization of the exported encoders, with onnx's Python API only (no onnxruntime): dynamic (here) or
-static QDQ with calibrated activation ranges (`--method static`, training/quantize_static.py).
+static with calibrated activation ranges (`--method static`, training/quantize_static.py: QuantizeLinear feeding
+onnxruntime's fused MatMulIntegerToFloat / QAttention kernels).
 
     python3 -m training.quantize --from-dir FP32_DIR --out INT8_DIR [--method static] [--reduce-range]
     python3 -m training.quantize --compare FP32_DIR INT8_DIR [INT8_DIR ...] [--per-class 50 --seed 777] [--json OUT]
@@ -24,6 +25,7 @@ onnxruntime at load.
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -287,6 +289,21 @@ def _op(node, ins, a):
         w = ins[1].to(torch.int64) - (ins[3].to(torch.int64) if len(ins) > 3 and ins[3] is not None else 0)
         # exact integer products, accumulated in float64 (exact below 2^53) because torch has no int64 matmul
         return [torch.matmul(x.double(), w.double()).to(torch.int32)]
+    if t == "MatMulIntegerToFloat":  # com.microsoft: (A - a_zero) @ (B - b_zero) * a_scale * b_scale + bias
+        x = ins[0].to(torch.int64) - (ins[4].to(torch.int64) if len(ins) > 4 and ins[4] is not None else 0)
+        w = ins[1].to(torch.int64) - (ins[5].to(torch.int64) if len(ins) > 5 and ins[5] is not None else 0)
+        y = torch.matmul(x.double(), w.double()).float() * (ins[2].float() * ins[3].float())
+        return [y + ins[6] if len(ins) > 6 and ins[6] is not None else y]
+    if t == "QAttention":  # com.microsoft, no mask or past: multi-head self-attention of a u8 x s8 projection
+        if len(ins) > 5 and ins[5] is not None:
+            raise NotImplementedError("reference evaluator: QAttention with a mask")
+        x = ins[0].to(torch.int64) - (ins[6].to(torch.int64) if len(ins) > 6 and ins[6] is not None else 0)
+        w = ins[1].to(torch.int64) - (ins[7].to(torch.int64) if len(ins) > 7 and ins[7] is not None else 0)
+        qkv = torch.matmul(x.double(), w.double()).float() * (ins[3].float() * ins[4].float()) + ins[2]
+        b, s, heads = qkv.shape[0], qkv.shape[1], a["num_heads"]
+        q, k, v = (u.reshape(b, s, heads, -1).transpose(1, 2) for u in qkv.chunk(3, dim=-1))
+        probs = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1]), dim=-1)
+        return [torch.matmul(probs, v).transpose(1, 2).reshape(b, s, -1)]
     raise NotImplementedError(f"reference evaluator: op {t}")
 
 
@@ -363,7 +380,7 @@ def quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range=False):
 
 
 def quantize_by(method, out_dir, fp32_tolerances, image_size, reduce_range=False, calibration=None):
-    """`dynamic` (quantize_dir) or `static` (training.quantize_static, QDQ with calibrated activation ranges;
+    """`dynamic` (quantize_dir) or `static` (training.quantize_static, calibrated activation ranges, fused kernels;
     `calibration`: its keyword arguments). -> (tolerances, report)."""
     if method == "dynamic":
         return quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range)
@@ -489,7 +506,7 @@ def main(argv=None):
     p.add_argument("--id", default=None,
                    help="model id of the int8 directory (default: source id + '-int8' or '-int8-static')")
     p.add_argument("--method", default="dynamic", choices=["dynamic", "static"],
-                   help="dynamic (DynamicQuantizeLinear + MatMulInteger) or static (QDQ, calibrated)")
+                   help="dynamic (DynamicQuantizeLinear + MatMulInteger) or static (calibrated, fused int8 kernels)")
     p.add_argument("--reduce-range", action="store_true", help="7-bit weights (x86 without VNNI)")
     add_calibration_arguments(p)
     p.add_argument("--per-class", type=int, default=50, help="--compare: held-out images per class")

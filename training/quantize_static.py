@@ -1,20 +1,25 @@
-"""Static int8 quantization (QDQ format) of the exported encoders, calibrated on data the evaluation never sees.
+"""Static int8 quantization (fused QDQ) of the exported encoders, calibrated on data the evaluation never sees.
 
     python3 -m training.quantize --from-dir FP32_DIR --out INT8_DIR --method static
         [--calibration-seed 4242 --calibration-per-class 8 --calibration-method percentile --percentile 99.99]
 
 (`python3 -m training.export ... --quantize int8-static` does the same straight from a checkpoint.)
 
-The MatMuls the dynamic path quantizes (constant 2-D float weights, training.quantize.weight_of) get
+The MatMuls the dynamic path quantizes (constant 2-D float weights, training.quantize.weight_of) get one
+QuantizeLinear of their activation (uint8 per tensor, calibrated scale and zero point; one per activation tensor,
+shared by the MatMuls that read it) and then, by default (`fused`), onnxruntime's own contrib kernels:
 
-    A --QuantizeLinear(a_scale, a_zero: uint8, per tensor)--> A_u8 --DequantizeLinear--> A'
-    W_s8 (int8 initializer) --DequantizeLinear(w_scale[N], zero 0, axis 1)--> W'
-    MatMul(A', W') -> Y (float)
+    A --QuantizeLinear--> A_u8 --com.microsoft MatMulIntegerToFloat(A_u8, W_s8, a_scale, w_scale[N], a_zero,
+                                  w_zero[N] = 0, bias[N])--> Y (float)
 
-so that onnxruntime's CPU provider folds each DequantizeLinear pair and its MatMul into one MatMulIntegerToFloat
-(u8 x s8, the VNNI kernels) fed by the QuantizeLinear; unlike the dynamic path no min/max pass over the
-activation runs at inference. One QuantizeLinear per activation tensor (shared by the MatMuls that read it), one
-DequantizeLinear per MatMul input (onnxruntime fuses a DequantizeLinear only into its single consumer).
+the u8 x s8 VNNI kernel onnxruntime would fuse a QDQ MatMul into, but with the bias Add that follows the MatMul
+folded in (onnxruntime's QDQ fusion leaves it a separate pass). A self-attention block written as
+`attention(*Linear(x).chunk(3))` (training.model: the image tower's in_proj; checked numerically, see
+attention_blocks) becomes one com.microsoft QAttention: the int8 Q/K/V projection straight into the heads' layout,
+Q.K^T, Softmax and .V in one kernel, no Slice/Reshape/Transpose passes (figures: docs/performance.md). `fused=False`
+writes the plain ONNX QDQ form instead (QuantizeLinear -> DequantizeLinear pair -> MatMul, bias Add unchanged) for
+runtimes without the com.microsoft ops; both forms compute the same integers. Unlike the dynamic path no min/max
+pass over the activation runs at inference.
 
 Activation ranges come from running the fp32 graph with training.quantize's torch reference evaluator on the
 calibration set: `training.synthetic` images of CALIBRATION_SEED (and their captions for the text encoder), a seed
@@ -139,12 +144,149 @@ def activation_qparams(lo, hi):
 
 
 # ----------------------------------------------------------------------------------------------- rewriting
-def qdq_model(model, ranges, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS):
-    """-> (ModelProto with QuantizeLinear/DequantizeLinear around the constant-weight MatMuls, how many)."""
+MS_DOMAIN = "com.microsoft"
+
+
+def identity_aliases(graph, inits):
+    """{Identity output: the initializer it copies} (the exporter shares equal initializers that way)."""
+    return {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity" and n.input[0] in inits}
+
+
+def bias_add_of(node, consumers, inits, outputs, aliases):
+    """The Add that adds a constant 1-D float bias of N values to a MatMul's [.., N] output, when it is that
+    output's only reader (so that one MatMulIntegerToFloat can compute both): -> (Add node, bias name) or None.
+    `aliases`: identity_aliases."""
+    out = node.output[0]
+    readers = consumers.get(out, [])
+    if out in outputs or len(readers) != 1 or readers[0].op_type != "Add":
+        return None
+    add = readers[0]
+    bias = aliases.get(*[add.input[1] if add.input[0] == out else add.input[0]] * 2)
+    init = inits.get(bias)
+    w = inits[node.input[1]]
+    if init is None or init.data_type != onnx.TensorProto.FLOAT or list(init.dims) != [w.dims[1]]:
+        return None
+    return add, bias
+
+
+def _evaluator(graph, inits, given):
+    """Value of a tensor computed from `given` ({name: torch tensor}), Constant nodes and the initializers alone,
+    else None. Only nodes downstream of `given` or of constants alone are run: nothing upstream is evaluated."""
+    from .quantize import _attrs, _op, _tensor
+
+    producer = {o: n for n in graph.node for o in n.output}
+    reached, allowed = set(given), set()
+    for n in graph.node:  # graph order is topological
+        if any(i in reached for i in n.input) or all(i in inits or i in reached or not i for i in n.input):
+            allowed.add(id(n))
+            reached.update(n.output)
+    env = dict(given)
+
+    def value(name):
+        if name not in env:
+            if name in inits:
+                env[name] = _tensor(inits[name])
+            elif name in producer and id(producer[name]) in allowed:
+                node = producer[name]
+                ins = [value(i) if i else None for i in node.input]
+                if any(i is None for i, n in zip(ins, node.input) if n):
+                    return None
+                env.update(zip(node.output, _op(node, ins, _attrs(node))))
+            else:
+                return None
+        return env[name]
+
+    return value
+
+
+def _single(consumers, name, op):
+    readers = consumers.get(name, [])
+    return readers[0] if len(readers) == 1 and readers[0].op_type == op else None
+
+
+def _reference_attention(qkv, heads):
+    b, s, d3 = qkv.shape
+    q, k, v = (t.reshape(b, s, heads, -1).transpose(1, 2) for t in qkv.chunk(3, dim=-1))
+    probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+    return (probs @ v).transpose(1, 2).reshape(b, s, d3 // 3)
+
+
+def attention_blocks(graph, inits, aliases, min_elements=QUANT_MIN_ELEMENTS):
+    """Self-attention written as `attention(*Linear(x).chunk(3))` (training.model): a constant-weight MatMul
+    [D_in, 3D] plus bias whose output only goes through Slices, reshapes, transposes, Q.K^T (scaled), Softmax and
+    .V to one [B, S, D] tensor. -> {id(MatMul): (bias Add, bias name, the Reshape that makes the attention output,
+    heads)}. Each candidate is checked numerically: the subgraph from the MatMul's output to the attention output,
+    run by the reference evaluator on random [2, 5, 3D] values, must equal multi-head attention of Q, K, V = the
+    three thirds with scale 1/sqrt(head size) (what QAttention computes) for some head count, which is then the
+    one used; anything else is left as it is."""
+    consumers, producer = {}, {o: n for n in graph.node for o in n.output}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    found = {}
+    for soft in (n for n in graph.node if n.op_type == "Softmax"):
+        pv = _single(consumers, soft.output[0], "MatMul")
+        to = pv and _single(consumers, pv.output[0], "Transpose")
+        ro = to and _single(consumers, to.output[0], "Reshape")
+        qk = producer.get(soft.input[0])
+        qk = producer.get(qk.input[0]) if qk is not None and qk.op_type in ("Mul", "Div") else qk
+        if ro is None or qk is None or qk.op_type != "MatMul":
+            continue
+        chain = [producer.get(qk.input[0]), producer.get(qk.input[1]), producer.get(pv.input[1])]
+        for _ in range(2):  # Transpose <- Reshape <- Slice
+            chain = [producer.get(c.input[0]) if c is not None else None for c in chain]
+        if any(c is None or c.op_type != "Slice" for c in chain) or len({c.input[0] for c in chain}) != 1:
+            continue
+        qkv = chain[0].input[0]
+        add = producer.get(qkv)
+        mm = add and next((producer[i] for i in add.input if i in producer and producer[i].op_type == "MatMul"),
+                          None)
+        if mm is None or add.op_type != "Add" or weight_of(mm, inits, min_elements) is None:
+            continue
+        bias = bias_add_of(mm, consumers, inits, set(), aliases)
+        d3 = inits[mm.input[1]].dims[1]
+        if bias is None or bias[0] is not add or d3 % 3:
+            continue
+        x = torch.randn(2, 5, d3, generator=torch.Generator().manual_seed(0))
+        y = _evaluator(graph, inits, {qkv: x})(ro.output[0])
+        heads = None
+        if y is not None and tuple(y.shape) == (2, 5, d3 // 3):
+            heads = next((h for h in range(1, d3 // 3 + 1) if (d3 // 3) % h == 0 and
+                          torch.allclose(y, _reference_attention(x, h), atol=1e-5, rtol=1e-4)), None)
+        if heads is not None:
+            found[id(mm)] = (add, bias[1], ro, heads)
+    return found
+
+
+def prune(graph, nodes):
+    """The nodes that the graph's outputs need, in order."""
+    needed, keep = {o.name for o in graph.output}, []
+    for n in reversed(nodes):
+        if any(o in needed for o in n.output):
+            keep.append(n)
+            needed.update(i for i in n.input if i)
+    return keep[::-1]
+
+
+def qdq_model(model, ranges, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS, fused=True, attention=True):
+    """-> (ModelProto with the constant-weight MatMuls quantized, how many).
+
+    fused (default): QuantizeLinear of the activation, then one com.microsoft MatMulIntegerToFloat (u8 x s8 with
+    the scales, zero points and the bias that the following Add added, which it replaces): the kernel onnxruntime
+    would fuse a QDQ MatMul into, with the bias inside. fused=False: the plain ONNX QDQ form (QuantizeLinear ->
+    DequantizeLinear pairs -> MatMul, bias Add left as it is), for runtimes without com.microsoft ops."""
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
-    weights, activations, nodes, n_quant = {}, {}, [], 0
+    consumers, outputs = {}, {o.name for o in graph.output}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    aliases = identity_aliases(graph, inits)
+    attn = attention_blocks(graph, inits, aliases, min_elements) if fused and attention else {}
+    weights, activations, nodes, n_quant, folded = {}, {}, [], 0, set()
     for node in graph.node:
+        if id(node) in folded:
+            continue
         w_name = weight_of(node, inits, min_elements)
         if w_name is None:
             nodes.append(node)
@@ -163,14 +305,34 @@ def qdq_model(model, ranges, reduce_range=False, min_elements=QUANT_MIN_ELEMENTS
             nodes.append(helper.make_node("QuantizeLinear", [a, a + "_ascale", a + "_azero"], [a + "_u8"],
                                           name=a + "_quantize"))
             activations[a] = (a + "_u8", a + "_ascale", a + "_azero")
+        n_quant += 1
+        (a_q, a_s, a_z), (w_q, w_s, w_z) = activations[a], weights[w_name]
+        if id(node) in attn:
+            add, bias, last, heads = attn[id(node)]
+            folded.update((id(add), id(last)))
+            out = last.output[0]
+            nodes.append(helper.make_node("QAttention", [a_q, w_q, bias, a_s, w_s, "", a_z, w_z], [out],
+                                          name=node.name or out, domain=MS_DOMAIN, num_heads=heads))
+            continue
+        if fused:
+            bias = bias_add_of(node, consumers, inits, outputs, aliases)
+            out = list(node.output)
+            if bias is not None:
+                folded.add(id(bias[0]))
+                out = list(bias[0].output)
+            nodes.append(helper.make_node("MatMulIntegerToFloat", [a_q, w_q, a_s, w_s, a_z, w_z] +
+                                          ([bias[1]] if bias else []), out, name=node.name or out[0],
+                                          domain=MS_DOMAIN))
+            continue
         p = (node.name or node.output[0]) + "_qdq"
         nodes += [
             helper.make_node("DequantizeLinear", list(activations[a]), [p + "_a"], name=p + "_dq_a"),
             helper.make_node("DequantizeLinear", list(weights[w_name]), [p + "_w"], name=p + "_dq_w", axis=1),
             helper.make_node("MatMul", [p + "_a", p + "_w"], list(node.output), name=node.name or p),
         ]
-        n_quant += 1
-    replace_nodes(graph, nodes)
+    replace_nodes(graph, prune(graph, nodes))
+    if fused and n_quant and not any(o.domain == MS_DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return model, n_quant
 
 
@@ -191,7 +353,7 @@ def _text_feeds(model_dir, captions):
 
 def static_quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range=False, seed=CALIBRATION_SEED,
                         per_class=CALIBRATION_PER_CLASS, method="percentile", percentile=PERCENTILE):
-    """Quantizes both encoders of an exported directory in place (QDQ); -> (tolerances, report)."""
+    """Quantizes both encoders of an exported directory in place (qdq_model, fused); -> (tolerances, report)."""
     pixels, captions, hashes = calibration_set(image_size, seed, per_class)
     feeds = {"image_encoder.onnx": [{"pixel_values": pixels[i:i + IMAGE_BATCH].numpy()}
                                     for i in range(0, len(pixels), IMAGE_BATCH)],
@@ -208,9 +370,9 @@ def static_quantize_dir(out_dir, fp32_tolerances, image_size, reduce_range=False
         counts[name] = {"matmuls_quantized": n, "activation_tensors": len(ranges), "fp32_bytes": fp32_bytes,
                         "int8_bytes": os.path.getsize(path)}
     measured = golden_cosines(out_dir, image_size)
-    report = {"method": "static int8 (QDQ): QuantizeLinear/DequantizeLinear (uint8 activations per tensor, "
-                        "calibrated ranges) and DequantizeLinear (int8 weights, symmetric per column) around "
-                        "constant-weight MatMuls",
+    report = {"method": "static int8 (QDQ, fused): QuantizeLinear (uint8 activations per tensor, calibrated "
+                        "ranges) feeding com.microsoft MatMulIntegerToFloat (int8 weights, symmetric per column, "
+                        "bias inside) for constant-weight MatMuls, and QAttention for self-attention blocks",
               "weights_bits": 7 if reduce_range else 8, "files": counts,
               "calibration": {"generator": "training.synthetic", "seed": seed, "per_class": per_class,
                               "images": len(hashes), "texts": len(captions),
