@@ -2,7 +2,7 @@
  * int8 side by side (issue 26): dynamic int8 (DynamicQuantizeLinear + MatMulInteger, `training.quantize`) and
  * static int8 (calibrated activation ranges, fused kernels, `training.quantize --method static`) against fp32.
  *
- *   node bench/int8.ts [--rounds=3] [--seconds=8] [--image-batches=4] [--phases=speed,cosine,accuracy,fusion] [--smoke]
+ *   node bench/int8.ts [--rounds=3] [--seconds=8] [--image-batches=1,4,16] [--phases=speed,cosine,accuracy,fusion] [--smoke]
  *
  * speed: the plain onnxruntime-node loop (bench/limit.ts, own process each) on the full-size random-weight model
  *   (bench/.cache/vit-b16, exported as `npm run bench` does, and its two int8 copies, made here when missing):
@@ -44,7 +44,8 @@ const arg = (name: string): string | undefined => argv.find((a) => a.startsWith(
 const smoke = argv.includes('--smoke');
 const rounds = Number(arg('rounds') ?? (smoke ? 1 : 3));
 const seconds = Number(arg('seconds') ?? (smoke ? 1 : 8));
-const imageBatches = (arg('image-batches') ?? '4').split(',').map(Number);
+// Each variant at its best batch, as the bench's plain-loop limit is taken (a batch sweep).
+const imageBatches = (arg('image-batches') ?? '1,4,16').split(',').map(Number);
 const phases = new Set((arg('phases') ?? 'speed,cosine,accuracy,fusion').split(','));
 const threads = cpuQuota();
 
