@@ -1,6 +1,7 @@
 /**
- * The one header read of a PNG/JPEG/TIFF/WebP: sharp's metadata (a common JPEG's read in JavaScript, jpeg-header.ts), checked (page in range, pixels within the
- * limit) before a byte of pixel data is decoded, and what it says about which reader takes the file.
+ * The one header read of a PNG/JPEG/TIFF/WebP: sharp's metadata (a common JPEG's frame header read in JavaScript,
+ * jpeg-header.ts), checked (page in range, pixels within the limit) before a byte of pixel data is decoded, and
+ * what it says about which reader takes the file.
  */
 import sharp from 'sharp';
 import type { SharpOptions } from 'sharp';
