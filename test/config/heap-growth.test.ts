@@ -3,10 +3,11 @@
 import t from 'tap';
 import { growOldGeneration, HEAP_GROWING_PERCENT } from '../../src/config/heap-growth.ts';
 
-t.test('the command line wins', async (t) => {
+t.test('the command line wins', (t) => {
   t.equal(growOldGeneration(['--heap-growing-percent=50']), false, '--heap-growing-percent=50 kept');
   t.equal(growOldGeneration(['--max-semi-space-size=16', '--heap_growing_percent=75']), false, 'the underscore spelling too');
   t.equal(growOldGeneration(['--heap-growing-percent-other']), true, 'another flag that starts alike is not it');
   t.equal(growOldGeneration(['--max-semi-space-size=16']), true, 'set when absent');
   t.equal(HEAP_GROWING_PERCENT, 200);
+  t.end();
 });
