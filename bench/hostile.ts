@@ -4,8 +4,12 @@
  * table in bench/RESULTS.md (between the hostile markers).
  *
  *   node bench/hostile.ts [--smoke] [--model=DIR] [--seconds=60] [--publish]
+ *   node bench/hostile.ts --alone [--seconds=8] [--model=DIR]
  *
  * --smoke: a few seconds per phase and small decode bombs (checks the machinery, not the service).
+ * --alone: no legitimate traffic; each hostile class by itself, one request per second for --seconds (default 8),
+ *   and the event-loop delay (p99, max) it caused: which class blocks the HTTP thread, if any. Writes
+ *   bench/results/hostile-alone.{json,md}.
  * --model: the model directory to serve (default models/demo; bench/.cache/vit-b16 after `npm run bench`).
  * The service inherits this process's environment (MEMORY_BUDGET_BYTES, MAX_INFLIGHT_REQUESTS, ...).
  */
@@ -388,4 +392,57 @@ function publish(md: string): void {
   writeFileSync(file, i >= 0 && j > i ? text.slice(0, i) + section + text.slice(j + end.length) : `${text.trimEnd()}\n\n${section}\n`);
 }
 
-await main();
+/** `--alone`: each class by itself on an idle service, and the event-loop delay it caused (prom-client resets its histogram on each scrape). */
+async function alone(): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  const seconds = Number(option('seconds') ?? 8);
+  const service = await startService({
+    root: ROOT,
+    env: { MODEL_DIRS: modelDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    logFile: join(RESULTS, 'service-hostile-alone.log'),
+    readyTimeoutMs: 600_000,
+  });
+  const base = new URL(service.url);
+  const rows: { name: string; eventLoopP99Ms: number; eventLoopMaxMs: number; statuses: Record<string, number> }[] = [];
+  try {
+    const classes = await hostileClasses(readFileSync(join(modelDir, 'golden_resized.png')));
+    const lagMs = (text: string, name: string): number =>
+      round(Math.max(0, (metricValue(text, name) ?? Number.NaN) - EVENT_LOOP_RESOLUTION_S) * 1000, 1);
+    for (const c of classes) {
+      await service.metrics();
+      const statuses = (await runHostile([c], base, performance.now() + seconds * 1000))[c.name]!;
+      const text = await service.metrics();
+      const row = {
+        name: c.name,
+        eventLoopP99Ms: lagMs(text, 'nodejs_eventloop_lag_p99_seconds'),
+        eventLoopMaxMs: lagMs(text, 'nodejs_eventloop_lag_max_seconds'),
+        statuses,
+      };
+      log(`${c.name}: event-loop delay p99 ${row.eventLoopP99Ms} ms, max ${row.eventLoopMaxMs} ms`);
+      rows.push(row);
+    }
+  } finally {
+    await service.stop();
+  }
+  const md = [
+    `Hostile classes alone (\`node bench/hostile.ts --alone\`, ${new Date().toISOString().slice(0, 10)}): ${seconds} s each at 1 req/s, no legitimate traffic, model \`${modelDir.replace(ROOT + '/', '')}\`.`,
+    '',
+    '| hostile class | event-loop delay p99 / max, ms | answers |',
+    '| --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.eventLoopP99Ms} / ${r.eventLoopMaxMs} | ${Object.entries(r.statuses)
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', ')} |`,
+    ),
+    '',
+  ].join('\n');
+  writeFileSync(
+    join(RESULTS, 'hostile-alone.json'),
+    JSON.stringify({ date: new Date().toISOString(), seconds, model: modelDir, rows }, null, 2),
+  );
+  writeFileSync(join(RESULTS, 'hostile-alone.md'), md);
+  process.stdout.write(md);
+}
+
+await (argv.includes('--alone') ? alone() : main());
