@@ -114,6 +114,24 @@ export async function resizeAndCrop(
   return { view, transform };
 }
 
+/** Per tensor spec (a model's, for its life), the 256-entry lookup table of each channel: built once, not per image. */
+const TABLES = new WeakMap<ImageTensorSpec, [Float32Array, Float32Array, Float32Array]>();
+
+function lookupTables(spec: ImageTensorSpec): [Float32Array, Float32Array, Float32Array] {
+  let tables = TABLES.get(spec);
+  if (tables === undefined) {
+    tables = [0, 1, 2].map((c) => {
+      const mean = Math.fround(spec.mean[c] ?? 0);
+      const std = Math.fround(spec.std[c] ?? 1);
+      const table = new Float32Array(256);
+      for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(v / 255) - mean) / std;
+      return table;
+    }) as [Float32Array, Float32Array, Float32Array];
+    TABLES.set(spec, tables);
+  }
+  return tables;
+}
+
 /**
  * HWC uint8 -> CHW float32 into `out` from `offset`, `(x / 255 - mean) / std` with every step rounded to float32
  * as numpy does it in the reference (float32 arrays, float32 mean/std), so the tensor matches bit for bit.
@@ -121,13 +139,7 @@ export async function resizeAndCrop(
 function normalizeInto(rgb: Buffer, size: number, spec: ImageTensorSpec, out: Float32Array, offset: number): void {
   const plane = size * size;
   // 256 possible inputs per channel: a lookup table makes the per-sample work one load.
-  const [t0, t1, t2] = [0, 1, 2].map((c) => {
-    const mean = Math.fround(spec.mean[c] ?? 0);
-    const std = Math.fround(spec.std[c] ?? 1);
-    const table = new Float32Array(256);
-    for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(v / 255) - mean) / std;
-    return table;
-  }) as [Float32Array, Float32Array, Float32Array];
+  const [t0, t1, t2] = lookupTables(spec);
   const r = out.subarray(offset, offset + plane);
   const g = out.subarray(offset + plane, offset + 2 * plane);
   const b = out.subarray(offset + 2 * plane, offset + 3 * plane);
