@@ -3,13 +3,15 @@
  * class arrive at one per second each (issue 11). Writes bench/results/hostile.{json,md}; --publish also puts the
  * table in bench/RESULTS.md (between the hostile markers).
  *
- *   node bench/hostile.ts [--smoke] [--model=DIR] [--seconds=60] [--publish]
- *   node bench/hostile.ts --alone [--seconds=8] [--model=DIR]
+ *   node bench/hostile.ts [--smoke] [--model=DIR] [--seconds=60] [--classes=WORD,...] [--publish]
+ *   node bench/hostile.ts --alone [--seconds=8] [--model=DIR] [--classes=WORD,...]
  *
  * --smoke: a few seconds per phase and small decode bombs (checks the machinery, not the service).
  * --alone: no legitimate traffic; each hostile class by itself, one request per second for --seconds (default 8),
  *   and the event-loop delay (p99, max) it caused: which class blocks the HTTP thread, if any. Writes
  *   bench/results/hostile-alone.{json,md}.
+ * --classes: only the hostile classes whose name contains one of these words (e.g. --classes=png,oversized), to
+ *   find which of them costs what; the published table is always of every class.
  * --model: the model directory to serve (default models/demo; bench/.cache/vit-b16 after `npm run bench`).
  * The service inherits this process's environment (MEMORY_BUDGET_BYTES, MAX_INFLIGHT_REQUESTS, ...).
  */
@@ -119,8 +121,20 @@ function multipart(files: Buffer[], type: string): { type: string; body: Buffer 
   return { type: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]) };
 }
 
-/** Every hostile class of the issue, built once before the traffic starts. */
+const classFilter = option('classes')?.split(',');
+if (classFilter !== undefined && argv.includes('--publish')) throw new Error('--publish takes every hostile class; drop --classes');
+
+/** The hostile classes this run sends: every one, or those --classes names. */
 async function hostileClasses(smallPng: Buffer): Promise<HostileClass[]> {
+  const all = await everyHostileClass(smallPng);
+  if (classFilter === undefined) return all;
+  const chosen = all.filter((c) => classFilter.some((word) => c.name.includes(word)));
+  if (chosen.length === 0) throw new Error(`--classes=${classFilter.join(',')} names no hostile class`);
+  return chosen;
+}
+
+/** Every hostile class of the issue, built once before the traffic starts. */
+async function everyHostileClass(smallPng: Buffer): Promise<HostileClass[]> {
   const side = P.bomb;
   const blank = (channels: 1 | 2 | 3) => sharp(Buffer.alloc(side * side * channels), { raw: { width: side, height: side, channels } });
   const greyAlphaPng = await blank(2).png({ compressionLevel: 9 }).toBuffer();

@@ -84,7 +84,9 @@ export async function startService(options: {
   const port = await freePort();
   const log = createWriteStream(options.logFile);
   // Started with the node flags of `npm start` / `npm run dev` (package.json), so memory is measured as deployed.
-  const command = [process.execPath, ...SERVICE_NODE_FLAGS, 'src/server.ts'];
+  // BENCH_SERVICE_NODE_FLAGS adds flags to the service alone (e.g. --cpu-prof), not to the bench's own processes.
+  const extraFlags = (process.env.BENCH_SERVICE_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const command = [process.execPath, ...SERVICE_NODE_FLAGS, ...extraFlags, 'src/server.ts'];
   // taskset execs node in its own process, so the pid (RSS, smaps) is still the service's.
   const [file, ...args] = options.cpus === undefined ? command : ['taskset', '-c', options.cpus, ...command];
   const child = spawn(file!, args, {

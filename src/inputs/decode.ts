@@ -17,6 +17,7 @@ import { checkDecompression, imageTooLarge, type InputLimits } from './limits.ts
 import type { MemoryBudget } from './memory-budget.ts';
 import { checkResizeLimit, toModelInput, transformBytes, transformGeometry } from './transform.ts';
 import type { ImageOptions, ImageSource, ModelInput } from './types.ts';
+import { privateCopyBytes } from './sharp-input.ts';
 import { readWide } from './wide.ts';
 
 export type { ImageOptions, ModelInput } from './types.ts';
@@ -78,7 +79,8 @@ async function plan(input: ImageInput, deps: DecodeDeps, options: ImageOptions):
     wide === undefined
       ? () => readEightBit(bytes, header, deps)
       : () => readWide(bytes, { ...header, wide }, needDecoder(deps, `a ${wide} ${sniffed.format} image`), deps, cancellation);
-  return { bytes: readerBytes(header), ...header.pageSize, read };
+  // sharp decodes a private copy of the file (src/inputs/sharp-input.ts), held beside the decode.
+  return { bytes: readerBytes(header) + privateCopyBytes(bytes.length), ...header.pageSize, read };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { OutputInfo } from 'sharp';
 import { sharpFailure, sharpOptions } from './header.ts';
 import type { ImageHeader } from './header.ts';
 import { bounded, imageTooLarge, type InputLimits } from './limits.ts';
+import { onPrivateCopy } from './sharp-input.ts';
 import type { ImageSource } from './types.ts';
 
 /**
@@ -30,9 +31,13 @@ function oneStep(bytes: Buffer, header: ImageHeader, limits: InputLimits): Image
       run: async (transform) => {
         // pipelineColourspace('srgb') makes grey RGB before the resize, as convert('RGB') does, and also turns off
         // JPEG shrink-on-load (which fastShrinkOnLoad: false still uses from a factor of 4), so no pixel differs.
-        const pipeline = transform(bounded(sharp(bytes, sharpOptions(limits, 0)), limits).pipelineColourspace('srgb'));
         try {
-          return await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+          return await onPrivateCopy(bytes, (copy) =>
+            transform(bounded(sharp(copy, sharpOptions(limits, 0)), limits).pipelineColourspace('srgb'))
+              .toColourspace('srgb')
+              .raw({ depth: 'uchar' })
+              .toBuffer({ resolveWithObject: true }),
+          );
         } catch (err) {
           sharpFailure(err, format);
         }
@@ -51,11 +56,13 @@ async function twoStep(bytes: Buffer, header: ImageHeader, limits: InputLimits):
   let rgb: Buffer;
   let info: OutputInfo;
   try {
-    ({ data: rgb, info } = await bounded(sharp(bytes, sharpOptions(limits, page)), limits)
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }));
+    ({ data: rgb, info } = await onPrivateCopy(bytes, (copy) =>
+      bounded(sharp(copy, sharpOptions(limits, page)), limits)
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true }),
+    ));
   } catch (err) {
     sharpFailure(err, format);
   }

@@ -11,6 +11,7 @@ import type { RawDepth } from './raw-window.ts';
 import type { SupportedImageFormat } from './format.ts';
 import { readJpegHeader, type HeaderMeta } from './jpeg-header.ts';
 import { imageTooLarge, type InputLimits } from './limits.ts';
+import { onPrivateCopy } from './sharp-input.ts';
 
 export interface ImageHeader {
   format: SupportedImageFormat;
@@ -51,7 +52,7 @@ export function sharpFailure(err: unknown, format: SupportedImageFormat): never 
 
 async function pageMetadata(bytes: Buffer, format: SupportedImageFormat, page: number, limits: InputLimits): Promise<HeaderMeta> {
   try {
-    return await sharp(bytes, sharpOptions(limits, page)).metadata();
+    return await onPrivateCopy(bytes, (copy) => sharp(copy, sharpOptions(limits, page)).metadata());
   } catch (err) {
     sharpFailure(err, format);
   }
@@ -61,7 +62,7 @@ async function pageMetadata(bytes: Buffer, format: SupportedImageFormat, page: n
 export async function readHeader(bytes: Buffer, format: SupportedImageFormat, page: number, limits: InputLimits): Promise<ImageHeader> {
   let meta: HeaderMeta | undefined = format === 'jpeg' ? readJpegHeader(bytes) : undefined;
   try {
-    meta ??= await sharp(bytes, sharpOptions(limits, 0)).metadata();
+    meta ??= await onPrivateCopy(bytes, (copy) => sharp(copy, sharpOptions(limits, 0)).metadata());
   } catch (err) {
     sharpFailure(err, format);
   }

@@ -11,6 +11,7 @@ import type { RawDepth } from './raw-window.ts';
 import { sharpFailure } from './header.ts';
 import type { ImageHeader } from './header.ts';
 import { bounded, type InputLimits } from './limits.ts';
+import { onPrivateCopy } from './sharp-input.ts';
 import type { ImageSource } from './types.ts';
 
 const BITS: Record<RawDepth, number> = { ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64 };
@@ -25,12 +26,14 @@ export async function readWide(
   const { format, page, meta, wide: depth } = header;
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    let pipeline = bounded(sharp(bytes, { limitInputPixels: limits.imagePixels, failOn: 'error', page }), limits);
-    // Pin the colourspace: left alone, sharp converts to 8-bit sRGB (16-bit) or applies an sRGB transform (float).
-    const colour = meta.channels >= 3;
-    if (depth === 'ushort') pipeline = pipeline.toColourspace(colour ? 'rgb16' : 'grey16');
-    else if (!colour) pipeline = pipeline.toColourspace('b-w');
-    raw = await pipeline.raw({ depth }).toBuffer({ resolveWithObject: true });
+    raw = await onPrivateCopy(bytes, (copy) => {
+      let pipeline = bounded(sharp(copy, { limitInputPixels: limits.imagePixels, failOn: 'error', page }), limits);
+      // Pin the colourspace: left alone, sharp converts to 8-bit sRGB (16-bit) or applies an sRGB transform (float).
+      const colour = meta.channels >= 3;
+      if (depth === 'ushort') pipeline = pipeline.toColourspace(colour ? 'rgb16' : 'grey16');
+      else if (!colour) pipeline = pipeline.toColourspace('b-w');
+      return pipeline.raw({ depth }).toBuffer({ resolveWithObject: true });
+    });
   } catch (err) {
     sharpFailure(err, format);
   }

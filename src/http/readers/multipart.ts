@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { badRequest, inField, tooLarge } from '../../errors.ts';
 import { tooManyImages, type ImageLimit } from './image-limit.ts';
@@ -24,6 +25,19 @@ export interface FormLimits {
   files: ImageLimit;
   /** Bytes of all parts together. */
   maxBytes: number;
+}
+
+/**
+ * A file part's bytes, read here rather than by the plugin's `toBuffer()`, which keeps them on the part object:
+ * reachable from busboy (a Writable stream, which on Node 24 outlives V8's scavenges), so every form's images
+ * stayed in memory until a full collection (docs/decisions.md, "Buffers that outlived V8's scavenges").
+ */
+async function readPart(file: Readable & { truncated: boolean }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of file) chunks.push(chunk as Buffer);
+  // busboy stops at `fileSize` and marks the part: past MAX_BODY_BYTES on its own.
+  if (file.truncated) throw tooLarge('a file part is larger than MAX_BODY_BYTES allows');
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -55,7 +69,7 @@ export async function readForm(request: FastifyRequest, limits: FormLimits): Pro
         part.file.resume();
         throw tooManyImages(`more than ${limits.files.max}`, limits.files);
       }
-      const data = await part.toBuffer();
+      const data = await readPart(part.file);
       total += data.length;
       if (total > limits.maxBytes) throw tooLarge('the multipart body is larger than MAX_BODY_BYTES allows');
       form.files.push({ field: part.fieldname, data, mimetype: part.mimetype });
