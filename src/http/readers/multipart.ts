@@ -33,6 +33,7 @@ export interface FormLimits {
  * stayed in memory until a full collection (docs/decisions.md, "Buffers that outlived V8's scavenges").
  */
 async function readPart(file: Readable & { truncated: boolean }): Promise<Buffer> {
+  // Not node:stream/consumers' buffer(): it goes through a Blob, copying every byte twice.
   const chunks: Buffer[] = [];
   for await (const chunk of file) chunks.push(chunk as Buffer);
   // busboy stops at `fileSize` and marks the part: past MAX_BODY_BYTES on its own.
